@@ -1,0 +1,8 @@
+//! Warden: a security automation engine. Stories (graphs of actions) are YAML in git; a durable
+//! step runner executes them; an embedded detection stage turns logs into alerts.
+//!
+//! See `ARCHITECTURE.md` for how the modules fit together.
+#![forbid(unsafe_code)]
+
+pub mod diagnostic;
+pub mod yaml;
