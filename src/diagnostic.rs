@@ -65,7 +65,7 @@ codes! {
     KindConflict = "W012", "kind-conflict";
     InvalidId = "W013", "invalid-id";
     UnknownLink = "W020", "unknown-link";
-    BadLinkSuffix = "W021", "bad-link-suffix";
+    BadLink = "W021", "bad-link";
     Cycle = "W022", "cycle";
     Unreachable = "W023", "unreachable";
     NoEntryPoint = "W024", "no-entry-point";
@@ -207,9 +207,7 @@ where
 
 /// Sorts diagnostics by position and drops exact repeats (an alias can repeat one mistake).
 pub fn sort_and_dedup(diagnostics: &mut Vec<Diagnostic>) {
-    diagnostics.sort_by(|a, b| {
-        (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message))
-    });
+    diagnostics.sort_by(|a, b| (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message)));
     diagnostics.dedup();
 }
 
@@ -219,8 +217,12 @@ mod tests {
 
     #[test]
     fn renders_path_line_column_code_and_hint() {
-        let d = Diagnostic::new(Code::UnknownLink, Span::new(3, 7), "`from` names unknown action `vt`")
-            .with_hint("did you mean `vt_lookup`?");
+        let d = Diagnostic::new(
+            Code::UnknownLink,
+            Span::new(3, 7),
+            "`from` names unknown action `vt`",
+        )
+        .with_hint("did you mean `vt_lookup`?");
         assert_eq!(
             d.render("s.yml"),
             "s.yml:3:7: error[W020]: `from` names unknown action `vt`\n  hint: did you mean `vt_lookup`?"

@@ -4,5 +4,8 @@
 //! See `ARCHITECTURE.md` for how the modules fit together.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod diagnostic;
+pub mod story;
+pub mod template;
 pub mod yaml;

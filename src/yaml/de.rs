@@ -80,11 +80,17 @@ impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for Spanned<T> {
                     (Some((_, line)), Some((_, column)), Some((_, value))) => {
                         Ok(Spanned::new(value, Span::new(line, column)))
                     }
-                    _ => Err(de::Error::custom("positions are only known when reading YAML")),
+                    _ => Err(de::Error::custom(
+                        "positions are only known when reading YAML",
+                    )),
                 }
             }
         }
-        deserializer.deserialize_struct(SPANNED, SPANNED_FIELDS, SpannedVisitor(std::marker::PhantomData))
+        deserializer.deserialize_struct(
+            SPANNED,
+            SPANNED_FIELDS,
+            SpannedVisitor(std::marker::PhantomData),
+        )
     }
 }
 
@@ -104,8 +110,14 @@ impl<T: schemars::JsonSchema> schemars::JsonSchema for Spanned<T> {
 }
 
 /// A mapping kept in source order with each key's position: headers, inputs, query parameters.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Entries(Vec::new())
+    }
+}
 
 impl<V> Entries<V> {
     /// The value under `key`.
@@ -114,7 +126,7 @@ impl<V> Entries<V> {
     }
 
     /// The entries in source order.
-    pub fn iter(&self) -> impl Iterator<Item = &(Spanned<String>, V)> {
+    pub fn iter(&self) -> std::slice::Iter<'_, (Spanned<String>, V)> {
         self.0.iter()
     }
 
@@ -159,7 +171,10 @@ impl<V: schemars::JsonSchema> schemars::JsonSchema for Entries<V> {
 /// Builds a deserialization error with its own code and hint, for types whose mistakes deserve a
 /// specific code (a duration, a regex). Only [`from_node`] understands the encoding.
 pub fn coded<E: de::Error>(code: Code, message: impl fmt::Display, hint: impl fmt::Display) -> E {
-    E::custom(format_args!("\u{1}{}\u{1}{message}\u{1}{hint}", code.as_str()))
+    E::custom(format_args!(
+        "\u{1}{}\u{1}{message}\u{1}{hint}",
+        code.as_str()
+    ))
 }
 
 /// The deserialization error: a diagnostic still looking for its position.
@@ -188,7 +203,8 @@ impl Error {
     }
 
     fn into_diagnostic(self, fallback: Span) -> Diagnostic {
-        Diagnostic::new(self.code, self.span.unwrap_or(fallback), self.message).with_hint_opt(self.hint)
+        Diagnostic::new(self.code, self.span.unwrap_or(fallback), self.message)
+            .with_hint_opt(self.hint)
     }
 }
 
@@ -218,7 +234,10 @@ impl de::Error for Error {
     fn invalid_type(unexpected: de::Unexpected, expected: &dyn de::Expected) -> Self {
         Error::new(
             Code::InvalidValue,
-            format!("expected {expected}, found {}", describe_unexpected(&unexpected)),
+            format!(
+                "expected {expected}, found {}",
+                describe_unexpected(&unexpected)
+            ),
             None,
         )
     }
@@ -226,7 +245,10 @@ impl de::Error for Error {
     fn invalid_value(unexpected: de::Unexpected, expected: &dyn de::Expected) -> Self {
         Error::new(
             Code::InvalidValue,
-            format!("invalid value {}, expected {expected}", describe_unexpected(&unexpected)),
+            format!(
+                "invalid value {}, expected {expected}",
+                describe_unexpected(&unexpected)
+            ),
             None,
         )
     }
@@ -234,7 +256,11 @@ impl de::Error for Error {
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         let hint = did_you_mean(variant, expected.iter().copied())
             .unwrap_or_else(|| format!("expected one of: {}", expected.join(", ")));
-        Error::new(Code::InvalidValue, format!("unknown value `{variant}`"), Some(hint))
+        Error::new(
+            Code::InvalidValue,
+            format!("unknown value `{variant}`"),
+            Some(hint),
+        )
     }
 
     fn missing_field(field: &'static str) -> Self {
@@ -283,7 +309,10 @@ impl<'a> NodeDeserializer<'a> {
     fn wrong_type(&self, expected: &dyn de::Expected) -> Error {
         let mut hint = None;
         if let NodeKind::Plain(text) = &self.node.kind {
-            if matches!(text.as_str(), "yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No") {
+            if matches!(
+                text.as_str(),
+                "yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No"
+            ) {
                 hint = Some(format!(
                     "YAML 1.2 reads `{text}` as a string; write `true` or `false`"
                 ));
@@ -343,7 +372,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match &self.node.kind {
             NodeKind::Plain(text) => match resolve_plain(text) {
-                Resolved::Bool(b) => visitor.visit_bool(b).map_err(|e: Error| e.at(self.node.span)),
+                Resolved::Bool(b) => visitor
+                    .visit_bool(b)
+                    .map_err(|e: Error| e.at(self.node.span)),
                 _ => Err(self.wrong_type(&visitor)),
             },
             _ => Err(self.wrong_type(&visitor)),
@@ -428,7 +459,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         let span = self.node.span;
-        visitor.visit_newtype_struct(self).map_err(|e: Error| e.at(span))
+        visitor
+            .visit_newtype_struct(self)
+            .map_err(|e: Error| e.at(span))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
@@ -443,7 +476,11 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -515,7 +552,11 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        if let Some(UnknownKey { key, fields }) = self.unknown {
+        // A declared field read as `IgnoredAny` is skipped on purpose, not unknown.
+        let unknown = self
+            .unknown
+            .filter(|u| !u.fields.contains(&u.key.name.as_str()));
+        if let Some(UnknownKey { key, fields }) = unknown {
             let hint = did_you_mean(&key.name, fields.iter().copied()).unwrap_or_else(|| {
                 if fields.is_empty() {
                     "this mapping takes no keys".to_owned()
@@ -524,8 +565,12 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDeserializer<'a> {
                 }
             });
             self.sink.borrow_mut().push(
-                Diagnostic::new(Code::UnknownKey, key.span, format!("unknown key `{}`", key.name))
-                    .with_hint(hint),
+                Diagnostic::new(
+                    Code::UnknownKey,
+                    key.span,
+                    format!("unknown key `{}`", key.name),
+                )
+                .with_hint(hint),
             );
         }
         visitor.visit_unit()
@@ -540,7 +585,10 @@ struct SeqAccess<'a, 'p> {
 impl<'de, 'a> de::SeqAccess<'de> for SeqAccess<'a, '_> {
     type Error = Error;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
         match self.items.next() {
             Some(node) => seed
                 .deserialize(self.parent.child(node))
@@ -566,7 +614,10 @@ struct MapAccess<'a, 'p> {
 impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a, '_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.entries.next() {
             Some(entry) => {
                 self.value = Some(entry);
@@ -582,7 +633,10 @@ impl<'de, 'a> de::MapAccess<'de> for MapAccess<'a, '_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        let entry = self.value.take().expect("serde asks for a value after its key");
+        let entry = self
+            .value
+            .take()
+            .expect("serde asks for a value after its key");
         seed.deserialize(NodeDeserializer {
             node: &entry.1,
             sink: self.parent.sink,
@@ -650,7 +704,10 @@ struct SpannedAccess<'a> {
 impl<'de> de::MapAccess<'de> for SpannedAccess<'_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match SPANNED_FIELDS.get(self.step) {
             Some(field) => seed.deserialize((*field).into_deserializer()).map(Some),
             None => Ok(None),
@@ -742,7 +799,11 @@ mod tests {
         assert_eq!(diagnostics.len(), 1);
         assert_eq!(diagnostics[0].code, Code::InvalidValue);
         assert_eq!(diagnostics[0].span, Span::new(2, 10));
-        assert!(diagnostics[0].message.contains("found a string"), "{}", diagnostics[0].message);
+        assert!(
+            diagnostics[0].message.contains("found a string"),
+            "{}",
+            diagnostics[0].message
+        );
     }
 
     #[test]
@@ -797,7 +858,13 @@ mod tests {
         }
         let (wrapper, diagnostics) = read::<Wrapper>("inputs:\n  ip: 1.2.3.4\n  host: h\n");
         assert!(diagnostics.is_empty());
-        let keys: Vec<_> = wrapper.unwrap().inputs.0.into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<_> = wrapper
+            .unwrap()
+            .inputs
+            .0
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys[0].value, "ip");
         assert_eq!(keys[0].span, Span::new(2, 3));
         assert_eq!(keys[1].span, Span::new(3, 3));

@@ -310,10 +310,10 @@ impl<'a> Builder<'a, '_> {
                 }
                 Event::DocumentStart(_) => {
                     let (event, span) = self.next()?;
-                                        root = Some(self.node(event, span, 0)?);
+                    root = Some(self.node(event, span, 0)?);
                 }
                 other => {
-                                        root = Some(self.node(other, span, 0)?);
+                    root = Some(self.node(other, span, 0)?);
                 }
             }
         }
@@ -373,7 +373,7 @@ impl<'a> Builder<'a, '_> {
                 let mut items = Vec::new();
                 loop {
                     let (event, item_span) = self.next()?;
-                                        if event == Event::SequenceEnd {
+                    if event == Event::SequenceEnd {
                         break;
                     }
                     items.push(self.node(event, item_span, depth + 1)?);
@@ -392,7 +392,7 @@ impl<'a> Builder<'a, '_> {
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 loop {
                     let (event, key_span) = self.next()?;
-                                        if event == Event::MappingEnd {
+                    if event == Event::MappingEnd {
                         break;
                     }
                     let key_node = self.node(event, key_span, depth + 1)?;
@@ -403,14 +403,17 @@ impl<'a> Builder<'a, '_> {
                                 Diagnostic::new(
                                     Code::UnsupportedYaml,
                                     key_span,
-                                    format!("a mapping key must be a scalar, found {}", key_node.describe()),
+                                    format!(
+                                        "a mapping key must be a scalar, found {}",
+                                        key_node.describe()
+                                    ),
                                 )
                                 .with_hint("use a plain string as the key"),
                             ))
                         }
                     };
                     let (event, value_span) = self.next()?;
-                                        let value = self.node(event, value_span, depth + 1)?;
+                    let value = self.node(event, value_span, depth + 1)?;
                     if name == "<<" && matches!(key_node.kind, NodeKind::Plain(_)) {
                         self.diagnostics.push(
                             Diagnostic::new(
@@ -418,7 +421,9 @@ impl<'a> Builder<'a, '_> {
                                 key_span,
                                 "YAML merge keys (`<<`) are not part of YAML 1.2",
                             )
-                            .with_hint("write the keys out; anchors and aliases of whole values do work"),
+                            .with_hint(
+                                "write the keys out; anchors and aliases of whole values do work",
+                            ),
                         );
                         continue;
                     }
@@ -427,9 +432,14 @@ impl<'a> Builder<'a, '_> {
                             Diagnostic::new(
                                 Code::DuplicateKey,
                                 key_span,
-                                format!("duplicate key `{name}` (first at line {}, column {})", first.span.line, first.span.column),
+                                format!(
+                                    "duplicate key `{name}` (first at line {}, column {})",
+                                    first.span.line, first.span.column
+                                ),
                             )
-                            .with_hint("a key may appear once in a mapping; rename or remove one of them"),
+                            .with_hint(
+                                "a key may appear once in a mapping; rename or remove one of them",
+                            ),
                         );
                         continue;
                     }
@@ -451,7 +461,11 @@ impl<'a> Builder<'a, '_> {
             }
             Event::Alias(id) => {
                 let (node, size) = self.anchors.get(&id).cloned().ok_or_else(|| {
-                    Box::new(Diagnostic::new(Code::YamlSyntax, span, "alias to an unknown anchor"))
+                    Box::new(Diagnostic::new(
+                        Code::YamlSyntax,
+                        span,
+                        "alias to an unknown anchor",
+                    ))
                 })?;
                 self.count_nodes(size, span)?;
                 return Ok(node);
@@ -482,8 +496,12 @@ fn check_collection_tag(tag: Option<&saphyr_parser::Tag>, expected: &str, span: 
 }
 
 fn unsupported_tag(tag: &str, span: Span) -> Diagnostic {
-    Diagnostic::new(Code::UnsupportedYaml, span, format!("unsupported YAML tag `{tag}`"))
-        .with_hint("remove the tag; only the core tags such as `!!str` are understood")
+    Diagnostic::new(
+        Code::UnsupportedYaml,
+        span,
+        format!("unsupported YAML tag `{tag}`"),
+    )
+    .with_hint("remove the tag; only the core tags such as `!!str` are understood")
 }
 
 #[cfg(test)]
@@ -555,12 +573,16 @@ mod tests {
     #[test]
     fn aliases_expand_to_their_anchor() {
         let node = parse_ok("base: &h {x: 1}\nother: *h\n");
-        assert_eq!(node.get("other").unwrap().get("x").unwrap().kind, NodeKind::Plain("1".into()));
+        assert_eq!(
+            node.get("other").unwrap().get("x").unwrap().kind,
+            NodeKind::Plain("1".into())
+        );
     }
 
     #[test]
     fn billion_laughs_is_rejected_fast() {
-        let mut source = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        let mut source =
+            String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
         for i in 1..10 {
             let prev = i - 1;
             source.push_str(&format!(

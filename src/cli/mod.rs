@@ -1,0 +1,45 @@
+//! The command line: `warden <command>`. Each command is a thin shell over the library.
+
+mod bench;
+mod schema;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Warden: security automation with stories as YAML, a durable runner and embedded detection.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check stories (files or directories) and the integration templates they use.
+    Validate(validate::Args),
+    /// Print the JSON Schema of the story format, for editors and CI.
+    Schema(schema::Args),
+    /// Measure Warden's speed; the last line printed is one JSON object of figures.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+}
+
+/// Parses the command line and runs the command. Exit codes: 0 success, 1 the input has errors,
+/// 2 Warden could not do the work (bad usage, unreadable paths).
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Bench(bench) => bench::run(bench),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Integration templates: vendor actions as data (`templates/<vendor>/<name>.yml`), used by a
+//! story action with `uses: vendor/name`. A user adds a vendor without recompiling.
+
+use super::kinds::HttpRequestOptions;
+use super::value::{Duration, Dynamic};
+use crate::yaml::{Entries, Spanned};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// A loaded, validated integration template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integration {
+    /// `vendor/name`, from the file's place under the templates directory.
+    pub id: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The template's content.
+    pub spec: IntegrationSpec,
+}
+
+/// The content of an integration template file.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct IntegrationSpec {
+    /// Display name, e.g. "VirusTotal IP address report".
+    pub name: String,
+    /// What it does and what it returns.
+    pub description: Option<String>,
+    /// Marks a template whose request is not yet the vendor's full behaviour.
+    #[serde(default)]
+    pub placeholder: bool,
+    /// The inputs a story passes under `with:`, available as `inputs.<name>`.
+    #[serde(default)]
+    pub inputs: Entries<InputSpec>,
+    /// Credentials the request uses (`credentials.<name>`), with what each holds.
+    #[serde(default)]
+    pub credentials: Entries<String>,
+    /// Resources the request uses (`resources.<name>`), usually base URLs with a default.
+    #[serde(default)]
+    pub resources: Entries<ResourceSpec>,
+    /// Requests allowed per period for the credential, shared by every run and worker.
+    pub rate_limit: Option<RateLimit>,
+    /// The HTTP request, with the options of an `http_request` action.
+    pub request: HttpRequestOptions,
+}
+
+/// One input of an integration template.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct InputSpec {
+    /// What the input is.
+    pub description: String,
+    /// Whether a story must give it. Default true unless a `default` is set.
+    pub required: Option<bool>,
+    /// The value used when a story does not give one.
+    pub default: Option<Dynamic>,
+}
+
+impl InputSpec {
+    /// Whether a story must give this input.
+    pub fn is_required(&self) -> bool {
+        self.required.unwrap_or(self.default.is_none())
+    }
+}
+
+/// A resource an integration template reads.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct ResourceSpec {
+    /// What the resource is.
+    pub description: String,
+    /// The value when none is configured (a vendor's public base URL).
+    pub default: Option<String>,
+}
+
+/// A token bucket bound to a credential.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct RateLimit {
+    /// The credential whose quota this is.
+    pub credential: Spanned<String>,
+    /// Requests allowed per `per`.
+    pub requests: Spanned<u32>,
+    /// The period, e.g. `1m`.
+    pub per: Duration,
+}

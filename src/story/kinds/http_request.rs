@@ -1,0 +1,125 @@
+//! `http_request`: one outbound HTTP call; its response is the action's event.
+
+use crate::story::value::{Duration, Dynamic, StatusList, Template};
+use crate::yaml::{Entries, Spanned};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Options of an `http_request` action (and the `request` of an integration template).
+///
+/// The emitted event is `{status, headers, body}`; `body` is parsed JSON when the response says
+/// it is JSON (or `response: json`), text otherwise. A status outside `success_status`, once
+/// retries are spent, fails the step and follows the `.failure` link.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct HttpRequestOptions {
+    /// The URL, usually built from a resource: `"{{ resources.thehive_url }}/api/v1/case"`.
+    pub url: Template,
+    /// HTTP method. Default `GET`.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Query parameters, added to any already in the URL and URL-encoded.
+    pub query: Option<Entries<Dynamic>>,
+    /// Request headers.
+    pub headers: Option<Entries<Template>>,
+    /// Request body, built structurally (never by string concatenation) and encoded by
+    /// `content_type`.
+    pub body: Option<Dynamic>,
+    /// How `body` is encoded. Default `json`.
+    #[serde(default)]
+    pub content_type: ContentType,
+    /// HTTP basic authentication.
+    pub basic_auth: Option<BasicAuth>,
+    /// Sends `Authorization: Bearer <token>`.
+    pub bearer_token: Option<Template>,
+    /// Time allowed for the whole exchange. Default `30s`, at most `10m`.
+    pub timeout: Option<Duration>,
+    /// Statuses that are retried with exponential backoff and jitter (`Retry-After` is honoured).
+    /// `0` stands for a timeout or connection failure. Default `[0, 429, "500-599"]`.
+    pub retry_on_status: Option<StatusList>,
+    /// Attempts in all, the first included. Default 5, at most 25.
+    pub max_attempts: Option<Spanned<u32>>,
+    /// Statuses that count as success. Default `["200-299"]`.
+    pub success_status: Option<StatusList>,
+    /// How to read the response body. Default `auto` (JSON when the content type says so).
+    #[serde(default)]
+    pub response: ResponseFormat,
+    /// Follow redirects (at most 10). Default true.
+    pub follow_redirects: Option<bool>,
+}
+
+impl HttpRequestOptions {
+    /// Calls `f` on every template in the request, with the field it belongs to.
+    pub fn each_template<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a Template)) {
+        f("url", &self.url);
+        for (_, value) in self.query.iter().flat_map(Entries::iter) {
+            value.each_template(&mut |t| f("query", t));
+        }
+        for (_, value) in self.headers.iter().flat_map(Entries::iter) {
+            f("headers", value);
+        }
+        if let Some(body) = &self.body {
+            body.each_template(&mut |t| f("body", t));
+        }
+        if let Some(auth) = &self.basic_auth {
+            f("basic_auth", &auth.username);
+            f("basic_auth", &auth.password);
+        }
+        if let Some(token) = &self.bearer_token {
+            f("bearer_token", token);
+        }
+    }
+}
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// GET.
+    #[default]
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+    /// HEAD.
+    Head,
+}
+
+/// How a request body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentType {
+    /// `application/json`.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`; the body must be a mapping.
+    Form,
+    /// `text/plain`; the body must be a string.
+    Text,
+}
+
+/// How a response body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFormat {
+    /// JSON when the `Content-Type` says so, otherwise text.
+    #[default]
+    Auto,
+    /// Always parse as JSON; an unparsable body fails the step.
+    Json,
+    /// Always keep as text.
+    Text,
+}
+
+/// HTTP basic authentication.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: Template,
+    /// Password, normally `"{{ credentials.name }}"`.
+    pub password: Template,
+}

@@ -1,0 +1,146 @@
+//! The action kinds a story can use, each with typed, documented options (one file per kind).
+//! The runner's `actions` module executes them; this module only describes them.
+
+pub mod http_request;
+pub mod prompt;
+pub mod send_to_story;
+pub mod transform;
+pub mod trigger;
+pub mod webhook;
+
+use super::integration::Integration;
+use super::value::{Dynamic, Template};
+use crate::yaml::Entries;
+use std::sync::Arc;
+
+pub use http_request::HttpRequestOptions;
+pub use prompt::PromptOptions;
+pub use send_to_story::SendToStoryOptions;
+pub use transform::TransformOptions;
+pub use trigger::TriggerOptions;
+pub use webhook::WebhookOptions;
+
+/// The built-in kinds, by their `type:` name.
+pub const KINDS: &[&str] = &[
+    "webhook",
+    "http_request",
+    "trigger",
+    "transform",
+    "prompt",
+    "send_to_story",
+];
+
+/// Which way an event leaves an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LinkKind {
+    /// Every emitted event (`from: a`).
+    Default,
+    /// A trigger's event when its rules do not match (`from: a.no_match`).
+    NoMatch,
+    /// The input event of a failed step, with the error (`from: a.failure`).
+    Failure,
+}
+
+impl LinkKind {
+    /// The suffix written after the action id in `from`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            LinkKind::Default => "",
+            LinkKind::NoMatch => ".no_match",
+            LinkKind::Failure => ".failure",
+        }
+    }
+}
+
+/// A validated action's configuration: a closed set of kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionConfig {
+    /// `type: webhook`.
+    Webhook(WebhookOptions),
+    /// `type: http_request`.
+    HttpRequest(HttpRequestOptions),
+    /// `type: trigger`.
+    Trigger(TriggerOptions),
+    /// `type: transform`.
+    Transform(TransformOptions),
+    /// `type: prompt`.
+    Prompt(PromptOptions),
+    /// `type: send_to_story`.
+    SendToStory(SendToStoryOptions),
+    /// `uses: vendor/name`: an integration template with its inputs.
+    Integration(IntegrationCall),
+}
+
+/// An action that runs an integration template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationCall {
+    /// The template, as loaded from `templates/`.
+    pub template: Arc<Integration>,
+    /// The inputs given under `with:`; rendered in the story's scope, then passed as `inputs`.
+    pub with: Entries<Dynamic>,
+}
+
+impl ActionConfig {
+    /// The kind's name as written in `type:`, or `uses` for integrations.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ActionConfig::Webhook(_) => "webhook",
+            ActionConfig::HttpRequest(_) => "http_request",
+            ActionConfig::Trigger(_) => "trigger",
+            ActionConfig::Transform(_) => "transform",
+            ActionConfig::Prompt(_) => "prompt",
+            ActionConfig::SendToStory(_) => "send_to_story",
+            ActionConfig::Integration(_) => "uses",
+        }
+    }
+
+    /// Whether events can leave along `link`.
+    pub fn can_emit(&self, link: LinkKind) -> bool {
+        match link {
+            LinkKind::Default => true,
+            LinkKind::NoMatch => matches!(self, ActionConfig::Trigger(_)),
+            // A webhook's step is the request itself, validated before the run exists.
+            LinkKind::Failure => !matches!(self, ActionConfig::Webhook(_)),
+        }
+    }
+
+    /// Calls `f` on every template in the options, with the field it belongs to.
+    pub fn each_template<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a Template)) {
+        match self {
+            ActionConfig::Webhook(o) => {
+                if let Some(t) = &o.dedupe_key {
+                    f("dedupe_key", t);
+                }
+            }
+            ActionConfig::HttpRequest(o) => o.each_template(f),
+            ActionConfig::Trigger(o) => {
+                for rule in o.rules.iter() {
+                    f("path", &rule.path);
+                    rule.value.each_template(&mut |t| f("value", t));
+                }
+            }
+            ActionConfig::Transform(o) => o.each_template(f),
+            ActionConfig::Prompt(o) => o.each_template(f),
+            ActionConfig::SendToStory(o) => {
+                if let Some(p) = &o.payload {
+                    p.each_template(&mut |t| f("payload", t));
+                }
+            }
+            ActionConfig::Integration(call) => {
+                for (_, value) in call.with.iter() {
+                    value.each_template(&mut |t| f("with", t));
+                }
+            }
+        }
+    }
+
+    /// Whether templates in `field` render into an outbound request, the only place credentials
+    /// may go.
+    pub fn is_outbound_field(&self, field: &str) -> bool {
+        match self {
+            ActionConfig::HttpRequest(_) => true,
+            ActionConfig::Prompt(_) => field == "request",
+            _ => false,
+        }
+    }
+}

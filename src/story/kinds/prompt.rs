@@ -1,0 +1,79 @@
+//! `prompt`: asks a person and waits durably for the answer (or a timeout).
+//!
+//! The answer becomes the event `{prompt: {status, responder, responded_at}}`; a timeout gives
+//! `status: timeout`. Answers arrive as Slack button clicks or through signed single-use URLs
+//! (`prompt_url("denied")`).
+
+use super::http_request::HttpRequestOptions;
+use crate::story::value::{Duration, Template};
+use crate::yaml::Spanned;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Options of a `prompt` action.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct PromptOptions {
+    /// Ask on Slack with one button per choice (uses the `slack` credential and `slack_url`
+    /// resource).
+    pub slack: Option<SlackPrompt>,
+    /// Ask through any HTTP API (email, Teams, a ticket): this request is sent once, with
+    /// `prompt_url(<choice>)` in scope to build the answer links.
+    pub request: Option<HttpRequestOptions>,
+    /// The answers offered. `status` becomes the chosen `value`.
+    pub choices: Spanned<Vec<Choice>>,
+    /// How long to wait before emitting `status: timeout`. Default `24h`, at most `30d`.
+    pub timeout: Option<Duration>,
+    /// Who may answer: emails or Slack user ids (templates). Default: anyone who can reach the
+    /// message.
+    pub allowed_responders: Option<Vec<Template>>,
+}
+
+/// Where and what to ask on Slack.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct SlackPrompt {
+    /// A channel id or name. Give this or `user_email`.
+    pub channel: Option<Template>,
+    /// Send a direct message to the Slack user with this email. Give this or `channel`.
+    pub user_email: Option<Template>,
+    /// The question (Slack mrkdwn).
+    pub text: Template,
+}
+
+/// One possible answer.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct Choice {
+    /// The value reported as `prompt.status`: lowercase letters, digits and `_`.
+    pub value: Spanned<String>,
+    /// The button text.
+    pub label: Spanned<String>,
+    /// Button style on Slack.
+    pub style: Option<ButtonStyle>,
+}
+
+/// Slack button styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ButtonStyle {
+    /// Green.
+    Primary,
+    /// Red.
+    Danger,
+}
+
+impl PromptOptions {
+    /// Calls `f` on every template, with the field it belongs to.
+    pub fn each_template<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a Template)) {
+        if let Some(slack) = &self.slack {
+            for t in [&slack.channel, &slack.user_email].into_iter().flatten() {
+                f("slack", t);
+            }
+            f("slack", &slack.text);
+        }
+        if let Some(request) = &self.request {
+            request.each_template(&mut |_, t| f("request", t));
+        }
+        for t in self.allowed_responders.iter().flatten() {
+            f("allowed_responders", t);
+        }
+    }
+}

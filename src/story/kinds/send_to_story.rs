@@ -1,0 +1,21 @@
+//! `send_to_story`: starts a run of another story with an event, optionally waiting for it.
+
+use crate::story::value::{Duration, Dynamic};
+use crate::yaml::Spanned;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Options of a `send_to_story` action.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct SendToStoryOptions {
+    /// The story to run, by its id (its file name without `.yml`). Its entry must be a webhook;
+    /// the payload arrives there as `body`.
+    pub story: Spanned<String>,
+    /// The event sent. Default: `{}`.
+    pub payload: Option<Dynamic>,
+    /// Wait for the other run to finish and emit its last event. Default false.
+    #[serde(default)]
+    pub wait: bool,
+    /// With `wait`, how long to wait before failing. Default `1h`.
+    pub timeout: Option<Duration>,
+}
