@@ -591,6 +591,8 @@ struct Graph {
     sources: Vec<Vec<(Link, Span)>>,
     /// Per action: where its events go.
     receivers: Vec<Vec<Link>>,
+    /// Per action: some `from` entry was rejected, so "unreachable" would only repeat that error.
+    broken: Vec<bool>,
 }
 
 impl Graph {
@@ -602,6 +604,7 @@ impl Graph {
             .collect();
         let mut sources = vec![Vec::new(); parsed.len()];
         let mut receivers = vec![Vec::new(); parsed.len()];
+        let mut broken = vec![false; parsed.len()];
         for (receiver, action) in parsed.iter().enumerate() {
             let Some(links) = action.header.as_ref().and_then(|h| h.from.as_ref()) else {
                 continue;
@@ -685,8 +688,13 @@ impl Graph {
                     kind,
                 });
             }
+            broken[receiver] = sources[receiver].len() < links.0.len();
         }
-        Graph { sources, receivers }
+        Graph {
+            sources,
+            receivers,
+            broken,
+        }
     }
 
     /// Reports each cycle once, at the `from` entry that closes it, then every action no webhook
@@ -759,7 +767,7 @@ impl Graph {
             }
         }
         for (i, action) in parsed.iter().enumerate() {
-            if reached[i] || in_cycle[i] || action.header.is_none() {
+            if reached[i] || in_cycle[i] || self.broken[i] || action.header.is_none() {
                 continue;
             }
             let has_from = action
@@ -882,8 +890,10 @@ fn check_template(template: &Template, scope: &Scope, d: &mut Vec<Diagnostic>) {
     let compiled = match template.compiled() {
         Ok(compiled) => compiled,
         Err(error) => {
+            let message = error.to_string();
+            let message = message.strip_prefix("syntax error: ").unwrap_or(&message);
             d.push(
-                Diagnostic::new(Code::TemplateSyntax, template.span, format!("template syntax error: {error}"))
+                Diagnostic::new(Code::TemplateSyntax, template.span, format!("template syntax error: {message}"))
                     .with_hint("templates are minijinja (Jinja2): {{ expression }}, {% if … %}…{% endif %}, filters with |"),
             );
             return;

@@ -272,6 +272,17 @@ impl de::Error for Error {
     }
 }
 
+/// Serde names primitive types the Rust way (`u32`, `f64`); users read YAML.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        "a boolean" => "a boolean (true or false)".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn describe_unexpected(unexpected: &de::Unexpected) -> String {
     match unexpected {
         de::Unexpected::Str(s) => format!("the string \"{s}\""),
@@ -307,6 +318,7 @@ impl<'a> NodeDeserializer<'a> {
     }
 
     fn wrong_type(&self, expected: &dyn de::Expected) -> Error {
+        let expected = plain_expected(&expected.to_string());
         let mut hint = None;
         if let NodeKind::Plain(text) = &self.node.kind {
             if matches!(

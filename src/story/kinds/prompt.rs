@@ -18,7 +18,7 @@ pub struct PromptOptions {
     pub slack: Option<SlackPrompt>,
     /// Ask through any HTTP API (email, Teams, a ticket): this request is sent once, with
     /// `prompt_url(<choice>)` in scope to build the answer links.
-    pub request: Option<HttpRequestOptions>,
+    pub request: Option<Box<HttpRequestOptions>>,
     /// The answers offered. `status` becomes the chosen `value`.
     pub choices: Spanned<Vec<Choice>>,
     /// How long to wait before emitting `status: timeout`. Default `24h`, at most `30d`.
