@@ -9,7 +9,7 @@ use super::kinds::{
 };
 use super::model::{Action, Link, Story};
 use super::raw::{ActionHeader, StoryHeader};
-use super::value::{compile_regex, regex_error_summary, Dynamic, Template};
+use super::value::{compile_regex, regex_error_summary, Duration, Dynamic, Template};
 use crate::diagnostic::{did_you_mean, sort_and_dedup, Code, Diagnostic, Span};
 use crate::yaml::{self, from_node, Entries, Key, Node, NodeKind, Spanned};
 use sha2::{Digest, Sha256};
@@ -1174,17 +1174,28 @@ fn check_webhook(o: &WebhookOptions, known: &Known, d: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_http_request(o: &HttpRequestOptions, d: &mut Vec<Diagnostic>) {
-    use super::kinds::http_request::{ContentType, HttpMethod};
-    if let Some(timeout) = &o.timeout {
-        if timeout.value.is_zero() || timeout.value > MAX_HTTP_TIMEOUT {
-            d.push(Diagnostic::new(
-                Code::InvalidOption,
-                timeout.span,
-                "timeout must be between 1ms and 10m",
-            ));
+/// A duration option must be positive and at most `max`.
+fn check_duration(
+    duration: Option<&Duration>,
+    max: std::time::Duration,
+    message: &str,
+    d: &mut Vec<Diagnostic>,
+) {
+    if let Some(duration) = duration {
+        if duration.value.is_zero() || duration.value > max {
+            d.push(Diagnostic::new(Code::InvalidOption, duration.span, message));
         }
     }
+}
+
+fn check_http_request(o: &HttpRequestOptions, d: &mut Vec<Diagnostic>) {
+    use super::kinds::http_request::{ContentType, HttpMethod};
+    check_duration(
+        o.timeout.as_ref(),
+        MAX_HTTP_TIMEOUT,
+        "timeout must be between 1ms and 10m",
+        d,
+    );
     if let Some(attempts) = &o.max_attempts {
         if !(1..=25).contains(&attempts.value) {
             d.push(out_of_range(attempts, "max_attempts", "1..=25"));
@@ -1424,15 +1435,12 @@ fn check_prompt(id: &str, o: &PromptOptions, d: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if let Some(timeout) = &o.timeout {
-        if timeout.value.is_zero() || timeout.value > MAX_PROMPT_TIMEOUT {
-            d.push(Diagnostic::new(
-                Code::InvalidOption,
-                timeout.span,
-                "a prompt timeout must be between 1s and 30d",
-            ));
-        }
-    }
+    check_duration(
+        o.timeout.as_ref(),
+        MAX_PROMPT_TIMEOUT,
+        "a prompt timeout must be between 1s and 30d",
+        d,
+    );
     if let Some(request) = &o.request {
         check_http_request(request, d);
     }

@@ -627,7 +627,6 @@ fn number_to_json(value: &MjValue) -> Json {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::time::{Duration, Instant};
 
     fn ctx(vars: Json) -> Context {
         match vars {
@@ -908,7 +907,6 @@ mod tests {
 
     #[test]
     fn fuel_stops_an_endless_loop() {
-        let started = Instant::now();
         let source =
             "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
         let message = render_err(source, &Context::default());
@@ -916,16 +914,10 @@ mod tests {
             message.starts_with("template exceeded its work budget"),
             "{message}"
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "took {:?}",
-            started.elapsed()
-        );
     }
 
     #[test]
     fn fuel_stops_a_memory_bomb() {
-        let started = Instant::now();
         let message = render_err(
             "{{ (range(100000) | join(',')) * 100000 }}",
             &Context::default(),
@@ -933,11 +925,6 @@ mod tests {
         assert!(
             message.starts_with("template exceeded its work budget"),
             "{message}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "took {:?}",
-            started.elapsed()
         );
     }
 

@@ -589,12 +589,9 @@ mod tests {
                 "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
             ));
         }
-        let started = std::time::Instant::now();
         let mut diagnostics = Vec::new();
         assert!(parse(&source, &mut diagnostics).is_none());
         assert_eq!(diagnostics[0].code, Code::YamlLimit);
-        // Not a timing assertion on speed, only a guard against an unbounded expansion.
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
