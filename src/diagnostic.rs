@@ -184,9 +184,14 @@ pub fn closest<'a, I>(wanted: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    // Names are short; a long input is not a typo, and distance is quadratic in length.
+    if wanted.len() > 128 {
+        return None;
+    }
     let wanted_lower = wanted.to_ascii_lowercase();
     candidates
         .into_iter()
+        .filter(|candidate| candidate.len() <= 128 && candidate.len().abs_diff(wanted.len()) <= 8)
         .map(|candidate| {
             let score = strsim::damerau_levenshtein(&wanted_lower, &candidate.to_ascii_lowercase());
             (score, candidate)

@@ -122,12 +122,15 @@ pub fn load(paths: &[PathBuf], templates: &Path) -> std::io::Result<Loaded> {
     load_integrations(templates, &mut loaded);
     let templates_dir = templates.canonicalize().ok();
     let mut story_files = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for path in paths {
         for file in yaml_files(path)? {
+            // `stories` and `./stories/x.yml` name one file: read it once.
+            let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
             let inside_templates = templates_dir
                 .as_ref()
-                .is_some_and(|t| file.canonicalize().is_ok_and(|f| f.starts_with(t)));
-            if !inside_templates && !story_files.contains(&file) {
+                .is_some_and(|t| canonical.starts_with(t));
+            if !inside_templates && seen.insert(canonical) {
                 story_files.push(file);
             }
         }

@@ -2,6 +2,7 @@
 //! position, nothing thrown. Pure: no I/O; the caller supplies the source and a [`Catalog`].
 
 use super::integration::{Integration, IntegrationSpec};
+use super::kinds::http_request::CREDENTIAL_FIELDS;
 use super::kinds::transform::{self, TransformOptions};
 use super::kinds::{
     ActionConfig, HttpRequestOptions, IntegrationCall, LinkKind, PromptOptions, SendToStoryOptions,
@@ -150,6 +151,7 @@ fn check_story_inner(
     let declared_credentials = declared(header.as_ref().and_then(|h| h.credentials.as_ref()));
     let declared_resources = declared(header.as_ref().and_then(|h| h.resources.as_ref()));
     let known = Known {
+        declared_credentials: declared_credentials.clone(),
         credentials: declared_credentials
             .iter()
             .map(String::as_str)
@@ -834,6 +836,9 @@ fn split_link<'a>(
 
 /// The credential and resource names a story may use.
 struct Known {
+    /// Declared by the story itself: the only ones a webhook may check, so a vendor API key can
+    /// never become a URL secret.
+    declared_credentials: BTreeSet<String>,
     credentials: BTreeSet<String>,
     resources: BTreeSet<String>,
 }
@@ -875,7 +880,7 @@ fn check_action_templates(
             },
             all_actions: parsed,
             credentials: config
-                .is_outbound_field(field)
+                .allows_credentials(field)
                 .then_some(&known.credentials),
             resources: &known.resources,
             inputs: None,
@@ -969,8 +974,8 @@ fn check_variable(
         "credentials" => match scope.credentials {
             None => pending(
                 Code::CredentialOutsideRequest,
-                format!("`{variable}` is used outside an outbound request in {}", scope.owner),
-                Some("credentials may only be rendered into http_request fields (or a prompt's `request`), so they never reach stored events; use an integration template or an http_request".to_owned()),
+                format!("`{variable}` is used outside a request's headers, body or auth in {}", scope.owner),
+                Some("credentials render only into an http_request's (or a prompt `request`'s) headers, body, basic_auth or bearer_token, never a URL or a stored event".to_owned()),
             ),
             Some(names) => check_named(
                 attribute,
@@ -1057,17 +1062,19 @@ fn check_integration_spec(spec: &IntegrationSpec, d: &mut Vec<Diagnostic>) {
         .map(|(k, _)| k.value.clone())
         .collect();
     let no_actions = BTreeSet::new();
-    let scope = Scope {
-        actions: &no_actions,
-        all_actions: &[],
-        credentials: Some(&credentials),
-        resources: &resources,
-        inputs: Some(spec.inputs.iter().map(|(k, _)| k.value.as_str()).collect()),
-        item: false,
-        owner: "this template".to_owned(),
-    };
-    spec.request
-        .each_template(&mut |_, t| check_template(t, &scope, d));
+    let inputs: BTreeSet<&str> = spec.inputs.iter().map(|(k, _)| k.value.as_str()).collect();
+    spec.request.each_template(&mut |field, t| {
+        let scope = Scope {
+            actions: &no_actions,
+            all_actions: &[],
+            credentials: CREDENTIAL_FIELDS.contains(&field).then_some(&credentials),
+            resources: &resources,
+            inputs: Some(inputs.clone()),
+            item: false,
+            owner: "this template".to_owned(),
+        };
+        check_template(t, &scope, d);
+    });
     check_http_request(&spec.request, d);
     if let Some(limit) = &spec.rate_limit {
         if !credentials.contains(&limit.credential.value) {
@@ -1118,12 +1125,10 @@ fn check_options(
 }
 
 fn check_credential_name(name: &Spanned<String>, known: &Known, d: &mut Vec<Diagnostic>) {
-    if !known.credentials.contains(&name.value) {
-        let hint = did_you_mean(&name.value, known.credentials.iter().map(String::as_str))
-            .unwrap_or_else(|| {
-                "declare it under the story's top-level `credentials:` (name: what it holds)"
-                    .to_owned()
-            });
+    if !known.declared_credentials.contains(&name.value) {
+        let hint = did_you_mean(&name.value, known.declared_credentials.iter().map(String::as_str)).unwrap_or_else(|| {
+            "declare it under the story's top-level `credentials:` (name: what it holds); a webhook cannot reuse a vendor's credential".to_owned()
+        });
         d.push(
             Diagnostic::new(
                 Code::UnknownCredential,

@@ -210,6 +210,10 @@ pub struct Duration {
     pub span: Span,
 }
 
+/// The longest duration any option accepts; longer waits are a mistake, and keep time arithmetic
+/// far from overflow.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
+
 /// The hint every duration mistake carries.
 const DURATION_HINT: &str = "write a number with a unit: 500ms, 30s, 5m, 4h, 7d (or 1h30m)";
 
@@ -253,6 +257,11 @@ impl<'de> Deserialize<'de> for Duration {
             _ => None,
         };
         match value {
+            Some(value) if value > MAX_DURATION => Err(coded(
+                Code::BadDuration,
+                format_args!("`{}` is longer than a year", display_json(&written.value)),
+                "durations go up to 365d",
+            )),
             Some(value) => Ok(Duration {
                 value,
                 span: written.span,

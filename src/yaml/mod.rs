@@ -24,6 +24,8 @@ pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_DEPTH: usize = 64;
 /// The most nodes a document may have once aliases are expanded.
 pub const MAX_NODES: usize = 250_000;
+/// The most scalar bytes a document may hold once aliases are expanded.
+pub const MAX_EXPANDED_BYTES: usize = 16 * 1024 * 1024;
 
 /// A YAML node and where it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,11 +214,25 @@ impl Node {
         }
     }
 
-    fn count(&self) -> usize {
+    /// Nodes, scalar bytes and nesting height of the subtree.
+    fn measure(&self) -> (usize, usize, usize) {
         match &self.kind {
-            NodeKind::Seq(items) => 1 + items.iter().map(Node::count).sum::<usize>(),
-            NodeKind::Map(entries) => 1 + entries.iter().map(|(_, v)| 1 + v.count()).sum::<usize>(),
-            _ => 1,
+            NodeKind::Plain(s) | NodeKind::Str(s) => (1, s.len(), 0),
+            NodeKind::Seq(items) => items.iter().map(Node::measure).fold((1, 0, 0), |acc, m| {
+                (acc.0 + m.0, acc.1 + m.1, acc.2.max(m.2 + 1))
+            }),
+            NodeKind::Map(entries) => {
+                entries
+                    .iter()
+                    .map(|(k, v)| (k, v.measure()))
+                    .fold((1, 0, 0), |acc, (k, m)| {
+                        (
+                            acc.0 + m.0 + 1,
+                            acc.1 + m.1 + k.name.len(),
+                            acc.2.max(m.2 + 1),
+                        )
+                    })
+            }
         }
     }
 }
@@ -243,6 +259,7 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
         parser: Parser::new_from_str(source),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         diagnostics,
     };
     match builder.document() {
@@ -256,13 +273,29 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
 
 struct Builder<'a, 'd> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    /// Anchored nodes by anchor id, with their expanded size.
-    anchors: HashMap<usize, (Node, usize)>,
+    /// Anchored nodes by anchor id, with what repeating them costs.
+    anchors: HashMap<usize, Anchored>,
     nodes: usize,
+    bytes: usize,
     diagnostics: &'d mut Vec<Diagnostic>,
 }
 
 type Built<T> = Result<T, Box<Diagnostic>>;
+
+/// An anchored node and what an alias to it adds: nodes, scalar bytes and nesting depth.
+#[derive(Clone)]
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
+    height: usize,
+}
+
+fn limit_error(span: Span, message: String) -> Box<Diagnostic> {
+    Box::new(Diagnostic::new(Code::YamlLimit, span, message).with_hint(
+        "aliases (`*name`) that repeat large anchors multiply the document; repeat less",
+    ))
+}
 
 fn span_of(marker: &saphyr_parser::Marker) -> Span {
     Span::new(
@@ -323,16 +356,19 @@ impl<'a> Builder<'a, '_> {
         }))
     }
 
-    fn count_nodes(&mut self, n: usize, span: Span) -> Built<()> {
-        self.nodes += n;
+    fn count(&mut self, nodes: usize, bytes: usize, span: Span) -> Built<()> {
+        self.nodes += nodes;
+        self.bytes += bytes;
         if self.nodes > MAX_NODES {
-            return Err(Box::new(
-                Diagnostic::new(
-                    Code::YamlLimit,
-                    span,
-                    format!("document expands to more than {MAX_NODES} nodes"),
-                )
-                .with_hint("aliases (`*name`) that repeat large anchors multiply the document; repeat less"),
+            return Err(limit_error(
+                span,
+                format!("document expands to more than {MAX_NODES} nodes"),
+            ));
+        }
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(limit_error(
+                span,
+                format!("document expands to more than {MAX_EXPANDED_BYTES} bytes of text"),
             ));
         }
         Ok(())
@@ -351,7 +387,7 @@ impl<'a> Builder<'a, '_> {
         }
         let (node, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                self.count_nodes(1, span)?;
+                self.count(1, text.len(), span)?;
                 let is_str_tag = match &tag {
                     None => false,
                     Some(tag) if tag.is_yaml_core_schema() && tag.suffix == "str" => true,
@@ -369,7 +405,7 @@ impl<'a> Builder<'a, '_> {
             }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "seq", span)?;
-                self.count_nodes(1, span)?;
+                self.count(1, 0, span)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, item_span) = self.next()?;
@@ -388,8 +424,9 @@ impl<'a> Builder<'a, '_> {
             }
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "map", span)?;
-                self.count_nodes(1, span)?;
+                self.count(1, 0, span)?;
                 let mut entries: Vec<(Key, Node)> = Vec::new();
+                let mut first_at: HashMap<String, Span> = HashMap::new();
                 loop {
                     let (event, key_span) = self.next()?;
                     if event == Event::MappingEnd {
@@ -427,14 +464,14 @@ impl<'a> Builder<'a, '_> {
                         );
                         continue;
                     }
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                    if let Some(first) = first_at.get(&name) {
                         self.diagnostics.push(
                             Diagnostic::new(
                                 Code::DuplicateKey,
                                 key_span,
                                 format!(
                                     "duplicate key `{name}` (first at line {}, column {})",
-                                    first.span.line, first.span.column
+                                    first.line, first.column
                                 ),
                             )
                             .with_hint(
@@ -443,6 +480,7 @@ impl<'a> Builder<'a, '_> {
                         );
                         continue;
                     }
+                    first_at.insert(name.clone(), key_span);
                     entries.push((
                         Key {
                             name,
@@ -460,15 +498,21 @@ impl<'a> Builder<'a, '_> {
                 )
             }
             Event::Alias(id) => {
-                let (node, size) = self.anchors.get(&id).cloned().ok_or_else(|| {
+                let anchored = self.anchors.get(&id).cloned().ok_or_else(|| {
                     Box::new(Diagnostic::new(
                         Code::YamlSyntax,
                         span,
                         "alias to an unknown anchor",
                     ))
                 })?;
-                self.count_nodes(size, span)?;
-                return Ok(node);
+                if depth + anchored.height > MAX_DEPTH {
+                    return Err(limit_error(
+                        span,
+                        format!("nesting deeper than {MAX_DEPTH} levels through an alias"),
+                    ));
+                }
+                self.count(anchored.nodes, anchored.bytes, span)?;
+                return Ok(anchored.node);
             }
             other => {
                 return Err(Box::new(Diagnostic::new(
@@ -479,8 +523,16 @@ impl<'a> Builder<'a, '_> {
             }
         };
         if anchor != 0 {
-            let size = node.count();
-            self.anchors.insert(anchor, (node.clone(), size));
+            let (nodes, bytes, height) = node.measure();
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    node: node.clone(),
+                    nodes,
+                    bytes,
+                    height,
+                },
+            );
         }
         Ok(node)
     }
@@ -592,6 +644,33 @@ mod tests {
         let mut diagnostics = Vec::new();
         assert!(parse(&source, &mut diagnostics).is_none());
         assert_eq!(diagnostics[0].code, Code::YamlLimit);
+    }
+
+    #[test]
+    fn aliases_of_long_strings_hit_the_byte_budget() {
+        let mut source = format!("a: &a \"{}\"\nb: [", "x".repeat(1 << 20));
+        source.push_str(&vec!["*a"; 40].join(", "));
+        source.push_str("]\n");
+        let mut diagnostics = Vec::new();
+        assert!(parse(&source, &mut diagnostics).is_none());
+        assert!(
+            diagnostics[0].message.contains("bytes of text"),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn aliases_cannot_nest_past_the_depth_limit() {
+        let mut source = String::from("a0: &a0 [[[[[[[[[[x]]]]]]]]]]\n");
+        for i in 1..12 {
+            source.push_str(&format!("a{i}: &a{i} [[[[[[[[[[*a{}]]]]]]]]]]\n", i - 1));
+        }
+        let mut diagnostics = Vec::new();
+        assert!(parse(&source, &mut diagnostics).is_none());
+        assert!(
+            diagnostics[0].message.contains("through an alias"),
+            "{diagnostics:?}"
+        );
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub struct HttpRequestOptions {
     pub follow_redirects: Option<bool>,
 }
 
+/// The request fields a credential may be rendered into. Never the URL or query: URLs end up in
+/// proxy and access logs and in client error messages.
+pub const CREDENTIAL_FIELDS: &[&str] = &["headers", "body", "basic_auth", "bearer_token"];
+
 impl HttpRequestOptions {
     /// Calls `f` on every template in the request, with the field it belongs to.
     pub fn each_template<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a Template)) {

@@ -134,12 +134,14 @@ impl ActionConfig {
         }
     }
 
-    /// Whether templates in `field` render into an outbound request, the only place credentials
-    /// may go.
-    pub fn is_outbound_field(&self, field: &str) -> bool {
+    /// Whether templates in `field` may render credentials: only an outbound request's headers,
+    /// body and auth, so secrets never reach stored events, URLs or logs.
+    pub fn allows_credentials(&self, field: &str) -> bool {
         match self {
-            ActionConfig::HttpRequest(_) => true,
-            ActionConfig::Prompt(_) => field == "request",
+            ActionConfig::HttpRequest(_) => http_request::CREDENTIAL_FIELDS.contains(&field),
+            ActionConfig::Prompt(_) => field
+                .strip_prefix("request.")
+                .is_some_and(|f| http_request::CREDENTIAL_FIELDS.contains(&f)),
             _ => false,
         }
     }

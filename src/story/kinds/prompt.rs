@@ -2,7 +2,8 @@
 //!
 //! The answer becomes the event `{prompt: {status, responder, responded_at}}`; a timeout gives
 //! `status: timeout`. Answers arrive as Slack button clicks or through signed single-use URLs
-//! (`prompt_url("denied")`).
+//! (`prompt_url("denied")`). A Slack prompt's message is replaced with the outcome once answered
+//! (or timed out), through Slack's `response_url`.
 
 use super::http_request::HttpRequestOptions;
 use crate::story::value::{Duration, Template};
@@ -70,7 +71,17 @@ impl PromptOptions {
             f("slack", &slack.text);
         }
         if let Some(request) = &self.request {
-            request.each_template(&mut |_, t| f("request", t));
+            request.each_template(&mut |field, t| {
+                let field = match field {
+                    "headers" => "request.headers",
+                    "body" => "request.body",
+                    "basic_auth" => "request.basic_auth",
+                    "bearer_token" => "request.bearer_token",
+                    "query" => "request.query",
+                    _ => "request.url",
+                };
+                f(field, t)
+            });
         }
         for t in self.allowed_responders.iter().flatten() {
             f("allowed_responders", t);
