@@ -34,11 +34,7 @@ pub fn story_schema(integrations: &BTreeMap<String, Arc<Integration>>) -> Value 
         builtin("prompt", "Asks a person (Slack buttons or signed links) and waits durably.", options_ref::<PromptOptions>(&mut generator)),
         builtin("send_to_story", "Runs another story with an event.", options_ref::<SendToStoryOptions>(&mut generator)),
     ];
-    variants.extend(
-        integrations
-            .values()
-            .map(|i| integration_variant(i, &mut generator)),
-    );
+    variants.extend(integrations.values().map(integration_variant));
     let definitions = generator.take_definitions(true);
 
     let mut schema = json!({
@@ -155,7 +151,7 @@ fn transform_options(generator: &mut SchemaGenerator) -> Value {
     json!({ "oneOf": variants })
 }
 
-fn integration_variant(integration: &Integration, generator: &mut SchemaGenerator) -> Value {
+fn integration_variant(integration: &Arc<Integration>) -> Value {
     let spec = &integration.spec;
     let mut inputs = Map::new();
     let mut required = Vec::new();
@@ -168,7 +164,6 @@ fn integration_variant(integration: &Integration, generator: &mut SchemaGenerato
             required.push(name.value.clone());
         }
     }
-    let _ = generator;
     let mut properties = common_properties();
     properties.insert(
         "uses".into(),

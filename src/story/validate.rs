@@ -444,7 +444,7 @@ fn parse_transform(options: &Node, d: &mut Vec<Diagnostic>) -> Option<TransformO
         ));
         return None;
     };
-    let Some((mode_key, mode_node)) = entries.iter().find(|(k, _)| k.name == "mode") else {
+    let Some((_, mode_node)) = entries.iter().find(|(k, _)| k.name == "mode") else {
         d.push(
             Diagnostic::new(
                 Code::MissingKey,
@@ -458,7 +458,6 @@ fn parse_transform(options: &Node, d: &mut Vec<Diagnostic>) -> Option<TransformO
         );
         return None;
     };
-    let _ = mode_key;
     let mode = mode_node.as_str().unwrap_or_default();
     // Tines exports call the message mode `message_only`.
     let mode = if mode == "message_only" {
@@ -1306,7 +1305,7 @@ fn check_trigger(o: &TriggerOptions, d: &mut Vec<Diagnostic>) {
                             t.span,
                             format!(
                                 "`{}` compares numbers, but `{}` is not a number",
-                                rule_token(rule.kind.value),
+                                rule.kind.value.as_str(),
                                 t.source
                             ),
                         )
@@ -1316,22 +1315,6 @@ fn check_trigger(o: &TriggerOptions, d: &mut Vec<Diagnostic>) {
                 _ => {}
             }
         }
-    }
-}
-
-fn rule_token(kind: super::kinds::trigger::RuleKind) -> &'static str {
-    use super::kinds::trigger::RuleKind::*;
-    match kind {
-        Regex => "regex",
-        NotRegex => "!regex",
-        Equal => "field==value",
-        NotEqual => "field!=value",
-        Less => "field<value",
-        LessOrEqual => "field<=value",
-        Greater => "field>value",
-        GreaterOrEqual => "field>=value",
-        In => "in",
-        NotIn => "not in",
     }
 }
 

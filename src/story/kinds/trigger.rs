@@ -63,6 +63,22 @@ pub enum RuleKind {
 }
 
 impl RuleKind {
+    /// The token as written in a story.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Regex => "regex",
+            RuleKind::NotRegex => "!regex",
+            RuleKind::Equal => "field==value",
+            RuleKind::NotEqual => "field!=value",
+            RuleKind::Less => "field<value",
+            RuleKind::LessOrEqual => "field<=value",
+            RuleKind::Greater => "field>value",
+            RuleKind::GreaterOrEqual => "field>=value",
+            RuleKind::In => "in",
+            RuleKind::NotIn => "not in",
+        }
+    }
+
     /// Whether the rule's `value` is a regular expression.
     pub fn is_regex(self) -> bool {
         matches!(self, RuleKind::Regex | RuleKind::NotRegex)
