@@ -4,8 +4,12 @@
 //! See `ARCHITECTURE.md` for how the modules fit together.
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod cli;
 pub mod diagnostic;
+pub mod http_client;
+pub mod secrets;
+pub mod store;
 pub mod story;
 pub mod template;
 pub mod yaml;

@@ -3,6 +3,7 @@
 
 use super::kinds::{ActionConfig, LinkKind};
 use crate::diagnostic::Span;
+use std::sync::Arc;
 
 /// A story that passed validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,8 @@ pub struct Story {
     pub resources: Vec<String>,
     /// The actions in source order; links refer to them by index.
     pub actions: Vec<Action>,
+    /// The YAML it was read from, kept so a run can pin this exact version.
+    pub source: Arc<str>,
 }
 
 /// One validated action.
@@ -55,6 +58,29 @@ impl Story {
     /// The action with this id.
     pub fn action(&self, id: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.id == id)
+    }
+
+    /// The index of the action with this id.
+    pub fn action_index(&self, id: &str) -> Option<usize> {
+        self.actions.iter().position(|a| a.id == id)
+    }
+
+    /// Ids of the actions that receive `action`'s events along `kind` links.
+    pub fn receiver_ids(&self, action: usize, kind: LinkKind) -> Vec<String> {
+        self.receivers(action, kind)
+            .map(|i| self.actions[i].id.clone())
+            .collect()
+    }
+
+    /// The integration templates the story uses, by id.
+    pub fn integrations(&self) -> std::collections::BTreeMap<&str, &Arc<super::Integration>> {
+        self.actions
+            .iter()
+            .filter_map(|a| match &a.config {
+                ActionConfig::Integration(call) => Some((call.template.id.as_str(), &call.template)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The webhook actions, where runs start.

@@ -241,6 +241,7 @@ fn check_story_inner(
         credentials: declared_credentials.into_iter().collect(),
         resources: declared_resources.into_iter().collect(),
         actions,
+        source: Arc::from(source),
     })
 }
 

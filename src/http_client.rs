@@ -1,0 +1,50 @@
+//! The only place a `reqwest::Client` is built: one connection pool for every outbound call.
+
+use std::time::Duration;
+
+/// Outbound HTTP clients: one that follows redirects, one that does not (per-action choice).
+#[derive(Debug, Clone)]
+pub struct HttpClients {
+    /// Follows up to 10 redirects.
+    pub following: reqwest::Client,
+    /// Returns 3xx responses as they are.
+    pub direct: reqwest::Client,
+}
+
+impl HttpClients {
+    /// Builds both clients (rustls, connection pooling, no proxy from the environment: a
+    /// security tool's traffic should not silently change route).
+    pub fn new() -> HttpClients {
+        HttpClients {
+            following: build(reqwest::redirect::Policy::limited(10)),
+            direct: build(reqwest::redirect::Policy::none()),
+        }
+    }
+
+    /// The client for a request.
+    pub fn for_redirects(&self, follow: bool) -> &reqwest::Client {
+        if follow {
+            &self.following
+        } else {
+            &self.direct
+        }
+    }
+}
+
+impl Default for HttpClients {
+    fn default() -> Self {
+        HttpClients::new()
+    }
+}
+
+fn build(redirects: reqwest::redirect::Policy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirects)
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        // Building fails only without a TLS backend, which is compiled in.
+        .expect("the HTTP client builds")
+}

@@ -1,0 +1,85 @@
+//! Schema migrations: numbered SQL files embedded in the binary, one folder per backend kept in
+//! lock-step, applied in order inside transactions and recorded in `warden_migrations`.
+
+use super::sql::Dialect;
+use super::{Error, Result};
+use sqlx::{AnyPool, Row};
+
+/// One migration: its number, name and SQL for each backend.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "runner",
+    sqlite: include_str!("../../migrations/sqlite/0001_runner.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_runner.sql"),
+}];
+
+/// Any fixed number: serialises migrations from processes starting together on one Postgres.
+const POSTGRES_LOCK_KEY: i64 = 0x5741_5244_454e; // "WARDEN"
+
+/// Applies the migrations the database lacks; returns the versions applied.
+pub async fn apply(pool: &AnyPool, dialect: Dialect) -> Result<Vec<i64>> {
+    let mut conn = pool.acquire().await?;
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(POSTGRES_LOCK_KEY)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply_locked(&mut conn, dialect).await;
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(POSTGRES_LOCK_KEY)
+            .execute(&mut *conn)
+            .await?;
+    }
+    result
+}
+
+async fn apply_locked(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<Vec<i64>> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS warden_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at BIGINT NOT NULL
+        )",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM warden_migrations ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    if let Some(unknown) = applied
+        .iter()
+        .find(|v| !MIGRATIONS.iter().any(|m| m.version == **v))
+    {
+        return Err(Error::UnknownMigration(*unknown));
+    }
+    let mut done = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let sql = match dialect {
+            Dialect::Sqlite => migration.sqlite,
+            Dialect::Postgres => migration.postgres,
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO warden_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(jiff::Timestamp::now().as_millisecond())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        done.push(migration.version);
+    }
+    Ok(done)
+}

@@ -1,0 +1,414 @@
+//! Persistence for the durable runner: small capability traits, their records, and one SQL
+//! implementation ([`SqlStore`]) that speaks to SQLite (embedded default) and Postgres.
+//!
+//! Both backends share every statement (`$n` placeholders work in both) and differ only where the
+//! databases do: claiming (`FOR UPDATE SKIP LOCKED` on Postgres), wake-ups (`LISTEN/NOTIFY`) and
+//! connection setup. See `sqlite.rs` and `postgres.rs`.
+
+mod migrate;
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+
+pub use sql::SqlStore;
+
+use serde_json::Value;
+use std::future::Future;
+
+/// Milliseconds since the Unix epoch: every time the store keeps.
+pub type Millis = i64;
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored JSON value does not parse (the database was edited by hand, or is corrupt).
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The database URL is not one Warden can use.
+    #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database holds migrations this build does not know (a newer Warden wrote it).
+    #[error("the database was migrated by a newer Warden (migration {0} is unknown)")]
+    UnknownMigration(i64),
+}
+
+/// Results of store calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where a step is in its life. Pending, running and waiting steps are *open*: the run is not
+/// finished while it has any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepState {
+    /// Ready to run at its due time.
+    Pending,
+    /// Leased by a worker until its due time; after that anyone may re-claim it.
+    Running,
+    /// Parked until its due time or until something wakes it (a prompt answer, a child run).
+    Waiting,
+    /// Done; its events were emitted.
+    Succeeded,
+    /// Done without its events; the failure was recorded (and sent along `.failure` links).
+    Failed,
+    /// Done with nothing to do (a duplicate, an implode already flushed).
+    Skipped,
+}
+
+impl StepState {
+    /// Every state, for metrics.
+    pub const ALL: [StepState; 6] = [
+        StepState::Pending,
+        StepState::Running,
+        StepState::Waiting,
+        StepState::Succeeded,
+        StepState::Failed,
+        StepState::Skipped,
+    ];
+
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Waiting => "waiting",
+            StepState::Succeeded => "succeeded",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<StepState> {
+        StepState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A run's status as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Some step is pending or running.
+    Running,
+    /// Every open step is waiting (a prompt, a delay, a child run).
+    Waiting,
+    /// No open steps and no unhandled failure.
+    Succeeded,
+    /// No open steps, and some step failed with no `.failure` link to take it.
+    Failed,
+}
+
+impl RunStatus {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Waiting,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether the run is over.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+    }
+}
+
+/// A run to create, with its entry event and the steps that event starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    /// The run's id (a UUIDv7, so ids sort by time).
+    pub id: String,
+    /// The story it runs.
+    pub story_id: String,
+    /// The story version it pins.
+    pub story_version: String,
+    /// The entry action (a webhook) whose event starts the run.
+    pub entry_action: String,
+    /// The entry action's event.
+    pub payload: Value,
+    /// Actions that receive the entry event: one pending step each.
+    pub receivers: Vec<String>,
+    /// A key identifying the delivery, and until when it is remembered; a second run with the
+    /// same story and live key is not created.
+    pub dedupe: Option<(String, Millis)>,
+    /// The waiting `send_to_story` step to wake when this run finishes.
+    pub parent_step_id: Option<i64>,
+}
+
+/// The answer to creating a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunCreated {
+    /// A new run with this id.
+    New(String),
+    /// The dedupe key matched this earlier run; nothing was created.
+    Duplicate(String),
+}
+
+impl RunCreated {
+    /// The run's id, new or earlier.
+    pub fn run_id(&self) -> &str {
+        match self {
+            RunCreated::New(id) | RunCreated::Duplicate(id) => id,
+        }
+    }
+}
+
+/// A step leased to a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedStep {
+    /// Step id.
+    pub id: i64,
+    /// Its run.
+    pub run_id: String,
+    /// Its run's story.
+    pub story_id: String,
+    /// The story version its run pinned.
+    pub story_version: String,
+    /// The action it runs.
+    pub action_id: String,
+    /// The event it runs on.
+    pub input_event_id: Option<i64>,
+    /// Executions so far, this one included (a wake-up from waiting does not count).
+    pub attempt: i64,
+    /// The fencing token: a completion is recorded only while this is still the step's token.
+    pub lease_token: i64,
+    /// Why it was waiting, when this claim is a wake-up rather than an execution.
+    pub wait: Option<Value>,
+}
+
+/// What a step's action sees: its run and the outputs of its ancestors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInput {
+    /// When the run started.
+    pub run_started_at: Millis,
+    /// Ancestor outputs keyed by action id, oldest first.
+    pub outputs: serde_json::Map<String, Value>,
+}
+
+/// An event a completing step emits, with the actions that receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    /// `default`, `no_match` or `failure`.
+    pub link: &'static str,
+    /// The event.
+    pub payload: Value,
+    /// One new pending step per receiver.
+    pub receivers: Vec<String>,
+}
+
+/// How a leased step ends this lease.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepEnd {
+    /// Finished for good (succeeded, failed or skipped), emitting these events.
+    Done {
+        /// `Succeeded`, `Failed` or `Skipped`.
+        state: StepState,
+        /// The failure, when it failed.
+        error: Option<Value>,
+        /// Events to record and deliver.
+        emitted: Vec<Emitted>,
+        /// A failure no `.failure` link takes: the run will end `failed`.
+        unhandled_failure: bool,
+    },
+    /// Back to pending, to be executed again at `due_at`.
+    Retry {
+        /// When.
+        due_at: Millis,
+        /// The failure that is being retried.
+        error: Value,
+    },
+    /// Parked until `due_at` (or an earlier wake-up), remembering `wait`.
+    Wait {
+        /// When to wake at the latest.
+        due_at: Millis,
+        /// What the step waits for; handed back on wake-up.
+        wait: Value,
+    },
+}
+
+/// A compare-and-set of one action's persisted state, applied with the completion or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateWrite {
+    /// The story.
+    pub story_id: String,
+    /// The action.
+    pub action_id: String,
+    /// The key within the action (a dedupe scope, a throttle key, an implode group).
+    pub key: String,
+    /// The state read before computing; the write fails if it changed meanwhile.
+    pub expected: Option<String>,
+    /// The state to store.
+    pub new: String,
+}
+
+/// A leased step's result, recorded in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The step.
+    pub step_id: i64,
+    /// The lease it holds.
+    pub lease_token: i64,
+    /// Its run.
+    pub run_id: String,
+    /// Its action.
+    pub action_id: String,
+    /// The event it ran on (parent of what it emits).
+    pub input_event_id: Option<i64>,
+    /// How it ends.
+    pub end: StepEnd,
+    /// An action-state update that must commit with it.
+    pub state_write: Option<StateWrite>,
+    /// Runs it starts (`send_to_story`).
+    pub start_runs: Vec<NewRun>,
+    /// Waiting steps to wake now (an implode group that filled).
+    pub wake_steps: Vec<i64>,
+}
+
+/// What happened to one completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completed {
+    /// Recorded. `Some` when it was the run's last open step.
+    Recorded(Option<RunStatus>),
+    /// The lease was lost (expired and re-claimed): nothing was recorded.
+    Fenced,
+    /// The action state changed since it was read: nothing was recorded; compute again.
+    StateConflict,
+}
+
+/// A run as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// Id.
+    pub id: String,
+    /// Story.
+    pub story_id: String,
+    /// Pinned version.
+    pub story_version: String,
+    /// Status.
+    pub status: RunStatus,
+    /// The delivery's dedupe key, when it had one.
+    pub dedupe_key: Option<String>,
+    /// Created.
+    pub created_at: Millis,
+    /// Last changed.
+    pub updated_at: Millis,
+    /// Finished, when it has.
+    pub finished_at: Option<Millis>,
+}
+
+/// A step as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    /// Id.
+    pub id: i64,
+    /// Action.
+    pub action_id: String,
+    /// State.
+    pub state: StepState,
+    /// Executions so far.
+    pub attempt: i64,
+    /// The event it ran on.
+    pub input_event_id: Option<i64>,
+    /// Its last failure.
+    pub error: Option<Value>,
+    /// Pending: when it runs; running: lease expiry; waiting: when it wakes.
+    pub due_at: Millis,
+    /// Created.
+    pub created_at: Millis,
+    /// Finished, when it has.
+    pub finished_at: Option<Millis>,
+}
+
+/// An event as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Id.
+    pub id: i64,
+    /// The event it derives from.
+    pub parent_id: Option<i64>,
+    /// The step that emitted it (none for a webhook's entry event before its step existed).
+    pub step_id: Option<i64>,
+    /// The action that emitted it.
+    pub action_id: String,
+    /// `default`, `no_match` or `failure`.
+    pub link: String,
+    /// The event.
+    pub payload: Value,
+    /// Created.
+    pub created_at: Millis,
+}
+
+/// Which runs to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFilter {
+    /// Only this story.
+    pub story_id: Option<String>,
+    /// Only this status.
+    pub status: Option<RunStatus>,
+    /// Only runs older than this id (paging).
+    pub before: Option<String>,
+    /// At most this many (capped at 500).
+    pub limit: u32,
+}
+
+/// Creating and reading runs.
+pub trait Runs {
+    /// Creates runs with their entry events and first steps, each atomically; a live dedupe key
+    /// returns the earlier run instead.
+    fn create_runs(&self, runs: &[NewRun], now: Millis) -> impl Future<Output = Result<Vec<RunCreated>>> + Send;
+    /// One run.
+    fn run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
+    /// Runs, newest first.
+    fn list_runs(&self, filter: &RunFilter) -> impl Future<Output = Result<Vec<RunRecord>>> + Send;
+    /// A run's steps in creation order.
+    fn run_steps(&self, id: &str) -> impl Future<Output = Result<Vec<StepRecord>>> + Send;
+    /// A run's events in creation order.
+    fn run_events(&self, id: &str) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
+}
+
+/// The step queue: leasing, completing, waking.
+pub trait Queue {
+    /// Leases up to `limit` due steps (pending, waiting past their time, or running with an expired
+    /// lease) to `owner` until `lease_until`.
+    fn claim(&self, owner: &str, now: Millis, lease_until: Millis, limit: u32) -> impl Future<Output = Result<Vec<ClaimedStep>>> + Send;
+    /// Records completions, each in its own all-or-nothing unit, in as few transactions as possible.
+    fn complete(&self, completions: &[Completion], now: Millis) -> impl Future<Output = Result<Vec<Completed>>> + Send;
+    /// Extends leases still held; returns the ids whose lease was lost.
+    fn extend_leases(&self, leases: &[(i64, i64)], until: Millis) -> impl Future<Output = Result<Vec<i64>>> + Send;
+    /// The earliest due time of any open step.
+    fn next_due(&self) -> impl Future<Output = Result<Option<Millis>>> + Send;
+    /// Open steps by state.
+    fn queue_depth(&self) -> impl Future<Output = Result<Vec<(StepState, i64)>>> + Send;
+    /// What a step sees: its run's start and its ancestors' outputs.
+    fn step_input(&self, run_id: &str, input_event_id: Option<i64>) -> impl Future<Output = Result<StepInput>> + Send;
+    /// A finished run's last event (what `send_to_story` with `wait` emits).
+    fn last_event(&self, run_id: &str) -> impl Future<Output = Result<Option<EventRecord>>> + Send;
+}
+
+/// Story versions, so a run finishes on the version it started with.
+pub trait Versions {
+    /// Keeps a version's source and the integration templates it used (idempotent).
+    fn save_version(&self, story_id: &str, version: &str, source: &str, templates: &Value, now: Millis) -> impl Future<Output = Result<()>> + Send;
+    /// A kept version: its source and templates.
+    fn load_version(&self, story_id: &str, version: &str) -> impl Future<Output = Result<Option<(String, Value)>>> + Send;
+}
+
+/// Per-action state (dedupe memory, throttle slots, implode groups).
+pub trait ActionStates {
+    /// The state under a key, as stored.
+    fn action_state(&self, story_id: &str, action_id: &str, key: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+}

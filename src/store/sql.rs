@@ -1,0 +1,849 @@
+//! The one implementation of the store traits, over sqlx's `Any` driver. Statements are written
+//! once, in SQL both databases accept; [`Dialect`] picks the few that differ.
+
+use super::{
+    ActionStates, ClaimedStep, Completed, Completion, Emitted, Error, EventRecord, Millis, NewRun,
+    Queue, Result, RunCreated, RunFilter, RunRecord, RunStatus, Runs, StateWrite, StepEnd,
+    StepInput, StepRecord, StepState, Versions,
+};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::sync::Arc;
+
+/// Which database is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// An embedded SQLite file: one writer connection, several readers.
+    Sqlite,
+    /// A Postgres server shared by any number of processes.
+    Postgres,
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqlStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dialect: Dialect,
+    /// All writes go through here (for SQLite: exactly one connection, so writers never contend).
+    writer: AnyPool,
+    /// Reads.
+    reader: AnyPool,
+    /// Postgres only: the URL the wake-up listener connects to.
+    listen_url: Option<String>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("dialect", &self.inner.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://warden.db";
+
+/// Open step states, as the partial index `steps_due` lists them.
+const OPEN: &str = "state IN ('pending', 'running', 'waiting')";
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://FILE` or `postgres://…`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let store = if url.starts_with("sqlite:") {
+            let (writer, reader) = super::sqlite::connect(url).await?;
+            SqlStore::from_parts(Dialect::Sqlite, writer, reader, None)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = super::postgres::connect(url).await?;
+            SqlStore::from_parts(Dialect::Postgres, pool.clone(), pool, Some(url.to_owned()))
+        } else {
+            return Err(Error::UnsupportedUrl(redact_url(url)));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    fn from_parts(
+        dialect: Dialect,
+        writer: AnyPool,
+        reader: AnyPool,
+        listen_url: Option<String>,
+    ) -> SqlStore {
+        SqlStore {
+            inner: Arc::new(Inner {
+                dialect,
+                writer,
+                reader,
+                listen_url,
+            }),
+        }
+    }
+
+    /// Applies migrations the database lacks; returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        super::migrate::apply(&self.inner.writer, self.inner.dialect).await
+    }
+
+    /// The backend.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.dialect
+    }
+
+    /// Postgres: a stream of wake-ups when any process adds due work. SQLite: `None` (one process
+    /// owns the file, and it wakes itself).
+    pub async fn listen(&self) -> Result<Option<super::postgres::WakeListener>> {
+        match &self.inner.listen_url {
+            Some(url) => Ok(Some(super::postgres::WakeListener::connect(url).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Closes the pools, waiting for connections in use.
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+        self.inner.reader.close().await;
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.inner.dialect {
+            // Take the write lock up front: a deferred transaction that reads then writes can
+            // fail instead of waiting.
+            Dialect::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.inner.writer.begin().await?,
+        })
+    }
+
+    /// Tells idle workers in other processes that work is due (Postgres; delivered on commit).
+    async fn notify(&self, conn: &mut AnyConnection) -> Result<()> {
+        if self.inner.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::postgres::WAKE_CHANNEL)
+                .execute(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+fn parse_json(text: Option<String>) -> Result<Option<Value>> {
+    text.map(|t| serde_json::from_str(&t)).transpose().map_err(Error::from)
+}
+
+/// Inserts one run with its entry step, event and first steps, unless its dedupe key is live.
+async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Result<RunCreated> {
+    let (dedupe_key, dedupe_expires_at) = match &run.dedupe {
+        Some((key, until)) => {
+            // An expired key no longer blocks: release it so the unique index admits the new run.
+            sqlx::query(
+                "UPDATE runs SET dedupe_key = NULL
+                 WHERE story_id = $1 AND dedupe_key = $2 AND dedupe_expires_at <= $3",
+            )
+            .bind(&run.story_id)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            (Some(key.as_str()), Some(*until))
+        }
+        None => (None, None),
+    };
+    let open = run.receivers.len() as i64;
+    let (status, finished_at) = if open == 0 {
+        (RunStatus::Succeeded.as_str(), Some(now))
+    } else {
+        (RunStatus::Running.as_str(), None)
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO runs (id, story_id, story_version, status, dedupe_key, dedupe_expires_at,
+                           parent_step_id, open_steps, failed_steps, created_at, updated_at,
+                           finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $10)
+         ON CONFLICT (story_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(&run.id)
+    .bind(&run.story_id)
+    .bind(&run.story_version)
+    .bind(status)
+    .bind(dedupe_key)
+    .bind(dedupe_expires_at)
+    .bind(run.parent_step_id)
+    .bind(open)
+    .bind(now)
+    .bind(finished_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if inserted.is_none() {
+        let earlier: String =
+            sqlx::query("SELECT id FROM runs WHERE story_id = $1 AND dedupe_key = $2")
+                .bind(&run.story_id)
+                .bind(dedupe_key)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+        return Ok(RunCreated::Duplicate(earlier));
+    }
+    let entry_step: i64 = sqlx::query(
+        "INSERT INTO steps (run_id, story_id, story_version, action_id, input_event_id, state,
+                            attempt, lease_token, due_at, created_at, updated_at, finished_at)
+         VALUES ($1, $2, $3, $4, NULL, 'succeeded', 1, 0, $5, $5, $5, $5)
+         RETURNING id",
+    )
+    .bind(&run.id)
+    .bind(&run.story_id)
+    .bind(&run.story_version)
+    .bind(&run.entry_action)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    let event = Emitted {
+        link: "default",
+        payload: run.payload.clone(),
+        receivers: run.receivers.clone(),
+    };
+    let event_id = insert_event(conn, run, entry_step, &run.entry_action, None, &event, now).await?;
+    sqlx::query("UPDATE runs SET last_event_id = $1 WHERE id = $2")
+        .bind(event_id)
+        .bind(&run.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(RunCreated::New(run.id.clone()))
+}
+
+/// What an event's receivers need to know about the run they belong to.
+trait RunKey {
+    fn run_id(&self) -> &str;
+    fn story_id(&self) -> &str;
+    fn story_version(&self) -> &str;
+}
+
+impl RunKey for NewRun {
+    fn run_id(&self) -> &str {
+        &self.id
+    }
+    fn story_id(&self) -> &str {
+        &self.story_id
+    }
+    fn story_version(&self) -> &str {
+        &self.story_version
+    }
+}
+
+struct RunRef {
+    id: String,
+    story_id: String,
+    story_version: String,
+}
+
+impl RunKey for RunRef {
+    fn run_id(&self) -> &str {
+        &self.id
+    }
+    fn story_id(&self) -> &str {
+        &self.story_id
+    }
+    fn story_version(&self) -> &str {
+        &self.story_version
+    }
+}
+
+/// Inserts an event and one pending step per receiver; returns the event's id.
+async fn insert_event(
+    conn: &mut AnyConnection,
+    run: &impl RunKey,
+    step_id: i64,
+    action_id: &str,
+    parent_id: Option<i64>,
+    event: &Emitted,
+    now: Millis,
+) -> Result<i64> {
+    let event_id: i64 = sqlx::query(
+        "INSERT INTO events (run_id, parent_id, step_id, action_id, link, payload, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING id",
+    )
+    .bind(run.run_id())
+    .bind(parent_id)
+    .bind(step_id)
+    .bind(action_id)
+    .bind(event.link)
+    .bind(json_text(&event.payload))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?;
+    for receiver in &event.receivers {
+        sqlx::query(
+            "INSERT INTO steps (run_id, story_id, story_version, action_id, input_event_id, state,
+                                attempt, lease_token, due_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, 0, $6, $6, $6)",
+        )
+        .bind(run.run_id())
+        .bind(run.story_id())
+        .bind(run.story_version())
+        .bind(receiver)
+        .bind(event_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(event_id)
+}
+
+/// Records one completion inside the caller's transaction. Writes nothing unless it returns
+/// `Recorded` (the caller rolls back to a savepoint on `StateConflict`).
+async fn record_completion(
+    conn: &mut AnyConnection,
+    c: &Completion,
+    now: Millis,
+) -> Result<(Completed, bool)> {
+    let fenced = match &c.end {
+        StepEnd::Done { state, error, .. } => sqlx::query(
+            "UPDATE steps SET state = $1, error = $2, wait = NULL, lease_owner = NULL,
+                              updated_at = $3, finished_at = $3
+             WHERE id = $4 AND lease_token = $5 AND state = 'running'",
+        )
+        .bind(state.as_str())
+        .bind(error.as_ref().map(json_text)),
+        StepEnd::Retry { due_at, error } => sqlx::query(
+            "UPDATE steps SET state = 'pending', error = $1, wait = NULL, lease_owner = NULL,
+                              due_at = $2, updated_at = $3
+             WHERE id = $4 AND lease_token = $5 AND state = 'running'",
+        )
+        .bind(json_text(error))
+        .bind(*due_at),
+        StepEnd::Wait { due_at, wait } => sqlx::query(
+            "UPDATE steps SET state = 'waiting', wait = $1, lease_owner = NULL, due_at = $2,
+                              updated_at = $3
+             WHERE id = $4 AND lease_token = $5 AND state = 'running'",
+        )
+        .bind(json_text(wait))
+        .bind(*due_at),
+    }
+    .bind(now)
+    .bind(c.step_id)
+    .bind(c.lease_token)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 0;
+    if fenced {
+        return Ok((Completed::Fenced, false));
+    }
+    if let Some(write) = &c.state_write {
+        if !write_state(conn, write, now).await? {
+            return Ok((Completed::StateConflict, false));
+        }
+    }
+    let mut added_work = false;
+    for run in &c.start_runs {
+        if let RunCreated::New(_) = insert_run(conn, run, now).await? {
+            added_work |= !run.receivers.is_empty();
+        }
+    }
+    for step in &c.wake_steps {
+        sqlx::query("UPDATE steps SET due_at = $1 WHERE id = $2 AND state = 'waiting'")
+            .bind(now)
+            .bind(step)
+            .execute(&mut *conn)
+            .await?;
+        added_work = true;
+    }
+    let StepEnd::Done {
+        emitted,
+        unhandled_failure,
+        ..
+    } = &c.end
+    else {
+        return Ok((Completed::Recorded(None), added_work));
+    };
+    let run = sqlx::query("SELECT story_id, story_version FROM runs WHERE id = $1")
+        .bind(&c.run_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let run = RunRef {
+        id: c.run_id.clone(),
+        story_id: run.try_get(0)?,
+        story_version: run.try_get(1)?,
+    };
+    let mut new_steps = 0i64;
+    let mut last_event = None;
+    for event in emitted {
+        let id = insert_event(conn, &run, c.step_id, &c.action_id, c.input_event_id, event, now)
+            .await?;
+        last_event = Some(id);
+        new_steps += event.receivers.len() as i64;
+    }
+    added_work |= new_steps > 0;
+    let counters = sqlx::query(
+        "UPDATE runs SET open_steps = open_steps + $1, failed_steps = failed_steps + $2,
+                         last_event_id = COALESCE($3, last_event_id), updated_at = $4
+         WHERE id = $5
+         RETURNING open_steps, failed_steps, parent_step_id",
+    )
+    .bind(new_steps - 1)
+    .bind(i64::from(*unhandled_failure))
+    .bind(last_event)
+    .bind(now)
+    .bind(&c.run_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let open: i64 = counters.try_get(0)?;
+    let failed: i64 = counters.try_get(1)?;
+    let parent: Option<i64> = counters.try_get(2)?;
+    if open > 0 {
+        return Ok((Completed::Recorded(None), added_work));
+    }
+    let status = if failed > 0 {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
+    sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now)
+        .bind(&c.run_id)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(parent) = parent {
+        sqlx::query("UPDATE steps SET due_at = $1 WHERE id = $2 AND state = 'waiting'")
+            .bind(now)
+            .bind(parent)
+            .execute(&mut *conn)
+            .await?;
+        added_work = true;
+    }
+    Ok((Completed::Recorded(Some(status)), added_work))
+}
+
+/// Compare-and-set of one action state; false when another step changed it first.
+async fn write_state(conn: &mut AnyConnection, w: &StateWrite, now: Millis) -> Result<bool> {
+    let affected = match &w.expected {
+        None => sqlx::query(
+            "INSERT INTO action_state (story_id, action_id, key, state, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (story_id, action_id, key) DO NOTHING",
+        )
+        .bind(&w.story_id)
+        .bind(&w.action_id)
+        .bind(&w.key)
+        .bind(&w.new)
+        .bind(now),
+        Some(expected) => sqlx::query(
+            "UPDATE action_state SET state = $4, updated_at = $5
+             WHERE story_id = $1 AND action_id = $2 AND key = $3 AND state = $6",
+        )
+        .bind(&w.story_id)
+        .bind(&w.action_id)
+        .bind(&w.key)
+        .bind(&w.new)
+        .bind(now)
+        .bind(expected),
+    }
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(affected == 1)
+}
+
+const RUN_COLUMNS: &str = "id, story_id, story_version, status, dedupe_key, created_at, updated_at,
+     finished_at,
+     CASE WHEN status = 'running' AND NOT EXISTS (
+         SELECT 1 FROM steps s WHERE s.run_id = runs.id AND s.state IN ('pending', 'running'))
+     THEN 1 ELSE 0 END AS all_waiting";
+
+fn run_record(row: &AnyRow) -> Result<RunRecord> {
+    let stored: String = row.try_get("status")?;
+    let all_waiting: i64 = row.try_get("all_waiting")?;
+    let status = match RunStatus::parse(&stored) {
+        Some(RunStatus::Running) if all_waiting == 1 => RunStatus::Waiting,
+        Some(status) => status,
+        None => RunStatus::Running,
+    };
+    Ok(RunRecord {
+        id: row.try_get("id")?,
+        story_id: row.try_get("story_id")?,
+        story_version: row.try_get("story_version")?,
+        status,
+        dedupe_key: row.try_get("dedupe_key")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+impl Runs for SqlStore {
+    async fn create_runs(&self, runs: &[NewRun], now: Millis) -> Result<Vec<RunCreated>> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(runs.len());
+        let mut added_work = false;
+        for run in runs {
+            let created = insert_run(&mut tx, run, now).await?;
+            added_work |= matches!(created, RunCreated::New(_)) && !run.receivers.is_empty();
+            out.push(created);
+        }
+        if added_work {
+            self.notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.inner.reader)
+            .await?
+            .as_ref()
+            .map(run_record)
+            .transpose()
+    }
+
+    async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        // Waiting is derived, so filter it after reading (a running run may be waiting).
+        let stored_status = filter.status.map(|s| match s {
+            RunStatus::Waiting => RunStatus::Running,
+            other => other,
+        });
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE ($1 IS NULL OR story_id = $1) AND ($2 IS NULL OR status = $2)
+               AND ($3 IS NULL OR id < $3)
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(filter.story_id.as_deref())
+        .bind(stored_status.map(RunStatus::as_str))
+        .bind(filter.before.as_deref())
+        .bind(i64::from(filter.limit.clamp(1, 500)))
+        .fetch_all(&self.inner.reader)
+        .await?;
+        let mut runs = rows.iter().map(run_record).collect::<Result<Vec<_>>>()?;
+        if let Some(status) = filter.status {
+            runs.retain(|r| r.status == status);
+        }
+        Ok(runs)
+    }
+
+    async fn run_steps(&self, id: &str) -> Result<Vec<StepRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, action_id, state, attempt, input_event_id, error, due_at, created_at,
+                    finished_at
+             FROM steps WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.inner.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                Ok(StepRecord {
+                    id: row.try_get("id")?,
+                    action_id: row.try_get("action_id")?,
+                    state: StepState::parse(&state).unwrap_or(StepState::Pending),
+                    attempt: row.try_get("attempt")?,
+                    input_event_id: row.try_get("input_event_id")?,
+                    error: parse_json(row.try_get("error")?)?,
+                    due_at: row.try_get("due_at")?,
+                    created_at: row.try_get("created_at")?,
+                    finished_at: row.try_get("finished_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn run_events(&self, id: &str) -> Result<Vec<EventRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, parent_id, step_id, action_id, link, payload, created_at
+             FROM events WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.inner.reader)
+        .await?;
+        rows.iter().map(event_record).collect()
+    }
+}
+
+fn event_record(row: &AnyRow) -> Result<EventRecord> {
+    let payload: String = row.try_get("payload")?;
+    Ok(EventRecord {
+        id: row.try_get("id")?,
+        parent_id: row.try_get("parent_id")?,
+        step_id: row.try_get("step_id")?,
+        action_id: row.try_get("action_id")?,
+        link: row.try_get("link")?,
+        payload: serde_json::from_str(&payload)?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Queue for SqlStore {
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<ClaimedStep>> {
+        let lock = match self.inner.dialect {
+            Dialect::Sqlite => "",
+            // Concurrent claimers skip each other's rows instead of queueing behind them.
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE steps SET state = 'running', lease_token = lease_token + 1, lease_owner = $1,
+                              due_at = $2, updated_at = $3,
+                              attempt = CASE WHEN wait IS NULL THEN attempt + 1 ELSE attempt END
+             WHERE id IN (SELECT id FROM steps WHERE {OPEN} AND due_at <= $3
+                          ORDER BY due_at LIMIT $4 {lock})
+             RETURNING id, run_id, story_id, story_version, action_id, input_event_id, attempt,
+                       lease_token, wait"
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut steps = rows
+            .iter()
+            .map(|row| {
+                Ok(ClaimedStep {
+                    id: row.try_get("id")?,
+                    run_id: row.try_get("run_id")?,
+                    story_id: row.try_get("story_id")?,
+                    story_version: row.try_get("story_version")?,
+                    action_id: row.try_get("action_id")?,
+                    input_event_id: row.try_get("input_event_id")?,
+                    attempt: row.try_get("attempt")?,
+                    lease_token: row.try_get("lease_token")?,
+                    wait: parse_json(row.try_get("wait")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        steps.sort_by_key(|s| s.id);
+        Ok(steps)
+    }
+
+    async fn complete(&self, completions: &[Completion], now: Millis) -> Result<Vec<Completed>> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(completions.len());
+        let mut added_work = false;
+        for c in completions {
+            let guarded = c.state_write.is_some();
+            if guarded {
+                sqlx::query("SAVEPOINT completion").execute(&mut *tx).await?;
+            }
+            let (result, work) = record_completion(&mut tx, c, now).await?;
+            if guarded {
+                let end = if result == Completed::StateConflict {
+                    "ROLLBACK TO SAVEPOINT completion"
+                } else {
+                    "RELEASE SAVEPOINT completion"
+                };
+                sqlx::query(end).execute(&mut *tx).await?;
+            }
+            added_work |= work;
+            out.push(result);
+        }
+        if added_work {
+            self.notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn extend_leases(&self, leases: &[(i64, i64)], until: Millis) -> Result<Vec<i64>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut lost = Vec::new();
+        for (id, token) in leases {
+            let affected = sqlx::query(
+                "UPDATE steps SET due_at = $1
+                 WHERE id = $2 AND lease_token = $3 AND state = 'running'",
+            )
+            .bind(until)
+            .bind(id)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if affected == 0 {
+                lost.push(*id);
+            }
+        }
+        tx.commit().await?;
+        Ok(lost)
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>> {
+        let row = sqlx::query(&format!("SELECT MIN(due_at) FROM steps WHERE {OPEN}"))
+            .fetch_one(&self.inner.reader)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    async fn queue_depth(&self) -> Result<Vec<(StepState, i64)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT state, COUNT(*) FROM steps WHERE {OPEN} GROUP BY state"
+        ))
+        .fetch_all(&self.inner.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get(0)?;
+                let count: i64 = row.try_get(1)?;
+                Ok((StepState::parse(&state).unwrap_or(StepState::Pending), count))
+            })
+            .collect()
+    }
+
+    async fn step_input(&self, run_id: &str, input_event_id: Option<i64>) -> Result<StepInput> {
+        let started: i64 = sqlx::query("SELECT created_at FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_one(&self.inner.reader)
+            .await?
+            .try_get(0)?;
+        let mut outputs = serde_json::Map::new();
+        if let Some(event) = input_event_id {
+            // Walk up the event's ancestry; nearer events overwrite farther ones.
+            let rows = sqlx::query(
+                "WITH RECURSIVE chain (id, parent_id, action_id, payload, depth) AS (
+                     SELECT id, parent_id, action_id, payload, 0 FROM events WHERE id = $1
+                     UNION ALL
+                     SELECT e.id, e.parent_id, e.action_id, e.payload, c.depth + 1
+                     FROM events e JOIN chain c ON e.id = c.parent_id
+                 )
+                 SELECT action_id, payload FROM chain ORDER BY depth DESC",
+            )
+            .bind(event)
+            .fetch_all(&self.inner.reader)
+            .await?;
+            for row in rows {
+                let action: String = row.try_get(0)?;
+                let payload: String = row.try_get(1)?;
+                outputs.insert(action, serde_json::from_str(&payload)?);
+            }
+        }
+        Ok(StepInput {
+            run_started_at: started,
+            outputs,
+        })
+    }
+
+    async fn last_event(&self, run_id: &str) -> Result<Option<EventRecord>> {
+        sqlx::query(
+            "SELECT e.id, e.parent_id, e.step_id, e.action_id, e.link, e.payload, e.created_at
+             FROM events e JOIN runs r ON e.id = r.last_event_id WHERE r.id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.inner.reader)
+        .await?
+        .as_ref()
+        .map(event_record)
+        .transpose()
+    }
+}
+
+impl Versions for SqlStore {
+    async fn save_version(
+        &self,
+        story_id: &str,
+        version: &str,
+        source: &str,
+        templates: &Value,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO story_versions (story_id, version, source, templates, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (story_id, version) DO NOTHING",
+        )
+        .bind(story_id)
+        .bind(version)
+        .bind(source)
+        .bind(json_text(templates))
+        .bind(now)
+        .execute(&self.inner.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn load_version(&self, story_id: &str, version: &str) -> Result<Option<(String, Value)>> {
+        let row = sqlx::query(
+            "SELECT source, templates FROM story_versions WHERE story_id = $1 AND version = $2",
+        )
+        .bind(story_id)
+        .bind(version)
+        .fetch_optional(&self.inner.reader)
+        .await?;
+        match row {
+            Some(row) => {
+                let templates: String = row.try_get(1)?;
+                Ok(Some((row.try_get(0)?, serde_json::from_str(&templates)?)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl ActionStates for SqlStore {
+    async fn action_state(
+        &self,
+        story_id: &str,
+        action_id: &str,
+        key: &str,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query(
+            "SELECT state FROM action_state WHERE story_id = $1 AND action_id = $2 AND key = $3",
+        )
+        .bind(story_id)
+        .bind(action_id)
+        .bind(key)
+        .fetch_optional(&self.inner.reader)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn database_passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db:5432/warden"),
+            "postgres://app:***@db:5432/warden"
+        );
+        assert_eq!(redact_url("sqlite://warden.db"), "sqlite://warden.db");
+    }
+}
