@@ -5,9 +5,12 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod api;
 pub mod cli;
 pub mod diagnostic;
+pub mod engine;
 pub mod http_client;
+pub mod metrics;
 pub mod secrets;
 pub mod store;
 pub mod story;

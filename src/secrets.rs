@@ -95,11 +95,15 @@ impl Secrets {
             }
         }
         if let Ok(path) = std::env::var("WARDEN_RESOURCES_FILE") {
-            secrets.resources.extend(read_file(Path::new(&path), false)?);
+            secrets
+                .resources
+                .extend(read_file(Path::new(&path), false)?);
         }
         for (key, value) in std::env::vars() {
             if let Some(name) = key.strip_prefix(CREDENTIAL_PREFIX) {
-                secrets.credentials.insert(name.to_lowercase(), Secret(value));
+                secrets
+                    .credentials
+                    .insert(name.to_lowercase(), Secret(value));
             } else if let Some(name) = key.strip_prefix(RESOURCE_PREFIX) {
                 secrets.resources.insert(name.to_lowercase(), value);
             }
@@ -241,7 +245,10 @@ mod tests {
         let read = read_file(&file, true).unwrap();
         assert_eq!(
             read,
-            vec![("okta".into(), "abc".into()), ("slack".into(), "xoxb".into())]
+            vec![
+                ("okta".into(), "abc".into()),
+                ("slack".into(), "xoxb".into())
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

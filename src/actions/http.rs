@@ -122,9 +122,8 @@ fn build(
     idempotency_key: &str,
 ) -> Result<reqwest::RequestBuilder, Error> {
     let url_text = render_text("url", &options.url, ctx)?;
-    let mut url = reqwest::Url::parse(&url_text).map_err(|e| {
-        Error::permanent(format!("`url` is not a valid URL ({e}): `{url_text}`"))
-    })?;
+    let mut url = reqwest::Url::parse(&url_text)
+        .map_err(|e| Error::permanent(format!("`url` is not a valid URL ({e}): `{url_text}`")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::permanent(format!(
             "`url` must be http or https, not `{}`",
@@ -158,12 +157,16 @@ fn build(
     let follow = options.follow_redirects.unwrap_or(true);
     let mut headers = HeaderMap::new();
     for (name, value) in options.headers.iter().flat_map(|h| h.iter()) {
-        let header = HeaderName::from_bytes(name.value.as_bytes())
-            .map_err(|_| Error::permanent(format!("`{}` is not a valid header name", name.value)))?;
+        let header = HeaderName::from_bytes(name.value.as_bytes()).map_err(|_| {
+            Error::permanent(format!("`{}` is not a valid header name", name.value))
+        })?;
         let text = render_text("headers", value, ctx)?;
         // The value may hold a credential: say which header, never what it held.
         let value = HeaderValue::from_str(&text).map_err(|_| {
-            Error::permanent(format!("header `{}` renders to an invalid value", name.value))
+            Error::permanent(format!(
+                "header `{}` renders to an invalid value",
+                name.value
+            ))
         })?;
         headers.insert(header, value);
     }
@@ -197,9 +200,8 @@ fn build(
                         "`body` must be a mapping with `content_type: form`",
                     ));
                 };
-                let mut encoded = reqwest::Url::parse("http://form.invalid/").map_err(|e| {
-                    Error::permanent(format!("cannot encode the form: {e}"))
-                })?;
+                let mut encoded = reqwest::Url::parse("http://form.invalid/")
+                    .map_err(|e| Error::permanent(format!("cannot encode the form: {e}")))?;
                 {
                     let mut pairs = encoded.query_pairs_mut();
                     for (key, value) in fields {
@@ -249,7 +251,11 @@ fn headers_json(headers: &HeaderMap) -> Value {
 
 /// `Retry-After` as seconds or an HTTP date, capped.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let wait = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => {
@@ -318,7 +324,10 @@ mod tests {
             Some(MAX_RETRY_AFTER)
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")])),
+            retry_after(&headers(&[(
+                "retry-after",
+                "Sun, 06 Nov 1994 08:49:37 GMT"
+            )])),
             Some(Duration::ZERO)
         );
         assert_eq!(retry_after(&headers(&[])), None);

@@ -3,8 +3,8 @@
 //! most transforms) do no I/O at all.
 
 pub mod http;
-// pub mod transform;
-// pub mod trigger;
+pub mod transform;
+pub mod trigger;
 
 use crate::story::value::{Dynamic, Template};
 use crate::template::Context;
@@ -78,11 +78,9 @@ impl Error {
 
 /// Renders one template field; a failure names the field.
 pub fn render(field: &str, template: &Template, ctx: &Context) -> Result<Value, Error> {
-    let compiled = template
-        .compiled()
-        .map_err(|e| Error::Misconfigured {
-            message: format!("`{field}` does not compile: {}", e.message()),
-        })?;
+    let compiled = template.compiled().map_err(|e| Error::Misconfigured {
+        message: format!("`{field}` does not compile: {}", e.message()),
+    })?;
     compiled
         .render(ctx)
         .map_err(|e| Error::permanent(format!("`{field}`: {}", e.message())))

@@ -2,6 +2,7 @@
 
 mod bench;
 mod schema;
+pub mod serve;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,12 @@ enum Command {
     Validate(validate::Args),
     /// Print the JSON Schema of the story format, for editors and CI.
     Schema(schema::Args),
+    /// Serve webhooks and the API, and run stories.
+    Serve(serve::ServeArgs),
+    /// Run stories only (extra processes sharing a Postgres database).
+    Worker(serve::WorkerArgs),
+    /// Apply database migrations (serve and worker also apply them on start).
+    Migrate(serve::MigrateArgs),
     /// Measure Warden's speed; the last line printed is one JSON object of figures.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -33,6 +40,9 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Worker(args) => serve::worker(args),
+        Command::Migrate(args) => serve::migrate(args),
         Command::Bench(bench) => bench::run(bench),
     };
     match result {

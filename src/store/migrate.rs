@@ -72,12 +72,14 @@ async fn apply_locked(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Resul
         };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO warden_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(migration.version)
-            .bind(migration.name)
-            .bind(jiff::Timestamp::now().as_millisecond())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO warden_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(jiff::Timestamp::now().as_millisecond())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         done.push(migration.version);
     }

@@ -10,7 +10,7 @@ pub mod postgres;
 mod sql;
 pub mod sqlite;
 
-pub use sql::SqlStore;
+pub use sql::{redact_url, Dialect, SqlStore, DEFAULT_DATABASE_URL};
 
 use serde_json::Value;
 use std::future::Future;
@@ -369,7 +369,11 @@ pub struct RunFilter {
 pub trait Runs {
     /// Creates runs with their entry events and first steps, each atomically; a live dedupe key
     /// returns the earlier run instead.
-    fn create_runs(&self, runs: &[NewRun], now: Millis) -> impl Future<Output = Result<Vec<RunCreated>>> + Send;
+    fn create_runs(
+        &self,
+        runs: &[NewRun],
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<RunCreated>>> + Send;
     /// One run.
     fn run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
     /// Runs, newest first.
@@ -384,17 +388,35 @@ pub trait Runs {
 pub trait Queue {
     /// Leases up to `limit` due steps (pending, waiting past their time, or running with an expired
     /// lease) to `owner` until `lease_until`.
-    fn claim(&self, owner: &str, now: Millis, lease_until: Millis, limit: u32) -> impl Future<Output = Result<Vec<ClaimedStep>>> + Send;
+    fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ClaimedStep>>> + Send;
     /// Records completions, each in its own all-or-nothing unit, in as few transactions as possible.
-    fn complete(&self, completions: &[Completion], now: Millis) -> impl Future<Output = Result<Vec<Completed>>> + Send;
+    fn complete(
+        &self,
+        completions: &[Completion],
+        now: Millis,
+    ) -> impl Future<Output = Result<Vec<Completed>>> + Send;
     /// Extends leases still held; returns the ids whose lease was lost.
-    fn extend_leases(&self, leases: &[(i64, i64)], until: Millis) -> impl Future<Output = Result<Vec<i64>>> + Send;
+    fn extend_leases(
+        &self,
+        leases: &[(i64, i64)],
+        until: Millis,
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// The earliest due time of any open step.
     fn next_due(&self) -> impl Future<Output = Result<Option<Millis>>> + Send;
     /// Open steps by state.
     fn queue_depth(&self) -> impl Future<Output = Result<Vec<(StepState, i64)>>> + Send;
     /// What a step sees: its run's start and its ancestors' outputs.
-    fn step_input(&self, run_id: &str, input_event_id: Option<i64>) -> impl Future<Output = Result<StepInput>> + Send;
+    fn step_input(
+        &self,
+        run_id: &str,
+        input_event_id: Option<i64>,
+    ) -> impl Future<Output = Result<StepInput>> + Send;
     /// A finished run's last event (what `send_to_story` with `wait` emits).
     fn last_event(&self, run_id: &str) -> impl Future<Output = Result<Option<EventRecord>>> + Send;
 }
@@ -402,13 +424,29 @@ pub trait Queue {
 /// Story versions, so a run finishes on the version it started with.
 pub trait Versions {
     /// Keeps a version's source and the integration templates it used (idempotent).
-    fn save_version(&self, story_id: &str, version: &str, source: &str, templates: &Value, now: Millis) -> impl Future<Output = Result<()>> + Send;
+    fn save_version(
+        &self,
+        story_id: &str,
+        version: &str,
+        source: &str,
+        templates: &Value,
+        now: Millis,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// A kept version: its source and templates.
-    fn load_version(&self, story_id: &str, version: &str) -> impl Future<Output = Result<Option<(String, Value)>>> + Send;
+    fn load_version(
+        &self,
+        story_id: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<Option<(String, Value)>>> + Send;
 }
 
 /// Per-action state (dedupe memory, throttle slots, implode groups).
 pub trait ActionStates {
     /// The state under a key, as stored.
-    fn action_state(&self, story_id: &str, action_id: &str, key: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn action_state(
+        &self,
+        story_id: &str,
+        action_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
 }

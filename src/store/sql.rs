@@ -53,6 +53,13 @@ const OPEN: &str = "state IN ('pending', 'running', 'waiting')";
 impl SqlStore {
     /// Connects to `url` (`sqlite://FILE` or `postgres://…`) and applies pending migrations.
     pub async fn open(url: &str) -> Result<SqlStore> {
+        let store = SqlStore::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects to `url` without migrating.
+    pub async fn connect(url: &str) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let store = if url.starts_with("sqlite:") {
             let (writer, reader) = super::sqlite::connect(url).await?;
@@ -63,7 +70,6 @@ impl SqlStore {
         } else {
             return Err(Error::UnsupportedUrl(redact_url(url)));
         };
-        store.migrate().await?;
         Ok(store)
     }
 
@@ -148,7 +154,9 @@ fn json_text(value: &Value) -> String {
 }
 
 fn parse_json(text: Option<String>) -> Result<Option<Value>> {
-    text.map(|t| serde_json::from_str(&t)).transpose().map_err(Error::from)
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(Error::from)
 }
 
 /// Inserts one run with its entry step, event and first steps, unless its dedupe key is live.
@@ -224,7 +232,8 @@ async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Resu
         payload: run.payload.clone(),
         receivers: run.receivers.clone(),
     };
-    let event_id = insert_event(conn, run, entry_step, &run.entry_action, None, &event, now).await?;
+    let event_id =
+        insert_event(conn, run, entry_step, &run.entry_action, None, &event, now).await?;
     sqlx::query("UPDATE runs SET last_event_id = $1 WHERE id = $2")
         .bind(event_id)
         .bind(&run.id)
@@ -392,8 +401,16 @@ async fn record_completion(
     let mut new_steps = 0i64;
     let mut last_event = None;
     for event in emitted {
-        let id = insert_event(conn, &run, c.step_id, &c.action_id, c.input_event_id, event, now)
-            .await?;
+        let id = insert_event(
+            conn,
+            &run,
+            c.step_id,
+            &c.action_id,
+            c.input_event_id,
+            event,
+            now,
+        )
+        .await?;
         last_event = Some(id);
         new_steps += event.receivers.len() as i64;
     }
@@ -657,7 +674,9 @@ impl Queue for SqlStore {
         for c in completions {
             let guarded = c.state_write.is_some();
             if guarded {
-                sqlx::query("SAVEPOINT completion").execute(&mut *tx).await?;
+                sqlx::query("SAVEPOINT completion")
+                    .execute(&mut *tx)
+                    .await?;
             }
             let (result, work) = record_completion(&mut tx, c, now).await?;
             if guarded {
@@ -720,7 +739,10 @@ impl Queue for SqlStore {
             .map(|row| {
                 let state: String = row.try_get(0)?;
                 let count: i64 = row.try_get(1)?;
-                Ok((StepState::parse(&state).unwrap_or(StepState::Pending), count))
+                Ok((
+                    StepState::parse(&state).unwrap_or(StepState::Pending),
+                    count,
+                ))
             })
             .collect()
     }

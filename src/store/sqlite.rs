@@ -56,6 +56,9 @@ mod tests {
     #[test]
     fn sqlite_urls_create_the_file_unless_told_otherwise() {
         assert_eq!(with_create_mode("sqlite://w.db"), "sqlite://w.db?mode=rwc");
-        assert_eq!(with_create_mode("sqlite://w.db?mode=ro"), "sqlite://w.db?mode=ro");
+        assert_eq!(
+            with_create_mode("sqlite://w.db?mode=ro"),
+            "sqlite://w.db?mode=ro"
+        );
     }
 }

@@ -77,7 +77,9 @@ impl Story {
         self.actions
             .iter()
             .filter_map(|a| match &a.config {
-                ActionConfig::Integration(call) => Some((call.template.id.as_str(), &call.template)),
+                ActionConfig::Integration(call) => {
+                    Some((call.template.id.as_str(), &call.template))
+                }
                 _ => None,
             })
             .collect()

@@ -1,0 +1,156 @@
+//! HTTP: webhooks that start runs, the runs API, health and metrics. Every error is JSON
+//! `{code, message, details}`; a 5xx never carries internals (they are logged instead).
+
+mod runs;
+mod webhook;
+
+use crate::engine::Engine;
+use crate::secrets::Secret;
+use crate::store::Queue;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The engine (store, stories, secrets, metrics).
+    pub engine: Arc<Engine>,
+    /// The bearer token `/api/*` requires; `None` closes the API unless `dev`.
+    pub api_token: Option<Secret>,
+    /// Dev mode: the API is open without a token.
+    pub dev: bool,
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/stories", get(runs::list_stories))
+        .route("/api/runs", get(runs::list_runs))
+        .route("/api/runs/{id}", get(runs::get_run))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/webhook/{path}/{secret}", any(webhook::receive))
+        // Each webhook enforces its own (smaller) limit; this is the ceiling any may set.
+        .layer(DefaultBodyLimit::max(webhook::MAX_BODY_CEILING))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// An API error: status, stable code, message, optional details.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+}
+
+impl ApiError {
+    /// An error with no details.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = details;
+        self
+    }
+
+    /// A 500 whose cause is logged, not sent.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "Request failed.");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Warden could not complete the request; the error is in its log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"code": self.code, "message": self.message, "details": self.details})),
+        )
+            .into_response()
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn require_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if state.dev {
+        return Ok(next.run(request).await);
+    }
+    let Some(token) = &state.api_token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the API is closed: set WARDEN_API_TOKEN (or start with --dev on a trusted machine)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !token.matches(given.trim().as_bytes()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send `Authorization: Bearer <WARDEN_API_TOKEN>`",
+        ));
+    }
+    Ok(next.run(request).await)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.engine.store.next_due().await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "Health check: the database is unreachable.");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"code": "unavailable", "message": "the database is unreachable", "details": null})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let depth = state
+        .engine
+        .store
+        .queue_depth()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.engine.metrics.render(&depth),
+    )
+        .into_response())
+}

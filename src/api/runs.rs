@@ -1,0 +1,131 @@
+//! `GET /api/stories`, `GET /api/runs`, `GET /api/runs/{id}`.
+
+use super::{ApiError, AppState};
+use crate::engine::clock::rfc3339;
+use crate::store::{EventRecord, RunFilter, RunRecord, RunStatus, Runs, StepRecord};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub(super) async fn list_stories(State(state): State<AppState>) -> Json<Value> {
+    let stories: Vec<Value> = state
+        .engine
+        .stories
+        .all()
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "name": s.name,
+                "description": s.description,
+                "version": s.version,
+                "actions": s.actions.len(),
+            })
+        })
+        .collect();
+    Json(json!({ "stories": stories }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ListQuery {
+    story: Option<String>,
+    status: Option<String>,
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn list_runs(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(RunStatus::parse(text).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("`status` must be running, waiting, succeeded or failed, not `{text}`"),
+            )
+        })?),
+    };
+    let filter = RunFilter {
+        story_id: query.story,
+        status,
+        before: query.before,
+        limit: query.limit.unwrap_or(50),
+    };
+    let runs = state
+        .engine
+        .store
+        .list_runs(&filter)
+        .await
+        .map_err(ApiError::internal)?;
+    let next = (runs.len() as u32 >= filter.limit.clamp(1, 500))
+        .then(|| runs.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "runs": runs.iter().map(run_json).collect::<Vec<_>>(),
+        "next_before": next,
+    })))
+}
+
+pub(super) async fn get_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let store = &state.engine.store;
+    let run = store
+        .run(&id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no run `{id}`"))
+        })?;
+    let steps = store.run_steps(&id).await.map_err(ApiError::internal)?;
+    let events = store.run_events(&id).await.map_err(ApiError::internal)?;
+    let mut body = run_json(&run);
+    body["steps"] = steps.iter().map(step_json).collect();
+    body["events"] = events.iter().map(event_json).collect();
+    Ok(Json(body))
+}
+
+fn run_json(run: &RunRecord) -> Value {
+    json!({
+        "id": run.id,
+        "story": run.story_id,
+        "story_version": run.story_version,
+        "status": run.status.as_str(),
+        "dedupe_key": run.dedupe_key,
+        "created_at": rfc3339(run.created_at),
+        "updated_at": rfc3339(run.updated_at),
+        "finished_at": run.finished_at.map(rfc3339),
+    })
+}
+
+fn step_json(step: &StepRecord) -> Value {
+    json!({
+        "id": step.id,
+        "action": step.action_id,
+        "state": step.state.as_str(),
+        "attempt": step.attempt,
+        "input_event_id": step.input_event_id,
+        "error": step.error,
+        "due_at": rfc3339(step.due_at),
+        "created_at": rfc3339(step.created_at),
+        "finished_at": step.finished_at.map(rfc3339),
+    })
+}
+
+fn event_json(event: &EventRecord) -> Value {
+    json!({
+        "id": event.id,
+        "parent_id": event.parent_id,
+        "step_id": event.step_id,
+        "action": event.action_id,
+        "link": event.link,
+        "payload": event.payload,
+        "created_at": rfc3339(event.created_at),
+    })
+}

@@ -1,0 +1,50 @@
+//! Time, injected: the runner asks a [`Clock`], so tests move time forward without sleeping.
+
+use crate::store::Millis;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Milliseconds since the Unix epoch.
+    fn now(&self) -> Millis;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        jiff::Timestamp::now().as_millisecond()
+    }
+}
+
+/// A clock that moves only when told (tests).
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// Starts at `now`.
+    pub fn new(now: Millis) -> ManualClock {
+        ManualClock(AtomicI64::new(now))
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.0
+            .fetch_add(super::machine::millis(by), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A time as RFC 3339 text, for events and the API.
+pub fn rfc3339(millis: Millis) -> String {
+    jiff::Timestamp::from_millisecond(millis)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}

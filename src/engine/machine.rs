@@ -1,0 +1,273 @@
+//! The pure half of the runner: given what an action's execution produced, decide how its step
+//! ends — which events go along which links, whether to retry and when, whether the run fails.
+//! No I/O and no clock: time and jitter come in as arguments, so every branch is unit-tested.
+
+use crate::actions::Error;
+use crate::store::{Emitted, Millis, StepEnd, StepState};
+use crate::story::kinds::LinkKind;
+use crate::story::Story;
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// What executing (or waking) an action produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Events along the default links; none is a success that emits nothing.
+    Emit(Vec<Value>),
+    /// A trigger whose rules did not match: the event goes along `.no_match`.
+    NoMatch(Value),
+    /// Nothing to do (a duplicate, an implode item absorbed by its group).
+    Skip,
+    /// Park until `until` (or an earlier wake-up), remembering `wait`.
+    Wait {
+        /// When to wake at the latest.
+        until: Millis,
+        /// What to hand back on wake-up.
+        wait: Value,
+    },
+}
+
+/// The first retry waits about this long; each further one doubles it.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// No computed backoff exceeds this (a `Retry-After` may).
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// Exponential backoff with jitter: attempt 1 waits 0.5–1 s, attempt 2 1–2 s, … capped at 5 min.
+/// `jitter` is a random number in `[0, 1)`, spreading retries of many steps apart.
+pub fn backoff(attempt: i64, jitter: f64) -> Duration {
+    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let full = BACKOFF_BASE
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(BACKOFF_CAP);
+    full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// How a step ends, given its execution's result.
+///
+/// A retriable failure is retried while `attempt < max_attempts`, after the vendor's
+/// `Retry-After` when given, else after [`backoff`]. Any other failure — or the last attempt's —
+/// goes along the action's `.failure` links with the error; with no such link the run will end
+/// `failed`.
+pub fn settle(
+    story: &Story,
+    action: usize,
+    attempt: i64,
+    max_attempts: u32,
+    result: Result<Output, Error>,
+    now: Millis,
+    jitter: f64,
+) -> StepEnd {
+    match result {
+        Ok(Output::Emit(events)) => {
+            let receivers = story.receiver_ids(action, LinkKind::Default);
+            StepEnd::Done {
+                state: StepState::Succeeded,
+                error: None,
+                emitted: events
+                    .into_iter()
+                    .map(|payload| Emitted {
+                        link: "default",
+                        payload,
+                        receivers: receivers.clone(),
+                    })
+                    .collect(),
+                unhandled_failure: false,
+            }
+        }
+        Ok(Output::NoMatch(payload)) => StepEnd::Done {
+            state: StepState::Succeeded,
+            error: None,
+            emitted: vec![Emitted {
+                link: "no_match",
+                payload,
+                receivers: story.receiver_ids(action, LinkKind::NoMatch),
+            }],
+            unhandled_failure: false,
+        },
+        Ok(Output::Skip) => StepEnd::Done {
+            state: StepState::Skipped,
+            error: None,
+            emitted: Vec::new(),
+            unhandled_failure: false,
+        },
+        Ok(Output::Wait { until, wait }) => StepEnd::Wait {
+            due_at: until,
+            wait,
+        },
+        Err(error) => {
+            if let Error::Retriable { retry_after, .. } = &error {
+                if attempt < i64::from(max_attempts) {
+                    let wait = retry_after.unwrap_or_else(|| backoff(attempt, jitter));
+                    return StepEnd::Retry {
+                        due_at: now.saturating_add(millis(wait)),
+                        error: error.to_json(),
+                    };
+                }
+            }
+            fail(story, action, &error)
+        }
+    }
+}
+
+/// The step fails for good: its error goes along `.failure` links, or fails the run.
+pub fn fail(story: &Story, action: usize, error: &Error) -> StepEnd {
+    let receivers = story.receiver_ids(action, LinkKind::Failure);
+    let handled = !receivers.is_empty();
+    StepEnd::Done {
+        state: StepState::Failed,
+        error: Some(error.to_json()),
+        emitted: if handled {
+            vec![Emitted {
+                link: "failure",
+                payload: failure_event(error),
+                receivers,
+            }]
+        } else {
+            Vec::new()
+        },
+        unhandled_failure: !handled,
+    }
+}
+
+/// The event a `.failure` link carries: the response when there was one (`status`, `headers`,
+/// `body`), plus `error: {class, message}`.
+pub fn failure_event(error: &Error) -> Value {
+    let mut event = match error {
+        Error::Retriable {
+            details: Some(Value::Object(d)),
+            ..
+        }
+        | Error::Permanent {
+            details: Some(Value::Object(d)),
+            ..
+        } => d.clone(),
+        _ => Map::new(),
+    };
+    let mut summary = Map::new();
+    summary.insert("class".into(), error.class().into());
+    summary.insert("message".into(), error.to_string().into());
+    event.insert("error".into(), Value::Object(summary));
+    Value::Object(event)
+}
+
+/// A duration in whole milliseconds, saturating.
+pub fn millis(duration: Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::story::validate::{check_story, Catalog};
+    use serde_json::json;
+
+    fn story() -> Story {
+        let source = "name: t\nactions:\n  hook:\n    type: webhook\n    options: {path: t, secret_credential: s}\n  call:\n    type: http_request\n    from: hook\n    options: {url: \"http://x\"}\n  next:\n    type: transform\n    from: call\n    options: {mode: message, payload: {a: 1}}\n  on_fail:\n    type: transform\n    from: call.failure\n    options: {mode: message, payload: {a: 2}}\ncredentials: {s: secret}\n";
+        check_story("t", source, &Catalog::default()).expect("valid story")
+    }
+
+    fn retriable(after: Option<u64>) -> Error {
+        Error::Retriable {
+            message: "HTTP 429".into(),
+            retry_after: after.map(Duration::from_secs),
+            details: Some(json!({"status": 429, "headers": {}, "body": ""})),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stays_capped() {
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(40, 1.0), BACKOFF_CAP);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_exactly() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        let end = settle(&story, call, 1, 5, Err(retriable(Some(7))), 1_000, 0.5);
+        assert!(
+            matches!(end, StepEnd::Retry { due_at: 8_000, .. }),
+            "{end:?}"
+        );
+    }
+
+    #[test]
+    fn the_last_attempt_follows_the_failure_link_with_the_response() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        let end = settle(&story, call, 5, 5, Err(retriable(None)), 0, 0.5);
+        let StepEnd::Done {
+            state,
+            emitted,
+            unhandled_failure,
+            ..
+        } = end
+        else {
+            panic!("expected Done, got {end:?}")
+        };
+        assert_eq!(state, StepState::Failed);
+        assert!(!unhandled_failure);
+        assert_eq!(emitted.len(), 1);
+        assert_eq!(emitted[0].link, "failure");
+        assert_eq!(emitted[0].receivers, vec!["on_fail".to_owned()]);
+        assert_eq!(emitted[0].payload["status"], 429);
+        assert_eq!(emitted[0].payload["error"]["class"], "retriable");
+    }
+
+    #[test]
+    fn permanent_failures_are_not_retried() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        let end = settle(
+            &story,
+            call,
+            1,
+            5,
+            Err(Error::permanent("HTTP 400")),
+            0,
+            0.5,
+        );
+        assert!(matches!(
+            end,
+            StepEnd::Done {
+                state: StepState::Failed,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_failure_without_a_failure_link_fails_the_run() {
+        let story = story();
+        let next = story.action_index("next").unwrap();
+        let end = settle(&story, next, 1, 5, Err(Error::permanent("bad")), 0, 0.5);
+        assert!(matches!(
+            end,
+            StepEnd::Done {
+                unhandled_failure: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn emitted_events_go_to_every_default_receiver() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        let end = settle(
+            &story,
+            call,
+            1,
+            5,
+            Ok(Output::Emit(vec![json!({"status": 200})])),
+            0,
+            0.5,
+        );
+        let StepEnd::Done { emitted, .. } = end else {
+            panic!()
+        };
+        assert_eq!(emitted[0].receivers, vec!["next".to_owned()]);
+    }
+}

@@ -1,0 +1,431 @@
+//! The imperative shell: claim due steps, execute them concurrently, commit their results in
+//! batches (group commit), keep leases alive, sleep until the next due step or a wake-up.
+//!
+//! Invariants: a step's result is recorded only under the lease it was claimed with (fencing);
+//! its events, state and receivers' steps commit in one transaction; side effects happen before
+//! that commit, so an outbound call is at-least-once and carries a stable idempotency key.
+
+use super::clock::Clock;
+use super::execute::{self, execute, max_attempts};
+use super::machine::{fail, millis, settle};
+use super::stories::StoryBook;
+use crate::actions::Error;
+use crate::http_client::HttpClients;
+use crate::metrics::Metrics;
+use crate::secrets::Secrets;
+use crate::store::{ClaimedStep, Completed, Completion, Queue, SqlStore, StepEnd, StepState};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use tokio::task::JoinSet;
+
+/// Everything a step needs, shared by the runner and the API.
+#[derive(Debug)]
+pub struct Engine {
+    /// The database.
+    pub store: SqlStore,
+    /// Stories, current and pinned.
+    pub stories: StoryBook,
+    /// Credentials and resources.
+    pub secrets: Secrets,
+    /// Outbound HTTP.
+    pub http: HttpClients,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Wakes this process's runner when it adds due work itself.
+    pub wake: Notify,
+}
+
+/// Runner tuning.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// This worker's name in leases.
+    pub owner: String,
+    /// How long a claim lasts before others may take the step; renewed while it runs.
+    pub lease: Duration,
+    /// Steps executing at once.
+    pub max_in_flight: usize,
+    /// Steps claimed per statement.
+    pub claim_batch: u32,
+    /// How long shutdown waits for in-flight steps before leaving them to lease expiry.
+    pub drain_timeout: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            owner: format!("worker-{}", new_run_id()),
+            lease: Duration::from_secs(30),
+            max_in_flight: 64,
+            claim_batch: 64,
+            drain_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A new run id: a UUIDv7, so ids sort by creation time.
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+type Reply = oneshot::Sender<Result<Completed, String>>;
+
+/// Claims, executes and commits steps.
+pub struct Runner {
+    engine: Arc<Engine>,
+    config: RunnerConfig,
+    commits: mpsc::Sender<(Completion, Reply)>,
+    in_flight: Arc<Semaphore>,
+    leases: Arc<Mutex<HashMap<i64, i64>>>,
+}
+
+impl Runner {
+    /// A runner with its committer task started.
+    pub fn new(engine: Arc<Engine>, config: RunnerConfig) -> Runner {
+        let (commits, queue) = mpsc::channel(4096);
+        tokio::spawn(commit_batches(engine.clone(), queue));
+        Runner {
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
+            engine,
+            config,
+            commits,
+            leases: Arc::default(),
+        }
+    }
+
+    /// Claims the steps due now and runs them to their next commit; returns how many it ran.
+    /// Tests call this (or [`Runner::run_until_idle`]) instead of [`Runner::run`].
+    pub async fn run_once(&self) -> Result<usize, crate::store::Error> {
+        let steps = self.claim(self.config.claim_batch).await?;
+        let count = steps.len();
+        let mut tasks = JoinSet::new();
+        for step in steps {
+            tasks.spawn(process(self.engine.clone(), self.commits.clone(), step));
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Runs due steps until none is due at the clock's current time.
+    pub async fn run_until_idle(&self) -> Result<usize, crate::store::Error> {
+        let mut total = 0;
+        loop {
+            let ran = self.run_once().await?;
+            if ran == 0 {
+                return Ok(total);
+            }
+            total += ran;
+        }
+    }
+
+    async fn claim(&self, limit: u32) -> Result<Vec<ClaimedStep>, crate::store::Error> {
+        let now = self.engine.clock.now();
+        let lease_until = now.saturating_add(millis(self.config.lease));
+        self.engine
+            .store
+            .claim(&self.config.owner, now, lease_until, limit)
+            .await
+    }
+
+    /// Runs until `shutdown` turns true, then stops claiming and drains in-flight steps.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut listener = match self.engine.store.listen().await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "Could not listen for wake-ups; polling every second.");
+                None
+            }
+        };
+        let heartbeat = tokio::spawn(renew_leases(
+            self.engine.clone(),
+            self.leases.clone(),
+            self.config.lease,
+        ));
+        let mut tasks = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let free = self
+                .in_flight
+                .available_permits()
+                .min(self.config.claim_batch as usize);
+            let mut claimed = 0;
+            if free > 0 {
+                match self.claim(free as u32).await {
+                    Ok(steps) => {
+                        claimed = steps.len();
+                        for step in steps {
+                            let permit = self.in_flight.clone().acquire_owned().await;
+                            let Ok(permit) = permit else { break };
+                            self.track(&step);
+                            let engine = self.engine.clone();
+                            let commits = self.commits.clone();
+                            let leases = self.leases.clone();
+                            tasks.spawn(async move {
+                                let id = step.id;
+                                process(engine, commits, step).await;
+                                if let Ok(mut leases) = leases.lock() {
+                                    leases.remove(&id);
+                                }
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "Claiming steps failed; retrying in a second.");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+            }
+            if claimed == free && free > 0 {
+                continue;
+            }
+            let sleep = self.idle_wait(free == 0).await;
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.engine.wake.notified() => {}
+                _ = wait_listener(&mut listener) => {}
+                _ = tasks.join_next(), if free == 0 => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(in_flight = tasks.len(), "Draining in-flight steps.");
+        let drained = tokio::time::timeout(self.config.drain_timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = tasks.len(),
+                "Shutdown timed out; unfinished steps will be re-claimed when their lease expires."
+            );
+        }
+        heartbeat.abort();
+    }
+
+    fn track(&self, step: &ClaimedStep) {
+        if let Ok(mut leases) = self.leases.lock() {
+            leases.insert(step.id, step.lease_token);
+        }
+    }
+
+    /// How long to sleep when nothing is due: until the next due step, at most 5 s (a safety net
+    /// for clock skew between processes; wake-ups normally come first).
+    async fn idle_wait(&self, full: bool) -> Duration {
+        if full {
+            return Duration::from_secs(5);
+        }
+        match self.engine.store.next_due().await {
+            Ok(Some(due)) => {
+                let now = self.engine.clock.now();
+                Duration::from_millis(u64::try_from(due - now).unwrap_or(0).clamp(1, 5_000))
+            }
+            Ok(None) => Duration::from_secs(5),
+            Err(error) => {
+                tracing::error!(%error, "Reading the next due time failed.");
+                Duration::from_secs(1)
+            }
+        }
+    }
+}
+
+async fn wait_listener(listener: &mut Option<crate::store::postgres::WakeListener>) {
+    match listener {
+        Some(listener) => {
+            if let Err(error) = listener.wait().await {
+                tracing::warn!(%error, "The wake-up listener failed; reconnecting.");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Extends the leases of steps still executing, a third of the way through each lease.
+async fn renew_leases(engine: Arc<Engine>, leases: Arc<Mutex<HashMap<i64, i64>>>, lease: Duration) {
+    let mut tick = tokio::time::interval(lease / 3);
+    loop {
+        tick.tick().await;
+        let held: Vec<(i64, i64)> = match leases.lock() {
+            Ok(leases) => leases.iter().map(|(k, v)| (*k, *v)).collect(),
+            Err(_) => continue,
+        };
+        let until = engine.clock.now().saturating_add(millis(lease));
+        match engine.store.extend_leases(&held, until).await {
+            Ok(lost) if !lost.is_empty() => {
+                tracing::warn!(steps = ?lost, "Leases lost; their results will be discarded.");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "Renewing leases failed."),
+        }
+    }
+}
+
+/// Commits completions in batches: whatever queued while the last transaction ran goes into the
+/// next one, so many steps share one commit (and one fsync).
+async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completion, Reply)>) {
+    const MAX_BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (completions, replies): (Vec<Completion>, Vec<Reply>) = batch.drain(..).unzip();
+        let now = engine.clock.now();
+        match engine.store.complete(&completions, now).await {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, steps = completions.len(), "Committing step results failed; the steps will run again.");
+                for reply in replies {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+        }
+        engine.wake.notify_one();
+    }
+}
+
+/// Executes one claimed step and commits its result (re-executing on an action-state conflict).
+async fn process(
+    engine: Arc<Engine>,
+    commits: mpsc::Sender<(Completion, Reply)>,
+    step: ClaimedStep,
+) {
+    let started = Instant::now();
+    let story = engine
+        .stories
+        .pinned(&engine.store, &step.story_id, &step.story_version)
+        .await;
+    let (story, index) = match story.map(|s| (s.action_index(&step.action_id), s)) {
+        Ok((Some(index), story)) => (story, index),
+        Ok((None, _)) | Err(_) => {
+            // Without its story the step can never run: fail it (and its run) rather than let
+            // it be re-claimed forever.
+            let message = format!(
+                "story `{}` version {} (action `{}`) is not available",
+                step.story_id, step.story_version, step.action_id
+            );
+            tracing::error!(run_id = %step.run_id, step_id = step.id, %message, "Step cannot run.");
+            let end = StepEnd::Done {
+                state: StepState::Failed,
+                error: Some(Error::Misconfigured { message }.to_json()),
+                emitted: Vec::new(),
+                unhandled_failure: true,
+            };
+            let _ = commit(&commits, &step, end, execute::Effects::default()).await;
+            return;
+        }
+    };
+    let action = &story.actions[index];
+    let limit = max_attempts(action);
+    for _ in 0..16 {
+        let now = engine.clock.now();
+        let (end, effects) = if step.wait.is_none() && step.attempt > i64::from(limit) {
+            // Claimed again after its worker died on the last allowed attempt.
+            let error = Error::permanent(format!(
+                "gave up after {} attempts (the worker running it stopped)",
+                step.attempt - 1
+            ));
+            (fail(&story, index, &error), execute::Effects::default())
+        } else {
+            let input = match engine
+                .store
+                .step_input(&step.run_id, step.input_event_id)
+                .await
+            {
+                Ok(input) => input,
+                Err(error) => {
+                    tracing::error!(%error, step_id = step.id, "Reading the step's input failed.");
+                    return;
+                }
+            };
+            let (result, effects) = execute(&engine, &story, action, &step, input, now).await;
+            if let Err(error) = &result {
+                log_failure(&step, error);
+            }
+            let end = settle(
+                &story,
+                index,
+                step.attempt,
+                limit,
+                result,
+                engine.clock.now(),
+                fastrand::f64(),
+            );
+            (end, effects)
+        };
+        let state = match &end {
+            StepEnd::Done { state, .. } => *state,
+            StepEnd::Retry { .. } => StepState::Pending,
+            StepEnd::Wait { .. } => StepState::Waiting,
+        };
+        match commit(&commits, &step, end, effects).await {
+            Some(Completed::Recorded(finished)) => {
+                engine.metrics.step_finished(state, started.elapsed());
+                if state == StepState::Pending {
+                    engine.metrics.step_retried();
+                }
+                if let Some(status) = finished {
+                    tracing::info!(run_id = %step.run_id, status = status.as_str(), "Run finished.");
+                }
+                return;
+            }
+            Some(Completed::Fenced) => {
+                engine.metrics.step_fenced();
+                tracing::warn!(run_id = %step.run_id, step_id = step.id, "Lease lost before commit; result discarded.");
+                return;
+            }
+            Some(Completed::StateConflict) => continue,
+            None => return,
+        }
+    }
+    tracing::warn!(
+        step_id = step.id,
+        "Action state kept changing; the step will run again after its lease."
+    );
+}
+
+/// Hands a step's end to the committer and waits for the verdict; `None` when the commit failed
+/// (the step keeps its lease and runs again after it expires).
+async fn commit(
+    commits: &mpsc::Sender<(Completion, Reply)>,
+    step: &ClaimedStep,
+    end: StepEnd,
+    effects: execute::Effects,
+) -> Option<Completed> {
+    let completion = Completion {
+        step_id: step.id,
+        lease_token: step.lease_token,
+        run_id: step.run_id.clone(),
+        action_id: step.action_id.clone(),
+        input_event_id: step.input_event_id,
+        end,
+        state_write: effects.state_write,
+        start_runs: effects.start_runs,
+        wake_steps: effects.wake_steps,
+    };
+    let (reply, answer) = oneshot::channel();
+    commits.send((completion, reply)).await.ok()?;
+    answer.await.ok()?.ok()
+}
+
+fn log_failure(step: &ClaimedStep, error: &Error) {
+    match error {
+        Error::Retriable { .. } => {
+            tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, attempt = step.attempt, %error, "Step failed; will retry if attempts remain.")
+        }
+        Error::Permanent { .. } => {
+            tracing::info!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, %error, "Step failed.")
+        }
+        Error::Misconfigured { .. } => {
+            tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, %error, "Step failed: configuration needs fixing.")
+        }
+    }
+}
