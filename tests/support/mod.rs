@@ -1,0 +1,79 @@
+//! Shared by the integration suites: a fresh database per test on each backend.
+#![allow(dead_code)]
+
+use sqlx::Connection;
+use std::path::PathBuf;
+
+/// A database that exists for one test.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Postgres { admin: String, name: String },
+}
+
+impl TestDb {
+    /// A new SQLite file in the temp directory.
+    pub fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(format!("warden-test-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("warden.db");
+        TestDb {
+            url: format!("sqlite://{}", file.display()),
+            backend: "sqlite",
+            cleanup: Cleanup::File(dir),
+        }
+    }
+
+    /// A new Postgres database, when `WARDEN_TEST_POSTGRES_URL` names a server (always in CI).
+    pub async fn postgres() -> Option<TestDb> {
+        let admin = std::env::var("WARDEN_TEST_POSTGRES_URL").ok()?;
+        let name = format!("warden_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("connect to WARDEN_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            backend: "postgres",
+            cleanup: Cleanup::Postgres { admin, name },
+        })
+    }
+
+    /// The backends to test: SQLite always, Postgres when configured.
+    pub async fn all() -> Vec<TestDb> {
+        let mut dbs = vec![TestDb::sqlite()];
+        match TestDb::postgres().await {
+            Some(db) => dbs.push(db),
+            None => eprintln!("WARDEN_TEST_POSTGRES_URL is not set: Postgres skipped"),
+        }
+        dbs
+    }
+
+    /// Removes the database (call at the end of a passing test; a failing one leaves it to
+    /// inspect).
+    pub async fn drop_db(self) {
+        match self.cleanup {
+            Cleanup::File(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin, name } => {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            }
+        }
+    }
+}
