@@ -24,25 +24,34 @@ struct TestApp {
     address: String,
     engine: Arc<Engine>,
     runner: Runner,
-    clock: Arc<ManualClock>,
     http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl TestApp {
     /// Starts the API on port 0 over `db` with `stories` (id, YAML); resources point at `mock`.
-    async fn spawn(db: &TestDb, stories: &[(&str, &str)], mock: &str, clock: Arc<ManualClock>) -> TestApp {
+    async fn spawn(
+        db: &TestDb,
+        stories: &[(&str, &str)],
+        mock: &str,
+        clock: Arc<ManualClock>,
+    ) -> TestApp {
         let catalog = Catalog {
             story_ids: stories.iter().map(|(id, _)| id.to_string()).collect(),
             ..Catalog::default()
         };
         let stories = stories
             .iter()
-            .map(|(id, source)| check_story(id, source, &catalog).unwrap_or_else(|d| panic!("{id}: {d:?}")))
+            .map(|(id, source)| {
+                check_story(id, source, &catalog).unwrap_or_else(|d| panic!("{id}: {d:?}"))
+            })
             .collect();
         let store = SqlStore::open(&db.url).await.expect("open store");
         let stories = StoryBook::new(stories);
-        stories.save_versions(&store, START).await.expect("save versions");
+        stories
+            .save_versions(&store, START)
+            .await
+            .expect("save versions");
         let secrets = Secrets::default()
             .with_credential("hook", SECRET)
             .with_resource("mock_url", mock);
@@ -70,7 +79,6 @@ impl TestApp {
             address,
             engine,
             runner,
-            clock,
             http: reqwest::Client::new(),
             server,
         }
@@ -87,7 +95,10 @@ impl TestApp {
             .unwrap();
         let status = response.status().as_u16();
         let bytes = response.bytes().await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn start_run(&self, hook: &str, body: Value) -> String {
@@ -130,7 +141,11 @@ async fn raw_post(address: &str, target: &str, length: usize) -> (u16, Value) {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
     let text = String::from_utf8_lossy(&answer);
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
@@ -200,10 +215,26 @@ async fn a_webhook_runs_through_transform_trigger_and_http_on_both_branches() {
             .expect(1)
             .mount(&mock)
             .await;
-        let app = TestApp::spawn(&db, &[("pipeline", PIPELINE)], &mock.uri(), Arc::new(ManualClock::new(START))).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("pipeline", PIPELINE)],
+            &mock.uri(),
+            Arc::new(ManualClock::new(START)),
+        )
+        .await;
 
-        let risky = app.start_run("alerts", json!({"alertId": "a1", "ip": "1.2.3.4", "score": 80})).await;
-        let calm = app.start_run("alerts", json!({"alertId": "a2", "ip": "5.6.7.8", "score": 10})).await;
+        let risky = app
+            .start_run(
+                "alerts",
+                json!({"alertId": "a1", "ip": "1.2.3.4", "score": 80}),
+            )
+            .await;
+        let calm = app
+            .start_run(
+                "alerts",
+                json!({"alertId": "a2", "ip": "5.6.7.8", "score": 10}),
+            )
+            .await;
         app.idle().await;
 
         let run = app.run(&risky).await;
@@ -221,7 +252,10 @@ async fn a_webhook_runs_through_transform_trigger_and_http_on_both_branches() {
         assert!(events(&run, "lookup").is_empty());
 
         let request = &mock.received_requests().await.unwrap()[0];
-        assert_eq!(serde_json::from_slice::<Value>(&request.body).unwrap(), json!({"ip": "1.2.3.4"}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&request.body).unwrap(),
+            json!({"ip": "1.2.3.4"})
+        );
         assert!(request.headers.get("idempotency-key").is_some());
         app.stop().await;
         db
@@ -232,14 +266,25 @@ async fn a_webhook_runs_through_transform_trigger_and_http_on_both_branches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_alert_creates_no_second_run() {
     each_backend(|db| async move {
-        let app = TestApp::spawn(&db, &[("pipeline", PIPELINE)], "http://127.0.0.1:9", Arc::new(ManualClock::new(START))).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("pipeline", PIPELINE)],
+            "http://127.0.0.1:9",
+            Arc::new(ManualClock::new(START)),
+        )
+        .await;
         let body = json!({"alertId": "same", "ip": "1.1.1.1", "score": 1}).to_string();
         let (_, first) = app.post_webhook("alerts", SECRET, &body).await;
         let (status, second) = app.post_webhook("alerts", SECRET, &body).await;
         assert_eq!(status, 202);
         assert_eq!(first["run_id"], second["run_id"]);
         assert_eq!(second["duplicate"], true);
-        let runs = app.engine.store.list_runs(&Default::default()).await.unwrap();
+        let runs = app
+            .engine
+            .store
+            .list_runs(&Default::default())
+            .await
+            .unwrap();
         assert_eq!(runs.len(), 1);
         app.stop().await;
         db
@@ -262,24 +307,41 @@ async fn a_429_is_retried_after_its_retry_after_with_the_same_idempotency_key() 
             .await;
         let clock = Arc::new(ManualClock::new(START));
         let app = TestApp::spawn(&db, &[("pipeline", PIPELINE)], &mock.uri(), clock.clone()).await;
-        let id = app.start_run("alerts", json!({"alertId": "r", "ip": "9.9.9.9", "score": 99})).await;
+        let id = app
+            .start_run(
+                "alerts",
+                json!({"alertId": "r", "ip": "9.9.9.9", "score": 99}),
+            )
+            .await;
         app.idle().await;
         assert_eq!(mock.received_requests().await.unwrap().len(), 1);
         let run = app.run(&id).await;
         assert_eq!(run["status"], "running");
-        let lookup = run["steps"].as_array().unwrap().iter().find(|s| s["action"] == "lookup").unwrap();
+        let lookup = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["action"] == "lookup")
+            .unwrap();
         assert_eq!(lookup["state"], "pending");
         assert_eq!(lookup["error"]["class"], "retriable");
 
         clock.advance(Duration::from_secs(29));
         app.idle().await;
-        assert_eq!(mock.received_requests().await.unwrap().len(), 1, "retried before Retry-After");
+        assert_eq!(
+            mock.received_requests().await.unwrap().len(),
+            1,
+            "retried before Retry-After"
+        );
 
         clock.advance(Duration::from_secs(1));
         app.idle().await;
         let requests = mock.received_requests().await.unwrap();
         assert_eq!(requests.len(), 2);
-        assert_eq!(requests[0].headers.get("idempotency-key"), requests[1].headers.get("idempotency-key"));
+        assert_eq!(
+            requests[0].headers.get("idempotency-key"),
+            requests[1].headers.get("idempotency-key")
+        );
         let run = app.run(&id).await;
         assert_eq!(run["status"], "succeeded", "{run:#}");
         app.stop().await;
@@ -296,12 +358,27 @@ async fn a_400_follows_the_failure_link_with_the_response() {
             .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "bad ip"})))
             .mount(&mock)
             .await;
-        let app = TestApp::spawn(&db, &[("pipeline", PIPELINE)], &mock.uri(), Arc::new(ManualClock::new(START))).await;
-        let id = app.start_run("alerts", json!({"alertId": "f", "ip": "x", "score": 99})).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("pipeline", PIPELINE)],
+            &mock.uri(),
+            Arc::new(ManualClock::new(START)),
+        )
+        .await;
+        let id = app
+            .start_run("alerts", json!({"alertId": "f", "ip": "x", "score": 99}))
+            .await;
         app.idle().await;
-        assert_eq!(mock.received_requests().await.unwrap().len(), 1, "a 400 is not retried");
+        assert_eq!(
+            mock.received_requests().await.unwrap().len(),
+            1,
+            "a 400 is not retried"
+        );
         let run = app.run(&id).await;
-        assert_eq!(run["status"], "succeeded", "a handled failure does not fail the run: {run:#}");
+        assert_eq!(
+            run["status"], "succeeded",
+            "a handled failure does not fail the run: {run:#}"
+        );
         let failure = events(&run, "lookup");
         assert_eq!(failure[0]["link"], "failure");
         assert_eq!(failure[0]["payload"]["body"]["error"], "bad ip");
@@ -346,20 +423,40 @@ actions:
 async fn explode_and_implode_round_trip_and_a_delay_survives_a_restart() {
     each_backend(|db| async move {
         let clock = Arc::new(ManualClock::new(START));
-        let app = TestApp::spawn(&db, &[("fanout", FANOUT)], "http://127.0.0.1:9", clock.clone()).await;
-        let id = app.start_run("fanout", json!({"ips": ["10.0.0.1", "10.0.0.2", "10.0.0.3"]})).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("fanout", FANOUT)],
+            "http://127.0.0.1:9",
+            clock.clone(),
+        )
+        .await;
+        let id = app
+            .start_run(
+                "fanout",
+                json!({"ips": ["10.0.0.1", "10.0.0.2", "10.0.0.3"]}),
+            )
+            .await;
         app.idle().await;
         let run = app.run(&id).await;
         assert_eq!(events(&run, "each_ip").len(), 3);
         let gathered = events(&run, "gather");
         assert_eq!(gathered.len(), 1, "{run:#}");
-        assert_eq!(gathered[0]["payload"]["items"], json!(["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+        assert_eq!(
+            gathered[0]["payload"]["items"],
+            json!(["10.0.0.1", "10.0.0.2", "10.0.0.3"])
+        );
         assert_eq!(run["status"], "waiting", "the delay holds the run: {run:#}");
         app.stop().await;
 
         // A new process on the same database, ten minutes later.
         clock.advance(Duration::from_secs(600));
-        let app = TestApp::spawn(&db, &[("fanout", FANOUT)], "http://127.0.0.1:9", clock.clone()).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("fanout", FANOUT)],
+            "http://127.0.0.1:9",
+            clock.clone(),
+        )
+        .await;
         app.idle().await;
         let run = app.run(&id).await;
         assert_eq!(run["status"], "succeeded", "{run:#}");
@@ -399,7 +496,13 @@ actions:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_to_story_waits_for_the_other_run_and_emits_its_result() {
     each_backend(|db| async move {
-        let app = TestApp::spawn(&db, &[("parent", PARENT), ("child", CHILD)], "http://127.0.0.1:9", Arc::new(ManualClock::new(START))).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("parent", PARENT), ("child", CHILD)],
+            "http://127.0.0.1:9",
+            Arc::new(ManualClock::new(START)),
+        )
+        .await;
         let id = app.start_run("parent", json!({"value": 21})).await;
         app.idle().await;
         let run = app.run(&id).await;
@@ -416,10 +519,28 @@ async fn send_to_story_waits_for_the_other_run_and_emits_its_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_json_4xx_and_create_nothing() {
     each_backend(|db| async move {
-        let app = TestApp::spawn(&db, &[("pipeline", PIPELINE)], "http://127.0.0.1:9", Arc::new(ManualClock::new(START))).await;
+        let app = TestApp::spawn(
+            &db,
+            &[("pipeline", PIPELINE)],
+            "http://127.0.0.1:9",
+            Arc::new(ManualClock::new(START)),
+        )
+        .await;
         let cases = [
-            ("alerts", SECRET, "{\"alertId\": ".to_owned(), 400, "invalid_json"),
-            ("alerts", "wrong-secret", "{}".to_owned(), 401, "unauthorized"),
+            (
+                "alerts",
+                SECRET,
+                "{\"alertId\": ".to_owned(),
+                400,
+                "invalid_json",
+            ),
+            (
+                "alerts",
+                "wrong-secret",
+                "{}".to_owned(),
+                401,
+                "unauthorized",
+            ),
             ("nowhere", SECRET, "{}".to_owned(), 404, "not_found"),
         ];
         for (hook, secret, body, status, code) in cases {
@@ -429,15 +550,31 @@ async fn bad_requests_get_json_4xx_and_create_nothing() {
             assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
         // An oversize body is refused from its Content-Length, before it is read.
-        let (status, answer) = raw_post(&app.address, &format!("/webhook/alerts/{SECRET}"), 2 * 1024 * 1024).await;
+        let (status, answer) = raw_post(
+            &app.address,
+            &format!("/webhook/alerts/{SECRET}"),
+            2 * 1024 * 1024,
+        )
+        .await;
         assert_eq!(status, 413, "{answer}");
         assert_eq!(answer["code"], "payload_too_large");
-        let runs = app.engine.store.list_runs(&Default::default()).await.unwrap();
+        let runs = app
+            .engine
+            .store
+            .list_runs(&Default::default())
+            .await
+            .unwrap();
         assert!(runs.is_empty(), "{runs:?}");
         // A good request still works afterwards.
-        app.start_run("alerts", json!({"alertId": "ok", "ip": "1", "score": 1})).await;
+        app.start_run("alerts", json!({"alertId": "ok", "ip": "1", "score": 1}))
+            .await;
 
-        let unauthenticated = app.http.get(format!("{}/api/runs", app.address)).send().await.unwrap();
+        let unauthenticated = app
+            .http
+            .get(format!("{}/api/runs", app.address))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(unauthenticated.status(), 401);
         app.stop().await;
         db

@@ -75,14 +75,38 @@ async fn migrations_are_idempotent() {
 async fn a_live_dedupe_key_returns_the_earlier_run_and_an_expired_one_does_not() {
     each_backend(|store| async move {
         let created = store
-            .create_runs(&[new_run("r1", Some(("k", T0 + 100))), new_run("r2", Some(("k", T0 + 100)))], T0)
+            .create_runs(
+                &[
+                    new_run("r1", Some(("k", T0 + 100))),
+                    new_run("r2", Some(("k", T0 + 100))),
+                ],
+                T0,
+            )
             .await
             .unwrap();
-        assert_eq!(created, vec![RunCreated::New("r1".into()), RunCreated::Duplicate("r1".into())]);
-        let later = store.create_runs(&[new_run("r3", Some(("k", T0 + 500)))], T0 + 100).await.unwrap();
+        assert_eq!(
+            created,
+            vec![
+                RunCreated::New("r1".into()),
+                RunCreated::Duplicate("r1".into())
+            ]
+        );
+        let later = store
+            .create_runs(&[new_run("r3", Some(("k", T0 + 500)))], T0 + 100)
+            .await
+            .unwrap();
         assert_eq!(later, vec![RunCreated::New("r3".into())]);
-        let runs = store.list_runs(&RunFilter { limit: 10, ..Default::default() }).await.unwrap();
-        assert_eq!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), vec!["r3", "r1"]);
+        let runs = store
+            .list_runs(&RunFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            vec!["r3", "r1"]
+        );
     })
     .await;
 }
@@ -94,7 +118,14 @@ async fn a_step_completes_once_and_a_stale_lease_is_fenced_off() {
         let first = store.claim("a", T0, T0 + 1_000, 10).await.unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].attempt, 1);
-        assert!(store.claim("b", T0, T0 + 1_000, 10).await.unwrap().is_empty(), "leased steps are not claimed again");
+        assert!(
+            store
+                .claim("b", T0, T0 + 1_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased steps are not claimed again"
+        );
 
         // The lease expires; worker b takes the step over.
         let second = store.claim("b", T0 + 1_001, T0 + 2_000, 10).await.unwrap();
@@ -102,16 +133,38 @@ async fn a_step_completes_once_and_a_stale_lease_is_fenced_off() {
         assert_eq!(second[0].attempt, 2);
         assert!(second[0].lease_token > first[0].lease_token);
 
-        let zombie = store.complete(&[completion(&first[0], done(vec![]))], T0 + 1_100).await.unwrap();
+        let zombie = store
+            .complete(&[completion(&first[0], done(vec![]))], T0 + 1_100)
+            .await
+            .unwrap();
         assert_eq!(zombie, vec![Completed::Fenced]);
-        let live = store.complete(&[completion(&second[0], done(vec![]))], T0 + 1_200).await.unwrap();
+        let live = store
+            .complete(&[completion(&second[0], done(vec![]))], T0 + 1_200)
+            .await
+            .unwrap();
         assert_eq!(live, vec![Completed::Recorded(Some(RunStatus::Succeeded))]);
-        let again = store.complete(&[completion(&second[0], done(vec![]))], T0 + 1_300).await.unwrap();
-        assert_eq!(again, vec![Completed::Fenced], "a step cannot complete twice");
+        let again = store
+            .complete(&[completion(&second[0], done(vec![]))], T0 + 1_300)
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            vec![Completed::Fenced],
+            "a step cannot complete twice"
+        );
 
         let steps = store.run_steps("r1").await.unwrap();
-        assert_eq!(steps.iter().filter(|s| s.state == StepState::Succeeded).count(), 2); // entry + first
-        assert_eq!(store.run("r1").await.unwrap().unwrap().status, RunStatus::Succeeded);
+        assert_eq!(
+            steps
+                .iter()
+                .filter(|s| s.state == StepState::Succeeded)
+                .count(),
+            2
+        ); // entry + first
+        assert_eq!(
+            store.run("r1").await.unwrap().unwrap().status,
+            RunStatus::Succeeded
+        );
     })
     .await;
 }
@@ -120,16 +173,34 @@ async fn a_step_completes_once_and_a_stale_lease_is_fenced_off() {
 async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
     each_backend(|store| async move {
         store.create_runs(&[new_run("r1", None)], T0).await.unwrap();
-        let step = store.claim("a", T0, T0 + 1_000, 10).await.unwrap().remove(0);
+        let step = store
+            .claim("a", T0, T0 + 1_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
         let emitted = vec![
-            Emitted { link: "default", payload: json!({"i": 1}), receivers: vec!["second".into(), "third".into()] },
-            Emitted { link: "default", payload: json!({"i": 2}), receivers: vec!["second".into()] },
+            Emitted {
+                link: "default",
+                payload: json!({"i": 1}),
+                receivers: vec!["second".into(), "third".into()],
+            },
+            Emitted {
+                link: "default",
+                payload: json!({"i": 2}),
+                receivers: vec!["second".into()],
+            },
         ];
-        let result = store.complete(&[completion(&step, done(emitted))], T0 + 10).await.unwrap();
+        let result = store
+            .complete(&[completion(&step, done(emitted))], T0 + 10)
+            .await
+            .unwrap();
         assert_eq!(result, vec![Completed::Recorded(None)]);
         let next = store.claim("a", T0 + 10, T0 + 1_000, 10).await.unwrap();
         assert_eq!(next.len(), 3);
-        let input = store.step_input("r1", next[0].input_event_id).await.unwrap();
+        let input = store
+            .step_input("r1", next[0].input_event_id)
+            .await
+            .unwrap();
         assert_eq!(input.outputs["hook"], json!({"body": {"n": 1}}));
         assert_eq!(input.outputs["first"], json!({"i": 1}));
         assert_eq!(input.run_started_at, T0);
@@ -139,7 +210,10 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
         );
         let ends: Vec<_> = next.iter().map(|s| completion(s, done(vec![]))).collect();
         let results = store.complete(&ends, T0 + 20).await.unwrap();
-        assert_eq!(results.last(), Some(&Completed::Recorded(Some(RunStatus::Succeeded))));
+        assert_eq!(
+            results.last(),
+            Some(&Completed::Recorded(Some(RunStatus::Succeeded)))
+        );
         assert_eq!(store.run_events("r1").await.unwrap().len(), 3);
         assert_eq!(store.next_due().await.unwrap(), None);
     })
@@ -150,19 +224,50 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
 async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
     each_backend(|store| async move {
         store.create_runs(&[new_run("r1", None)], T0).await.unwrap();
-        let step = store.claim("a", T0, T0 + 1_000, 10).await.unwrap().remove(0);
-        let retry = StepEnd::Retry { due_at: T0 + 5_000, error: json!({"class": "retriable"}) };
-        store.complete(&[completion(&step, retry)], T0 + 1).await.unwrap();
-        assert!(store.claim("a", T0 + 4_999, T0 + 9_000, 10).await.unwrap().is_empty());
+        let step = store
+            .claim("a", T0, T0 + 1_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        let retry = StepEnd::Retry {
+            due_at: T0 + 5_000,
+            error: json!({"class": "retriable"}),
+        };
+        store
+            .complete(&[completion(&step, retry)], T0 + 1)
+            .await
+            .unwrap();
+        assert!(store
+            .claim("a", T0 + 4_999, T0 + 9_000, 10)
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(store.next_due().await.unwrap(), Some(T0 + 5_000));
-        let step = store.claim("a", T0 + 5_000, T0 + 9_000, 10).await.unwrap().remove(0);
+        let step = store
+            .claim("a", T0 + 5_000, T0 + 9_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(step.attempt, 2);
         assert_eq!(step.wait, None);
 
-        let wait = StepEnd::Wait { due_at: T0 + 60_000, wait: json!({"kind": "delay"}) };
-        store.complete(&[completion(&step, wait)], T0 + 5_001).await.unwrap();
-        assert_eq!(store.run("r1").await.unwrap().unwrap().status, RunStatus::Waiting);
-        let woken = store.claim("a", T0 + 60_000, T0 + 61_000, 10).await.unwrap().remove(0);
+        let wait = StepEnd::Wait {
+            due_at: T0 + 60_000,
+            wait: json!({"kind": "delay"}),
+        };
+        store
+            .complete(&[completion(&step, wait)], T0 + 5_001)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.run("r1").await.unwrap().unwrap().status,
+            RunStatus::Waiting
+        );
+        let woken = store
+            .claim("a", T0 + 60_000, T0 + 61_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(woken.wait, Some(json!({"kind": "delay"})));
         assert_eq!(woken.attempt, 2, "a wake-up is not an attempt");
     })
@@ -172,7 +277,10 @@ async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
 #[tokio::test]
 async fn action_state_is_compare_and_set_with_the_completion() {
     each_backend(|store| async move {
-        store.create_runs(&[new_run("r1", None), new_run("r2", None)], T0).await.unwrap();
+        store
+            .create_runs(&[new_run("r1", None), new_run("r2", None)], T0)
+            .await
+            .unwrap();
         let steps = store.claim("a", T0, T0 + 1_000, 10).await.unwrap();
         let write = |expected: Option<&str>, new: &str| StateWrite {
             story_id: "story".into(),
@@ -187,12 +295,30 @@ async fn action_state_is_compare_and_set_with_the_completion() {
         b.state_write = Some(write(None, "1"));
         let results = store.complete(&[a, b], T0 + 1).await.unwrap();
         assert_eq!(results[0], Completed::Recorded(Some(RunStatus::Succeeded)));
-        assert_eq!(results[1], Completed::StateConflict, "both read no state; only one may write");
-        assert_eq!(store.run("r2").await.unwrap().unwrap().status, RunStatus::Running, "nothing of the conflicting completion was kept");
+        assert_eq!(
+            results[1],
+            Completed::StateConflict,
+            "both read no state; only one may write"
+        );
+        assert_eq!(
+            store.run("r2").await.unwrap().unwrap().status,
+            RunStatus::Running,
+            "nothing of the conflicting completion was kept"
+        );
         let mut b = completion(&steps[1], done(vec![]));
         b.state_write = Some(write(Some("1"), "2"));
-        assert_eq!(store.complete(&[b], T0 + 2).await.unwrap(), vec![Completed::Recorded(Some(RunStatus::Succeeded))]);
-        assert_eq!(store.action_state("story", "first", "").await.unwrap().as_deref(), Some("2"));
+        assert_eq!(
+            store.complete(&[b], T0 + 2).await.unwrap(),
+            vec![Completed::Recorded(Some(RunStatus::Succeeded))]
+        );
+        assert_eq!(
+            store
+                .action_state("story", "first", "")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("2")
+        );
     })
     .await;
 }
@@ -201,14 +327,38 @@ async fn action_state_is_compare_and_set_with_the_completion() {
 async fn leases_are_extended_only_while_held_and_versions_are_kept() {
     each_backend(|store| async move {
         store.create_runs(&[new_run("r1", None)], T0).await.unwrap();
-        let step = store.claim("a", T0, T0 + 1_000, 10).await.unwrap().remove(0);
-        assert!(store.extend_leases(&[(step.id, step.lease_token)], T0 + 5_000).await.unwrap().is_empty());
-        assert!(store.claim("b", T0 + 2_000, T0 + 3_000, 10).await.unwrap().is_empty(), "the extended lease holds");
-        let lost = store.extend_leases(&[(step.id, step.lease_token + 7)], T0 + 9_000).await.unwrap();
+        let step = store
+            .claim("a", T0, T0 + 1_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert!(store
+            .extend_leases(&[(step.id, step.lease_token)], T0 + 5_000)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(
+            store
+                .claim("b", T0 + 2_000, T0 + 3_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the extended lease holds"
+        );
+        let lost = store
+            .extend_leases(&[(step.id, step.lease_token + 7)], T0 + 9_000)
+            .await
+            .unwrap();
         assert_eq!(lost, vec![step.id]);
 
-        store.save_version("story", "v1", "name: x", &json!({"a/b": "src"}), T0).await.unwrap();
-        store.save_version("story", "v1", "name: changed?", &json!({}), T0).await.unwrap();
+        store
+            .save_version("story", "v1", "name: x", &json!({"a/b": "src"}), T0)
+            .await
+            .unwrap();
+        store
+            .save_version("story", "v1", "name: changed?", &json!({}), T0)
+            .await
+            .unwrap();
         let (source, templates) = store.load_version("story", "v1").await.unwrap().unwrap();
         assert_eq!(source, "name: x", "a version never changes once saved");
         assert_eq!(templates, json!({"a/b": "src"}));
