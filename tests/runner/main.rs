@@ -581,3 +581,137 @@ async fn bad_requests_get_json_4xx_and_create_nothing() {
     })
     .await;
 }
+
+const PINNED_V1: &str = r#"
+name: Pinned
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: pinned, secret_credential: hook }
+  hold:
+    type: transform
+    from: hook
+    options: { mode: delay, duration: 1h }
+  old_step:
+    type: transform
+    from: hold
+    options: { mode: message, payload: { version: 1 } }
+"#;
+
+const PINNED_V2: &str = r#"
+name: Pinned
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: pinned, secret_credential: hook }
+  hold:
+    type: transform
+    from: hook
+    options: { mode: delay, duration: 1h }
+  new_step:
+    type: transform
+    from: hold
+    options: { mode: message, payload: { version: 2 } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_run_finishes_on_the_story_version_it_started_with() {
+    each_backend(|db| async move {
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn(
+            &db,
+            &[("pinned", PINNED_V1)],
+            "http://127.0.0.1:9",
+            clock.clone(),
+        )
+        .await;
+        let old = app.start_run("pinned", json!({})).await;
+        app.idle().await;
+        app.stop().await;
+
+        // The story is edited while the run waits; new runs use the new version.
+        clock.advance(Duration::from_secs(3600));
+        let app = TestApp::spawn(
+            &db,
+            &[("pinned", PINNED_V2)],
+            "http://127.0.0.1:9",
+            clock.clone(),
+        )
+        .await;
+        app.idle().await;
+        let run = app.run(&old).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        assert_eq!(events(&run, "old_step")[0]["payload"]["version"], 1);
+        assert!(events(&run, "new_step").is_empty());
+        let new = app.start_run("pinned", json!({})).await;
+        assert_ne!(app.run(&new).await["story_version"], run["story_version"]);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+const SIGNED: &str = r#"
+name: Signed
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options:
+      path: signed
+      secret_credential: hook
+      signature: { header: X-Hub-Signature-256, credential: hook, prefix: "sha256=" }
+  note:
+    type: transform
+    from: hook
+    options: { mode: message, payload: { ok: true } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hmac_signed_webhook_accepts_only_a_matching_signature() {
+    use hmac::{Hmac, Mac};
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(
+        &db,
+        &[("signed", SIGNED)],
+        "http://127.0.0.1:9",
+        Arc::new(ManualClock::new(START)),
+    )
+    .await;
+    let body = r#"{"event":"push"}"#;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let good: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let url = format!("{}/webhook/signed/{SECRET}", app.address);
+    for (signature, status) in [
+        (format!("sha256={good}"), 202),
+        (format!("sha256={}", "0".repeat(64)), 401),
+        (good.clone(), 401),
+    ] {
+        let response = app
+            .http
+            .post(&url)
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status);
+    }
+    let runs = app
+        .engine
+        .store
+        .list_runs(&Default::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    app.stop().await;
+    db.drop_db().await;
+}
