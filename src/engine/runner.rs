@@ -273,9 +273,22 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
     const MAX_BATCH: usize = 256;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Every process locks runs (and then steps) in the same order, so concurrent batches on
+        // Postgres queue behind each other instead of deadlocking.
+        batch.sort_by(|(a, _), (b, _)| (&a.run_id, a.step_id).cmp(&(&b.run_id, b.step_id)));
         let (completions, replies): (Vec<Completion>, Vec<Reply>) = batch.drain(..).unzip();
-        let now = engine.clock.now();
-        match engine.store.complete(&completions, now).await {
+        let mut outcome = engine.store.complete(&completions, engine.clock.now()).await;
+        for _ in 0..5 {
+            match &outcome {
+                Err(error) if error.is_transient() => {
+                    tracing::warn!(%error, "Commit conflicted with another transaction; retrying.");
+                    tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..20))).await;
+                    outcome = engine.store.complete(&completions, engine.clock.now()).await;
+                }
+                _ => break,
+            }
+        }
+        match outcome {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(Ok(result));

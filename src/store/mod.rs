@@ -35,6 +35,20 @@ pub enum Error {
     UnknownMigration(i64),
 }
 
+impl Error {
+    /// A conflict the database resolved by aborting this transaction (a Postgres deadlock or
+    /// serialization failure, SQLite busy): the same work may simply be tried again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("40P01" | "40001" | "5" | "6" | "517"))
+            }
+            Error::Database(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Results of store calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -698,10 +698,8 @@ impl Queue for SqlStore {
     }
 
     async fn extend_leases(&self, leases: &[(i64, i64)], until: Millis) -> Result<Vec<i64>> {
-        if leases.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
+        // One autocommit statement per lease: a renewal never holds one row while waiting for
+        // another, so it cannot deadlock with a commit batch touching the same steps.
         let mut lost = Vec::new();
         for (id, token) in leases {
             let affected = sqlx::query(
@@ -711,14 +709,13 @@ impl Queue for SqlStore {
             .bind(until)
             .bind(id)
             .bind(token)
-            .execute(&mut *tx)
+            .execute(&self.inner.writer)
             .await?
             .rows_affected();
             if affected == 0 {
                 lost.push(*id);
             }
         }
-        tx.commit().await?;
         Ok(lost)
     }
 
