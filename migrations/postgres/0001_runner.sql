@@ -45,6 +45,7 @@ CREATE TABLE steps (
     run_id TEXT NOT NULL,
     story_id TEXT NOT NULL,
     story_version TEXT NOT NULL,
+    run_started_at BIGINT NOT NULL,
     action_id TEXT NOT NULL,
     input_event_id BIGINT,
     state TEXT NOT NULL,

@@ -73,11 +73,40 @@ pub fn new_run_id() -> String {
 
 type Reply = oneshot::Sender<Result<Completed, String>>;
 
+/// The committer tasks. SQLite has one writer, so one committer; Postgres commits in parallel
+/// transactions. A run always goes to the same committer, so its completions stay in order.
+#[derive(Clone)]
+struct Committers(Arc<[mpsc::Sender<(Completion, Reply)>]>);
+
+impl Committers {
+    fn start(engine: &Arc<Engine>) -> Committers {
+        let count = match engine.store.dialect() {
+            crate::store::Dialect::Sqlite => 1,
+            crate::store::Dialect::Postgres => 4,
+        };
+        let senders: Vec<_> = (0..count)
+            .map(|_| {
+                let (sender, queue) = mpsc::channel(4096);
+                tokio::spawn(commit_batches(engine.clone(), queue));
+                sender
+            })
+            .collect();
+        Committers(senders.into())
+    }
+
+    fn for_run(&self, run_id: &str) -> &mpsc::Sender<(Completion, Reply)> {
+        let hash = run_id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.0[hash % self.0.len()]
+    }
+}
+
 /// Claims, executes and commits steps.
 pub struct Runner {
     engine: Arc<Engine>,
     config: RunnerConfig,
-    commits: mpsc::Sender<(Completion, Reply)>,
+    commits: Committers,
     in_flight: Arc<Semaphore>,
     leases: Arc<Mutex<HashMap<i64, i64>>>,
 }
@@ -85,8 +114,7 @@ pub struct Runner {
 impl Runner {
     /// A runner with its committer task started.
     pub fn new(engine: Arc<Engine>, config: RunnerConfig) -> Runner {
-        let (commits, queue) = mpsc::channel(4096);
-        tokio::spawn(commit_batches(engine.clone(), queue));
+        let commits = Committers::start(&engine);
         Runner {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             engine,
@@ -154,8 +182,11 @@ impl Runner {
                 .in_flight
                 .available_permits()
                 .min(self.config.claim_batch as usize);
+            // Under load, wait until a quarter of a batch is free rather than claiming a step or
+            // two per statement.
+            let batchy = tasks.is_empty() || free >= (self.config.claim_batch as usize / 4).max(1);
             let mut claimed = 0;
-            if free > 0 {
+            if free > 0 && batchy {
                 match self.claim(free as u32).await {
                     Ok(steps) => {
                         claimed = steps.len();
@@ -186,12 +217,18 @@ impl Runner {
             if claimed == free && free > 0 {
                 continue;
             }
-            let sleep = self.idle_wait(free == 0).await;
+            // With steps in flight, their completions bring the next work (and wake us); only an
+            // idle runner needs to know when the next timer or lease falls due.
+            let sleep = if tasks.is_empty() {
+                self.idle_wait().await
+            } else {
+                Duration::from_secs(5)
+            };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.engine.wake.notified() => {}
                 _ = wait_listener(&mut listener) => {}
-                _ = tasks.join_next(), if free == 0 => {}
+                _ = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -217,10 +254,7 @@ impl Runner {
 
     /// How long to sleep when nothing is due: until the next due step, at most 5 s (a safety net
     /// for clock skew between processes; wake-ups normally come first).
-    async fn idle_wait(&self, full: bool) -> Duration {
-        if full {
-            return Duration::from_secs(5);
-        }
+    async fn idle_wait(&self) -> Duration {
         match self.engine.store.next_due().await {
             Ok(Some(due)) => {
                 let now = self.engine.clock.now();
@@ -308,7 +342,7 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
 /// Executes one claimed step and commits its result (re-executing on an action-state conflict).
 async fn process(
     engine: Arc<Engine>,
-    commits: mpsc::Sender<(Completion, Reply)>,
+    commits: Committers,
     step: ClaimedStep,
 ) {
     let started = Instant::now();
@@ -348,11 +382,7 @@ async fn process(
             ));
             (fail(&story, index, &error), execute::Effects::default())
         } else {
-            let input = match engine
-                .store
-                .step_input(&step.run_id, step.input_event_id)
-                .await
-            {
+            let input = match engine.store.step_input(&step).await {
                 Ok(input) => input,
                 Err(error) => {
                     tracing::error!(%error, step_id = step.id, "Reading the step's input failed.");
@@ -408,7 +438,7 @@ async fn process(
 /// Hands a step's end to the committer and waits for the verdict; `None` when the commit failed
 /// (the step keeps its lease and runs again after it expires).
 async fn commit(
-    commits: &mpsc::Sender<(Completion, Reply)>,
+    commits: &Committers,
     step: &ClaimedStep,
     end: StepEnd,
     effects: execute::Effects,
@@ -417,6 +447,9 @@ async fn commit(
         step_id: step.id,
         lease_token: step.lease_token,
         run_id: step.run_id.clone(),
+        story_id: step.story_id.clone(),
+        story_version: step.story_version.clone(),
+        run_started_at: step.run_started_at,
         action_id: step.action_id.clone(),
         input_event_id: step.input_event_id,
         end,
@@ -425,7 +458,11 @@ async fn commit(
         wake_steps: effects.wake_steps,
     };
     let (reply, answer) = oneshot::channel();
-    commits.send((completion, reply)).await.ok()?;
+    commits
+        .for_run(&step.run_id)
+        .send((completion, reply))
+        .await
+        .ok()?;
     answer.await.ok()?.ok()
 }
 

@@ -192,6 +192,8 @@ pub struct ClaimedStep {
     pub story_id: String,
     /// The story version its run pinned.
     pub story_version: String,
+    /// When its run started.
+    pub run_started_at: Millis,
     /// The action it runs.
     pub action_id: String,
     /// The event it runs on.
@@ -278,6 +280,12 @@ pub struct Completion {
     pub lease_token: i64,
     /// Its run.
     pub run_id: String,
+    /// Its run's story (copied onto the steps it creates).
+    pub story_id: String,
+    /// Its run's pinned version (copied onto the steps it creates).
+    pub story_version: String,
+    /// When its run started (copied onto the steps it creates).
+    pub run_started_at: Millis,
     /// Its action.
     pub action_id: String,
     /// The event it ran on (parent of what it emits).
@@ -425,12 +433,8 @@ pub trait Queue {
     fn next_due(&self) -> impl Future<Output = Result<Option<Millis>>> + Send;
     /// Open steps by state.
     fn queue_depth(&self) -> impl Future<Output = Result<Vec<(StepState, i64)>>> + Send;
-    /// What a step sees: its run's start and its ancestors' outputs.
-    fn step_input(
-        &self,
-        run_id: &str,
-        input_event_id: Option<i64>,
-    ) -> impl Future<Output = Result<StepInput>> + Send;
+    /// What a claimed step sees: its run's start and its ancestors' outputs.
+    fn step_input(&self, step: &ClaimedStep) -> impl Future<Output = Result<StepInput>> + Send;
     /// A finished run's last event (what `send_to_story` with `wait` emits).
     fn last_event(&self, run_id: &str) -> impl Future<Output = Result<Option<EventRecord>>> + Send;
 }

@@ -214,9 +214,10 @@ async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Resu
         return Ok(RunCreated::Duplicate(earlier));
     }
     let entry_step: i64 = sqlx::query(
-        "INSERT INTO steps (run_id, story_id, story_version, action_id, input_event_id, state,
-                            attempt, lease_token, due_at, created_at, updated_at, finished_at)
-         VALUES ($1, $2, $3, $4, NULL, 'succeeded', 1, 0, $5, $5, $5, $5)
+        "INSERT INTO steps (run_id, story_id, story_version, run_started_at, action_id,
+                            input_event_id, state, attempt, lease_token, due_at, created_at,
+                            updated_at, finished_at)
+         VALUES ($1, $2, $3, $5, $4, NULL, 'succeeded', 1, 0, $5, $5, $5, $5)
          RETURNING id",
     )
     .bind(&run.id)
@@ -232,8 +233,14 @@ async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Resu
         payload: run.payload.clone(),
         receivers: run.receivers.clone(),
     };
+    let run_ref = RunRef {
+        id: &run.id,
+        story_id: &run.story_id,
+        story_version: &run.story_version,
+        started_at: now,
+    };
     let event_id =
-        insert_event(conn, run, entry_step, &run.entry_action, None, &event, now).await?;
+        insert_event(conn, &run_ref, entry_step, &run.entry_action, None, &event, now).await?;
     sqlx::query("UPDATE runs SET last_event_id = $1 WHERE id = $2")
         .bind(event_id)
         .bind(&run.id)
@@ -242,47 +249,19 @@ async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Resu
     Ok(RunCreated::New(run.id.clone()))
 }
 
-/// What an event's receivers need to know about the run they belong to.
-trait RunKey {
-    fn run_id(&self) -> &str;
-    fn story_id(&self) -> &str;
-    fn story_version(&self) -> &str;
-}
-
-impl RunKey for NewRun {
-    fn run_id(&self) -> &str {
-        &self.id
-    }
-    fn story_id(&self) -> &str {
-        &self.story_id
-    }
-    fn story_version(&self) -> &str {
-        &self.story_version
-    }
-}
-
-struct RunRef {
-    id: String,
-    story_id: String,
-    story_version: String,
-}
-
-impl RunKey for RunRef {
-    fn run_id(&self) -> &str {
-        &self.id
-    }
-    fn story_id(&self) -> &str {
-        &self.story_id
-    }
-    fn story_version(&self) -> &str {
-        &self.story_version
-    }
+/// What an event's receivers need to know about the run they belong to (copied onto each new
+/// step, so claiming and running a step never reads the run row).
+struct RunRef<'a> {
+    id: &'a str,
+    story_id: &'a str,
+    story_version: &'a str,
+    started_at: Millis,
 }
 
 /// Inserts an event and one pending step per receiver; returns the event's id.
 async fn insert_event(
     conn: &mut AnyConnection,
-    run: &impl RunKey,
+    run: &RunRef<'_>,
     step_id: i64,
     action_id: &str,
     parent_id: Option<i64>,
@@ -294,7 +273,7 @@ async fn insert_event(
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          RETURNING id",
     )
-    .bind(run.run_id())
+    .bind(run.id)
     .bind(parent_id)
     .bind(step_id)
     .bind(action_id)
@@ -306,13 +285,15 @@ async fn insert_event(
     .try_get(0)?;
     for receiver in &event.receivers {
         sqlx::query(
-            "INSERT INTO steps (run_id, story_id, story_version, action_id, input_event_id, state,
-                                attempt, lease_token, due_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', 0, 0, $6, $6, $6)",
+            "INSERT INTO steps (run_id, story_id, story_version, run_started_at, action_id,
+                                input_event_id, state, attempt, lease_token, due_at, created_at,
+                                updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, 0, $7, $7, $7)",
         )
-        .bind(run.run_id())
-        .bind(run.story_id())
-        .bind(run.story_version())
+        .bind(run.id)
+        .bind(run.story_id)
+        .bind(run.story_version)
+        .bind(run.started_at)
         .bind(receiver)
         .bind(event_id)
         .bind(now)
@@ -389,14 +370,11 @@ async fn record_completion(
     else {
         return Ok((Completed::Recorded(None), added_work));
     };
-    let run = sqlx::query("SELECT story_id, story_version FROM runs WHERE id = $1")
-        .bind(&c.run_id)
-        .fetch_one(&mut *conn)
-        .await?;
     let run = RunRef {
-        id: c.run_id.clone(),
-        story_id: run.try_get(0)?,
-        story_version: run.try_get(1)?,
+        id: &c.run_id,
+        story_id: &c.story_id,
+        story_version: &c.story_version,
+        started_at: c.run_started_at,
     };
     let mut new_steps = 0i64;
     let mut last_event = None;
@@ -415,11 +393,17 @@ async fn record_completion(
         new_steps += event.receivers.len() as i64;
     }
     added_work |= new_steps > 0;
+    // Counts the step out and its new steps in; the last open step closes the run, in the same
+    // statement.
     let counters = sqlx::query(
         "UPDATE runs SET open_steps = open_steps + $1, failed_steps = failed_steps + $2,
-                         last_event_id = COALESCE($3, last_event_id), updated_at = $4
+                         last_event_id = COALESCE($3, last_event_id), updated_at = $4,
+                         status = CASE WHEN open_steps + $1 > 0 THEN status
+                                       WHEN failed_steps + $2 > 0 THEN 'failed'
+                                       ELSE 'succeeded' END,
+                         finished_at = CASE WHEN open_steps + $1 > 0 THEN finished_at ELSE $4 END
          WHERE id = $5
-         RETURNING open_steps, failed_steps, parent_step_id",
+         RETURNING open_steps, status, parent_step_id",
     )
     .bind(new_steps - 1)
     .bind(i64::from(*unhandled_failure))
@@ -429,22 +413,12 @@ async fn record_completion(
     .fetch_one(&mut *conn)
     .await?;
     let open: i64 = counters.try_get(0)?;
-    let failed: i64 = counters.try_get(1)?;
+    let status: String = counters.try_get(1)?;
     let parent: Option<i64> = counters.try_get(2)?;
     if open > 0 {
         return Ok((Completed::Recorded(None), added_work));
     }
-    let status = if failed > 0 {
-        RunStatus::Failed
-    } else {
-        RunStatus::Succeeded
-    };
-    sqlx::query("UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3")
-        .bind(status.as_str())
-        .bind(now)
-        .bind(&c.run_id)
-        .execute(&mut *conn)
-        .await?;
+    let status = RunStatus::parse(&status).unwrap_or(RunStatus::Failed);
     if let Some(parent) = parent {
         sqlx::query("UPDATE steps SET due_at = $1 WHERE id = $2 AND state = 'waiting'")
             .bind(now)
@@ -635,18 +609,17 @@ impl Queue for SqlStore {
                               attempt = CASE WHEN wait IS NULL THEN attempt + 1 ELSE attempt END
              WHERE id IN (SELECT id FROM steps WHERE {OPEN} AND due_at <= $3
                           ORDER BY due_at LIMIT $4 {lock})
-             RETURNING id, run_id, story_id, story_version, action_id, input_event_id, attempt,
-                       lease_token, wait"
+             RETURNING id, run_id, story_id, story_version, run_started_at, action_id,
+                       input_event_id, attempt, lease_token, wait"
         );
-        let mut tx = self.begin().await?;
+        // One statement, so no explicit transaction: it is atomic on its own.
         let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(lease_until)
             .bind(now)
             .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.inner.writer)
             .await?;
-        tx.commit().await?;
         let mut steps = rows
             .iter()
             .map(|row| {
@@ -655,6 +628,7 @@ impl Queue for SqlStore {
                     run_id: row.try_get("run_id")?,
                     story_id: row.try_get("story_id")?,
                     story_version: row.try_get("story_version")?,
+                    run_started_at: row.try_get("run_started_at")?,
                     action_id: row.try_get("action_id")?,
                     input_event_id: row.try_get("input_event_id")?,
                     attempt: row.try_get("attempt")?,
@@ -744,14 +718,9 @@ impl Queue for SqlStore {
             .collect()
     }
 
-    async fn step_input(&self, run_id: &str, input_event_id: Option<i64>) -> Result<StepInput> {
-        let started: i64 = sqlx::query("SELECT created_at FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_one(&self.inner.reader)
-            .await?
-            .try_get(0)?;
+    async fn step_input(&self, step: &ClaimedStep) -> Result<StepInput> {
         let mut outputs = serde_json::Map::new();
-        if let Some(event) = input_event_id {
+        if let Some(event) = step.input_event_id {
             // Walk up the event's ancestry; nearer events overwrite farther ones.
             let rows = sqlx::query(
                 "WITH RECURSIVE chain (id, parent_id, action_id, payload, depth) AS (
@@ -772,7 +741,7 @@ impl Queue for SqlStore {
             }
         }
         Ok(StepInput {
-            run_started_at: started,
+            run_started_at: step.run_started_at,
             outputs,
         })
     }

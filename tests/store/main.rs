@@ -40,6 +40,9 @@ fn completion(step: &warden::store::ClaimedStep, end: StepEnd) -> Completion {
         step_id: step.id,
         lease_token: step.lease_token,
         run_id: step.run_id.clone(),
+        story_id: step.story_id.clone(),
+        story_version: step.story_version.clone(),
+        run_started_at: step.run_started_at,
         action_id: step.action_id.clone(),
         input_event_id: step.input_event_id,
         end,
@@ -198,7 +201,7 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
         let next = store.claim("a", T0 + 10, T0 + 1_000, 10).await.unwrap();
         assert_eq!(next.len(), 3);
         let input = store
-            .step_input("r1", next[0].input_event_id)
+            .step_input(&next[0])
             .await
             .unwrap();
         assert_eq!(input.outputs["hook"], json!({"body": {"n": 1}}));
