@@ -1,0 +1,247 @@
+//! `warden bench runner`: creates a backlog of runs the way webhooks do (`create_runs` in
+//! batches), then lets the real runner drain it and reads per-step timings back from the store.
+
+use super::{
+    bench_engine, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2, run_statuses,
+    runtime, with_scratch_db, DbArgs, BENCH_STORY_ID, STEPS_PER_RUN,
+};
+use crate::engine::machine::millis;
+use crate::engine::runner::new_run_id;
+use crate::engine::{Engine, Runner, RunnerConfig};
+use crate::store::{Millis, NewRun, Runs as _, StepState};
+use crate::story::LinkKind;
+use anyhow::{bail, Context as _};
+use serde_json::json;
+use sqlx::{Connection as _, Row as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// `warden bench runner`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Runs in the backlog (each is 4 steps after its webhook).
+    #[arg(long, default_value_t = 2000)]
+    runs: u64,
+    /// Steps executing at once (the runner's `max_in_flight`).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+/// Runs created per `create_runs` call (one transaction), like a burst of webhooks.
+const CREATE_BATCH: u64 = 100;
+
+/// The claim time of a step is not stored, but a claim sets `due_at` to claim time + lease and
+/// finishing does not touch it: `due_at - lease` is the claim time, except for the few steps in
+/// flight when the runner renewed leases (every third of a lease), which show the renewal time.
+fn claimed_at(due_at: Millis) -> Millis {
+    due_at - millis(RunnerConfig::default().lease)
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    init_quiet_logging();
+    runtime()?.block_on(with_scratch_db(&args.db, |url, shown| {
+        bench(url, shown, &args)
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Timings {
+    /// Due (created, or the runner's start for the backlog) to commit, ms.
+    total: Vec<f64>,
+    /// Due to claim, ms.
+    wait: Vec<f64>,
+    /// Claim to commit, ms.
+    service: Vec<f64>,
+    first_claim: Millis,
+}
+
+async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
+    let backend = args.db.backend.as_str();
+    let engine = bench_engine(&url).await?;
+    let steps = args.runs * STEPS_PER_RUN;
+
+    let creating = Instant::now();
+    create_backlog(&engine, args.runs).await?;
+    let created_in = creating.elapsed();
+
+    let config = RunnerConfig {
+        max_in_flight: args.concurrency.max(1),
+        ..RunnerConfig::default()
+    };
+    let (stop, stopped) = watch::channel(false);
+    let start_ms = engine.clock.now();
+    let started = Instant::now();
+    let runner = tokio::spawn(Runner::new(engine.clone(), config).run(stopped));
+    let finished = wait_for_steps(&engine, steps).await;
+    let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    let _ = runner.await;
+    engine.store.close().await;
+    finished?;
+
+    let timings = read_timings(&url, start_ms).await?;
+    let by_status = run_statuses(&url).await?;
+    let succeeded = by_status
+        .iter()
+        .find(|(s, _)| s == "succeeded")
+        .map_or(0, |(_, n)| *n);
+    if succeeded != args.runs as i64 || timings.total.len() as u64 != steps {
+        bail!(
+            "expected {} succeeded runs and {steps} finished steps; the store has runs {by_status:?} and {} steps",
+            args.runs,
+            timings.total.len()
+        );
+    }
+    // Wall time from the first claim (the runner first connects its listener on Postgres).
+    let first_claim =
+        Duration::from_millis(u64::try_from(timings.first_claim - start_ms).unwrap_or(0));
+    let wall = elapsed.saturating_sub(first_claim).as_secs_f64();
+    let steps_per_sec = steps as f64 / wall;
+    let runs_per_sec = args.runs as f64 / wall;
+    let (p50, p99) = (
+        quantile(&timings.total, 0.5),
+        quantile(&timings.total, 0.99),
+    );
+    let rss = peak_rss_mb();
+
+    println!(
+        "bench runner ({backend}, {shown}): {} runs × {STEPS_PER_RUN} steps, concurrency {}, claim batch {}",
+        args.runs,
+        args.concurrency.max(1),
+        RunnerConfig::default().claim_batch
+    );
+    println!(
+        "  backlog created in {:.2} s ({:.0} runs/s, {CREATE_BATCH} runs per transaction)",
+        created_in.as_secs_f64(),
+        args.runs as f64 / created_in.as_secs_f64()
+    );
+    println!(
+        "  drained in {wall:.2} s (first claim {} ms after start): {steps_per_sec:.0} steps/s, {runs_per_sec:.0} runs/s",
+        first_claim.as_millis()
+    );
+    println!(
+        "  step latency, due → commit: p50 {p50:.1} ms, p99 {p99:.1} ms, max {:.1} ms",
+        timings.total.last().copied().unwrap_or(0.0)
+    );
+    println!(
+        "    due → claim (queueing): p50 {:.1} ms, p99 {:.1} ms; claim → commit (read input, execute, group commit): p50 {:.1} ms, p99 {:.1} ms",
+        quantile(&timings.wait, 0.5),
+        quantile(&timings.wait, 0.99),
+        quantile(&timings.service, 0.5),
+        quantile(&timings.service, 0.99)
+    );
+    println!("  peak RSS {rss:.1} MiB");
+    println!(
+        "{}",
+        json!({
+            "bench": "runner",
+            "backend": backend,
+            "runs": args.runs,
+            "steps": steps,
+            "steps_per_sec": round2(steps_per_sec),
+            "runs_per_sec": round2(runs_per_sec),
+            "p50_ms": round2(p50),
+            "p99_ms": round2(p99),
+            "peak_rss_mb": round2(rss),
+        })
+    );
+    Ok(())
+}
+
+/// Creates `runs` runs of the bench story exactly as the webhook handler builds them.
+async fn create_backlog(engine: &Engine, runs: u64) -> anyhow::Result<()> {
+    let story = engine
+        .stories
+        .current(BENCH_STORY_ID)
+        .context("the bench story is not loaded")?;
+    let entry = 0;
+    let receivers = story.receiver_ids(entry, LinkKind::Default);
+    let mut n = 0;
+    while n < runs {
+        let now = engine.clock.now();
+        let batch: Vec<NewRun> = (n..runs.min(n + CREATE_BATCH))
+            .map(|i| {
+                let body = panther_alert(i);
+                let key = body["alertId"].as_str().unwrap_or_default().to_owned();
+                NewRun {
+                    id: new_run_id(),
+                    story_id: story.id.clone(),
+                    story_version: story.version.clone(),
+                    entry_action: story.actions[entry].id.clone(),
+                    payload: json!({
+                        "body": body,
+                        "headers": {"content-type": "application/json"},
+                        "query": {},
+                        "method": "POST",
+                    }),
+                    receivers: receivers.clone(),
+                    dedupe: Some((key, now + millis(Duration::from_secs(7 * 86_400)))),
+                    parent_step_id: None,
+                }
+            })
+            .collect();
+        n += batch.len() as u64;
+        engine.store.create_runs(&batch, now).await?;
+    }
+    Ok(())
+}
+
+/// Waits until this process's runner has finished `steps` steps successfully.
+async fn wait_for_steps(engine: &Engine, steps: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120) + Duration::from_millis(steps * 10);
+    loop {
+        let done = engine.metrics.finished(StepState::Succeeded);
+        if done >= steps {
+            return Ok(());
+        }
+        let bad = engine.metrics.finished(StepState::Failed)
+            + engine.metrics.finished(StepState::Skipped);
+        if bad > 0 {
+            bail!("{bad} step(s) failed or were skipped; run with WARDEN_LOG=info to see why");
+        }
+        if Instant::now() > deadline {
+            bail!("timed out with {done} of {steps} steps finished");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Per-step timings from the `steps` table (the store's own pools are closed by now).
+async fn read_timings(url: &str, start_ms: Millis) -> anyhow::Result<Timings> {
+    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    let rows = sqlx::query(
+        "SELECT created_at, due_at, finished_at FROM steps
+         WHERE state = 'succeeded' AND input_event_id IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let _ = conn.close().await;
+    let mut t = Timings {
+        total: Vec::with_capacity(rows.len()),
+        wait: Vec::with_capacity(rows.len()),
+        service: Vec::with_capacity(rows.len()),
+        first_claim: Millis::MAX,
+    };
+    for row in &rows {
+        let created: i64 = row.try_get(0)?;
+        let claimed = claimed_at(row.try_get(1)?);
+        let finished: Option<i64> = row.try_get(2)?;
+        let finished = finished.context("a succeeded step has no finish time")?;
+        // The backlog was created before the runner existed: it is due from the runner's start.
+        let due = created.max(start_ms);
+        t.total.push((finished - due) as f64);
+        t.wait.push((claimed - due).max(0) as f64);
+        t.service.push((finished - claimed) as f64);
+        t.first_claim = t.first_claim.min(claimed);
+    }
+    for samples in [&mut t.total, &mut t.wait, &mut t.service] {
+        samples.sort_by(f64::total_cmp);
+    }
+    Ok(t)
+}
