@@ -20,7 +20,6 @@ CREATE TABLE runs (
     parent_step_id INTEGER,
     open_steps INTEGER NOT NULL,
     failed_steps INTEGER NOT NULL,
-    last_event_id INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     finished_at INTEGER
@@ -34,11 +33,13 @@ CREATE TABLE events (
     parent_id INTEGER,
     step_id INTEGER,
     action_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     link TEXT NOT NULL,
     payload TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
 CREATE INDEX events_run ON events (run_id, id);
+CREATE INDEX events_step ON events (step_id, seq);
 
 CREATE TABLE steps (
     id INTEGER PRIMARY KEY,

@@ -5,6 +5,7 @@
 //! databases do: claiming (`FOR UPDATE SKIP LOCKED` on Postgres), wake-ups (`LISTEN/NOTIFY`) and
 //! connection setup. See `sqlite.rs` and `postgres.rs`.
 
+mod batch;
 mod migrate;
 pub mod postgres;
 mod sql;

@@ -239,13 +239,7 @@ async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Resu
         story_version: &run.story_version,
         started_at: now,
     };
-    let event_id =
-        insert_event(conn, &run_ref, entry_step, &run.entry_action, None, &event, now).await?;
-    sqlx::query("UPDATE runs SET last_event_id = $1 WHERE id = $2")
-        .bind(event_id)
-        .bind(&run.id)
-        .execute(&mut *conn)
-        .await?;
+    insert_event(conn, &run_ref, entry_step, &run.entry_action, None, (0, &event), now).await?;
     Ok(RunCreated::New(run.id.clone()))
 }
 
@@ -265,12 +259,12 @@ async fn insert_event(
     step_id: i64,
     action_id: &str,
     parent_id: Option<i64>,
-    event: &Emitted,
+    (seq, event): (usize, &Emitted),
     now: Millis,
 ) -> Result<i64> {
     let event_id: i64 = sqlx::query(
-        "INSERT INTO events (run_id, parent_id, step_id, action_id, link, payload, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO events (run_id, parent_id, step_id, action_id, seq, link, payload, created_at)
+         VALUES ($1, $2, $3, $4, $8, $5, $6, $7)
          RETURNING id",
     )
     .bind(run.id)
@@ -280,6 +274,7 @@ async fn insert_event(
     .bind(event.link)
     .bind(json_text(&event.payload))
     .bind(now)
+    .bind(seq as i64)
     .fetch_one(&mut *conn)
     .await?
     .try_get(0)?;
@@ -377,19 +372,17 @@ async fn record_completion(
         started_at: c.run_started_at,
     };
     let mut new_steps = 0i64;
-    let mut last_event = None;
-    for event in emitted {
-        let id = insert_event(
+    for (seq, event) in emitted.iter().enumerate() {
+        insert_event(
             conn,
             &run,
             c.step_id,
             &c.action_id,
             c.input_event_id,
-            event,
+            (seq, event),
             now,
         )
         .await?;
-        last_event = Some(id);
         new_steps += event.receivers.len() as i64;
     }
     added_work |= new_steps > 0;
@@ -397,17 +390,16 @@ async fn record_completion(
     // statement.
     let counters = sqlx::query(
         "UPDATE runs SET open_steps = open_steps + $1, failed_steps = failed_steps + $2,
-                         last_event_id = COALESCE($3, last_event_id), updated_at = $4,
+                         updated_at = $3,
                          status = CASE WHEN open_steps + $1 > 0 THEN status
                                        WHEN failed_steps + $2 > 0 THEN 'failed'
                                        ELSE 'succeeded' END,
-                         finished_at = CASE WHEN open_steps + $1 > 0 THEN finished_at ELSE $4 END
-         WHERE id = $5
+                         finished_at = CASE WHEN open_steps + $1 > 0 THEN finished_at ELSE $3 END
+         WHERE id = $4
          RETURNING open_steps, status, parent_step_id",
     )
     .bind(new_steps - 1)
     .bind(i64::from(*unhandled_failure))
-    .bind(last_event)
     .bind(now)
     .bind(&c.run_id)
     .fetch_one(&mut *conn)
@@ -428,6 +420,16 @@ async fn record_completion(
         added_work = true;
     }
     Ok((Completed::Recorded(Some(status)), added_work))
+}
+
+/// Moves a waiting step's due time to now, so the runner picks it up.
+pub(super) async fn wake_step(conn: &mut AnyConnection, step: i64, now: Millis) -> Result<()> {
+    sqlx::query("UPDATE steps SET due_at = $1 WHERE id = $2 AND state = 'waiting'")
+        .bind(now)
+        .bind(step)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Compare-and-set of one action state; false when another step changed it first.
@@ -643,9 +645,18 @@ impl Queue for SqlStore {
 
     async fn complete(&self, completions: &[Completion], now: Millis) -> Result<Vec<Completed>> {
         let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(completions.len());
-        let mut added_work = false;
-        for c in completions {
+        let mut out = vec![Completed::Fenced; completions.len()];
+        let (simple, other): (Vec<_>, Vec<_>) = completions
+            .iter()
+            .enumerate()
+            .partition(|(_, c)| super::batch::is_simple(c));
+        let simple_completions: Vec<&Completion> = simple.iter().map(|(_, c)| *c).collect();
+        let (results, mut added_work) =
+            super::batch::record(&mut tx, &simple_completions, now).await?;
+        for ((index, _), result) in simple.iter().zip(results) {
+            out[*index] = result;
+        }
+        for (index, c) in other {
             let guarded = c.state_write.is_some();
             if guarded {
                 sqlx::query("SAVEPOINT completion")
@@ -662,7 +673,7 @@ impl Queue for SqlStore {
                 sqlx::query(end).execute(&mut *tx).await?;
             }
             added_work |= work;
-            out.push(result);
+            out[index] = result;
         }
         if added_work {
             self.notify(&mut tx).await?;
@@ -748,8 +759,8 @@ impl Queue for SqlStore {
 
     async fn last_event(&self, run_id: &str) -> Result<Option<EventRecord>> {
         sqlx::query(
-            "SELECT e.id, e.parent_id, e.step_id, e.action_id, e.link, e.payload, e.created_at
-             FROM events e JOIN runs r ON e.id = r.last_event_id WHERE r.id = $1",
+            "SELECT id, parent_id, step_id, action_id, link, payload, created_at
+             FROM events WHERE run_id = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(run_id)
         .fetch_optional(&self.inner.reader)

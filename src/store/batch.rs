@@ -1,0 +1,267 @@
+//! The common completion — a step finished and emitted events, nothing else — recorded for a
+//! whole batch with a fixed number of statements instead of several per step: fence every step
+//! at once, insert every event at once, create every receiver's step at once, update every run's
+//! counters at once. Each completion stays all-or-nothing because the batch is one transaction.
+
+use super::{Completed, Completion, Millis, Result, RunStatus, StepEnd};
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, Arguments, Row};
+use std::collections::{BTreeMap, HashSet};
+
+/// Rows per multi-row statement: far below both databases' bind-parameter limits.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Whether a completion can go through the batch path.
+pub fn is_simple(c: &Completion) -> bool {
+    matches!(c.end, StepEnd::Done { .. })
+        && c.state_write.is_none()
+        && c.start_runs.is_empty()
+        && c.wake_steps.is_empty()
+}
+
+/// `($1, $2, …), ($n, …)` for `rows` rows of `width` placeholders, numbered from `first`.
+fn placeholders(rows: usize, width: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..width {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + row * width + column).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn add<'q, T>(args: &mut AnyArguments<'q>, value: T) -> Result<()>
+where
+    T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    args.add(value).map_err(sqlx::Error::Encode)?;
+    Ok(())
+}
+
+/// Records `batch` (all [`is_simple`]); returns one result per completion, in order, and whether
+/// new work became due.
+pub async fn record(
+    conn: &mut AnyConnection,
+    batch: &[&Completion],
+    now: Millis,
+) -> Result<(Vec<Completed>, bool)> {
+    let recorded = fence(conn, batch, now).await?;
+    let live: Vec<&Completion> = batch
+        .iter()
+        .copied()
+        .filter(|c| recorded.contains(&c.step_id))
+        .collect();
+    insert_events(conn, &live, now).await?;
+    let new_steps = insert_receiver_steps(conn, &live, now).await?;
+    let finished = update_runs(conn, &live, now).await?;
+    let results = batch
+        .iter()
+        .map(|c| {
+            if !recorded.contains(&c.step_id) {
+                Completed::Fenced
+            } else {
+                Completed::Recorded(finished.get(c.run_id.as_str()).and_then(|(status, closer)| {
+                    (*closer == c.step_id).then_some(*status)
+                }))
+            }
+        })
+        .collect();
+    Ok((results, new_steps > 0 || !finished.is_empty()))
+}
+
+/// Ends every step whose lease is still held; returns their ids.
+async fn fence(conn: &mut AnyConnection, batch: &[&Completion], now: Millis) -> Result<HashSet<i64>> {
+    let mut recorded = HashSet::new();
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let mut args = AnyArguments::default();
+        add(&mut args, now)?;
+        for c in chunk {
+            let StepEnd::Done { state, error, .. } = &c.end else {
+                continue;
+            };
+            add(&mut args, c.step_id)?;
+            add(&mut args, c.lease_token)?;
+            add(&mut args, state.as_str())?;
+            add(&mut args, error.as_ref().map(|e| e.to_string()))?;
+        }
+        let sql = format!(
+            "WITH v (id, token, state, error) AS (VALUES {})
+             UPDATE steps SET state = v.state, error = v.error, wait = NULL, lease_owner = NULL,
+                              updated_at = $1, finished_at = $1
+             FROM v
+             WHERE steps.id = v.id AND steps.lease_token = v.token AND steps.state = 'running'
+             RETURNING steps.id",
+            placeholders(chunk.len(), 4, 2)
+        );
+        for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
+            recorded.insert(row.try_get::<i64, _>(0)?);
+        }
+    }
+    Ok(recorded)
+}
+
+/// Every emitted event, in one statement per chunk.
+async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Millis) -> Result<()> {
+    let rows: Vec<(&Completion, usize, &super::Emitted)> = live
+        .iter()
+        .flat_map(|c| match &c.end {
+            StepEnd::Done { emitted, .. } => emitted
+                .iter()
+                .enumerate()
+                .map(move |(seq, e)| (*c, seq, e))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut args = AnyArguments::default();
+        for (c, seq, event) in chunk {
+            add(&mut args, c.run_id.as_str())?;
+            add(&mut args, c.input_event_id)?;
+            add(&mut args, c.step_id)?;
+            add(&mut args, c.action_id.as_str())?;
+            add(&mut args, *seq as i64)?;
+            add(&mut args, event.link)?;
+            add(&mut args, event.payload.to_string())?;
+            add(&mut args, now)?;
+        }
+        let sql = format!(
+            "INSERT INTO events (run_id, parent_id, step_id, action_id, seq, link, payload,
+                                 created_at)
+             VALUES {}",
+            placeholders(chunk.len(), 8, 1)
+        );
+        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One pending step per (event, receiver), joined on the events just inserted by step and
+/// sequence number: a step emits once, when it finishes, so `(step_id, seq)` names one event.
+async fn insert_receiver_steps(conn: &mut AnyConnection, live: &[&Completion], now: Millis) -> Result<u64> {
+    let mut rows = Vec::new();
+    for c in live {
+        let StepEnd::Done { emitted, .. } = &c.end else {
+            continue;
+        };
+        for (seq, event) in emitted.iter().enumerate() {
+            for receiver in &event.receivers {
+                rows.push((*c, seq, receiver.as_str()));
+            }
+        }
+    }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut args = AnyArguments::default();
+        add(&mut args, now)?;
+        for (c, seq, receiver) in chunk {
+            add(&mut args, c.step_id)?;
+            add(&mut args, *seq as i64)?;
+            add(&mut args, *receiver)?;
+            add(&mut args, c.story_id.as_str())?;
+            add(&mut args, c.story_version.as_str())?;
+            add(&mut args, c.run_started_at)?;
+        }
+        let sql = format!(
+            "WITH r (step_id, seq, receiver, story_id, story_version, started_at) AS (VALUES {})
+             INSERT INTO steps (run_id, story_id, story_version, run_started_at, action_id,
+                                input_event_id, state, attempt, lease_token, due_at, created_at,
+                                updated_at)
+             SELECT e.run_id, r.story_id, r.story_version, r.started_at, r.receiver, e.id,
+                    'pending', 0, 0, $1, $1, $1
+             FROM r JOIN events e ON e.step_id = r.step_id AND e.seq = r.seq
+             ORDER BY e.id",
+            placeholders(chunk.len(), 6, 2)
+        );
+        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Applies each run's net change in open and failed steps; returns the runs this batch closed,
+/// with their status and the step that closed them.
+async fn update_runs(
+    conn: &mut AnyConnection,
+    live: &[&Completion],
+    now: Millis,
+) -> Result<BTreeMap<String, (RunStatus, i64)>> {
+    // run → (open delta, failed delta, last step of the run in this batch)
+    let mut deltas: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    for c in live {
+        let StepEnd::Done {
+            emitted,
+            unhandled_failure,
+            ..
+        } = &c.end
+        else {
+            continue;
+        };
+        let new: i64 = emitted.iter().map(|e| e.receivers.len() as i64).sum();
+        let entry = deltas.entry(c.run_id.as_str()).or_insert((0, 0, c.step_id));
+        entry.0 += new - 1;
+        entry.1 += i64::from(*unhandled_failure);
+        entry.2 = c.step_id;
+    }
+    let deltas: Vec<_> = deltas.into_iter().collect();
+    let mut finished = BTreeMap::new();
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
+        let mut args = AnyArguments::default();
+        add(&mut args, now)?;
+        for (run, (open, failed, _)) in chunk {
+            add(&mut args, *run)?;
+            add(&mut args, *open)?;
+            add(&mut args, *failed)?;
+        }
+        // The last open step closes the run in the same statement.
+        let sql = format!(
+            "WITH d (id, open_delta, failed_delta) AS (VALUES {})
+             UPDATE runs SET open_steps = runs.open_steps + d.open_delta,
+                             failed_steps = runs.failed_steps + d.failed_delta,
+                             updated_at = $1,
+                             status = CASE WHEN runs.open_steps + d.open_delta > 0 THEN runs.status
+                                           WHEN runs.failed_steps + d.failed_delta > 0 THEN 'failed'
+                                           ELSE 'succeeded' END,
+                             finished_at = CASE WHEN runs.open_steps + d.open_delta > 0
+                                                THEN runs.finished_at ELSE $1 END
+             FROM d WHERE runs.id = d.id
+             RETURNING runs.id, runs.open_steps, runs.status, runs.parent_step_id",
+            placeholders(chunk.len(), 3, 2)
+        );
+        for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
+            let open: i64 = row.try_get(1)?;
+            if open > 0 {
+                continue;
+            }
+            let id: String = row.try_get(0)?;
+            let status: String = row.try_get(2)?;
+            let parent: Option<i64> = row.try_get(3)?;
+            if let Some(parent) = parent {
+                super::sql::wake_step(conn, parent, now).await?;
+            }
+            let closer = chunk
+                .iter()
+                .find(|(run, _)| *run == id)
+                .map_or(0, |(_, (_, _, step))| *step);
+            finished.insert(id, (RunStatus::parse(&status).unwrap_or(RunStatus::Failed), closer));
+        }
+    }
+    Ok(finished)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_in_order() {
+        assert_eq!(placeholders(2, 3, 2), "($2, $3, $4), ($5, $6, $7)");
+    }
+}
