@@ -95,9 +95,9 @@ impl Committers {
     }
 
     fn for_run(&self, run_id: &str) -> &mpsc::Sender<(Completion, Reply)> {
-        let hash = run_id
-            .bytes()
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        let hash = run_id.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
         &self.0[hash % self.0.len()]
     }
 }
@@ -311,13 +311,19 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
         // Postgres queue behind each other instead of deadlocking.
         batch.sort_by(|(a, _), (b, _)| (&a.run_id, a.step_id).cmp(&(&b.run_id, b.step_id)));
         let (completions, replies): (Vec<Completion>, Vec<Reply>) = batch.drain(..).unzip();
-        let mut outcome = engine.store.complete(&completions, engine.clock.now()).await;
+        let mut outcome = engine
+            .store
+            .complete(&completions, engine.clock.now())
+            .await;
         for _ in 0..5 {
             match &outcome {
                 Err(error) if error.is_transient() => {
                     tracing::warn!(%error, "Commit conflicted with another transaction; retrying.");
                     tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..20))).await;
-                    outcome = engine.store.complete(&completions, engine.clock.now()).await;
+                    outcome = engine
+                        .store
+                        .complete(&completions, engine.clock.now())
+                        .await;
                 }
                 _ => break,
             }
@@ -340,11 +346,7 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
 }
 
 /// Executes one claimed step and commits its result (re-executing on an action-state conflict).
-async fn process(
-    engine: Arc<Engine>,
-    commits: Committers,
-    step: ClaimedStep,
-) {
+async fn process(engine: Arc<Engine>, commits: Committers, step: ClaimedStep) {
     let started = Instant::now();
     let story = engine
         .stories

@@ -69,9 +69,11 @@ pub async fn record(
             if !recorded.contains(&c.step_id) {
                 Completed::Fenced
             } else {
-                Completed::Recorded(finished.get(c.run_id.as_str()).and_then(|(status, closer)| {
-                    (*closer == c.step_id).then_some(*status)
-                }))
+                Completed::Recorded(
+                    finished
+                        .get(c.run_id.as_str())
+                        .and_then(|(status, closer)| (*closer == c.step_id).then_some(*status)),
+                )
             }
         })
         .collect();
@@ -79,7 +81,11 @@ pub async fn record(
 }
 
 /// Ends every step whose lease is still held; returns their ids.
-async fn fence(conn: &mut AnyConnection, batch: &[&Completion], now: Millis) -> Result<HashSet<i64>> {
+async fn fence(
+    conn: &mut AnyConnection,
+    batch: &[&Completion],
+    now: Millis,
+) -> Result<HashSet<i64>> {
     let mut recorded = HashSet::new();
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
         let mut args = AnyArguments::default();
@@ -147,7 +153,11 @@ async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Mill
 
 /// One pending step per (event, receiver), joined on the events just inserted by step and
 /// sequence number: a step emits once, when it finishes, so `(step_id, seq)` names one event.
-async fn insert_receiver_steps(conn: &mut AnyConnection, live: &[&Completion], now: Millis) -> Result<u64> {
+async fn insert_receiver_steps(
+    conn: &mut AnyConnection,
+    live: &[&Completion],
+    now: Millis,
+) -> Result<u64> {
     let mut rows = Vec::new();
     for c in live {
         let StepEnd::Done { emitted, .. } = &c.end else {
@@ -250,7 +260,13 @@ async fn update_runs(
                 .iter()
                 .find(|(run, _)| *run == id)
                 .map_or(0, |(_, (_, _, step))| *step);
-            finished.insert(id, (RunStatus::parse(&status).unwrap_or(RunStatus::Failed), closer));
+            finished.insert(
+                id,
+                (
+                    RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+                    closer,
+                ),
+            );
         }
     }
     Ok(finished)

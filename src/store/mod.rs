@@ -42,7 +42,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Database(sqlx::Error::Database(e)) => {
-                matches!(e.code().as_deref(), Some("40P01" | "40001" | "5" | "6" | "517"))
+                matches!(
+                    e.code().as_deref(),
+                    Some("40P01" | "40001" | "5" | "6" | "517")
+                )
             }
             Error::Database(sqlx::Error::PoolTimedOut) => true,
             _ => false,

@@ -239,7 +239,16 @@ async fn insert_run(conn: &mut AnyConnection, run: &NewRun, now: Millis) -> Resu
         story_version: &run.story_version,
         started_at: now,
     };
-    insert_event(conn, &run_ref, entry_step, &run.entry_action, None, (0, &event), now).await?;
+    insert_event(
+        conn,
+        &run_ref,
+        entry_step,
+        &run.entry_action,
+        None,
+        (0, &event),
+        now,
+    )
+    .await?;
     Ok(RunCreated::New(run.id.clone()))
 }
 
