@@ -181,18 +181,10 @@ mod tests {
     use super::*;
     use serde_json::Map;
 
-    fn options(yaml: &str) -> TriggerOptions {
-        let mut diagnostics = Vec::new();
-        let node = crate::yaml::parse(yaml, &mut diagnostics).expect("yaml parses");
-        let options = crate::yaml::from_node(&node, &mut diagnostics);
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        options.expect("options deserialize")
-    }
+    use crate::actions::transform::tests::ctx;
 
-    fn ctx(event: Value) -> Context {
-        let mut vars = Map::new();
-        vars.insert("alert".into(), event);
-        Context::new(vars)
+    fn options(yaml: &str) -> TriggerOptions {
+        crate::actions::transform::tests::options(yaml)
     }
 
     /// One rule of `kind` comparing `alert.x` (set to `actual`) with the YAML `value`.

@@ -84,6 +84,17 @@ impl TestApp {
         }
     }
 
+    /// Starts the app with no vendor mock (nothing outbound) and a fresh clock.
+    async fn offline(db: &TestDb, stories: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn(
+            db,
+            stories,
+            "http://127.0.0.1:9",
+            Arc::new(ManualClock::new(START)),
+        )
+        .await
+    }
+
     async fn post_webhook(&self, hook: &str, secret: &str, body: &str) -> (u16, Value) {
         let response = self
             .http
@@ -266,13 +277,7 @@ async fn a_webhook_runs_through_transform_trigger_and_http_on_both_branches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_alert_creates_no_second_run() {
     each_backend(|db| async move {
-        let app = TestApp::spawn(
-            &db,
-            &[("pipeline", PIPELINE)],
-            "http://127.0.0.1:9",
-            Arc::new(ManualClock::new(START)),
-        )
-        .await;
+        let app = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
         let body = json!({"alertId": "same", "ip": "1.1.1.1", "score": 1}).to_string();
         let (_, first) = app.post_webhook("alerts", SECRET, &body).await;
         let (status, second) = app.post_webhook("alerts", SECRET, &body).await;
@@ -496,13 +501,7 @@ actions:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_to_story_waits_for_the_other_run_and_emits_its_result() {
     each_backend(|db| async move {
-        let app = TestApp::spawn(
-            &db,
-            &[("parent", PARENT), ("child", CHILD)],
-            "http://127.0.0.1:9",
-            Arc::new(ManualClock::new(START)),
-        )
-        .await;
+        let app = TestApp::offline(&db, &[("parent", PARENT), ("child", CHILD)]).await;
         let id = app.start_run("parent", json!({"value": 21})).await;
         app.idle().await;
         let run = app.run(&id).await;
@@ -519,13 +518,7 @@ async fn send_to_story_waits_for_the_other_run_and_emits_its_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_json_4xx_and_create_nothing() {
     each_backend(|db| async move {
-        let app = TestApp::spawn(
-            &db,
-            &[("pipeline", PIPELINE)],
-            "http://127.0.0.1:9",
-            Arc::new(ManualClock::new(START)),
-        )
-        .await;
+        let app = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
         let cases = [
             (
                 "alerts",
@@ -673,13 +666,7 @@ actions:
 async fn an_hmac_signed_webhook_accepts_only_a_matching_signature() {
     use hmac::{Hmac, Mac};
     let db = TestDb::sqlite();
-    let app = TestApp::spawn(
-        &db,
-        &[("signed", SIGNED)],
-        "http://127.0.0.1:9",
-        Arc::new(ManualClock::new(START)),
-    )
-    .await;
+    let app = TestApp::offline(&db, &[("signed", SIGNED)]).await;
     let body = r#"{"event":"push"}"#;
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(body.as_bytes());

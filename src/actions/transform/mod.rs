@@ -243,7 +243,8 @@ pub(crate) mod tests {
         options.expect("options deserialize")
     }
 
-    fn ctx(event: Value) -> Context {
+    /// A context with `event` as the upstream action `alert`.
+    pub(crate) fn ctx(event: Value) -> Context {
         let mut vars = Map::new();
         vars.insert("alert".into(), event);
         Context::new(vars)
