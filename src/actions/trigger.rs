@@ -179,7 +179,6 @@ fn contains(haystack: &Value, needle: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Map;
 
     use crate::actions::transform::tests::ctx;
 
