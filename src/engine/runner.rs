@@ -292,10 +292,15 @@ async fn renew_leases(engine: Arc<Engine>, leases: Arc<Mutex<HashMap<i64, i64>>>
         };
         let until = engine.clock.now().saturating_add(millis(lease));
         match engine.store.extend_leases(&held, until).await {
-            Ok(lost) if !lost.is_empty() => {
-                tracing::warn!(steps = ?lost, "Leases lost; their results will be discarded.");
+            Ok(mut lost) => {
+                // A step that committed meanwhile is no longer running, but not lost.
+                if let Ok(leases) = leases.lock() {
+                    lost.retain(|id| leases.contains_key(id));
+                }
+                if !lost.is_empty() {
+                    tracing::warn!(steps = ?lost, "Leases lost; their results will be discarded.");
+                }
             }
-            Ok(_) => {}
             Err(error) => tracing::error!(%error, "Renewing leases failed."),
         }
     }

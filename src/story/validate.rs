@@ -1368,16 +1368,23 @@ fn check_transform(o: &TransformOptions, at: Span, d: &mut Vec<Diagnostic>) {
             _ => {}
         },
         TransformOptions::Throttle(e) => {
-            if e.runs_per_interval.value == 0 {
+            if !(1..=10_000).contains(&e.runs_per_interval.value) {
                 d.push(out_of_range(
                     &e.runs_per_interval,
                     "runs_per_interval",
-                    "1 or more",
+                    "1..=10000",
                 ));
             }
             if let Some(n) = &e.events_per_run {
-                if !(1..=10).contains(&n.value) {
-                    d.push(out_of_range(n, "events_per_run", "1..=10"));
+                if n.value != 1 {
+                    d.push(
+                        Diagnostic::new(
+                            Code::InvalidOption,
+                            n.span,
+                            "`events_per_run` above 1 (several events released as one list) is not supported yet",
+                        )
+                        .with_hint("leave it out (one event per release), or gather released events with an implode"),
+                    );
                 }
             }
         }

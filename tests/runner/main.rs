@@ -702,3 +702,59 @@ async fn an_hmac_signed_webhook_accepts_only_a_matching_signature() {
     app.stop().await;
     db.drop_db().await;
 }
+
+const GATE: &str = r#"
+name: Gate
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: gate, secret_credential: hook }
+  once:
+    type: transform
+    from: hook
+    options: { mode: deduplicate, path: "{{ hook.body.key }}", lookback: 100 }
+  slow:
+    type: transform
+    from: once
+    options: { mode: throttle, interval: minute, runs_per_interval: 1 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deduplicate_drops_repeats_across_runs_and_throttle_holds_the_excess() {
+    each_backend(|db| async move {
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn(&db, &[("gate", GATE)], "http://127.0.0.1:9", clock.clone()).await;
+        let ids = [
+            app.start_run("gate", json!({"key": "a"})).await,
+            app.start_run("gate", json!({"key": "a"})).await,
+            app.start_run("gate", json!({"key": "b"})).await,
+        ];
+        app.idle().await;
+
+        // The steps of the three runs race; whichever `a` comes second is the duplicate.
+        let mut runs = Vec::new();
+        for id in &ids {
+            runs.push(app.run(id).await);
+        }
+        let passed = |runs: &[Value], action: &str| {
+            runs.iter().map(|r| events(r, action).len()).sum::<usize>()
+        };
+        assert_eq!(passed(&runs, "once"), 2, "one `a` and the `b` pass");
+        assert_eq!(passed(&runs, "slow"), 1, "one release per minute");
+        let waiting = runs.iter().filter(|r| r["status"] == "waiting").count();
+        assert_eq!(waiting, 1, "the other release waits durably");
+
+        clock.advance(Duration::from_secs(60));
+        app.idle().await;
+        let mut runs = Vec::new();
+        for id in &ids {
+            runs.push(app.run(id).await);
+        }
+        assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:#?}");
+        assert_eq!(passed(&runs, "slow"), 2);
+        app.stop().await;
+        db
+    })
+    .await;
+}

@@ -120,9 +120,10 @@ pub struct DelayOptions {
 pub struct ThrottleOptions {
     /// The interval.
     pub interval: ThrottleInterval,
-    /// Releases per interval.
+    /// Releases per interval, 1 to 10,000.
     pub runs_per_interval: Spanned<u32>,
-    /// Events released together as one list per release, 1 to 10. Default 1 (the event itself).
+    /// Events released together per release. Only 1 (the default: each event on its own) is
+    /// supported today.
     pub events_per_run: Option<Spanned<u32>>,
     /// A template whose value gives each key its own budget.
     pub key: Option<Template>,
