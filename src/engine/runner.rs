@@ -13,7 +13,9 @@ use crate::actions::Error;
 use crate::http_client::HttpClients;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
-use crate::store::{ClaimedStep, Completed, Completion, Queue, SqlStore, StepEnd, StepState};
+use crate::store::{
+    ClaimedStep, Completed, Completion, Queue, SqlStore, StepEnd, StepInput, StepState,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -129,9 +131,15 @@ impl Runner {
     pub async fn run_once(&self) -> Result<usize, crate::store::Error> {
         let steps = self.claim(self.config.claim_batch).await?;
         let count = steps.len();
+        let inputs = self.engine.store.step_inputs(&steps).await?;
         let mut tasks = JoinSet::new();
-        for step in steps {
-            tasks.spawn(process(self.engine.clone(), self.commits.clone(), step));
+        for (step, input) in steps.into_iter().zip(inputs) {
+            tasks.spawn(process(
+                self.engine.clone(),
+                self.commits.clone(),
+                step,
+                Some(input),
+            ));
         }
         while tasks.join_next().await.is_some() {}
         Ok(count)
@@ -190,7 +198,16 @@ impl Runner {
                 match self.claim(free as u32).await {
                     Ok(steps) => {
                         claimed = steps.len();
-                        for step in steps {
+                        // Inputs for the whole batch in one query; on failure each step reads
+                        // its own.
+                        let inputs = match self.engine.store.step_inputs(&steps).await {
+                            Ok(inputs) => inputs.into_iter().map(Some).collect(),
+                            Err(error) => {
+                                tracing::warn!(%error, "Reading step inputs failed.");
+                                vec![None; steps.len()]
+                            }
+                        };
+                        for (step, input) in steps.into_iter().zip(inputs) {
                             let permit = self.in_flight.clone().acquire_owned().await;
                             let Ok(permit) = permit else { break };
                             self.track(&step);
@@ -199,7 +216,7 @@ impl Runner {
                             let leases = self.leases.clone();
                             tasks.spawn(async move {
                                 let id = step.id;
-                                process(engine, commits, step).await;
+                                process(engine, commits, step, input).await;
                                 if let Ok(mut leases) = leases.lock() {
                                     leases.remove(&id);
                                 }
@@ -351,7 +368,12 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
 }
 
 /// Executes one claimed step and commits its result (re-executing on an action-state conflict).
-async fn process(engine: Arc<Engine>, commits: Committers, step: ClaimedStep) {
+async fn process(
+    engine: Arc<Engine>,
+    commits: Committers,
+    step: ClaimedStep,
+    mut prefetched: Option<StepInput>,
+) {
     let started = Instant::now();
     let story = engine
         .stories
@@ -389,12 +411,17 @@ async fn process(engine: Arc<Engine>, commits: Committers, step: ClaimedStep) {
             ));
             (fail(&story, index, &error), execute::Effects::default())
         } else {
-            let input = match engine.store.step_input(&step).await {
-                Ok(input) => input,
-                Err(error) => {
-                    tracing::error!(%error, step_id = step.id, "Reading the step's input failed.");
-                    return;
-                }
+            // Read with the claim; read again only when an action-state conflict re-runs it.
+            let input = match prefetched.take() {
+                Some(input) => input,
+                None => match engine.store.step_inputs(std::slice::from_ref(&step)).await {
+                    Ok(mut inputs) if !inputs.is_empty() => inputs.remove(0),
+                    Ok(_) => return,
+                    Err(error) => {
+                        tracing::error!(%error, step_id = step.id, "Reading the step's input failed.");
+                        return;
+                    }
+                },
             };
             let (result, effects) = execute(&engine, &story, action, &step, input, now).await;
             if let Err(error) = &result {

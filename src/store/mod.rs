@@ -437,8 +437,12 @@ pub trait Queue {
     fn next_due(&self) -> impl Future<Output = Result<Option<Millis>>> + Send;
     /// Open steps by state.
     fn queue_depth(&self) -> impl Future<Output = Result<Vec<(StepState, i64)>>> + Send;
-    /// What a claimed step sees: its run's start and its ancestors' outputs.
-    fn step_input(&self, step: &ClaimedStep) -> impl Future<Output = Result<StepInput>> + Send;
+    /// What claimed steps see, in their order: each run's start and each step's ancestors'
+    /// outputs (one query for the whole batch).
+    fn step_inputs(
+        &self,
+        steps: &[ClaimedStep],
+    ) -> impl Future<Output = Result<Vec<StepInput>>> + Send;
     /// A finished run's last event (what `send_to_story` with `wait` emits).
     fn last_event(&self, run_id: &str) -> impl Future<Output = Result<Option<EventRecord>>> + Send;
 }

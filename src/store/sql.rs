@@ -738,32 +738,51 @@ impl Queue for SqlStore {
             .collect()
     }
 
-    async fn step_input(&self, step: &ClaimedStep) -> Result<StepInput> {
-        let mut outputs = serde_json::Map::new();
-        if let Some(event) = step.input_event_id {
-            // Walk up the event's ancestry; nearer events overwrite farther ones.
-            let rows = sqlx::query(
-                "WITH RECURSIVE chain (id, parent_id, action_id, payload, depth) AS (
-                     SELECT id, parent_id, action_id, payload, 0 FROM events WHERE id = $1
+    async fn step_inputs(&self, steps: &[ClaimedStep]) -> Result<Vec<StepInput>> {
+        let mut by_event: std::collections::HashMap<i64, serde_json::Map<String, Value>> =
+            std::collections::HashMap::new();
+        let events: Vec<i64> = steps.iter().filter_map(|s| s.input_event_id).collect();
+        for chunk in events.chunks(500) {
+            // Walk up every input event's ancestry at once; per origin, nearer events overwrite
+            // farther ones.
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH RECURSIVE chain (origin, id, parent_id, action_id, payload, depth) AS (
+                     SELECT id, id, parent_id, action_id, payload, 0 FROM events
+                     WHERE id IN ({list})
                      UNION ALL
-                     SELECT e.id, e.parent_id, e.action_id, e.payload, c.depth + 1
+                     SELECT c.origin, e.id, e.parent_id, e.action_id, e.payload, c.depth + 1
                      FROM events e JOIN chain c ON e.id = c.parent_id
                  )
-                 SELECT action_id, payload FROM chain ORDER BY depth DESC",
-            )
-            .bind(event)
-            .fetch_all(&self.inner.reader)
-            .await?;
-            for row in rows {
-                let action: String = row.try_get(0)?;
-                let payload: String = row.try_get(1)?;
-                outputs.insert(action, serde_json::from_str(&payload)?);
+                 SELECT origin, action_id, payload FROM chain ORDER BY origin, depth DESC"
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.inner.reader).await? {
+                let origin: i64 = row.try_get(0)?;
+                let action: String = row.try_get(1)?;
+                let payload: String = row.try_get(2)?;
+                by_event
+                    .entry(origin)
+                    .or_default()
+                    .insert(action, serde_json::from_str(&payload)?);
             }
         }
-        Ok(StepInput {
-            run_started_at: step.run_started_at,
-            outputs,
-        })
+        Ok(steps
+            .iter()
+            .map(|step| StepInput {
+                run_started_at: step.run_started_at,
+                outputs: step
+                    .input_event_id
+                    .and_then(|id| by_event.get(&id).cloned())
+                    .unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn last_event(&self, run_id: &str) -> Result<Option<EventRecord>> {

@@ -200,7 +200,14 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
         assert_eq!(result, vec![Completed::Recorded(None)]);
         let next = store.claim("a", T0 + 10, T0 + 1_000, 10).await.unwrap();
         assert_eq!(next.len(), 3);
-        let input = store.step_input(&next[0]).await.unwrap();
+        let inputs = store.step_inputs(&next).await.unwrap();
+        assert_eq!(inputs.len(), 3);
+        assert_eq!(
+            inputs[2].outputs["first"],
+            json!({"i": 2}),
+            "each step sees its own event"
+        );
+        let input = &inputs[0];
         assert_eq!(input.outputs["hook"], json!({"body": {"n": 1}}));
         assert_eq!(input.outputs["first"], json!({"i": 1}));
         assert_eq!(input.run_started_at, T0);
