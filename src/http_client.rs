@@ -5,7 +5,7 @@ use std::time::Duration;
 /// Outbound HTTP clients: one that follows redirects, one that does not (per-action choice).
 #[derive(Debug, Clone)]
 pub struct HttpClients {
-    /// Follows up to 10 redirects.
+    /// Follows up to 10 same-origin redirects.
     pub following: reqwest::Client,
     /// Returns 3xx responses as they are.
     pub direct: reqwest::Client,
@@ -16,7 +16,7 @@ impl HttpClients {
     /// security tool's traffic should not silently change route).
     pub fn new() -> HttpClients {
         HttpClients {
-            following: build(reqwest::redirect::Policy::limited(10)),
+            following: build(same_origin_redirects()),
             direct: build(reqwest::redirect::Policy::none()),
         }
     }
@@ -35,6 +35,25 @@ impl Default for HttpClients {
     fn default() -> Self {
         HttpClients::new()
     }
+}
+
+/// Follows up to 10 redirects that stay on the same scheme, host and port. A redirect elsewhere
+/// is returned as it is: following it would carry the request's credential headers and body
+/// (reqwest strips only `Authorization` and cookies) to another server, or down to plain HTTP.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .last()
+            .is_some_and(|previous| previous.origin() == attempt.url().origin());
+        if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 fn build(redirects: reqwest::redirect::Policy) -> reqwest::Client {

@@ -110,7 +110,7 @@ async fn accept(
     };
     let payload = json!({
         "body": body,
-        "headers": headers_json(&parts.headers, options),
+        "headers": headers_json(&parts.headers, options, secret),
         "query": query,
         "method": method.as_str(),
     });
@@ -323,7 +323,10 @@ fn query_json(query: Option<&str>) -> Value {
     Value::Object(out)
 }
 
-fn headers_json(headers: &HeaderMap, options: &WebhookOptions) -> Value {
+/// Request headers for the run's event, without credentials: auth and cookie headers, the
+/// secret header, and any header that repeats the URL secret (proxies add `X-Original-URI`,
+/// `Referer`…) are left out.
+fn headers_json(headers: &HeaderMap, options: &WebhookOptions, url_secret: &str) -> Value {
     let secret_header = options
         .secret_header
         .as_ref()
@@ -331,7 +334,12 @@ fn headers_json(headers: &HeaderMap, options: &WebhookOptions) -> Value {
     let mut out = Map::new();
     for (name, value) in headers {
         let name = name.as_str();
-        if DROPPED_HEADERS.contains(&name) || secret_header.as_deref() == Some(name) {
+        let carries_secret =
+            !url_secret.is_empty() && value.to_str().is_ok_and(|v| v.contains(url_secret));
+        if DROPPED_HEADERS.contains(&name)
+            || secret_header.as_deref() == Some(name)
+            || carries_secret
+        {
             continue;
         }
         out.insert(

@@ -215,10 +215,13 @@ impl Runner {
                             let commits = self.commits.clone();
                             let leases = self.leases.clone();
                             tasks.spawn(async move {
-                                let id = step.id;
+                                let (id, token) = (step.id, step.lease_token);
                                 process(engine, commits, step, input).await;
                                 if let Ok(mut leases) = leases.lock() {
-                                    leases.remove(&id);
+                                    // A newer claim of the same step keeps its entry.
+                                    if leases.get(&id) == Some(&token) {
+                                        leases.remove(&id);
+                                    }
                                 }
                                 drop(permit);
                             });
@@ -236,7 +239,9 @@ impl Runner {
             }
             // With steps in flight, their completions bring the next work (and wake us); only an
             // idle runner needs to know when the next timer or lease falls due.
-            let sleep = if tasks.is_empty() {
+            // Skipping the claim means many steps are in flight and will wake us soon; otherwise
+            // nothing more is due now, so sleep until the next timer or lease falls due.
+            let sleep = if batchy {
                 self.idle_wait().await
             } else {
                 Duration::from_secs(5)
@@ -356,8 +361,25 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
                     let _ = reply.send(Ok(result));
                 }
             }
+            Err(error) if completions.len() > 1 => {
+                // One bad completion must not sink its neighbours: commit each on its own.
+                tracing::warn!(%error, steps = completions.len(), "A batch commit failed; committing its steps one by one.");
+                for (completion, reply) in completions.iter().zip(replies) {
+                    let result = engine
+                        .store
+                        .complete(std::slice::from_ref(completion), engine.clock.now())
+                        .await;
+                    let _ = reply.send(match result {
+                        Ok(mut results) => results.pop().ok_or_else(|| "no result".to_owned()),
+                        Err(error) => {
+                            tracing::error!(%error, step_id = completion.step_id, "Committing a step's result failed; it will run again.");
+                            Err(error.to_string())
+                        }
+                    });
+                }
+            }
             Err(error) => {
-                tracing::error!(%error, steps = completions.len(), "Committing step results failed; the steps will run again.");
+                tracing::error!(%error, "Committing a step's result failed; it will run again.");
                 for reply in replies {
                     let _ = reply.send(Err(error.to_string()));
                 }
@@ -381,7 +403,12 @@ async fn process(
         .await;
     let (story, index) = match story.map(|s| (s.action_index(&step.action_id), s)) {
         Ok((Some(index), story)) => (story, index),
-        Ok((None, _)) | Err(_) => {
+        Err(super::stories::Unavailable::Store(error)) => {
+            // The database hiccuped: leave the step leased; it is re-claimed after the lease.
+            tracing::warn!(%error, step_id = step.id, "Reading the step's story version failed.");
+            return;
+        }
+        Ok((None, _)) | Err(super::stories::Unavailable::Gone(_)) => {
             // Without its story the step can never run: fail it (and its run) rather than let
             // it be re-claimed forever.
             let message = format!(
@@ -427,14 +454,17 @@ async fn process(
             if let Err(error) = &result {
                 log_failure(&step, error);
             }
-            let end = settle(
-                &story,
-                index,
-                step.attempt,
-                limit,
-                result,
-                engine.clock.now(),
-                fastrand::f64(),
+            let end = keep_waiting(
+                &step,
+                settle(
+                    &story,
+                    index,
+                    step.attempt,
+                    limit,
+                    result,
+                    engine.clock.now(),
+                    fastrand::f64(),
+                ),
             );
             (end, effects)
         };
@@ -467,6 +497,19 @@ async fn process(
         step_id = step.id,
         "Action state kept changing; the step will run again after its lease."
     );
+}
+
+/// A woken step (a delay, a prompt, a child run, an implode owner) that hits a retriable error
+/// stays waiting, with what it waits for, instead of starting over as a fresh execution (which
+/// would, say, start a second child run).
+fn keep_waiting(step: &ClaimedStep, end: StepEnd) -> StepEnd {
+    match (end, &step.wait) {
+        (StepEnd::Retry { due_at, .. }, Some(wait)) => StepEnd::Wait {
+            due_at,
+            wait: wait.clone(),
+        },
+        (end, _) => end,
+    }
 }
 
 /// Hands a step's end to the committer and waits for the verdict; `None` when the commit failed

@@ -11,6 +11,17 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// Why a pinned version cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    /// The store could not be read; try again later.
+    #[error("{0}")]
+    Store(crate::store::Error),
+    /// The version is not stored, or no longer validates: the step can never run.
+    #[error("{0}")]
+    Gone(String),
+}
+
 /// Stories by id (current) and by `(id, version)` (pinned).
 #[derive(Debug, Default)]
 pub struct StoryBook {
@@ -87,19 +98,23 @@ impl StoryBook {
         store: &impl Versions,
         id: &str,
         version: &str,
-    ) -> Result<Arc<Story>, String> {
+    ) -> Result<Arc<Story>, Unavailable> {
         if let Some(story) = self.current.get(id).filter(|s| s.version == version) {
             return Ok(story.clone());
         }
         let key = (id.to_owned(), version.to_owned());
-        if let Some(story) = self.pinned.lock().map_err(|e| e.to_string())?.get(&key) {
-            return Ok(story.clone());
+        if let Some(story) = self.cached(&key) {
+            return Ok(story);
         }
         let (source, templates) = store
             .load_version(id, version)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("story `{id}` version {version} is not in the store"))?;
+            .map_err(Unavailable::Store)?
+            .ok_or_else(|| {
+                Unavailable::Gone(format!(
+                    "story `{id}` version {version} is not in the store"
+                ))
+            })?;
         let mut catalog = Catalog {
             story_ids: self.current.keys().cloned().collect(),
             ..Catalog::default()
@@ -109,20 +124,26 @@ impl StoryBook {
             let source = source.as_str().unwrap_or_default();
             let integration = check_integration(template_id, Path::new(template_id), source)
                 .map_err(|_| {
-                    format!("template `{template_id}` saved with story `{id}` no longer validates")
+                    Unavailable::Gone(format!(
+                        "template `{template_id}` saved with story `{id}` no longer validates"
+                    ))
                 })?;
             catalog
                 .integrations
                 .insert(template_id.clone(), Arc::new(integration));
         }
-        let story = Arc::new(
-            check_story(id, &source, &catalog)
-                .map_err(|_| format!("story `{id}` version {version} no longer validates"))?,
-        );
-        self.pinned
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(key, story.clone());
+        let story = Arc::new(check_story(id, &source, &catalog).map_err(|_| {
+            Unavailable::Gone(format!(
+                "story `{id}` version {version} no longer validates"
+            ))
+        })?);
+        if let Ok(mut pinned) = self.pinned.lock() {
+            pinned.insert(key, story.clone());
+        }
         Ok(story)
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<Arc<Story>> {
+        self.pinned.lock().ok()?.get(key).cloned()
     }
 }

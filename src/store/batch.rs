@@ -58,7 +58,7 @@ pub async fn record(
     let live: Vec<&Completion> = batch
         .iter()
         .copied()
-        .filter(|c| recorded.contains(&c.step_id))
+        .filter(|c| recorded.contains(&(c.step_id, c.lease_token)))
         .collect();
     insert_events(conn, &live, now).await?;
     let new_steps = insert_receiver_steps(conn, &live, now).await?;
@@ -66,7 +66,7 @@ pub async fn record(
     let results = batch
         .iter()
         .map(|c| {
-            if !recorded.contains(&c.step_id) {
+            if !recorded.contains(&(c.step_id, c.lease_token)) {
                 Completed::Fenced
             } else {
                 Completed::Recorded(
@@ -80,14 +80,24 @@ pub async fn record(
     Ok((results, new_steps > 0 || !finished.is_empty()))
 }
 
-/// Ends every step whose lease is still held; returns their ids.
+/// Ends every step whose lease is still held; returns `(id, token)` of each.
 async fn fence(
     conn: &mut AnyConnection,
     batch: &[&Completion],
     now: Millis,
-) -> Result<HashSet<i64>> {
+) -> Result<HashSet<(i64, i64)>> {
     let mut recorded = HashSet::new();
-    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+    // A step appears once per statement: of two completions of one step (a stale lease and the
+    // current one), only the newest token can still hold the lease.
+    let mut newest: BTreeMap<i64, &Completion> = BTreeMap::new();
+    for c in batch {
+        let entry = newest.entry(c.step_id).or_insert(c);
+        if c.lease_token > entry.lease_token {
+            *entry = c;
+        }
+    }
+    let unique: Vec<&Completion> = newest.into_values().collect();
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let mut args = AnyArguments::default();
         add(&mut args, now)?;
         for c in chunk {
@@ -105,11 +115,11 @@ async fn fence(
                               updated_at = $1, finished_at = $1
              FROM v
              WHERE steps.id = v.id AND steps.lease_token = v.token AND steps.state = 'running'
-             RETURNING steps.id",
+             RETURNING steps.id, steps.lease_token",
             placeholders(chunk.len(), 4, 2)
         );
         for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
-            recorded.insert(row.try_get::<i64, _>(0)?);
+            recorded.insert((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
         }
     }
     Ok(recorded)

@@ -61,7 +61,12 @@ impl SqlStore {
     /// Connects to `url` without migrating.
     pub async fn connect(url: &str) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
-        let store = if url.starts_with("sqlite:") {
+        let store = if url.starts_with("sqlite:") && url.contains(":memory:") {
+            // Each pooled connection would open its own empty database.
+            return Err(Error::UnsupportedUrl(format!(
+                "{url} (in-memory SQLite is not supported; use a file)"
+            )));
+        } else if url.starts_with("sqlite:") {
             let (writer, reader) = super::sqlite::connect(url).await?;
             SqlStore::from_parts(Dialect::Sqlite, writer, reader, None)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -355,7 +360,11 @@ async fn record_completion(
     let mut added_work = false;
     for run in &c.start_runs {
         if let RunCreated::New(_) = insert_run(conn, run, now).await? {
-            added_work |= !run.receivers.is_empty();
+            added_work = true;
+            // A run with nothing to do finished as it was created: wake whoever waits for it.
+            if let (true, Some(parent)) = (run.receivers.is_empty(), run.parent_step_id) {
+                wake_step(conn, parent, now).await?;
+            }
         }
     }
     for step in &c.wake_steps {
@@ -525,7 +534,14 @@ impl Runs for SqlStore {
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        // Waiting is derived, so filter it after reading (a running run may be waiting).
+        // Waiting is derived: a stored `running` run whose open steps all wait.
+        let busy = "EXISTS (SELECT 1 FROM steps s WHERE s.run_id = runs.id
+                            AND s.state IN ('pending', 'running'))";
+        let derived = match filter.status {
+            Some(RunStatus::Running) => format!("AND {busy}"),
+            Some(RunStatus::Waiting) => format!("AND NOT {busy}"),
+            _ => String::new(),
+        };
         let stored_status = filter.status.map(|s| match s {
             RunStatus::Waiting => RunStatus::Running,
             other => other,
@@ -533,7 +549,7 @@ impl Runs for SqlStore {
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE ($1 IS NULL OR story_id = $1) AND ($2 IS NULL OR status = $2)
-               AND ($3 IS NULL OR id < $3)
+               AND ($3 IS NULL OR id < $3) {derived}
              ORDER BY id DESC LIMIT $4"
         ))
         .bind(filter.story_id.as_deref())
@@ -542,11 +558,7 @@ impl Runs for SqlStore {
         .bind(i64::from(filter.limit.clamp(1, 500)))
         .fetch_all(&self.inner.reader)
         .await?;
-        let mut runs = rows.iter().map(run_record).collect::<Result<Vec<_>>>()?;
-        if let Some(status) = filter.status {
-            runs.retain(|r| r.status == status);
-        }
-        Ok(runs)
+        rows.iter().map(run_record).collect()
     }
 
     async fn run_steps(&self, id: &str) -> Result<Vec<StepRecord>> {

@@ -758,3 +758,46 @@ async fn deduplicate_drops_repeats_across_runs_and_throttle_holds_the_excess() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_to_another_origin_are_not_followed_and_url_secrets_are_not_stored() {
+    let db = TestDb::sqlite();
+    let elsewhere = MockServer::start().await;
+    let mock = MockServer::start().await;
+    Mock::given(path("/lookup"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/stolen", elsewhere.uri()).as_str()),
+        )
+        .mount(&mock)
+        .await;
+    let app = TestApp::spawn(
+        &db,
+        &[("pipeline", PIPELINE)],
+        &mock.uri(),
+        Arc::new(ManualClock::new(START)),
+    )
+    .await;
+    let response = app
+        .http
+        .post(format!("{}/webhook/alerts/{SECRET}", app.address))
+        .header("content-type", "application/json")
+        .header("x-original-uri", format!("/webhook/alerts/{SECRET}"))
+        .body(json!({"alertId": "z", "ip": "1", "score": 99}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    app.idle().await;
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    let run = app.run(id["run_id"].as_str().unwrap()).await;
+    assert_eq!(events(&run, "lookup")[0]["payload"]["status"], 307);
+    let stored = run.to_string();
+    assert!(
+        !stored.contains(SECRET),
+        "the URL secret leaked into the run: {stored}"
+    );
+    app.stop().await;
+    db.drop_db().await;
+}

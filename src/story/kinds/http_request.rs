@@ -43,7 +43,8 @@ pub struct HttpRequestOptions {
     /// How to read the response body. Default `auto` (JSON when the content type says so).
     #[serde(default)]
     pub response: ResponseFormat,
-    /// Follow redirects (at most 10). Default true.
+    /// Follow redirects (at most 10) that stay on the same scheme, host and port; a redirect to
+    /// another origin is returned as the response, so credentials never follow it. Default true.
     pub follow_redirects: Option<bool>,
 }
 
