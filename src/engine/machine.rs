@@ -42,6 +42,17 @@ pub fn backoff(attempt: i64, jitter: f64) -> Duration {
     full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
+/// Where a step is in its attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// Executions so far, this one included.
+    pub number: i64,
+    /// Executions allowed.
+    pub max: u32,
+    /// What the step was waiting for, when this run of it is a wake-up.
+    pub waiting: Option<&'a Value>,
+}
+
 /// How a step ends, given its execution's result.
 ///
 /// A retriable failure is retried while `attempt < max_attempts`, after the vendor's
@@ -51,8 +62,7 @@ pub fn backoff(attempt: i64, jitter: f64) -> Duration {
 pub fn settle(
     story: &Story,
     action: usize,
-    attempt: i64,
-    max_attempts: u32,
+    attempt: &Attempt<'_>,
     result: Result<Output, Error>,
     now: Millis,
     jitter: f64,
@@ -96,10 +106,20 @@ pub fn settle(
         },
         Err(error) => {
             if let Error::Retriable { retry_after, .. } = &error {
-                if attempt < i64::from(max_attempts) {
-                    let wait = retry_after.unwrap_or_else(|| backoff(attempt, jitter));
+                let due_at = now.saturating_add(millis(
+                    retry_after.unwrap_or_else(|| backoff(attempt.number, jitter)),
+                ));
+                // A woken step keeps waiting for what it waits for: starting over would, say,
+                // start a second child run or reset a timeout.
+                if let Some(wait) = attempt.waiting {
+                    return StepEnd::Wait {
+                        due_at,
+                        wait: wait.clone(),
+                    };
+                }
+                if attempt.number < i64::from(attempt.max) {
                     return StepEnd::Retry {
-                        due_at: now.saturating_add(millis(wait)),
+                        due_at,
                         error: error.to_json(),
                     };
                 }
@@ -166,6 +186,42 @@ mod tests {
         check_story("t", source, &Catalog::default()).expect("valid story")
     }
 
+    fn first() -> Attempt<'static> {
+        Attempt {
+            number: 1,
+            max: 5,
+            waiting: None,
+        }
+    }
+
+    fn last() -> Attempt<'static> {
+        Attempt {
+            number: 5,
+            max: 5,
+            waiting: None,
+        }
+    }
+
+    #[test]
+    fn a_woken_step_keeps_waiting_through_a_retriable_error() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        let wait = json!({"kind": "story", "run_id": "child"});
+        let woken = Attempt {
+            number: 5,
+            max: 5,
+            waiting: Some(&wait),
+        };
+        let end = settle(&story, call, &woken, Err(retriable(Some(3))), 0, 0.5);
+        assert_eq!(
+            end,
+            StepEnd::Wait {
+                due_at: 3_000,
+                wait: wait.clone()
+            }
+        );
+    }
+
     fn retriable(after: Option<u64>) -> Error {
         Error::Retriable {
             message: "HTTP 429".into(),
@@ -186,7 +242,7 @@ mod tests {
     fn retry_after_is_honoured_exactly() {
         let story = story();
         let call = story.action_index("call").unwrap();
-        let end = settle(&story, call, 1, 5, Err(retriable(Some(7))), 1_000, 0.5);
+        let end = settle(&story, call, &first(), Err(retriable(Some(7))), 1_000, 0.5);
         assert!(
             matches!(end, StepEnd::Retry { due_at: 8_000, .. }),
             "{end:?}"
@@ -197,7 +253,7 @@ mod tests {
     fn the_last_attempt_follows_the_failure_link_with_the_response() {
         let story = story();
         let call = story.action_index("call").unwrap();
-        let end = settle(&story, call, 5, 5, Err(retriable(None)), 0, 0.5);
+        let end = settle(&story, call, &last(), Err(retriable(None)), 0, 0.5);
         let StepEnd::Done {
             state,
             emitted,
@@ -223,8 +279,7 @@ mod tests {
         let end = settle(
             &story,
             call,
-            1,
-            5,
+            &first(),
             Err(Error::permanent("HTTP 400")),
             0,
             0.5,
@@ -242,7 +297,7 @@ mod tests {
     fn a_failure_without_a_failure_link_fails_the_run() {
         let story = story();
         let next = story.action_index("next").unwrap();
-        let end = settle(&story, next, 1, 5, Err(Error::permanent("bad")), 0, 0.5);
+        let end = settle(&story, next, &first(), Err(Error::permanent("bad")), 0, 0.5);
         assert!(matches!(
             end,
             StepEnd::Done {
@@ -259,8 +314,7 @@ mod tests {
         let end = settle(
             &story,
             call,
-            1,
-            5,
+            &first(),
             Ok(Output::Emit(vec![json!({"status": 200})])),
             0,
             0.5,

@@ -7,7 +7,7 @@
 
 use super::clock::Clock;
 use super::execute::{self, execute, max_attempts};
-use super::machine::{fail, millis, settle};
+use super::machine::{fail, millis, settle, Attempt};
 use super::stories::StoryBook;
 use crate::actions::Error;
 use crate::http_client::HttpClients;
@@ -454,17 +454,18 @@ async fn process(
             if let Err(error) = &result {
                 log_failure(&step, error);
             }
-            let end = keep_waiting(
-                &step,
-                settle(
-                    &story,
-                    index,
-                    step.attempt,
-                    limit,
-                    result,
-                    engine.clock.now(),
-                    fastrand::f64(),
-                ),
+            let attempt = Attempt {
+                number: step.attempt,
+                max: limit,
+                waiting: step.wait.as_ref(),
+            };
+            let end = settle(
+                &story,
+                index,
+                &attempt,
+                result,
+                engine.clock.now(),
+                fastrand::f64(),
             );
             (end, effects)
         };
@@ -497,19 +498,6 @@ async fn process(
         step_id = step.id,
         "Action state kept changing; the step will run again after its lease."
     );
-}
-
-/// A woken step (a delay, a prompt, a child run, an implode owner) that hits a retriable error
-/// stays waiting, with what it waits for, instead of starting over as a fresh execution (which
-/// would, say, start a second child run).
-fn keep_waiting(step: &ClaimedStep, end: StepEnd) -> StepEnd {
-    match (end, &step.wait) {
-        (StepEnd::Retry { due_at, .. }, Some(wait)) => StepEnd::Wait {
-            due_at,
-            wait: wait.clone(),
-        },
-        (end, _) => end,
-    }
 }
 
 /// Hands a step's end to the committer and waits for the verdict; `None` when the commit failed
