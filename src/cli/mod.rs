@@ -1,6 +1,7 @@
 //! The command line: `warden <command>`. Each command is a thin shell over the library.
 
 mod bench;
+mod rules;
 mod schema;
 pub mod serve;
 mod validate;
@@ -20,6 +21,9 @@ struct Cli {
 enum Command {
     /// Check stories (files or directories) and the integration templates they use.
     Validate(validate::Args),
+    /// Work with detection rules (Panther rule YAML).
+    #[command(subcommand)]
+    Rules(rules::Rules),
     /// Print the JSON Schema of the story format, for editors and CI.
     Schema(schema::Args),
     /// Serve webhooks and the API, and run stories.
@@ -39,6 +43,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Rules(rules) => rules::run(rules),
         Command::Schema(args) => schema::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Worker(args) => serve::worker(args),

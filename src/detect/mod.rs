@@ -1,0 +1,74 @@
+//! The detection stage: Panther rules (Simple Detections) compiled once and evaluated against
+//! JSON events.
+//!
+//! - [`rule`] reads a rule file (Panther's YAML keys; every mistake reported with its position
+//!   and a stable code) into a [`Rule`]: metadata, unit tests, compiled expressions.
+//! - [`eval`] is the evaluator: pure, allocation-free lookups, Panther's semantics (documented
+//!   there, with the few places where warden had to choose).
+//! - [`load`] reads rule files and directories; [`testing`] runs the rules' `Tests` as
+//!   `panther_analysis_tool test` does.
+
+pub mod eval;
+pub mod load;
+pub mod rule;
+pub mod testing;
+
+pub use rule::{check_rule, AnalysisType, Mock, Rule, RuleFile, RuleTest, Unsupported};
+
+use std::fmt;
+
+/// An alert's severity, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// `INFO`
+    Info,
+    /// `LOW`
+    Low,
+    /// `MEDIUM`
+    Medium,
+    /// `HIGH`
+    High,
+    /// `CRITICAL`
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// As Panther's alerts spell it: `INFO` … `CRITICAL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    /// Reads a severity in any case (`Info`, `INFO`, `info`).
+    pub fn parse(text: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}

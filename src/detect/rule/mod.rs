@@ -1,0 +1,219 @@
+//! A Panther rule file: its model, and [`check_rule`], which reads one and reports every mistake
+//! with its position. Pure: the caller supplies the source.
+//!
+//! Keys follow `panther_analysis_tool`'s `RULE_SCHEMA`, which rejects unknown keys
+//! (`ignore_extra_keys=False`); so does warden, with a did-you-mean. Simple Detections (a
+//! `Detection:` list) are compiled; Python rules (`Filename:`), derived rules (`BaseDetection:`)
+//! and correlation rules load as [`Unsupported`], by name, and other analysis files (policies,
+//! queries, data models, …) as [`RuleFile::Other`].
+
+mod alert;
+mod expr;
+mod fields;
+mod read;
+
+pub use expr::condition_names;
+
+use crate::detect::eval::{AlertSpec, Failure, Matcher};
+use crate::detect::Severity;
+use crate::diagnostic::{sort_and_dedup, Diagnostic, Span};
+use crate::yaml::{from_node, Node};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// `rule` (streaming) or `scheduled_rule` (over a scheduled query's rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnalysisType {
+    /// `AnalysisType: rule`.
+    Rule,
+    /// `AnalysisType: scheduled_rule`.
+    ScheduledRule,
+}
+
+/// What a file holds.
+#[derive(Debug, Clone)]
+pub enum RuleFile {
+    /// A Simple Detection warden evaluates.
+    Rule(Box<Rule>),
+    /// A rule warden recognises but does not run.
+    Unsupported(Unsupported),
+    /// Another kind of analysis file (policy, query, data model, …), with its `AnalysisType`.
+    Other(String),
+}
+
+/// A rule warden does not run, named so reports can list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The `RuleID`.
+    pub id: String,
+    /// Where the `RuleID` is.
+    pub id_span: Span,
+    /// What is unsupported, e.g. `correlation rules`.
+    pub feature: String,
+    /// How many tests the file has.
+    pub tests: usize,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unsupported: {} ({})", self.feature, self.id)
+    }
+}
+
+/// A `Mocks` entry of a test (kept for fidelity; Simple Detections call no helpers).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Mock {
+    /// The mocked function's name.
+    #[serde(rename = "objectName")]
+    pub object_name: String,
+    /// What it returns.
+    #[serde(rename = "returnValue")]
+    pub return_value: Value,
+}
+
+/// One unit test of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleTest {
+    /// `Name`.
+    pub name: String,
+    /// `ExpectedResult`.
+    pub expected: bool,
+    /// `Log`: the event.
+    pub log: Value,
+    /// `Mocks`.
+    pub mocks: Vec<Mock>,
+    /// Where the test starts in the file.
+    pub span: Span,
+}
+
+/// A validated, compiled Simple Detection rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `RuleID`.
+    pub id: String,
+    /// Where the `RuleID` is.
+    pub id_span: Span,
+    /// `rule` or `scheduled_rule`.
+    pub analysis_type: AnalysisType,
+    /// `DisplayName`.
+    pub display_name: Option<String>,
+    /// `Enabled`.
+    pub enabled: bool,
+    /// `LogTypes` (streaming rules).
+    pub log_types: Vec<String>,
+    /// `ScheduledQueries` (scheduled rules).
+    pub scheduled_queries: Vec<String>,
+    /// `Severity`.
+    pub severity: Severity,
+    /// `Description`, or empty.
+    pub description: String,
+    /// `Runbook`, or empty.
+    pub runbook: String,
+    /// `Reference`, or empty.
+    pub reference: String,
+    /// `Tags`.
+    pub tags: Vec<String>,
+    /// `Reports`, in file order.
+    pub reports: Vec<(String, Vec<String>)>,
+    /// `SummaryAttributes`.
+    pub summary_attributes: Vec<String>,
+    /// `OutputIds`: destination overrides.
+    pub output_ids: Vec<String>,
+    /// `DedupPeriodMinutes`, default 60.
+    pub dedup_period_minutes: u32,
+    /// `Threshold`, default 1.
+    pub threshold: u32,
+    /// `CreateAlert`, default true; false makes a signal.
+    pub create_alert: bool,
+    /// `Tests`.
+    pub tests: Vec<RuleTest>,
+    matcher: Matcher,
+    alert: AlertSpec,
+}
+
+/// Panther's default `DedupPeriodMinutes`.
+pub const DEFAULT_DEDUP_PERIOD_MINUTES: u32 = 60;
+/// Panther's default `Threshold`.
+pub const DEFAULT_THRESHOLD: u32 = 1;
+
+impl Rule {
+    /// Whether the event matches: every `InlineFilters` and every `Detection` expression holds.
+    pub fn matches(&self, event: &Value) -> bool {
+        self.matcher.matches(event)
+    }
+
+    /// As [`Rule::matches`], naming the first expression that failed.
+    pub fn explain(&self, event: &Value) -> Result<(), Failure> {
+        self.matcher.explain(event)
+    }
+
+    /// The compiled expressions.
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// The compiled alert functions.
+    pub fn alert_spec(&self) -> &AlertSpec {
+        &self.alert
+    }
+
+    /// Panther's `title()`: the rendered `AlertTitle`, else `DisplayName`, else `RuleID`.
+    pub fn title(&self, event: &Value) -> String {
+        self.alert
+            .title(event)
+            .unwrap_or_else(|| self.display_name.clone().unwrap_or_else(|| self.id.clone()))
+    }
+
+    /// Panther's `dedup()`: the `GroupBy` values; else the `AlertTitle`; else
+    /// `defaultDedupString:<RuleID>`.
+    pub fn dedup(&self, event: &Value) -> String {
+        let grouped = self.alert.group_by(event).filter(|s| !s.is_empty());
+        grouped
+            .or_else(|| self.alert.title(event).filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| format!("defaultDedupString:{}", self.id))
+    }
+
+    /// Panther's `alert_context()`: `AlertContext`, or an empty object.
+    pub fn alert_context(&self, event: &Value) -> Map<String, Value> {
+        self.alert.context(event)
+    }
+
+    /// Panther's `severity()`: the first `DynamicSeverities` entry that holds, else `Severity`.
+    pub fn severity_for(&self, event: &Value) -> Severity {
+        self.alert
+            .severity(event)
+            .flatten()
+            .unwrap_or(self.severity)
+    }
+}
+
+/// What reading a file needs: where diagnostics go.
+pub(super) struct Compiler<'d> {
+    d: &'d mut Vec<Diagnostic>,
+}
+
+impl Compiler<'_> {
+    pub(super) fn push(&mut self, diagnostic: Diagnostic) {
+        self.d.push(diagnostic);
+    }
+
+    pub(super) fn read<T: DeserializeOwned>(&mut self, node: &Node) -> Option<T> {
+        from_node(node, self.d)
+    }
+}
+
+/// Reads and validates a rule file. `Ok` is a compiled rule, an unsupported rule or another
+/// analysis file; `Err` is every problem found, sorted by position.
+pub fn check_rule(source: &str) -> Result<RuleFile, Vec<Diagnostic>> {
+    let mut d = Vec::new();
+    let file = read::check_inner(source, &mut d);
+    sort_and_dedup(&mut d);
+    match file {
+        Some(file) if d.is_empty() => Ok(file),
+        _ => Err(d),
+    }
+}
+
+#[cfg(test)]
+mod tests;
