@@ -2,9 +2,9 @@
 
 use super::rule::{check_rule, Rule, RuleFile, Unsupported};
 use crate::diagnostic::{Code, Diagnostic, Span};
-use crate::story::load::{yaml_files, FileReport};
+use crate::story::load::{read_source, yaml_files, FileReport};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A rule and the file it came from.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
     for file in files {
         let path = file.display().to_string();
         let mut diagnostics = Vec::new();
-        match read(&file)
+        match read_source(&file)
             .map_err(|d| vec![d])
             .and_then(|s| check_rule(&s))
         {
@@ -121,13 +121,3 @@ fn claim_id(
     }
 }
 
-fn read(path: &Path) -> Result<String, Diagnostic> {
-    std::fs::read_to_string(path).map_err(|error| {
-        Diagnostic::new(
-            Code::YamlSyntax,
-            Span::new(1, 1),
-            format!("cannot read the file: {error}"),
-        )
-        .with_hint("check the path and that the file is UTF-8 text")
-    })
-}

@@ -73,7 +73,8 @@ pub fn story_id(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn read(path: &Path) -> Result<String, Diagnostic> {
+/// Reads a YAML file, or says why not as a diagnostic at 1:1.
+pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
     std::fs::read_to_string(path).map_err(|error| {
         Diagnostic::new(
             Code::YamlSyntax,
@@ -97,7 +98,7 @@ pub fn load_integrations(dir: &Path, loaded: &mut Loaded) {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let result = read(&path)
+        let result = read_source(&path)
             .map_err(|d| vec![d])
             .and_then(|source| check_integration(&id, &path, &source));
         let diagnostics = match result {
@@ -140,7 +141,7 @@ pub fn load(paths: &[PathBuf], templates: &Path) -> std::io::Result<Loaded> {
         story_ids: story_files.iter().map(|p| story_id(p)).collect(),
     };
     for path in story_files {
-        let result = read(&path)
+        let result = read_source(&path)
             .map_err(|d| vec![d])
             .and_then(|source| check_story(&story_id(&path), &source, &catalog));
         let diagnostics = match result {

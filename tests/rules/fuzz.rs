@@ -2,6 +2,10 @@
 //! evaluator or the alert functions.
 
 use proptest::prelude::*;
+
+#[path = "../support/mutate.rs"]
+mod mutate;
+use mutate::mutate;
 use serde_json::{Map, Value};
 use warden::detect::rule::{check_rule, Rule, RuleFile};
 
@@ -51,32 +55,6 @@ fn rich_rule() -> Rule {
         Ok(RuleFile::Rule(rule)) => *rule,
         other => panic!("{other:?}"),
     }
-}
-
-/// Byte-level edits with YAML-significant characters at positions chosen by the test case.
-fn mutate(source: &str, edits: &[(usize, u8, u8)]) -> String {
-    const ALPHABET: &[u8] = b" \n:-{}[]&*!|>'\"#%@`?,.0aZ_\t~";
-    let mut bytes = source.as_bytes().to_vec();
-    for &(position, op, pick) in edits {
-        if bytes.is_empty() {
-            break;
-        }
-        let i = position % bytes.len();
-        let c = ALPHABET[pick as usize % ALPHABET.len()];
-        match op % 4 {
-            0 => {
-                bytes.remove(i);
-            }
-            1 => bytes.insert(i, c),
-            2 => bytes[i] = c,
-            _ => {
-                let end = (i + 40).min(bytes.len());
-                let chunk = bytes[i..end].to_vec();
-                bytes.splice(i..i, chunk);
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// JSON events built from the keys the rich rule reads, in varied case, with values of every type.
