@@ -10,6 +10,7 @@
 
 pub mod eval;
 pub mod load;
+pub mod normalize;
 pub mod rule;
 pub mod testing;
 

@@ -4,6 +4,7 @@
 //! `bench runner` and `bench webhook` run the real engine against a scratch database (a temporary
 //! SQLite file, or a fresh Postgres database) that they remove when done.
 
+mod detect;
 mod runner;
 mod webhook;
 
@@ -38,6 +39,8 @@ pub enum Bench {
     /// Post alerts to the real HTTP server at a fixed rate (open loop) while the runner runs:
     /// webhook acknowledgement latency and accepted runs/s.
     Webhook(webhook::Args),
+    /// Replay events through every rule on one core: events/s for parse + evaluate.
+    Detect(detect::Args),
 }
 
 /// Runs a benchmark.
@@ -49,6 +52,7 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         } => validate(actions, iterations.max(1)),
         Bench::Runner(args) => runner::run(args),
         Bench::Webhook(args) => webhook::run(args),
+        Bench::Detect(args) => detect::run(args),
     }
 }
 
@@ -113,7 +117,7 @@ fn validate(actions: usize, iterations: usize) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn round2(x: f64) -> f64 {
+pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
