@@ -136,16 +136,7 @@ impl Compiler<'_> {
             match names.iter().position(|n| *n == key.name) {
                 Some(i) => found[i] = Some(value),
                 None => {
-                    let hint = did_you_mean(&key.name, names.iter().copied())
-                        .unwrap_or_else(|| format!("expected one of: {}", names.join(", ")));
-                    self.push(
-                        Diagnostic::new(
-                            Code::UnknownKey,
-                            key.span,
-                            format!("unknown key `{}`", key.name),
-                        )
-                        .with_hint(hint),
-                    );
+                    self.unknown_key(key.span, &key.name, names);
                     ok = false;
                 }
             }

@@ -198,6 +198,25 @@ impl Compiler<'_> {
         self.d.push(diagnostic);
     }
 
+    /// Reports `name` as an unknown key, suggesting the closest of `known`.
+    pub(super) fn unknown_key(
+        &mut self,
+        span: crate::diagnostic::Span,
+        name: &str,
+        known: &[&str],
+    ) {
+        let hint = crate::diagnostic::did_you_mean(name, known.iter().copied())
+            .unwrap_or_else(|| format!("expected one of: {}", known.join(", ")));
+        self.push(
+            Diagnostic::new(
+                crate::diagnostic::Code::UnknownKey,
+                span,
+                format!("unknown key `{name}`"),
+            )
+            .with_hint(hint),
+        );
+    }
+
     pub(super) fn read<T: DeserializeOwned>(&mut self, node: &Node) -> Option<T> {
         from_node(node, self.d)
     }

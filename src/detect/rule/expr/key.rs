@@ -5,7 +5,7 @@ use super::SPECIFIERS;
 use crate::detect::eval::path::Segment;
 use crate::detect::eval::Path;
 use crate::detect::rule::Compiler;
-use crate::diagnostic::{did_you_mean, Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::yaml::{resolve_plain, Key, Node, NodeKind, Resolved};
 
 impl Compiler<'_> {
@@ -30,16 +30,7 @@ impl Compiler<'_> {
         let mut ok = true;
         for (key, value) in entries {
             if !SPECIFIERS.contains(&key.name.as_str()) {
-                let hint = did_you_mean(&key.name, SPECIFIERS.iter().copied())
-                    .unwrap_or_else(|| format!("expected one of: {}", SPECIFIERS.join(", ")));
-                self.push(
-                    Diagnostic::new(
-                        Code::UnknownKey,
-                        key.span,
-                        format!("unknown key `{}`", key.name),
-                    )
-                    .with_hint(hint),
-                );
+                self.unknown_key(key.span, &key.name, SPECIFIERS);
                 ok = false;
             } else if let Some((first, _)) = found {
                 self.push(
@@ -165,18 +156,7 @@ impl Compiler<'_> {
                     ok &= parts[i].is_some();
                 }
                 None => {
-                    let hint =
-                        did_you_mean(&key.name, FIELDS.iter().copied()).unwrap_or_else(|| {
-                            "expected one of: Table, Selector, FieldPath".to_owned()
-                        });
-                    self.push(
-                        Diagnostic::new(
-                            Code::UnknownKey,
-                            key.span,
-                            format!("unknown key `{}`", key.name),
-                        )
-                        .with_hint(hint),
-                    );
+                    self.unknown_key(key.span, &key.name, FIELDS);
                     ok = false;
                 }
             }

@@ -207,18 +207,7 @@ impl Compiler<'_> {
                 "Values" => fields.values = Some((key, value)),
                 "Expressions" => fields.expressions = Some((key, value)),
                 other => {
-                    let hint =
-                        did_you_mean(other, EXPRESSION_KEYS.iter().copied()).unwrap_or_else(|| {
-                            format!("expected one of: {}", EXPRESSION_KEYS.join(", "))
-                        });
-                    self.push(
-                        Diagnostic::new(
-                            Code::UnknownKey,
-                            key.span,
-                            format!("unknown key `{other}`"),
-                        )
-                        .with_hint(hint),
-                    );
+                    self.unknown_key(key.span, other, EXPRESSION_KEYS);
                 }
             }
         }
