@@ -200,20 +200,16 @@ fn build(
                         "`body` must be a mapping with `content_type: form`",
                     ));
                 };
-                let mut encoded = reqwest::Url::parse("http://form.invalid/")
-                    .map_err(|e| Error::permanent(format!("cannot encode the form: {e}")))?;
-                {
-                    let mut pairs = encoded.query_pairs_mut();
-                    for (key, value) in fields {
-                        pairs.append_pair(key, &text_of(value));
-                    }
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                for (key, value) in fields {
+                    form.append_pair(key, &text_of(value));
                 }
                 request
                     .header(
                         reqwest::header::CONTENT_TYPE,
                         "application/x-www-form-urlencoded",
                     )
-                    .body(encoded.query().unwrap_or_default().to_owned())
+                    .body(form.finish())
             }
             ContentType::Text => request
                 .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -312,15 +312,12 @@ fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<Value, ApiError> {
     }
 }
 
+/// Form or query fields as a mapping (a repeated field keeps its last value).
 fn query_json(query: Option<&str>) -> Value {
-    let mut out = Map::new();
-    if let Some(query) = query {
-        let parsed = reqwest::Url::parse(&format!("http://q.invalid/?{query}"));
-        for (key, value) in parsed.iter().flat_map(|u| u.query_pairs()) {
-            out.insert(key.into_owned(), Value::String(value.into_owned()));
-        }
-    }
-    Value::Object(out)
+    let fields = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(key, value)| (key.into_owned(), Value::String(value.into_owned())))
+        .collect::<Map<_, _>>();
+    Value::Object(fields)
 }
 
 /// Request headers for the run's event, without credentials: auth and cookie headers, the

@@ -97,22 +97,9 @@ pub async fn execute(
                 Output::NoMatch(verdict.event)
             }
         }),
-        ActionConfig::Transform(TransformOptions::Implode(o)) => {
-            implode(
-                engine,
-                story,
-                action,
-                step,
-                o,
-                ctx,
-                &explode_marks,
-                now,
-                &mut effects,
-            )
-            .await
-        }
         ActionConfig::Transform(options) => {
-            run_transform(engine, story, action, step, options, ctx, now, &mut effects).await
+            let call = (engine, story, action, step);
+            run_transform(call, options, ctx, &explode_marks, now, &mut effects).await
         }
         ActionConfig::Prompt(options) => match &step.wait {
             // Answers arrive through Slack or signed prompt URLs; until then the step waits for
@@ -171,14 +158,13 @@ async fn integration(
     .map(|event| Output::Emit(vec![event]))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Runs a transform. `marks` are the upstream explode events' `(guid, index)`, which implode
+/// needs and only the raw input has.
 async fn run_transform(
-    engine: &Engine,
-    story: &Story,
-    action: &Action,
-    step: &ClaimedStep,
+    (engine, story, action, step): (&Engine, &Story, &Action, &ClaimedStep),
     options: &TransformOptions,
     ctx: &Context,
+    marks: &[(String, u64)],
     now: Millis,
     effects: &mut Effects,
 ) -> Result<Output, Error> {
@@ -238,8 +224,9 @@ async fn run_transform(
                 }
             })
         }
-        // Handled by `implode`, which needs the explode's marks from the raw input.
-        TransformOptions::Implode(_) => Ok(Output::Skip),
+        TransformOptions::Implode(o) => {
+            implode(engine, story, action, step, o, ctx, marks, now, effects).await
+        }
     }
 }
 

@@ -60,9 +60,7 @@ pub async fn record(
         .copied()
         .filter(|c| recorded.contains(&(c.step_id, c.lease_token)))
         .collect();
-    insert_events(conn, &live, now).await?;
-    let new_steps = insert_receiver_steps(conn, &live, now).await?;
-    let finished = update_runs(conn, &live, now).await?;
+    let (finished, added_work) = emit(conn, &live, now).await?;
     let results = batch
         .iter()
         .map(|c| {
@@ -77,7 +75,22 @@ pub async fn record(
             }
         })
         .collect();
-    Ok((results, new_steps > 0 || !finished.is_empty()))
+    Ok((results, added_work))
+}
+
+/// Records what finished steps (already fenced) emit: their events, their receivers' steps and
+/// their runs' counters. Returns the runs closed (status, closing step) and whether new work is
+/// due.
+pub async fn emit(
+    conn: &mut AnyConnection,
+    live: &[&Completion],
+    now: Millis,
+) -> Result<(BTreeMap<String, (RunStatus, i64)>, bool)> {
+    insert_events(conn, live, now).await?;
+    let new_steps = insert_receiver_steps(conn, live, now).await?;
+    let finished = update_runs(conn, live, now).await?;
+    let added_work = new_steps > 0 || !finished.is_empty();
+    Ok((finished, added_work))
 }
 
 /// Ends every step whose lease is still held; returns `(id, token)` of each.

@@ -375,69 +375,13 @@ async fn record_completion(
             .await?;
         added_work = true;
     }
-    let StepEnd::Done {
-        emitted,
-        unhandled_failure,
-        ..
-    } = &c.end
-    else {
-        return Ok((Completed::Recorded(None), added_work));
-    };
-    let run = RunRef {
-        id: &c.run_id,
-        story_id: &c.story_id,
-        story_version: &c.story_version,
-        started_at: c.run_started_at,
-    };
-    let mut new_steps = 0i64;
-    for (seq, event) in emitted.iter().enumerate() {
-        insert_event(
-            conn,
-            &run,
-            c.step_id,
-            &c.action_id,
-            c.input_event_id,
-            (seq, event),
-            now,
-        )
-        .await?;
-        new_steps += event.receivers.len() as i64;
-    }
-    added_work |= new_steps > 0;
-    // Counts the step out and its new steps in; the last open step closes the run, in the same
-    // statement.
-    let counters = sqlx::query(
-        "UPDATE runs SET open_steps = open_steps + $1, failed_steps = failed_steps + $2,
-                         updated_at = $3,
-                         status = CASE WHEN open_steps + $1 > 0 THEN status
-                                       WHEN failed_steps + $2 > 0 THEN 'failed'
-                                       ELSE 'succeeded' END,
-                         finished_at = CASE WHEN open_steps + $1 > 0 THEN finished_at ELSE $3 END
-         WHERE id = $4
-         RETURNING open_steps, status, parent_step_id",
-    )
-    .bind(new_steps - 1)
-    .bind(i64::from(*unhandled_failure))
-    .bind(now)
-    .bind(&c.run_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let open: i64 = counters.try_get(0)?;
-    let status: String = counters.try_get(1)?;
-    let parent: Option<i64> = counters.try_get(2)?;
-    if open > 0 {
+    if !matches!(c.end, StepEnd::Done { .. }) {
         return Ok((Completed::Recorded(None), added_work));
     }
-    let status = RunStatus::parse(&status).unwrap_or(RunStatus::Failed);
-    if let Some(parent) = parent {
-        sqlx::query("UPDATE steps SET due_at = $1 WHERE id = $2 AND state = 'waiting'")
-            .bind(now)
-            .bind(parent)
-            .execute(&mut *conn)
-            .await?;
-        added_work = true;
-    }
-    Ok((Completed::Recorded(Some(status)), added_work))
+    // Events, receivers' steps and run counters: the same statements as a batch of one.
+    let (finished, work) = super::batch::emit(conn, &[c], now).await?;
+    let status = finished.get(c.run_id.as_str()).map(|(status, _)| *status);
+    Ok((Completed::Recorded(status), added_work || work))
 }
 
 /// Moves a waiting step's due time to now, so the runner picks it up.
