@@ -239,9 +239,9 @@ impl Runner {
             }
             // With steps in flight, their completions bring the next work (and wake us); only an
             // idle runner needs to know when the next timer or lease falls due.
-            // Skipping the claim means many steps are in flight and will wake us soon; otherwise
-            // nothing more is due now, so sleep until the next timer or lease falls due.
-            let sleep = if batchy {
+            // Steps just claimed (or many in flight) wake us when they finish; only a claim that
+            // found nothing due needs the next timer or lease expiry to know how long to sleep.
+            let sleep = if batchy && claimed == 0 {
                 self.idle_wait().await
             } else {
                 Duration::from_secs(5)
