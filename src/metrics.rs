@@ -19,6 +19,8 @@ pub struct Metrics {
     runs_created: AtomicU64,
     runs_deduplicated: AtomicU64,
     webhooks_rejected: AtomicU64,
+    events_ingested: AtomicU64,
+    events_rejected: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -62,6 +64,14 @@ impl Metrics {
     /// A webhook request was refused.
     pub fn webhook_rejected(&self) {
         self.webhooks_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An ingest evaluated `accepted` events and refused `rejected`.
+    pub fn events_ingested(&self, accepted: usize, rejected: usize) {
+        self.events_ingested
+            .fetch_add(accepted as u64, Ordering::Relaxed);
+        self.events_rejected
+            .fetch_add(rejected as u64, Ordering::Relaxed);
     }
 
     /// Steps finished so far in `state`.
@@ -115,6 +125,18 @@ impl Metrics {
             "warden_webhooks_rejected_total",
             "Webhook requests refused (4xx).",
             &self.webhooks_rejected,
+        );
+        counter(
+            &mut out,
+            "warden_events_ingested_total",
+            "Log events evaluated by the detection stage.",
+            &self.events_ingested,
+        );
+        counter(
+            &mut out,
+            "warden_events_rejected_total",
+            "Log events refused by the detection stage (not a JSON object).",
+            &self.events_rejected,
         );
         let _ = writeln!(
             out,

@@ -1,9 +1,12 @@
 //! HTTP: webhooks that start runs, the runs API, health and metrics. Every error is JSON
 //! `{code, message, details}`; a 5xx never carries internals (they are logged instead).
 
+mod alerts;
+mod ingest;
 mod runs;
 mod webhook;
 
+use crate::detect::detector::Detector;
 use crate::engine::Engine;
 use crate::secrets::Secret;
 use crate::store::Queue;
@@ -11,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -25,6 +28,28 @@ pub struct AppState {
     pub api_token: Option<Secret>,
     /// Dev mode: the API is open without a token.
     pub dev: bool,
+    /// The detection stage.
+    pub detector: Arc<Detector>,
+    /// Body limits of `POST /ingest`.
+    pub ingest_limits: IngestLimits,
+}
+
+/// Body limits of `POST /ingest/{log_type}`.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestLimits {
+    /// The largest body, as sent (compressed or not).
+    pub max_body: usize,
+    /// The largest gzip body once decompressed (a zip bomb stops here).
+    pub max_decompressed: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> IngestLimits {
+        IngestLimits {
+            max_body: 32 * 1024 * 1024,
+            max_decompressed: 256 * 1024 * 1024,
+        }
+    }
 }
 
 /// The application's routes.
@@ -33,14 +58,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stories", get(runs::list_stories))
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
+        .route("/api/alerts", get(alerts::list_alerts))
+        .route("/api/alerts/{id}", get(alerts::get_alert))
+        .route("/ingest/{log_type}", post(ingest::ingest))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let ingest_ceiling = state.ingest_limits.max_body;
     Router::new()
         .route("/webhook/{path}/{secret}", any(webhook::receive))
         // Each webhook enforces its own (smaller) limit; this is the ceiling any may set.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_CEILING))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .merge(api)
+        .merge(api.layer(DefaultBodyLimit::max(ingest_ceiling)))
         .fallback(not_found)
         .with_state(state)
 }

@@ -2,14 +2,12 @@
 //! 202. A malformed or unauthenticated request gets a 4xx and creates nothing.
 
 use super::{ApiError, AppState};
-use crate::engine::runner::new_run_id;
 use crate::secrets::Secret;
-use crate::store::{NewRun, RunCreated, Runs};
+use crate::store::{RunCreated, Runs};
 use crate::story::kinds::webhook::{
     HmacAlgorithm, SignatureCheck, SignatureEncoding, WebhookMethod,
 };
-use crate::story::kinds::{LinkKind, WebhookOptions};
-use crate::template::Context;
+use crate::story::kinds::WebhookOptions;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -18,12 +16,10 @@ use axum::Json;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 
 /// The largest body any webhook may accept (`max_body_bytes` is validated against it).
 pub const MAX_BODY_CEILING: usize = 32 * 1024 * 1024;
 const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
-const DEFAULT_DEDUPE_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 /// Request headers never stored in the run's event.
 const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
@@ -115,25 +111,7 @@ async fn accept(
         "method": method.as_str(),
     });
     let now = engine.clock.now();
-    let dedupe = dedupe_key(options, &action.id, &payload).map(|key| {
-        let window = options
-            .dedupe_window
-            .map_or(DEFAULT_DEDUPE_WINDOW, |w| w.value);
-        (
-            key,
-            now.saturating_add(crate::engine::machine::millis(window)),
-        )
-    });
-    let run = NewRun {
-        id: new_run_id(),
-        story_id: story.id.clone(),
-        story_version: story.version.clone(),
-        entry_action: action.id.clone(),
-        payload,
-        receivers: story.receiver_ids(index, LinkKind::Default),
-        dedupe,
-        parent_step_id: None,
-    };
+    let run = crate::engine::entry::webhook_run(&story, index, payload, None, now);
     let created = engine
         .store
         .create_runs(std::slice::from_ref(&run), now)
@@ -349,21 +327,6 @@ fn headers_json(headers: &HeaderMap, options: &WebhookOptions, url_secret: &str)
 
 /// The delivery's dedupe key, when the webhook has one and it renders to something. A key that
 /// cannot be computed for this payload does not block the delivery: the run is created.
-fn dedupe_key(options: &WebhookOptions, action_id: &str, payload: &Value) -> Option<String> {
-    let template = options.dedupe_key.as_ref()?;
-    let mut roots = Map::new();
-    roots.insert(action_id.to_owned(), payload.clone());
-    let key = crate::actions::render_text("dedupe_key", template, &Context::new(roots));
-    match key {
-        Ok(key) if !key.is_empty() => Some(key),
-        Ok(_) => None,
-        Err(error) => {
-            tracing::warn!(%error, "Dedupe key not computed; accepting the delivery without it.");
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::decode_hex;

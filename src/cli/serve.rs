@@ -1,6 +1,8 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, IngestLimits};
+use crate::detect::{self, deliver::Deliverer, detector::Detector};
+use crate::detect::routing::{check_routing, Routing, Target};
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook, SystemClock};
 use crate::http_client::HttpClients;
 use crate::secrets::{Secret, Secrets};
@@ -25,6 +27,16 @@ pub struct Common {
     /// Integration templates directory.
     #[arg(long, env = "WARDEN_TEMPLATES", default_value = "templates")]
     pub templates: PathBuf,
+    /// Detection rules directory (Panther rule YAML).
+    #[arg(long, env = "WARDEN_RULES", default_value = "rules")]
+    pub rules: PathBuf,
+    /// Alert destinations file [default: ./destinations.yml if it exists; else alerts are only
+    /// stored].
+    #[arg(long, env = "WARDEN_DESTINATIONS")]
+    pub destinations: Option<PathBuf>,
+    /// The URL Warden is reached at, for alert links [default: http://WARDEN_LISTEN].
+    #[arg(long, env = "WARDEN_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Seconds a step lease lasts before another worker may take the step over.
     #[arg(long, env = "WARDEN_LEASE_SECS", default_value_t = 30)]
     pub lease_secs: u64,
@@ -123,6 +135,69 @@ pub async fn build_engine(common: &Common) -> anyhow::Result<Arc<Engine>> {
     }))
 }
 
+/// Loads rules and destinations (refusing to start on invalid ones) and builds the detection
+/// stage over `engine`'s store.
+pub fn build_detector(
+    common: &Common,
+    engine: &Engine,
+    public_url: &str,
+) -> anyhow::Result<Arc<Detector>> {
+    let rules = if common.rules.exists() {
+        let loaded = detect::load::load(std::slice::from_ref(&common.rules))
+            .with_context(|| format!("Failed to read {}", common.rules.display()))?;
+        if loaded.error_count() > 0 {
+            for report in loaded.invalid_files() {
+                for d in &report.diagnostics {
+                    eprintln!("{}", d.render(&report.path));
+                }
+            }
+            bail!(
+                "{} problem(s) in rules; fix them (see `warden rules test`) and start again",
+                loaded.error_count()
+            );
+        }
+        loaded.rules
+    } else {
+        tracing::info!(rules = %common.rules.display(), "No rules directory: detection has no rules.");
+        Vec::new()
+    };
+    let routing = read_routing(common.destinations.as_deref())?;
+    for destination in routing.all() {
+        if let Target::StoryWebhook(path) = &destination.target {
+            if engine.stories.webhook(path).is_none() {
+                bail!(
+                    "destination `{}` delivers to the story webhook `{path}`, which no story has",
+                    destination.id
+                );
+            }
+        }
+    }
+    let detector = Detector::new(
+        rules,
+        routing,
+        engine.store.clone(),
+        engine.clock.clone(),
+        public_url,
+    )
+    .map_err(|problems| anyhow::anyhow!("{problems}"))?;
+    Ok(Arc::new(detector))
+}
+
+fn read_routing(path: Option<&std::path::Path>) -> anyhow::Result<Routing> {
+    let default = std::path::Path::new("destinations.yml");
+    let path = match path {
+        Some(path) => path,
+        None if default.exists() => default,
+        None => return Ok(Routing::default()),
+    };
+    let shown = path.display().to_string();
+    let source = load::read_source(path).map_err(|d| anyhow::anyhow!("{}", d.render(&shown)))?;
+    check_routing(&source).map_err(|problems| {
+        let rendered: Vec<String> = problems.iter().map(|d| d.render(&shown)).collect();
+        anyhow::anyhow!("{}", rendered.join("\n"))
+    })
+}
+
 fn runner_config(common: &Common) -> RunnerConfig {
     RunnerConfig {
         lease: Duration::from_secs(common.lease_secs.max(1)),
@@ -168,15 +243,30 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", args.listen))?;
+        let public_url = args
+            .common
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen));
+        let detector = build_detector(&args.common, &engine, &public_url)?;
         let (stop, stopped) = watch::channel(false);
         let runner = Runner::new(engine.clone(), runner_config(&args.common));
-        let runner = tokio::spawn(runner.run(stopped));
+        let runner = tokio::spawn(runner.run(stopped.clone()));
+        let deliverer = Deliverer::new(engine.clone(), detector.clone(), Default::default());
+        let deliverer = tokio::spawn(deliverer.run(stopped));
         let app = api::router(AppState {
             engine: engine.clone(),
             api_token,
             dev: args.dev,
+            detector: detector.clone(),
+            ingest_limits: IngestLimits::default(),
         });
-        tracing::info!(listen = %listener.local_addr()?, stories = engine.stories.all().len(), "Warden is serving.");
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            stories = engine.stories.all().len(),
+            rules = detector.rules().count(),
+            "Warden is serving."
+        );
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -184,6 +274,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("Shutting down: no new requests; draining steps.");
         let _ = stop.send(true);
         let _ = runner.await;
+        let _ = deliverer.await;
         engine.store.close().await;
         Ok(ExitCode::SUCCESS)
     })
@@ -194,13 +285,19 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
         let engine = build_engine(&args.common).await?;
+        let public_url = args.common.public_url.clone().unwrap_or_default();
+        let detector = build_detector(&args.common, &engine, &public_url)?;
         let (stop, stopped) = watch::channel(false);
-        let runner =
-            tokio::spawn(Runner::new(engine.clone(), runner_config(&args.common)).run(stopped));
+        let runner = Runner::new(engine.clone(), runner_config(&args.common));
+        let runner = tokio::spawn(runner.run(stopped.clone()));
+        // Workers share the delivery queue too: alerts go out while any process is up.
+        let deliverer = Deliverer::new(engine.clone(), detector, Default::default());
+        let deliverer = tokio::spawn(deliverer.run(stopped));
         tracing::info!("Warden worker is running.");
         shutdown_signal().await;
         let _ = stop.send(true);
         let _ = runner.await;
+        let _ = deliverer.await;
         engine.store.close().await;
         Ok(ExitCode::SUCCESS)
     })

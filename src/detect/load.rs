@@ -13,6 +13,8 @@ pub struct LoadedRule {
     pub path: String,
     /// The compiled rule.
     pub rule: Rule,
+    /// A digest of the file (an alert's `version`): changes whenever the file does.
+    pub version: Option<String>,
 }
 
 /// An unsupported rule and the file it came from.
@@ -67,10 +69,9 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
     for file in files {
         let path = file.display().to_string();
         let mut diagnostics = Vec::new();
-        match read_source(&file)
-            .map_err(|d| vec![d])
-            .and_then(|s| check_rule(&s))
-        {
+        let source = read_source(&file);
+        let version = source.as_ref().ok().map(|s| version_of(s));
+        match source.map_err(|d| vec![d]).and_then(|s| check_rule(&s)) {
             Ok(RuleFile::Rule(rule)) => {
                 if let Some(d) = claim_id(&mut ids, &rule.id, rule.id_span, &path) {
                     diagnostics.push(d);
@@ -78,6 +79,7 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
                     loaded.rules.push(LoadedRule {
                         path: path.clone(),
                         rule: *rule,
+                        version,
                     });
                 }
             }
@@ -97,6 +99,13 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
         loaded.reports.push(FileReport { path, diagnostics });
     }
     Ok(loaded)
+}
+
+/// The first 128 bits of the file's SHA-256, in hex (the length of Panther's versions).
+fn version_of(source: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(source.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn claim_id(

@@ -8,9 +8,14 @@
 //! - [`load`] reads rule files and directories; [`testing`] runs the rules' `Tests` as
 //!   `panther_analysis_tool test` does.
 
+pub mod alerting;
+pub mod body;
+pub mod deliver;
+pub mod detector;
 pub mod eval;
 pub mod load;
 pub mod normalize;
+pub mod routing;
 pub mod rule;
 pub mod testing;
 

@@ -2,6 +2,7 @@
 //! [`execute`] runs one action with its I/O; [`stories`] finds the story version a run pinned.
 
 pub mod clock;
+pub mod entry;
 pub mod execute;
 pub mod machine;
 pub mod runner;

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Arguments, Row};
 use std::collections::{BTreeMap, HashSet};
 
 /// Rows per multi-row statement: far below both databases' bind-parameter limits.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
 /// Whether a completion can go through the batch path.
 pub fn is_simple(c: &Completion) -> bool {
@@ -20,7 +20,7 @@ pub fn is_simple(c: &Completion) -> bool {
 }
 
 /// `($1, $2, …), ($n, …)` for `rows` rows of `width` placeholders, numbered from `first`.
-fn placeholders(rows: usize, width: usize, first: usize) -> String {
+pub(super) fn placeholders(rows: usize, width: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * width * 5);
     for row in 0..rows {
         if row > 0 {
@@ -39,7 +39,7 @@ fn placeholders(rows: usize, width: usize, first: usize) -> String {
     out
 }
 
-fn add<'q, T>(args: &mut AnyArguments<'q>, value: T) -> Result<()>
+pub(super) fn add<'q, T>(args: &mut AnyArguments<'q>, value: T) -> Result<()>
 where
     T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {

@@ -13,12 +13,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "runner",
-    sqlite: include_str!("../../migrations/sqlite/0001_runner.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_runner.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "runner",
+        sqlite: include_str!("../../migrations/sqlite/0001_runner.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_runner.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "detection",
+        sqlite: include_str!("../../migrations/sqlite/0002_detection.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_detection.sql"),
+    },
+];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.
 const POSTGRES_LOCK_KEY: i64 = 0x5741_5244_454e; // "WARDEN"

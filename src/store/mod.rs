@@ -6,12 +6,15 @@
 //! connection setup. See `sqlite.rs` and `postgres.rs`.
 
 mod batch;
+mod detections;
 mod migrate;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
 
 pub use sql::{redact_url, Dialect, SqlStore, DEFAULT_DATABASE_URL};
+
+pub use crate::detect::alerting::{FirstMatch, Window, WindowPolicy};
 
 use serde_json::Value;
 use std::future::Future;
@@ -475,4 +478,202 @@ pub trait ActionStates {
         action_id: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
+}
+
+/// A rule match to record: the event (normalised, with its `p_rule_*` fields) and what its
+/// window needs. The store fills in `p_alert_id`.
+#[derive(Debug, Clone)]
+pub struct NewMatch {
+    /// `p_rule_id`.
+    pub rule_id: String,
+    /// The rule's dedup period and threshold.
+    pub policy: WindowPolicy,
+    /// The dedup string.
+    pub dedup: String,
+    /// `p_log_type`.
+    pub log_type: String,
+    /// `p_event_time`, anchoring windows.
+    pub event_time: Millis,
+    /// The generated fields, kept if this match opens a window.
+    pub first: FirstMatch,
+    /// The normalised event.
+    pub event: Value,
+}
+
+/// An alert to create: built by the caller when a window reaches its threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAlert {
+    /// The alert id (Panther's `alertId`).
+    pub id: String,
+    /// `RULE` or `SCHEDULED_RULE`.
+    pub alert_type: String,
+    /// The severity.
+    pub severity: String,
+    /// The title, as sent.
+    pub title: String,
+    /// The log type of the window's first match.
+    pub log_type: String,
+    /// Panther's webhook body, as delivered.
+    pub notification: Value,
+    /// Destination ids to deliver to, each exactly once.
+    pub destinations: Vec<String>,
+}
+
+/// What recording a batch of matches did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordedMatches {
+    /// Matches stored.
+    pub matches: usize,
+    /// Alerts created, in order.
+    pub alerts: Vec<String>,
+    /// Deliveries queued.
+    pub deliveries: usize,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertRecord {
+    /// The alert id.
+    pub id: String,
+    /// `RuleID`.
+    pub rule_id: String,
+    /// `RULE` or `SCHEDULED_RULE`.
+    pub alert_type: String,
+    /// The severity.
+    pub severity: String,
+    /// The title.
+    pub title: String,
+    /// The dedup string.
+    pub dedup: String,
+    /// Matches merged into the alert's window so far.
+    pub event_count: i64,
+    /// Panther's webhook body.
+    pub notification: Value,
+    /// Creation (milliseconds).
+    pub created_at: Millis,
+    /// Last merge (milliseconds).
+    pub updated_at: Millis,
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// Only this rule.
+    pub rule_id: Option<String>,
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only alerts created before this time (paging).
+    pub before: Option<Millis>,
+    /// At most this many (capped at 500).
+    pub limit: u32,
+}
+
+/// One delivery of an alert to one destination.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeliveryRecord {
+    /// Row id.
+    pub id: i64,
+    /// The alert.
+    pub alert_id: String,
+    /// The destination id.
+    pub destination: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When it is next due (pending) or was last tried.
+    pub due_at: Millis,
+    /// The run a story destination started.
+    pub run_id: Option<String>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// A delivery leased to this process, with the body to send.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    /// The delivery.
+    pub delivery: DeliveryRecord,
+    /// Panther's webhook body.
+    pub notification: Value,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// Accepted (2xx, or a run created).
+    Delivered {
+        /// The run a story destination started.
+        run_id: Option<String>,
+    },
+    /// Try again at `due_at`.
+    Retry {
+        /// When.
+        due_at: Millis,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Given up.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The detection stage's records: dedup windows, matches, alerts and their deliveries, source
+/// checkpoints and scheduled-query runs.
+pub trait Detections {
+    /// Records `matches` in one transaction: merges each into its window (Panther's semantics,
+    /// see `detect::alerting`), stores it with its `p_alert_id`, creates the alert of every window
+    /// that reaches its threshold (`alert_for` builds it from the match and the window) with one
+    /// pending delivery per destination, and stores `checkpoint` (source, position) with them.
+    fn record_matches(
+        &self,
+        matches: Vec<NewMatch>,
+        checkpoint: Option<(&str, &str)>,
+        now: Millis,
+        alert_for: &(dyn Fn(&NewMatch, &Window) -> NewAlert + Send + Sync),
+    ) -> impl Future<Output = Result<RecordedMatches>> + Send;
+    /// A source's stored position.
+    fn checkpoint(&self, source: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Alerts, newest first.
+    fn list_alerts(
+        &self,
+        filter: &AlertFilter,
+    ) -> impl Future<Output = Result<Vec<AlertRecord>>> + Send;
+    /// One alert and its deliveries.
+    fn alert(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<(AlertRecord, Vec<DeliveryRecord>)>>> + Send;
+    /// Stored matches of `rule_ids` with an event time at or after `since`, oldest first.
+    fn matches_since(
+        &self,
+        rule_ids: &[String],
+        since: Millis,
+    ) -> impl Future<Output = Result<Vec<Value>>> + Send;
+    /// Leases up to `limit` due deliveries until `lease_until`.
+    fn claim_deliveries(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<DueDelivery>>> + Send;
+    /// Records how an attempt ended.
+    fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: &DeliveryOutcome,
+        now: Millis,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// When a scheduled query last ran (its scheduled time).
+    fn query_last_run(&self, name: &str) -> impl Future<Output = Result<Option<Millis>>> + Send;
+    /// Records a scheduled query's run, unless another process recorded a later one first;
+    /// returns whether this call recorded it (and so owns the run).
+    fn claim_query_run(
+        &self,
+        name: &str,
+        previous: Option<Millis>,
+        scheduled_at: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }

@@ -23,15 +23,15 @@ pub enum Dialect {
 /// The store. Cheap to clone.
 #[derive(Clone)]
 pub struct SqlStore {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    dialect: Dialect,
+pub(super) struct Inner {
+    pub(super) dialect: Dialect,
     /// All writes go through here (for SQLite: exactly one connection, so writers never contend).
-    writer: AnyPool,
+    pub(super) writer: AnyPool,
     /// Reads.
-    reader: AnyPool,
+    pub(super) reader: AnyPool,
     /// Postgres only: the URL the wake-up listener connects to.
     listen_url: Option<String>,
 }
@@ -119,7 +119,7 @@ impl SqlStore {
         self.inner.reader.close().await;
     }
 
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(super) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.inner.dialect {
             // Take the write lock up front: a deferred transaction that reads then writes can
             // fail instead of waiting.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::TestDb;
 use warden::api::{self, AppState};
+use warden::detect::detector::Detector;
 use warden::engine::{Engine, ManualClock, Runner, RunnerConfig, StoryBook};
 use warden::secrets::{Secret, Secrets};
 use warden::store::{Runs, SqlStore};
@@ -70,6 +71,11 @@ impl TestApp {
             engine: engine.clone(),
             api_token: Some(Secret::new(TOKEN)),
             dev: false,
+            detector: Arc::new(Detector::without_rules(
+                engine.store.clone(),
+                engine.clock.clone(),
+            )),
+            ingest_limits: Default::default(),
         });
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();

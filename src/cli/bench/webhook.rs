@@ -6,11 +6,13 @@ use super::{
     runtime, with_scratch_db, DbArgs, BENCH_SECRET, BENCH_STORY_ID, STEPS_PER_RUN,
 };
 use crate::api::{self, AppState};
+use crate::detect::detector::Detector;
 use crate::engine::{Engine, Runner, RunnerConfig};
 use crate::store::StepState;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -60,10 +62,13 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let engine = bench_engine(&url).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let detector = Detector::without_rules(engine.store.clone(), engine.clock.clone());
     let app = api::router(AppState {
         engine: engine.clone(),
         api_token: None,
         dev: false,
+        detector: Arc::new(detector),
+        ingest_limits: Default::default(),
     });
     let (server_stop, server_stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

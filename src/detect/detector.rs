@@ -1,0 +1,440 @@
+//! The detection stage at work: events in (HTTP ingest, replay, the Okta poller, scheduled
+//! queries), matches and alerts out, stored in one transaction with their deliveries.
+//!
+//! The CPU part ([`Detector::evaluate`]) is synchronous and runs off the async threads; the
+//! store part is one [`Detections::record_matches`] call per batch, so an acknowledged batch is
+//! durable: its matches, the alerts they raised and those alerts' deliveries commit together.
+
+use super::alerting::{self, AlertType, FirstMatch, RuleInfo, WindowPolicy};
+use super::body::{self, BodyError, Position, RawEvent};
+use super::load::LoadedRule;
+use super::normalize::{normalize, LogType};
+use super::routing::Routing;
+use super::rule::AnalysisType;
+use super::Rule;
+use crate::engine::clock::{rfc3339, Clock};
+use crate::store::{self, Detections, Millis, NewAlert, NewMatch, RecordedMatches, SqlStore, Window};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// At most this many per-event errors are reported back; the count covers them all.
+const MAX_REPORTED_ERRORS: usize = 100;
+
+/// The detection stage, shared by every source.
+#[derive(Debug)]
+pub struct Detector {
+    rules: Vec<DetectorRule>,
+    streaming: HashMap<String, Vec<usize>>,
+    by_id: HashMap<String, usize>,
+    routing: Routing,
+    store: SqlStore,
+    clock: Arc<dyn Clock>,
+    link_base: String,
+    /// Signalled when deliveries were queued, to wake the delivery worker.
+    pub deliveries_queued: Arc<Notify>,
+}
+
+#[derive(Debug)]
+struct DetectorRule {
+    rule: Rule,
+    version: Option<String>,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct IngestReport {
+    /// Events evaluated.
+    pub accepted: usize,
+    /// Events refused (not JSON, not an object).
+    pub rejected: usize,
+    /// Rule matches stored.
+    pub matches: usize,
+    /// Alerts created.
+    pub alerts: Vec<String>,
+    /// Why events were refused (the first 100).
+    pub errors: Vec<EventError>,
+}
+
+/// One refused event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventError {
+    /// Where it was in the body.
+    #[serde(flatten)]
+    pub at: Position,
+    /// Why.
+    pub message: String,
+}
+
+/// Why an ingest failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The log type's name is not usable.
+    #[error("`{0}` is not a log type name (letters, digits, `.`, `_` and `-`, e.g. Okta.SystemLog)")]
+    BadLogType(String),
+    /// The body cannot be read.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The store failed; nothing of the batch was kept.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// What evaluating a batch produced.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Matches to record.
+    pub matches: Vec<NewMatch>,
+    /// Events evaluated.
+    pub accepted: usize,
+    /// Events refused, all of them.
+    pub errors: Vec<EventError>,
+}
+
+impl Detector {
+    /// A detector over `rules`, delivering through `routing`. Fails if a rule names a
+    /// destination (`OutputIds`) that `routing` lacks.
+    pub fn new(
+        rules: Vec<LoadedRule>,
+        routing: Routing,
+        store: SqlStore,
+        clock: Arc<dyn Clock>,
+        link_base: &str,
+    ) -> Result<Detector, String> {
+        let mut detector = Detector {
+            rules: Vec::new(),
+            streaming: HashMap::new(),
+            by_id: HashMap::new(),
+            routing,
+            store,
+            clock,
+            link_base: link_base.trim_end_matches('/').to_owned(),
+            deliveries_queued: Arc::default(),
+        };
+        let mut problems = Vec::new();
+        for loaded in rules.into_iter().filter(|l| l.rule.enabled) {
+            let rule = loaded.rule;
+            for output in &rule.output_ids {
+                if detector.routing.get(output).is_none() {
+                    problems.push(format!(
+                        "{}: rule {} sends alerts to `{output}`, which is not a configured destination",
+                        loaded.path, rule.id
+                    ));
+                }
+            }
+            let index = detector.rules.len();
+            if rule.analysis_type == AnalysisType::Rule {
+                for log_type in &rule.log_types {
+                    detector
+                        .streaming
+                        .entry(log_type.clone())
+                        .or_default()
+                        .push(index);
+                }
+            }
+            detector.by_id.insert(rule.id.clone(), index);
+            detector.rules.push(DetectorRule {
+                rule,
+                version: loaded.version,
+            });
+        }
+        if problems.is_empty() {
+            Ok(detector)
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// A detector with no rules and no destinations (every event is accepted, nothing matches).
+    pub fn without_rules(store: SqlStore, clock: Arc<dyn Clock>) -> Detector {
+        Detector::new(Vec::new(), Routing::default(), store, clock, "http://127.0.0.1")
+            .expect("no rules name no destinations")
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// The destinations.
+    pub fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    /// The enabled rules.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().map(|r| &r.rule)
+    }
+
+    /// Reads a body (gzip, JSON, array or NDJSON), evaluates it and records the result.
+    pub async fn ingest_body(
+        self: &Arc<Self>,
+        log_type: &str,
+        bytes: axum::body::Bytes,
+        max_decompressed: usize,
+    ) -> Result<IngestReport, IngestError> {
+        let log_type = parse_log_type(log_type)?;
+        let now = self.clock.now();
+        let detector = self.clone();
+        let evaluated = tokio::task::spawn_blocking(move || {
+            let text = body::text(&bytes, max_decompressed)?;
+            let events = body::split(&text)?;
+            Ok::<_, BodyError>(detector.evaluate(&log_type, &events, now))
+        })
+        .await
+        .expect("evaluation does not panic")?;
+        self.record(evaluated, None).await
+    }
+
+    /// Evaluates already-parsed events (the Okta poller) and records them with `checkpoint`.
+    pub async fn ingest_values(
+        &self,
+        log_type: &str,
+        events: Vec<Value>,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<IngestReport, IngestError> {
+        let log_type = parse_log_type(log_type)?;
+        let now = self.clock.now();
+        let mut evaluated = Evaluated::default();
+        for (n, event) in events.into_iter().enumerate() {
+            self.evaluate_one(&log_type, event, Position::Item(n), now, &mut evaluated);
+        }
+        self.record(evaluated, checkpoint).await
+    }
+
+    /// Parses, normalises and evaluates `events` against the log type's rules.
+    pub fn evaluate(&self, log_type: &LogType, events: &[RawEvent<'_>], now: Millis) -> Evaluated {
+        let mut evaluated = Evaluated::default();
+        for raw in events {
+            match serde_json::from_str::<Value>(raw.json) {
+                Ok(event) => self.evaluate_one(log_type, event, raw.at, now, &mut evaluated),
+                Err(e) => evaluated.errors.push(EventError {
+                    at: raw.at,
+                    message: format!("invalid JSON: {e}"),
+                }),
+            }
+        }
+        evaluated
+    }
+
+    fn evaluate_one(
+        &self,
+        log_type: &LogType,
+        mut event: Value,
+        at: Position,
+        now: Millis,
+        out: &mut Evaluated,
+    ) {
+        let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
+        let row_id = uuid::Uuid::now_v7().simple().to_string();
+        if normalize(&mut event, log_type, parse_time, &row_id).is_err() {
+            out.errors.push(EventError {
+                at,
+                message: "an event must be a JSON object".into(),
+            });
+            return;
+        }
+        out.accepted += 1;
+        let Some(indexes) = self.streaming.get(log_type.name()) else {
+            return;
+        };
+        for &index in indexes {
+            let rule = &self.rules[index].rule;
+            if rule.matches(&event) {
+                out.matches.push(self.new_match(rule, log_type.name(), &event, now));
+            }
+        }
+    }
+
+    /// A match of `rule` on `event`, with Panther's `p_rule_*` fields.
+    fn new_match(&self, rule: &Rule, log_type: &str, event: &Value, now: Millis) -> NewMatch {
+        let severity = rule.severity_for(event);
+        let context = rule.alert_context(event);
+        let first = FirstMatch {
+            title: rule.title(event),
+            severity: severity.as_str().to_owned(),
+            context: context.clone(),
+            log_type: log_type.to_owned(),
+        };
+        let mut event = event.clone();
+        let event_time = event_time(&event).unwrap_or(now);
+        if let Value::Object(fields) = &mut event {
+            fields.insert("p_rule_id".into(), rule.id.clone().into());
+            fields.insert("p_rule_severity".into(), rule.severity.as_str().into());
+            fields.insert("p_alert_severity".into(), severity.as_str().into());
+            fields.insert("p_rule_tags".into(), rule.tags.clone().into());
+            fields.insert("p_alert_context".into(), Value::Object(context));
+        }
+        NewMatch {
+            rule_id: rule.id.clone(),
+            policy: WindowPolicy::new(rule.dedup_period_minutes, rule.threshold),
+            dedup: rule.dedup(&event),
+            log_type: log_type.to_owned(),
+            event_time,
+            first,
+            event,
+        }
+    }
+
+    /// Records evaluated events: their matches, alerts and deliveries in one transaction.
+    pub async fn record(
+        &self,
+        evaluated: Evaluated,
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<IngestReport, IngestError> {
+        let Evaluated {
+            matches,
+            accepted,
+            errors,
+        } = evaluated;
+        let recorded = if matches.is_empty() && checkpoint.is_none() {
+            RecordedMatches::default()
+        } else {
+            let now = self.clock.now();
+            self.store
+                .record_matches(matches, checkpoint, now, &|m, w| self.alert_for(m, w, now))
+                .await?
+        };
+        if recorded.deliveries > 0 {
+            self.deliveries_queued.notify_one();
+        }
+        for id in &recorded.alerts {
+            tracing::info!(alert_id = %id, "Alert created.");
+        }
+        Ok(IngestReport {
+            accepted,
+            rejected: errors.len(),
+            matches: recorded.matches,
+            alerts: recorded.alerts,
+            errors: errors.into_iter().take(MAX_REPORTED_ERRORS).collect(),
+        })
+    }
+
+    /// Evaluates scheduled-query rows against the rules reading that query.
+    pub fn evaluate_rows(&self, query_name: &str, rows: Vec<Value>, now: Millis) -> Evaluated {
+        let mut evaluated = Evaluated::default();
+        let log_type = LogType::parse(&format!("ScheduledQuery.{query_name}"));
+        for (n, row) in rows.into_iter().enumerate() {
+            let mut row = row;
+            let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
+            let row_id = uuid::Uuid::now_v7().simple().to_string();
+            if normalize(&mut row, &log_type, parse_time, &row_id).is_err() {
+                evaluated.errors.push(EventError {
+                    at: Position::Item(n),
+                    message: "a query row must be a JSON object".into(),
+                });
+                continue;
+            }
+            evaluated.accepted += 1;
+            for r in &self.rules {
+                let rule = &r.rule;
+                if rule.analysis_type == AnalysisType::ScheduledRule
+                    && rule.scheduled_queries.iter().any(|q| q == query_name)
+                    && rule.matches(&row)
+                {
+                    evaluated
+                        .matches
+                        .push(self.new_match(rule, log_type.name(), &row, now));
+                }
+            }
+        }
+        evaluated
+    }
+
+    /// Builds the alert of `window`, which `m` just brought to its threshold.
+    fn alert_for(&self, m: &NewMatch, window: &Window, now: Millis) -> NewAlert {
+        let rule = self.by_id.get(&m.rule_id).map(|&i| &self.rules[i]);
+        let first = &window.first_match;
+        let severity = alerting::severity_of(&first.severity);
+        let (info, alert_type, outputs) = match rule {
+            Some(r) => (
+                RuleInfo {
+                    id: &r.rule.id,
+                    display_name: r.rule.display_name.as_deref(),
+                    description: &r.rule.description,
+                    runbook: &r.rule.runbook,
+                    tags: &r.rule.tags,
+                    version: r.version.as_deref(),
+                },
+                match r.rule.analysis_type {
+                    AnalysisType::Rule => AlertType::Rule,
+                    AnalysisType::ScheduledRule => AlertType::ScheduledRule,
+                },
+                r.rule.output_ids.as_slice(),
+            ),
+            // Unreachable: matches come from this detector's rules.
+            None => (
+                RuleInfo {
+                    id: &m.rule_id,
+                    display_name: None,
+                    description: "",
+                    runbook: "",
+                    tags: &[],
+                    version: None,
+                },
+                AlertType::Rule,
+                &[][..],
+            ),
+        };
+        let link = format!("{}/api/alerts/{}", self.link_base, window.alert_id);
+        let notification = alerting::notification(
+            info,
+            alert_type,
+            &window.alert_id,
+            first,
+            &rfc3339(now),
+            &link,
+        );
+        NewAlert {
+            id: window.alert_id.clone(),
+            alert_type: alert_type.as_str().to_owned(),
+            severity: severity.as_str().to_owned(),
+            title: notification["title"].as_str().unwrap_or_default().to_owned(),
+            log_type: first.log_type.clone(),
+            destinations: self.routing.route(outputs, severity, &first.log_type),
+            notification,
+        }
+    }
+}
+
+fn parse_log_type(name: &str) -> Result<LogType, IngestError> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(LogType::parse(name))
+    } else {
+        Err(IngestError::BadLogType(name.chars().take(128).collect()))
+    }
+}
+
+/// `p_event_time` (`2006-01-02 15:04:05.000000000`, UTC) in milliseconds.
+fn event_time(event: &Value) -> Option<Millis> {
+    let text = event.get("p_event_time")?.as_str()?;
+    let civil: jiff::civil::DateTime = text.parse().ok()?;
+    let zoned = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+    Some(zoned.timestamp().as_millisecond())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_type_names_are_checked() {
+        assert!(parse_log_type("Okta.SystemLog").is_ok());
+        assert!(parse_log_type("Custom.My-Logs_2").is_ok());
+        for bad in ["", "a/b", "a b", "é"] {
+            assert!(parse_log_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_times_read_panthers_format() {
+        let event = serde_json::json!({"p_event_time": "2020-11-25 21:28:41.512000000"});
+        assert_eq!(event_time(&event), Some(1_606_339_721_512));
+    }
+}
