@@ -48,7 +48,13 @@ pub(super) async fn get_alert(
         .alert(&id)
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no alert `{id}`")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no alert `{id}`"),
+            )
+        })?;
     let mut body = alert_json(&alert);
     body["notification"] = alert.notification.clone();
     body["deliveries"] = json!(deliveries);

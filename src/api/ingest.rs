@@ -55,7 +55,10 @@ pub(super) async fn ingest(
             }
             IngestError::Store(store) => ApiError::internal(store),
         })?;
-    state.engine.metrics.events_ingested(report.accepted, report.rejected);
+    state
+        .engine
+        .metrics
+        .events_ingested(report.accepted, report.rejected);
     if report.accepted == 0 && report.rejected > 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

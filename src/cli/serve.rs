@@ -1,8 +1,8 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
 use crate::api::{self, AppState, IngestLimits};
-use crate::detect::{self, deliver::Deliverer, detector::Detector};
 use crate::detect::routing::{check_routing, Routing, Target};
+use crate::detect::{self, deliver::Deliverer, detector::Detector};
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook, SystemClock};
 use crate::http_client::HttpClients;
 use crate::secrets::{Secret, Secrets};

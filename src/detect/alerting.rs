@@ -230,9 +230,15 @@ mod tests {
         assert_eq!(a.alert_id, b.alert_id);
         let window = w.as_ref().unwrap();
         assert_eq!((window.event_count, window.updated_at), (2, 5));
-        assert_eq!(window.first_match.title, "t1", "the first match's fields are kept");
+        assert_eq!(
+            window.first_match.title, "t1",
+            "the first match's fields are kept"
+        );
         let c = add_match(&mut w, "R", "d", HOUR, 6, policy, || first("t3"));
-        assert!(c.creates_alert, "a match one period after the start opens a new window");
+        assert!(
+            c.creates_alert,
+            "a match one period after the start opens a new window"
+        );
         assert_ne!(c.alert_id, a.alert_id);
         assert_eq!(c.alert_id, alert_id("R", 2, "d"));
         assert_eq!(w.unwrap().first_match.title, "t3");
@@ -258,7 +264,10 @@ mod tests {
         let created = [0, 20 * day, 29 * day, 40 * day]
             .into_iter()
             .any(|t| add_match(&mut w, "R", "alice", t, t, policy, || first("x")).creates_alert);
-        assert!(!created, "windows are fixed from the first match, not sliding");
+        assert!(
+            !created,
+            "windows are fixed from the first match, not sliding"
+        );
         assert_eq!(w.unwrap().alert_count, 2);
     }
 
@@ -297,7 +306,12 @@ mod tests {
             "2020-11-25T21:28:41.512Z",
             "http://x/alerts/abc",
         );
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(
             keys,
             [

@@ -180,6 +180,9 @@ mod tests {
 
     #[test]
     fn binary_is_not_text() {
-        assert_eq!(text(&[0xff, 0xfe, 0x00, 0x81], 100), Err(BodyError::NotText));
+        assert_eq!(
+            text(&[0xff, 0xfe, 0x00, 0x81], 100),
+            Err(BodyError::NotText)
+        );
     }
 }

@@ -13,7 +13,9 @@ use super::routing::Routing;
 use super::rule::AnalysisType;
 use super::Rule;
 use crate::engine::clock::{rfc3339, Clock};
-use crate::store::{self, Detections, Millis, NewAlert, NewMatch, RecordedMatches, SqlStore, Window};
+use crate::store::{
+    self, Detections, Millis, NewAlert, NewMatch, RecordedMatches, SqlStore, Window,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,7 +73,9 @@ pub struct EventError {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The log type's name is not usable.
-    #[error("`{0}` is not a log type name (letters, digits, `.`, `_` and `-`, e.g. Okta.SystemLog)")]
+    #[error(
+        "`{0}` is not a log type name (letters, digits, `.`, `_` and `-`, e.g. Okta.SystemLog)"
+    )]
     BadLogType(String),
     /// The body cannot be read.
     #[error(transparent)]
@@ -148,8 +152,14 @@ impl Detector {
 
     /// A detector with no rules and no destinations (every event is accepted, nothing matches).
     pub fn without_rules(store: SqlStore, clock: Arc<dyn Clock>) -> Detector {
-        Detector::new(Vec::new(), Routing::default(), store, clock, "http://127.0.0.1")
-            .expect("no rules name no destinations")
+        Detector::new(
+            Vec::new(),
+            Routing::default(),
+            store,
+            clock,
+            "http://127.0.0.1",
+        )
+        .expect("no rules name no destinations")
     }
 
     /// The store.
@@ -242,7 +252,8 @@ impl Detector {
         for &index in indexes {
             let rule = &self.rules[index].rule;
             if rule.matches(&event) {
-                out.matches.push(self.new_match(rule, log_type.name(), &event, now));
+                out.matches
+                    .push(self.new_match(rule, log_type.name(), &event, now));
             }
         }
     }
@@ -390,7 +401,10 @@ impl Detector {
             id: window.alert_id.clone(),
             alert_type: alert_type.as_str().to_owned(),
             severity: severity.as_str().to_owned(),
-            title: notification["title"].as_str().unwrap_or_default().to_owned(),
+            title: notification["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             log_type: first.log_type.clone(),
             destinations: self.routing.route(outputs, severity, &first.log_type),
             notification,

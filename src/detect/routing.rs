@@ -15,8 +15,9 @@
 //! ```
 //!
 //! As in Panther, a rule's `OutputIds` overrides everything: its alerts go to exactly those
-//! destinations. Other alerts go to every destination whose filters they pass (a filter left out
-//! passes all). An alert no destination takes is stored only.
+//! destinations. Other alerts go to every destination whose `severities` include theirs (and
+//! whose `log_types`, if given, include theirs). A destination without `severities` takes only
+//! alerts of rules that name it. An alert no destination takes is stored only.
 
 use super::Severity;
 use crate::diagnostic::{Code, Diagnostic};
@@ -58,7 +59,7 @@ pub struct Destination {
     pub id: String,
     /// Where alerts go.
     pub target: Target,
-    /// Severities it takes; empty takes all.
+    /// Severities it takes; empty takes only alerts of rules naming it in `OutputIds`.
     pub severities: Vec<Severity>,
     /// Log types it takes; empty takes all.
     pub log_types: Vec<String>,
@@ -66,7 +67,7 @@ pub struct Destination {
 
 impl Destination {
     fn takes(&self, severity: Severity, log_type: &str) -> bool {
-        (self.severities.is_empty() || self.severities.contains(&severity))
+        self.severities.contains(&severity)
             && (self.log_types.is_empty() || self.log_types.iter().any(|t| t == log_type))
     }
 }
@@ -194,7 +195,10 @@ fn destination(
                 Diagnostic::new(
                     Code::KindConflict,
                     span.unwrap_or(id.span),
-                    format!("destination `{}` needs exactly one of `story_webhook` or `url`", id.value),
+                    format!(
+                        "destination `{}` needs exactly one of `story_webhook` or `url`",
+                        id.value
+                    ),
                 )
                 .with_hint("`story_webhook: <webhook path>` delivers in-process; `url:` POSTs"),
             );
@@ -233,8 +237,13 @@ mod tests {
             routing.route(&[], Severity::High, "Okta.SystemLog"),
             ["soc", "story"]
         );
-        assert_eq!(routing.route(&[], Severity::High, "AWS.CloudTrail"), ["story"]);
-        assert!(routing.route(&[], Severity::Info, "Okta.SystemLog").is_empty());
+        assert_eq!(
+            routing.route(&[], Severity::High, "AWS.CloudTrail"),
+            ["story"]
+        );
+        assert!(routing
+            .route(&[], Severity::Info, "Okta.SystemLog")
+            .is_empty());
         assert_eq!(
             routing.route(&["soc".into()], Severity::Info, "Other"),
             ["soc"]

@@ -150,7 +150,9 @@ impl Detections for SqlStore {
         else {
             return Ok(None);
         };
-        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE alert_id = $1 ORDER BY id");
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries WHERE alert_id = $1 ORDER BY id"
+        );
         let deliveries = sqlx::query(&sql)
             .bind(id)
             .fetch_all(&self.inner.reader)
@@ -161,7 +163,11 @@ impl Detections for SqlStore {
         Ok(Some((alert_record(&row)?, deliveries)))
     }
 
-    async fn matches_since(&self, rule_ids: &[String], since: Millis) -> Result<Vec<serde_json::Value>> {
+    async fn matches_since(
+        &self,
+        rule_ids: &[String],
+        since: Millis,
+    ) -> Result<Vec<serde_json::Value>> {
         if rule_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -351,7 +357,8 @@ async fn load_windows(
             add(&mut args, dedup.as_str())?;
         }
         for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
-            let first: FirstMatch = serde_json::from_str(&row.try_get::<String, _>("first_match")?)?;
+            let first: FirstMatch =
+                serde_json::from_str(&row.try_get::<String, _>("first_match")?)?;
             let key = (row.try_get("rule_id")?, row.try_get("dedup")?);
             let window = Window {
                 alert_count: row.try_get("alert_count")?,
@@ -414,7 +421,11 @@ async fn insert_matches(conn: &mut AnyConnection, matches: &[NewMatch], now: Mil
         );
         let mut args = AnyArguments::default();
         for m in chunk {
-            let alert_id = m.event.get("p_alert_id").and_then(|v| v.as_str()).unwrap_or_default();
+            let alert_id = m
+                .event
+                .get("p_alert_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             add(&mut args, m.rule_id.as_str())?;
             add(&mut args, alert_id.to_owned())?;
             add(&mut args, m.log_type.as_str())?;
