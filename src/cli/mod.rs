@@ -1,6 +1,7 @@
 //! The command line: `warden <command>`. Each command is a thin shell over the library.
 
 mod bench;
+mod replay;
 mod rules;
 mod schema;
 pub mod serve;
@@ -32,6 +33,8 @@ enum Command {
     Worker(serve::WorkerArgs),
     /// Apply database migrations (serve and worker also apply them on start).
     Migrate(serve::MigrateArgs),
+    /// Run a log file through the detection stage (JSON, JSON array or NDJSON; gzip ok).
+    Replay(replay::Args),
     /// Measure Warden's speed; the last line printed is one JSON object of figures.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -48,6 +51,7 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::Worker(args) => serve::worker(args),
         Command::Migrate(args) => serve::migrate(args),
+        Command::Replay(args) => replay::run(args),
         Command::Bench(bench) => bench::run(bench),
     };
     match result {

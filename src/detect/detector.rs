@@ -197,6 +197,18 @@ impl Detector {
         self.record(evaluated, None).await
     }
 
+    /// Evaluates raw events (split from a body or a file) and records them.
+    pub async fn ingest_raw(
+        &self,
+        log_type: &str,
+        events: &[RawEvent<'_>],
+    ) -> Result<IngestReport, IngestError> {
+        let log_type = parse_log_type(log_type)?;
+        let now = self.clock.now();
+        let evaluated = tokio::task::block_in_place(|| self.evaluate(&log_type, events, now));
+        self.record(evaluated, None).await
+    }
+
     /// Evaluates already-parsed events (the Okta poller) and records them with `checkpoint`.
     pub async fn ingest_values(
         &self,
