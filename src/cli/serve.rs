@@ -178,8 +178,7 @@ pub fn build_detector(
         engine.store.clone(),
         engine.clock.clone(),
         public_url,
-    )
-    .map_err(|problems| anyhow::anyhow!("{problems}"))?;
+    );
     Ok(Arc::new(detector))
 }
 

@@ -97,15 +97,16 @@ pub struct Evaluated {
 }
 
 impl Detector {
-    /// A detector over `rules`, delivering through `routing`. Fails if a rule names a
-    /// destination (`OutputIds`) that `routing` lacks.
+    /// A detector over `rules`, delivering through `routing`. A rule naming a destination
+    /// (`OutputIds`) that `routing` lacks is logged: its alerts are stored, and their deliveries
+    /// fail visibly (`GET /api/alerts/{id}`) rather than vanish.
     pub fn new(
         rules: Vec<LoadedRule>,
         routing: Routing,
         store: SqlStore,
         clock: Arc<dyn Clock>,
         link_base: &str,
-    ) -> Result<Detector, String> {
+    ) -> Detector {
         let mut detector = Detector {
             rules: Vec::new(),
             streaming: HashMap::new(),
@@ -116,15 +117,16 @@ impl Detector {
             link_base: link_base.trim_end_matches('/').to_owned(),
             deliveries_queued: Arc::default(),
         };
-        let mut problems = Vec::new();
         for loaded in rules.into_iter().filter(|l| l.rule.enabled) {
             let rule = loaded.rule;
             for output in &rule.output_ids {
                 if detector.routing.get(output).is_none() {
-                    problems.push(format!(
-                        "{}: rule {} sends alerts to `{output}`, which is not a configured destination",
-                        loaded.path, rule.id
-                    ));
+                    tracing::warn!(
+                        rule = %rule.id,
+                        file = %loaded.path,
+                        destination = %output,
+                        "A rule's OutputIds names a destination that is not configured."
+                    );
                 }
             }
             let index = detector.rules.len();
@@ -143,11 +145,7 @@ impl Detector {
                 version: loaded.version,
             });
         }
-        if problems.is_empty() {
-            Ok(detector)
-        } else {
-            Err(problems.join("\n"))
-        }
+        detector
     }
 
     /// A detector with no rules and no destinations (every event is accepted, nothing matches).

@@ -88,8 +88,7 @@ impl TestApp {
                 engine.store.clone(),
                 clock.clone(),
                 "https://warden.example.com",
-            )
-            .expect("detector"),
+            ),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());

@@ -5,6 +5,7 @@
 //! SQLite file, or a fresh Postgres database) that they remove when done.
 
 mod detect;
+mod ingest;
 mod runner;
 mod webhook;
 
@@ -41,6 +42,8 @@ pub enum Bench {
     Webhook(webhook::Args),
     /// Replay events through every rule on one core: events/s for parse + evaluate.
     Detect(detect::Args),
+    /// Post NDJSON batches of Okta events to `/ingest` with the shipped rules: durable events/s.
+    Ingest(ingest::Args),
 }
 
 /// Runs a benchmark.
@@ -53,6 +56,7 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Runner(args) => runner::run(args),
         Bench::Webhook(args) => webhook::run(args),
         Bench::Detect(args) => detect::run(args),
+        Bench::Ingest(args) => ingest::run(args),
     }
 }
 
