@@ -11,6 +11,7 @@
 pub mod eval;
 pub mod load;
 pub mod normalize;
+pub mod okta_poll;
 pub mod rule;
 pub mod testing;
 
