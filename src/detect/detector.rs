@@ -157,7 +157,6 @@ impl Detector {
             clock,
             "http://127.0.0.1",
         )
-        .expect("no rules name no destinations")
     }
 
     /// The store.

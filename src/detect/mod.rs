@@ -15,6 +15,7 @@ pub mod detector;
 pub mod eval;
 pub mod load;
 pub mod normalize;
+pub mod okta_poll;
 pub mod routing;
 pub mod rule;
 pub mod testing;
