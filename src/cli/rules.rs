@@ -9,8 +9,8 @@ use std::process::ExitCode;
 /// `warden rules …`
 #[derive(Debug, clap::Subcommand)]
 pub enum Rules {
-    /// Run every rule's `Tests`, like `panther_analysis_tool test`; exit 1 on a failing test or an
-    /// invalid rule file.
+    /// Run every rule's `Tests`, like `panther_analysis_tool test`, and check scheduled queries;
+    /// exit 1 on a failing test or an invalid rule or query file.
     Test(TestArgs),
 }
 
@@ -58,6 +58,13 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         loaded
             .unsupported
             .retain(|u| args.rules.contains(&u.unsupported.id));
+        // Keep the queries the remaining rules read, so the summary speaks of those rules only.
+        let rules = &loaded.rules;
+        loaded.queries.retain(|q| {
+            rules
+                .iter()
+                .any(|r| r.rule.scheduled_queries.iter().any(|n| **n == q.query.name))
+        });
     }
     for report in loaded.invalid_files() {
         for diagnostic in &report.diagnostics {

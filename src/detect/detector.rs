@@ -350,7 +350,7 @@ impl Detector {
             for r in &self.rules {
                 let rule = &r.rule;
                 if rule.analysis_type == AnalysisType::ScheduledRule
-                    && rule.scheduled_queries.iter().any(|q| q == query_name)
+                    && rule.scheduled_queries.iter().any(|q| q.value == query_name)
                     && rule.matches(&row)
                 {
                     evaluated

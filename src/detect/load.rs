@@ -1,7 +1,15 @@
 //! Reading rule files and directories: the only file I/O of the detection stage's rules.
+//!
+//! Besides each file's own checks, the loader checks what files say about each other: a `RuleID`
+//! or `QueryName` used twice is an error in the second file, and an **enabled** scheduled rule
+//! (or scheduled query) naming a query (or rule) that was not loaded is an error at the name. A
+//! disabled one is not checked: it never runs, and Panther's content ships disabled scheduled
+//! rules whose SQL queries live elsewhere (the conformance corpus has three). A file with an
+//! error is not loaded, so nothing runs half-wired.
 
-use super::rule::{check_rule, Rule, RuleFile, Unsupported};
-use crate::diagnostic::{Code, Diagnostic, Span};
+use super::rule::{check_rule, AnalysisType, Rule, RuleFile, Unsupported};
+use super::scheduled::{check_scheduled_query, ScheduledQuery, ScheduledQueryFile};
+use crate::diagnostic::{did_you_mean, sort_and_dedup, Code, Diagnostic, Span};
 use crate::story::load::{read_source, yaml_files, FileReport};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -17,7 +25,16 @@ pub struct LoadedRule {
     pub version: Option<String>,
 }
 
-/// An unsupported rule and the file it came from.
+/// A scheduled query and the file it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedQuery {
+    /// The file, as it will be printed.
+    pub path: String,
+    /// The validated query.
+    pub query: ScheduledQuery,
+}
+
+/// An unsupported rule (or SQL-only scheduled query) and the file it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedUnsupported {
     /// The file, as it will be printed.
@@ -31,9 +48,12 @@ pub struct LoadedUnsupported {
 pub struct Loaded {
     /// Valid Simple Detection rules, in path order.
     pub rules: Vec<LoadedRule>,
-    /// Rules warden recognises but does not run (correlation, Python, derived rules).
+    /// Rules warden recognises but does not run (correlation, Python, derived rules), and
+    /// scheduled queries with only warehouse SQL (their `QueryName` as the id).
     pub unsupported: Vec<LoadedUnsupported>,
-    /// Other analysis files (policies, queries, …): path and `AnalysisType`.
+    /// Scheduled queries with a `WardenQuery`, in path order.
+    pub queries: Vec<LoadedQuery>,
+    /// Other analysis files (policies, saved queries, …): path and `AnalysisType`.
     pub other: Vec<(String, String)>,
     /// One report per file read, valid or not, in path order.
     pub reports: Vec<FileReport>,
@@ -51,8 +71,8 @@ impl Loaded {
     }
 }
 
-/// Loads every rule file (`.yml`/`.yaml`, hidden entries skipped) under `paths`, files or
-/// directories. A `RuleID` used by two files is an error in the second.
+/// Loads every rule and scheduled query file (`.yml`/`.yaml`, hidden entries skipped) under
+/// `paths`, files or directories, then checks the references between them.
 pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
     let mut files = Vec::new();
     let mut seen = BTreeSet::new();
@@ -65,32 +85,54 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
         }
     }
     let mut loaded = Loaded::default();
-    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut rule_ids = Names::new("RuleID", "every rule needs its own RuleID");
+    let mut query_names = Names::new("QueryName", "every scheduled query needs its own QueryName");
     for file in files {
         let path = file.display().to_string();
         let mut diagnostics = Vec::new();
-        let source = read_source(&file);
-        let version = source.as_ref().ok().map(|s| version_of(s));
-        match source.map_err(|d| vec![d]).and_then(|s| check_rule(&s)) {
-            Ok(RuleFile::Rule(rule)) => {
-                if let Some(d) = claim_id(&mut ids, &rule.id, rule.id_span, &path) {
-                    diagnostics.push(d);
-                } else {
-                    loaded.rules.push(LoadedRule {
-                        path: path.clone(),
-                        rule: *rule,
-                        version,
-                    });
-                }
-            }
+        let source = read_source(&file).map_err(|d| vec![d]);
+        let version = source.as_deref().ok().map(version_of);
+        let checked = source.as_deref().map_err(Clone::clone).and_then(check_rule);
+        match checked {
+            Ok(RuleFile::Rule(rule)) => match rule_ids.claim(&rule.id, rule.id_span, &path) {
+                Some(d) => diagnostics.push(d),
+                None => loaded.rules.push(LoadedRule {
+                    path: path.clone(),
+                    rule: *rule,
+                    version,
+                }),
+            },
             Ok(RuleFile::Unsupported(unsupported)) => {
-                if let Some(d) = claim_id(&mut ids, &unsupported.id, unsupported.id_span, &path) {
-                    diagnostics.push(d);
-                } else {
-                    loaded.unsupported.push(LoadedUnsupported {
+                match rule_ids.claim(&unsupported.id, unsupported.id_span, &path) {
+                    Some(d) => diagnostics.push(d),
+                    None => loaded.unsupported.push(LoadedUnsupported {
                         path: path.clone(),
                         unsupported,
-                    });
+                    }),
+                }
+            }
+            Ok(RuleFile::Other(kind)) if kind == "scheduled_query" => {
+                let source = source.as_deref().unwrap_or_default();
+                match check_scheduled_query(source) {
+                    Ok(ScheduledQueryFile::Query(query)) => {
+                        match query_names.claim(&query.name, query.name_span, &path) {
+                            Some(d) => diagnostics.push(d),
+                            None => loaded.queries.push(LoadedQuery {
+                                path: path.clone(),
+                                query: *query,
+                            }),
+                        }
+                    }
+                    Ok(ScheduledQueryFile::Unsupported(unsupported)) => {
+                        match query_names.claim(&unsupported.id, unsupported.id_span, &path) {
+                            Some(d) => diagnostics.push(d),
+                            None => loaded.unsupported.push(LoadedUnsupported {
+                                path: path.clone(),
+                                unsupported,
+                            }),
+                        }
+                    }
+                    Err(problems) => diagnostics = problems,
                 }
             }
             Ok(RuleFile::Other(kind)) => loaded.other.push((path.clone(), kind)),
@@ -98,6 +140,7 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
         }
         loaded.reports.push(FileReport { path, diagnostics });
     }
+    check_references(&mut loaded, &rule_ids, &query_names);
     Ok(loaded)
 }
 
@@ -108,24 +151,104 @@ fn version_of(source: &str) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn claim_id(
-    ids: &mut BTreeMap<String, String>,
-    id: &str,
-    span: Span,
-    path: &str,
-) -> Option<Diagnostic> {
-    match ids.get(id) {
-        Some(first) => Some(
-            Diagnostic::new(
-                Code::InvalidId,
-                span,
-                format!("RuleID `{id}` is already used by {first}"),
+/// The names of one kind (`RuleID`, `QueryName`) claimed so far, with the file of each.
+struct Names {
+    what: &'static str,
+    hint: &'static str,
+    paths: BTreeMap<String, String>,
+}
+
+impl Names {
+    fn new(what: &'static str, hint: &'static str) -> Names {
+        Names {
+            what,
+            hint,
+            paths: BTreeMap::new(),
+        }
+    }
+
+    /// Claims `name` for `path`; a diagnostic if another file has it.
+    fn claim(&mut self, name: &str, span: Span, path: &str) -> Option<Diagnostic> {
+        match self.paths.get(name) {
+            Some(first) => Some(
+                Diagnostic::new(
+                    Code::InvalidId,
+                    span,
+                    format!("{} `{name}` is already used by {first}", self.what),
+                )
+                .with_hint(self.hint),
+            ),
+            None => {
+                self.paths.insert(name.to_owned(), path.to_owned());
+                None
+            }
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.paths.contains_key(name)
+    }
+
+    /// "no … is loaded" with a did-you-mean when a loaded name is close.
+    fn unknown(&self, list: &str, kind: &str, name: &str, span: Span) -> Diagnostic {
+        let hint = did_you_mean(name, self.paths.keys().map(String::as_str)).unwrap_or_else(|| {
+            format!(
+                "no loaded file has `{}: {name}`; load it too, or fix the name",
+                self.what
             )
-            .with_hint("every rule needs its own RuleID"),
-        ),
-        None => {
-            ids.insert(id.to_owned(), path.to_owned());
-            None
+        });
+        Diagnostic::new(
+            Code::UnknownLink,
+            span,
+            format!("`{list}` names unknown {kind} `{name}`"),
+        )
+        .with_hint(hint)
+    }
+}
+
+/// Enabled scheduled rules must name loaded queries, and enabled queries loaded rules; a file
+/// that does not is reported and set aside.
+fn check_references(loaded: &mut Loaded, rule_ids: &Names, query_names: &Names) {
+    let mut problems: Vec<(String, Diagnostic)> = Vec::new();
+    loaded.rules.retain(|entry| {
+        let rule = &entry.rule;
+        if rule.analysis_type != AnalysisType::ScheduledRule || !rule.enabled {
+            return true;
+        }
+        let before = problems.len();
+        for name in rule
+            .scheduled_queries
+            .iter()
+            .filter(|n| !query_names.contains(n))
+        {
+            let d = query_names.unknown("ScheduledQueries", "scheduled query", name, name.span);
+            problems.push((entry.path.clone(), d));
+        }
+        problems.len() == before
+    });
+    loaded.queries.retain(|entry| {
+        let query = &entry.query;
+        if !query.enabled {
+            return true;
+        }
+        let before = problems.len();
+        let ids = query
+            .query
+            .rule_ids()
+            .iter()
+            .zip(query.query.rule_id_spans());
+        for (id, span) in ids.filter(|(id, _)| !rule_ids.contains(id)) {
+            problems.push((
+                entry.path.clone(),
+                rule_ids.unknown("RuleIDs", "rule", id, *span),
+            ));
+        }
+        problems.len() == before
+    });
+    for (path, diagnostic) in problems {
+        if let Some(report) = loaded.reports.iter_mut().find(|r| r.path == path) {
+            report.diagnostics.push(diagnostic);
+            sort_and_dedup(&mut report.diagnostics);
         }
     }
 }

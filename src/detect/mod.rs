@@ -5,7 +5,9 @@
 //!   and a stable code) into a [`Rule`]: metadata, unit tests, compiled expressions.
 //! - [`eval`] is the evaluator: pure, allocation-free lookups, Panther's semantics (documented
 //!   there, with the few places where warden had to choose).
-//! - [`load`] reads rule files and directories; [`testing`] runs the rules' `Tests` as
+//! - [`scheduled`] reads `scheduled_query` files (warden's `WardenQuery` over stored rule
+//!   matches), their schedules, and folds stored matches into the rows scheduled rules evaluate.
+//! - [`load`] reads rule and query files and directories; [`testing`] runs the rules' `Tests` as
 //!   `panther_analysis_tool test` does.
 
 pub mod alerting;
@@ -18,6 +20,7 @@ pub mod normalize;
 pub mod okta_poll;
 pub mod routing;
 pub mod rule;
+pub mod scheduled;
 pub mod testing;
 
 pub use rule::{check_rule, AnalysisType, Mock, Rule, RuleFile, RuleTest, Unsupported};

@@ -81,8 +81,10 @@ pub struct Summary {
     pub passed: usize,
     /// Tests whose verdict was not.
     pub failed: usize,
-    /// The `RuleID`s of unsupported rules.
+    /// The `RuleID`s of unsupported rules (and `QueryName`s of SQL-only scheduled queries).
     pub unsupported: Vec<String>,
+    /// Scheduled queries loaded (with a `WardenQuery`).
+    pub queries: usize,
     /// Files with problems.
     pub invalid_files: usize,
 }
@@ -109,6 +111,15 @@ impl fmt::Display for Summary {
         if !self.unsupported.is_empty() {
             write!(f, " ({})", self.unsupported.join(", "))?;
         }
+        // Only when there are any, so rule-only directories keep their summary line.
+        if self.queries > 0 {
+            write!(
+                f,
+                ", {} scheduled quer{}",
+                self.queries,
+                if self.queries == 1 { "y" } else { "ies" }
+            )?;
+        }
         if self.invalid_files > 0 {
             write!(
                 f,
@@ -130,6 +141,7 @@ pub fn run_all(loaded: &Loaded) -> (Vec<(&LoadedRule, Vec<TestResult<'_>>)>, Sum
             .iter()
             .map(|u| u.unsupported.id.clone())
             .collect(),
+        queries: loaded.queries.len(),
         invalid_files: loaded.invalid_files().count(),
         ..Summary::default()
     };

@@ -3,9 +3,7 @@
 
 use proptest::prelude::*;
 
-#[path = "../support/mutate.rs"]
-mod mutate;
-use mutate::mutate;
+use crate::mutate::mutate;
 use serde_json::{Map, Value};
 use warden::detect::rule::{check_rule, Rule, RuleFile};
 

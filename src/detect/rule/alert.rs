@@ -157,7 +157,7 @@ impl Compiler<'_> {
         ok.then_some(found)
     }
 
-    pub(super) fn list<'n>(&mut self, key: &Key, node: &'n Node) -> Option<&'n [Node]> {
+    pub(in crate::detect) fn list<'n>(&mut self, key: &Key, node: &'n Node) -> Option<&'n [Node]> {
         match &node.kind {
             NodeKind::Seq(items) => Some(items),
             _ => {
@@ -175,7 +175,7 @@ impl Compiler<'_> {
     }
 
     /// A string scalar (plain scalars as written).
-    pub(super) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+    pub(in crate::detect) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.kind {
             NodeKind::Str(s) => Some(s.clone()),
             NodeKind::Plain(t) if !node.is_null() => Some(t.clone()),

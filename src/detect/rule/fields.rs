@@ -36,16 +36,17 @@ pub(super) fn read_id(c: &mut Compiler, node: &Node) -> Option<(String, Span)> {
     Some((id, node.span))
 }
 
-pub(super) fn read_name(c: &mut Compiler, node: &Node) -> Option<String> {
+/// A `DisplayName` or `QueryName` (`what`): Panther forbids the same characters as in a `RuleID`.
+pub(in crate::detect) fn read_name(c: &mut Compiler, what: &str, node: &Node) -> Option<String> {
     let name: String = c.read(node)?;
     if let Some(bad) = forbidden_char(&name) {
         c.push(
             Diagnostic::new(
                 Code::InvalidValue,
                 node.span,
-                format!("DisplayName `{name}` contains `{bad}`"),
+                format!("{what} `{name}` contains `{bad}`"),
             )
-            .with_hint("a DisplayName may not contain < > & \" or %"),
+            .with_hint(format!("a {what} may not contain < > & \" or %")),
         );
         return None;
     }
@@ -62,15 +63,26 @@ pub(super) fn read_severity(c: &mut Compiler, node: &Node) -> Option<Severity> {
 }
 
 pub(super) fn read_positive(c: &mut Compiler, key: &Key, node: &Node) -> Option<u32> {
+    read_at_least(c, key, node, 1, "remove the key to use Panther's default")
+}
+
+/// An integer of at least `min`; `hint` says what to write instead.
+pub(in crate::detect) fn read_at_least(
+    c: &mut Compiler,
+    key: &Key,
+    node: &Node,
+    min: u32,
+    hint: &str,
+) -> Option<u32> {
     let value: u32 = c.read(node)?;
-    if value == 0 {
+    if value < min {
         c.push(
             Diagnostic::new(
                 Code::InvalidOption,
                 node.span,
-                format!("`{}` must be at least 1", key.name),
+                format!("`{}` must be at least {min}", key.name),
             )
-            .with_hint("remove the key to use Panther's default"),
+            .with_hint(hint),
         );
         return None;
     }

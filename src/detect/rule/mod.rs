@@ -14,10 +14,13 @@ mod read;
 
 pub use expr::condition_names;
 
+pub(super) use expr::Place;
+pub(super) use fields::{read_at_least, read_name};
+
 use crate::detect::eval::{AlertSpec, Failure, Matcher};
 use crate::detect::Severity;
 use crate::diagnostic::{sort_and_dedup, Diagnostic, Span};
-use crate::yaml::{from_node, Node};
+use crate::yaml::{from_node, Node, Spanned};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -42,12 +45,12 @@ pub enum RuleFile {
     Other(String),
 }
 
-/// A rule warden does not run, named so reports can list it.
+/// A rule (or scheduled query) warden does not run, named so reports can list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
-    /// The `RuleID`.
+    /// The `RuleID` (a scheduled query's `QueryName`).
     pub id: String,
-    /// Where the `RuleID` is.
+    /// Where the id is.
     pub id_span: Span,
     /// What is unsupported, e.g. `correlation rules`.
     pub feature: String,
@@ -102,8 +105,9 @@ pub struct Rule {
     pub enabled: bool,
     /// `LogTypes` (streaming rules).
     pub log_types: Vec<String>,
-    /// `ScheduledQueries` (scheduled rules).
-    pub scheduled_queries: Vec<String>,
+    /// `ScheduledQueries` (scheduled rules): the `QueryName`s whose rows the rule reads, each with
+    /// its position for the loader's reference check.
+    pub scheduled_queries: Vec<Spanned<String>>,
     /// `Severity`.
     pub severity: Severity,
     /// `Description`, or empty.
@@ -193,7 +197,12 @@ pub(super) struct Compiler<'d> {
     d: &'d mut Vec<Diagnostic>,
 }
 
-impl Compiler<'_> {
+impl<'d> Compiler<'d> {
+    /// A compiler that appends its diagnostics to `d`.
+    pub(super) fn new(d: &'d mut Vec<Diagnostic>) -> Self {
+        Compiler { d }
+    }
+
     pub(super) fn push(&mut self, diagnostic: Diagnostic) {
         self.d.push(diagnostic);
     }

@@ -10,7 +10,7 @@ use super::{
 use crate::detect::eval::{AlertSpec, Matcher};
 use crate::detect::Severity;
 use crate::diagnostic::{did_you_mean, Code, Diagnostic, Span};
-use crate::yaml::{self, Key, Node};
+use crate::yaml::{self, Key, Node, Spanned};
 
 /// Analysis types that are not rules; such files are recognised and set aside.
 const OTHER_TYPES: &[&str] = &[
@@ -94,7 +94,7 @@ pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<RuleF
         );
         return None;
     };
-    let mut c = Compiler { d };
+    let mut c = Compiler::new(d);
     let analysis_type = match entries.iter().find(|(k, _)| k.name == "AnalysisType") {
         None => {
             c.push(
@@ -147,7 +147,7 @@ struct Header<'n> {
     base_detection: Option<&'n Key>,
     detection: Option<(&'n Key, &'n Node)>,
     log_types: Option<(&'n Key, Vec<String>)>,
-    scheduled_queries: Option<(&'n Key, Vec<String>)>,
+    scheduled_queries: Option<(&'n Key, Vec<Spanned<String>>)>,
     severity: Option<Severity>,
     description: Option<String>,
     reference: Option<String>,
@@ -180,7 +180,7 @@ fn rule(
                 true
             }
             "RuleID" => read_id(c, node).map(|id| h.id = Some(id)).is_some(),
-            "DisplayName" => read_name(c, node)
+            "DisplayName" => read_name(c, "DisplayName", node)
                 .map(|v| h.display_name = Some(v))
                 .is_some(),
             "Enabled" => c.read(node).map(|v| h.enabled = Some(v)).is_some(),

@@ -71,7 +71,9 @@ fn explicit_values_override_defaults_and_scheduled_rules_read() {
          DedupPeriodMinutes: 40320\nThreshold: 3\nCreateAlert: false\nDetection:\n  - Condition: AlwaysTrue\n",
     );
     assert_eq!(r.analysis_type, AnalysisType::ScheduledRule);
-    assert_eq!(r.scheduled_queries, vec!["Q"]);
+    let queries: Vec<&str> = r.scheduled_queries.iter().map(|q| q.as_str()).collect();
+    assert_eq!(queries, ["Q"]);
+    assert_eq!(r.scheduled_queries[0].span, Span::new(4, 20));
     assert!(r.log_types.is_empty());
     assert_eq!(r.severity, Severity::Critical);
     assert_eq!(

@@ -11,7 +11,7 @@ use crate::yaml::{resolve_plain, Key, Node, NodeKind, Resolved};
 impl Compiler<'_> {
     /// A mapping holding exactly one key specifier (`GroupBy` items, `AlertContext` values,
     /// multi-key `Values`).
-    pub(in crate::detect::rule) fn key_specifier(&mut self, node: &Node) -> Option<Path> {
+    pub(in crate::detect) fn key_specifier(&mut self, node: &Node) -> Option<Path> {
         let Some(entries) = node.as_map() else {
             self.push(
                 Diagnostic::new(
@@ -66,14 +66,17 @@ impl Compiler<'_> {
                 let name = self.nonempty_text(key, node)?;
                 Some(Path::key(&name))
             }
-            "KeyPath" => {
-                let text = self.nonempty_text(key, node)?;
-                self.key_path(&text, node)
-                    .map(|segments| Path::new(segments, text))
-            }
+            "KeyPath" => self.key_path_text(key, node),
             "DeepKey" => self.deep_key(node),
             _ => self.enrichment(node),
         }
+    }
+
+    /// A `KeyPath` written as the bare string value of `key`.
+    pub(in crate::detect) fn key_path_text(&mut self, key: &Key, node: &Node) -> Option<Path> {
+        let text = self.nonempty_text(key, node)?;
+        self.key_path(&text, node)
+            .map(|segments| Path::new(segments, text))
     }
 
     pub(super) fn key_path(&mut self, text: &str, node: &Node) -> Option<Vec<Segment>> {

@@ -17,7 +17,7 @@ use flow::flow;
 
 /// Where an expression appears: `InlineFilters` allow a reduced grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Place {
+pub(in crate::detect) enum Place {
     Detection,
     Filter,
 }
@@ -131,7 +131,12 @@ struct Fields<'n> {
 
 impl Compiler<'_> {
     /// A list of top-level expressions (`Detection`, `InlineFilters`, `Conditions`).
-    pub(super) fn clauses(&mut self, key: &Key, node: &Node, place: Place) -> Option<Vec<Clause>> {
+    pub(in crate::detect) fn clauses(
+        &mut self,
+        key: &Key,
+        node: &Node,
+        place: Place,
+    ) -> Option<Vec<Clause>> {
         let items = self.expression_list(key, node)?;
         let mut clauses = Vec::with_capacity(items.len());
         let mut ok = true;
