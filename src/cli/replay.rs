@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let engine = build_engine(&args.common).await?;
         let public_url = args.common.public_url.clone().unwrap_or_default();
-        let detector = build_detector(&args.common, &engine, &public_url)?;
+        let detector = build_detector(&args.common, &engine, &public_url)?.detector;
         let mut total = IngestReport::default();
         for batch in events.chunks(BATCH) {
             let report = detector.ingest_raw(&args.log_type, batch).await?;

@@ -2,6 +2,9 @@
 
 use crate::api::{self, AppState, IngestLimits};
 use crate::detect::routing::{check_routing, Routing, Target};
+use crate::detect::okta_poll::{self, OktaLogPoller};
+use crate::detect::scheduled::ScheduledQuery;
+use crate::detect::scheduler::Scheduler;
 use crate::detect::{self, deliver::Deliverer, detector::Detector};
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook, SystemClock};
 use crate::http_client::HttpClients;
@@ -37,6 +40,9 @@ pub struct Common {
     /// The URL Warden is reached at, for alert links [default: http://WARDEN_LISTEN].
     #[arg(long, env = "WARDEN_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Seconds between polls of the Okta System Log (when `okta_url` and `okta` are set).
+    #[arg(long, env = "WARDEN_OKTA_POLL_SECS", default_value_t = 60)]
+    pub okta_poll_secs: u64,
     /// Seconds a step lease lasts before another worker may take the step over.
     #[arg(long, env = "WARDEN_LEASE_SECS", default_value_t = 30)]
     pub lease_secs: u64,
@@ -135,14 +141,22 @@ pub async fn build_engine(common: &Common) -> anyhow::Result<Arc<Engine>> {
     }))
 }
 
+/// The detection stage and the scheduled queries it runs.
+pub struct Detection {
+    /// The detector.
+    pub detector: Arc<Detector>,
+    /// Scheduled queries read from the rules directory.
+    pub queries: Vec<ScheduledQuery>,
+}
+
 /// Loads rules and destinations (refusing to start on invalid ones) and builds the detection
 /// stage over `engine`'s store.
 pub fn build_detector(
     common: &Common,
     engine: &Engine,
     public_url: &str,
-) -> anyhow::Result<Arc<Detector>> {
-    let rules = if common.rules.exists() {
+) -> anyhow::Result<Detection> {
+    let (rules, queries) = if common.rules.exists() {
         let loaded = detect::load::load(std::slice::from_ref(&common.rules))
             .with_context(|| format!("Failed to read {}", common.rules.display()))?;
         if loaded.error_count() > 0 {
@@ -156,10 +170,11 @@ pub fn build_detector(
                 loaded.error_count()
             );
         }
-        loaded.rules
+        let queries = loaded.queries.into_iter().map(|q| q.query).collect();
+        (loaded.rules, queries)
     } else {
         tracing::info!(rules = %common.rules.display(), "No rules directory: detection has no rules.");
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let routing = read_routing(common.destinations.as_deref())?;
     for destination in routing.all() {
@@ -179,7 +194,57 @@ pub fn build_detector(
         engine.clock.clone(),
         public_url,
     );
-    Ok(Arc::new(detector))
+    Ok(Detection {
+        detector: Arc::new(detector),
+        queries,
+    })
+}
+
+/// The Okta System Log poller, when the `okta_url` resource and the `okta` credential are set
+/// (and `WARDEN_OKTA_POLL` is not `off`).
+fn okta_poller(engine: &Engine) -> anyhow::Result<Option<(OktaLogPoller, String)>> {
+    if std::env::var("WARDEN_OKTA_POLL").as_deref() == Ok("off") {
+        return Ok(None);
+    }
+    let (Some(org), Some(token)) = (
+        engine.secrets.resource("okta_url"),
+        engine.secrets.credential("okta"),
+    ) else {
+        return Ok(None);
+    };
+    let poller = OktaLogPoller::new(engine.http.for_redirects(false).clone(), org, token.clone())
+        .context("Cannot poll the Okta System Log")?;
+    Ok(Some((poller, format!("okta:{org}"))))
+}
+
+/// Background work beside the runner: alert delivery, scheduled queries and the Okta poller.
+fn spawn_detection(
+    engine: &Arc<Engine>,
+    detection: &Detection,
+    poll_interval: Duration,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let detector = &detection.detector;
+    let mut tasks = vec![tokio::spawn(
+        Deliverer::new(engine.clone(), detector.clone(), Default::default()).run(stopped.clone()),
+    )];
+    let scheduler = Scheduler::new(
+        detector.clone(),
+        detection.queries.clone(),
+        engine.clock.clone(),
+    );
+    if !scheduler.queries().is_empty() {
+        tracing::info!(queries = scheduler.queries().len(), "Scheduled queries are on.");
+        tasks.push(tokio::spawn(scheduler.run(stopped.clone())));
+    }
+    if let Some((poller, source)) = okta_poller(engine)? {
+        tracing::info!(%source, interval_secs = poll_interval.as_secs(), "Polling the Okta System Log.");
+        let (detector, stopped) = (detector.clone(), stopped.clone());
+        tasks.push(tokio::spawn(async move {
+            okta_poll::run(poller, &source, &*detector, poll_interval, stopped).await;
+        }));
+    }
+    Ok(tasks)
 }
 
 fn read_routing(path: Option<&std::path::Path>) -> anyhow::Result<Routing> {
@@ -247,12 +312,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.listen));
-        let detector = build_detector(&args.common, &engine, &public_url)?;
+        let detection = build_detector(&args.common, &engine, &public_url)?;
+        let detector = detection.detector.clone();
         let (stop, stopped) = watch::channel(false);
         let runner = Runner::new(engine.clone(), runner_config(&args.common));
         let runner = tokio::spawn(runner.run(stopped.clone()));
-        let deliverer = Deliverer::new(engine.clone(), detector.clone(), Default::default());
-        let deliverer = tokio::spawn(deliverer.run(stopped));
+        let background = spawn_detection(
+            &engine,
+            &detection,
+            Duration::from_secs(args.common.okta_poll_secs.max(1)),
+            &stopped,
+        )?;
         let app = api::router(AppState {
             engine: engine.clone(),
             api_token,
@@ -273,7 +343,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("Shutting down: no new requests; draining steps.");
         let _ = stop.send(true);
         let _ = runner.await;
-        let _ = deliverer.await;
+        for task in background {
+            let _ = task.await;
+        }
         engine.store.close().await;
         Ok(ExitCode::SUCCESS)
     })
@@ -285,18 +357,25 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let engine = build_engine(&args.common).await?;
         let public_url = args.common.public_url.clone().unwrap_or_default();
-        let detector = build_detector(&args.common, &engine, &public_url)?;
+        let detection = build_detector(&args.common, &engine, &public_url)?;
         let (stop, stopped) = watch::channel(false);
         let runner = Runner::new(engine.clone(), runner_config(&args.common));
         let runner = tokio::spawn(runner.run(stopped.clone()));
-        // Workers share the delivery queue too: alerts go out while any process is up.
-        let deliverer = Deliverer::new(engine.clone(), detector, Default::default());
-        let deliverer = tokio::spawn(deliverer.run(stopped));
+        // Workers share the delivery queue and the scheduled queries (each tick is claimed in
+        // the database, so it runs once). Polling Okta stays with `warden serve`.
+        let deliverer = Deliverer::new(engine.clone(), detection.detector.clone(), Default::default());
+        let scheduler = Scheduler::new(detection.detector, detection.queries, engine.clock.clone());
+        let background = [
+            tokio::spawn(deliverer.run(stopped.clone())),
+            tokio::spawn(scheduler.run(stopped)),
+        ];
         tracing::info!("Warden worker is running.");
         shutdown_signal().await;
         let _ = stop.send(true);
         let _ = runner.await;
-        let _ = deliverer.await;
+        for task in background {
+            let _ = task.await;
+        }
         engine.store.close().await;
         Ok(ExitCode::SUCCESS)
     })

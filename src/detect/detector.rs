@@ -331,6 +331,14 @@ impl Detector {
         })
     }
 
+    /// Whether an enabled scheduled rule reads the query `name`.
+    pub fn reads_query(&self, name: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.rule.analysis_type == AnalysisType::ScheduledRule
+                && r.rule.scheduled_queries.iter().any(|q| q.value == name)
+        })
+    }
+
     /// Evaluates scheduled-query rows against the rules reading that query.
     pub fn evaluate_rows(&self, query_name: &str, rows: Vec<Value>, now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
@@ -418,6 +426,31 @@ impl Detector {
             destinations: self.routing.route(outputs, severity, &first.log_type),
             notification,
         }
+    }
+}
+
+/// The Okta poller's pages go through the detector, with the poller's checkpoint in the same
+/// transaction as the page's matches.
+impl super::okta_poll::LogSink for Detector {
+    async fn checkpoint(&self, source: &str) -> anyhow::Result<Option<super::okta_poll::Checkpoint>> {
+        match self.store.checkpoint(source).await? {
+            Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        source: &str,
+        events: Vec<Value>,
+        checkpoint: &super::okta_poll::Checkpoint,
+    ) -> anyhow::Result<()> {
+        let position = serde_json::to_string(checkpoint)?;
+        let report = self
+            .ingest_values(LogType::OktaSystemLog.name(), events, Some((source, &position)))
+            .await?;
+        tracing::debug!(source, events = report.accepted, matches = report.matches, "Okta page ingested.");
+        Ok(())
     }
 }
 

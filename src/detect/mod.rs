@@ -21,6 +21,7 @@ pub mod okta_poll;
 pub mod routing;
 pub mod rule;
 pub mod scheduled;
+pub mod scheduler;
 pub mod testing;
 
 pub use rule::{check_rule, AnalysisType, Mock, Rule, RuleFile, RuleTest, Unsupported};
