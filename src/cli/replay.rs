@@ -37,7 +37,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
         bytes
     } else {
-        std::fs::read(&args.file).with_context(|| format!("Failed to read {}", args.file.display()))?
+        std::fs::read(&args.file)
+            .with_context(|| format!("Failed to read {}", args.file.display()))?
     };
     let shown = args.file.display().to_string();
     let text = body::text(&bytes, MAX_FILE_BYTES).with_context(|| shown.clone())?;

@@ -1,8 +1,8 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
 use crate::api::{self, AppState, IngestLimits};
-use crate::detect::routing::{check_routing, Routing, Target};
 use crate::detect::okta_poll::{self, OktaLogPoller};
+use crate::detect::routing::{check_routing, Routing, Target};
 use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::detect::{self, deliver::Deliverer, detector::Detector};
@@ -234,7 +234,10 @@ fn spawn_detection(
         engine.clock.clone(),
     );
     if !scheduler.queries().is_empty() {
-        tracing::info!(queries = scheduler.queries().len(), "Scheduled queries are on.");
+        tracing::info!(
+            queries = scheduler.queries().len(),
+            "Scheduled queries are on."
+        );
         tasks.push(tokio::spawn(scheduler.run(stopped.clone())));
     }
     if let Some((poller, source)) = okta_poller(engine)? {
@@ -363,7 +366,11 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let runner = tokio::spawn(runner.run(stopped.clone()));
         // Workers share the delivery queue and the scheduled queries (each tick is claimed in
         // the database, so it runs once). Polling Okta stays with `warden serve`.
-        let deliverer = Deliverer::new(engine.clone(), detection.detector.clone(), Default::default());
+        let deliverer = Deliverer::new(
+            engine.clone(),
+            detection.detector.clone(),
+            Default::default(),
+        );
         let scheduler = Scheduler::new(detection.detector, detection.queries, engine.clock.clone());
         let background = [
             tokio::spawn(deliverer.run(stopped.clone())),

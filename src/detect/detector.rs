@@ -432,7 +432,10 @@ impl Detector {
 /// The Okta poller's pages go through the detector, with the poller's checkpoint in the same
 /// transaction as the page's matches.
 impl super::okta_poll::LogSink for Detector {
-    async fn checkpoint(&self, source: &str) -> anyhow::Result<Option<super::okta_poll::Checkpoint>> {
+    async fn checkpoint(
+        &self,
+        source: &str,
+    ) -> anyhow::Result<Option<super::okta_poll::Checkpoint>> {
         match self.store.checkpoint(source).await? {
             Some(text) => Ok(Some(serde_json::from_str(&text)?)),
             None => Ok(None),
@@ -447,9 +450,18 @@ impl super::okta_poll::LogSink for Detector {
     ) -> anyhow::Result<()> {
         let position = serde_json::to_string(checkpoint)?;
         let report = self
-            .ingest_values(LogType::OktaSystemLog.name(), events, Some((source, &position)))
+            .ingest_values(
+                LogType::OktaSystemLog.name(),
+                events,
+                Some((source, &position)),
+            )
             .await?;
-        tracing::debug!(source, events = report.accepted, matches = report.matches, "Okta page ingested.");
+        tracing::debug!(
+            source,
+            events = report.accepted,
+            matches = report.matches,
+            "Okta page ingested."
+        );
         Ok(())
     }
 }

@@ -65,13 +65,17 @@ impl Scheduler {
     async fn run_if_due(&self, query: &ScheduledQuery) -> anyhow::Result<Option<IngestReport>> {
         let store = self.detector.store();
         let now = self.clock.now();
-        let last = store.query_last_run(&query.name).await?;
-        let due = self.due_after(query, last, now);
+        let Some(last) = store.query_last_run(&query.name).await? else {
+            // First sight: the schedule starts now, so its first run is its next tick.
+            store.claim_query_run(&query.name, None, now).await?;
+            return Ok(None);
+        };
+        let due = self.due_after(query, Some(last), now);
         if due > now {
             return Ok(None);
         }
         let tick = latest_tick(query, due, now);
-        if !store.claim_query_run(&query.name, last, tick).await? {
+        if !store.claim_query_run(&query.name, Some(last), tick).await? {
             return Ok(None); // another process ran it
         }
         let now_ts = timestamp(now);
@@ -90,13 +94,10 @@ impl Scheduler {
         Ok(Some(report))
     }
 
-    /// When `query` is next due: the tick after its last run, or after now if it never ran.
+    /// When `query` is next due: the tick after its last run (or after now, before its first).
     fn due_after(&self, query: &ScheduledQuery, last: Option<Millis>, now: Millis) -> Millis {
         let after = last.unwrap_or(now);
-        query
-            .schedule
-            .next_after(timestamp(after))
-            .as_millisecond()
+        query.schedule.next_after(timestamp(after)).as_millisecond()
     }
 
     /// Runs queries as they come due until `shutdown` turns true.
@@ -140,10 +141,7 @@ impl Scheduler {
 fn latest_tick(query: &ScheduledQuery, due: Millis, now: Millis) -> Millis {
     let mut tick = due;
     for _ in 0..MAX_CATCH_UP_TICKS {
-        let next = query
-            .schedule
-            .next_after(timestamp(tick))
-            .as_millisecond();
+        let next = query.schedule.next_after(timestamp(tick)).as_millisecond();
         if next > now {
             return tick;
         }

@@ -14,7 +14,10 @@ use support::TestDb;
 use warden::api::{self, AppState, IngestLimits};
 use warden::detect::deliver::{Deliverer, DeliveryPolicy};
 use warden::detect::detector::Detector;
+use warden::detect::load::LoadedRule;
+use warden::detect::okta_poll::{Checkpoint, LogSink, OktaLogPoller};
 use warden::detect::routing::check_routing;
+use warden::detect::scheduler::Scheduler;
 use warden::engine::{Engine, ManualClock, StoryBook};
 use warden::secrets::{Secret, Secrets};
 use warden::store::SqlStore;
@@ -38,10 +41,17 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+fn shipped_rules() -> warden::detect::load::Loaded {
+    let rules = warden::detect::load::load(&[root().join("rules")]).expect("read rules");
+    assert_eq!(rules.error_count(), 0, "shipped rules are valid");
+    rules
+}
+
 struct TestApp {
     address: String,
     engine: Arc<Engine>,
     deliverer: Deliverer,
+    detector: Arc<Detector>,
     http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
 }
@@ -50,6 +60,15 @@ impl TestApp {
     /// Warden with the shipped stories, templates, rules and destinations, plus `soc_url` for
     /// HIGH and CRITICAL alerts.
     async fn spawn(db: &TestDb, soc_url: &str, clock: Arc<ManualClock>) -> TestApp {
+        TestApp::spawn_with_rules(db, soc_url, clock, shipped_rules().rules).await
+    }
+
+    async fn spawn_with_rules(
+        db: &TestDb,
+        soc_url: &str,
+        clock: Arc<ManualClock>,
+        rules: Vec<LoadedRule>,
+    ) -> TestApp {
         let loaded =
             warden::story::load::load(&[root().join("stories")], &root().join("templates"))
                 .expect("read stories");
@@ -68,8 +87,6 @@ impl TestApp {
             metrics: Default::default(),
             wake: Default::default(),
         });
-        let rules = warden::detect::load::load(&[root().join("rules")]).expect("read rules");
-        assert_eq!(rules.error_count(), 0, "shipped rules are valid");
         let shipped = std::fs::read_to_string(root().join("destinations.yml")).unwrap();
         let routing = check_routing(&format!(
             "{shipped}
@@ -81,15 +98,13 @@ impl TestApp {
 "
         ))
         .expect("routing");
-        let detector = Arc::new(
-            Detector::new(
-                rules.rules,
-                routing,
-                engine.store.clone(),
-                clock.clone(),
-                "https://warden.example.com",
-            ),
-        );
+        let detector = Arc::new(Detector::new(
+            rules,
+            routing,
+            engine.store.clone(),
+            clock.clone(),
+            "https://warden.example.com",
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let app = api::router(AppState {
@@ -110,7 +125,8 @@ impl TestApp {
         };
         TestApp {
             address,
-            deliverer: Deliverer::new(engine.clone(), detector, policy),
+            deliverer: Deliverer::new(engine.clone(), detector.clone(), policy),
+            detector,
             engine,
             http: reqwest::Client::new(),
             server,
@@ -474,6 +490,125 @@ async fn bad_input_gets_a_clear_4xx_and_good_lines_are_kept() {
     assert!(app.alerts("Okta.AdminPrivilegeGranted").await.len() == 1);
     app.stop().await;
     db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_low_and_slow_rule_raises_one_high_alert_from_stored_matches() {
+    each_backend(|db| async move {
+        let shipped = shipped_rules();
+        // The scheduled alternative on, the threshold rule off (the shipped files say: one or
+        // the other).
+        let rules = shipped
+            .rules
+            .into_iter()
+            .filter(|r| r.rule.id != "Okta.BypassMFAGroup.RepeatedAdds")
+            .map(|mut r| {
+                r.rule.enabled |= r.rule.id == "Okta.BypassMFAGroup.RepeatedAddsScheduled";
+                r
+            })
+            .collect();
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn_with_rules(&db, "http://127.0.0.1:9", clock.clone(), rules).await;
+        let queries: Vec<_> = shipped.queries.into_iter().map(|q| q.query).collect();
+        let scheduler = Scheduler::new(app.detector.clone(), queries, clock.clone());
+        assert_eq!(scheduler.queries().len(), 1);
+
+        let adds: Vec<String> = [0, 5, 10]
+            .into_iter()
+            .enumerate()
+            .map(|(n, day)| {
+                bypass_mfa_add("alice@example.com", START + day * 86_400_000, n).to_string()
+            })
+            .chain([bypass_mfa_add("bob@example.com", START, 7).to_string()])
+            .collect();
+        app.ingest("Okta.SystemLog", adds.join("\n")).await;
+        assert!(
+            scheduler.run_due().await.unwrap().is_empty(),
+            "not due before its first tick"
+        );
+
+        clock.advance(11 * DAY);
+        let ran = scheduler.run_due().await.unwrap();
+        assert_eq!(ran.len(), 1, "missed ticks collapse into one run");
+        assert_eq!(ran[0].1.matches, 1, "alice has 3 adds, bob 1");
+        let alerts = app
+            .alerts("Okta.BypassMFAGroup.RepeatedAddsScheduled")
+            .await;
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0]["severity"], "HIGH");
+        assert_eq!(alerts[0]["type"], "SCHEDULED_RULE");
+        assert!(
+            alerts[0]["title"].as_str().unwrap().contains("3 times"),
+            "{}",
+            alerts[0]
+        );
+        assert!(
+            scheduler.run_due().await.unwrap().is_empty(),
+            "a tick runs once"
+        );
+
+        // The next hour's run sees alice again: same dedup window, no second alert.
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(scheduler.run_due().await.unwrap().len(), 1);
+        assert_eq!(
+            app.alerts("Okta.BypassMFAGroup.RepeatedAddsScheduled")
+                .await
+                .len(),
+            1
+        );
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_pages_are_stored_with_their_checkpoint() {
+    each_backend(|db| async move {
+        let okta = MockServer::start().await;
+        let seed = fixture("okta/user.account.privilege.grant.seed.json");
+        let next = format!("{}/api/v1/logs?after=cursor-1&limit=1000", okta.uri());
+        Mock::given(method("GET"))
+            .and(path("/api/v1/logs"))
+            .and(header("authorization", "SSWS okta-token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("link", format!("<{next}>; rel=\"next\"").as_str())
+                    .set_body_json(json!([seed])),
+            )
+            .mount(&okta)
+            .await;
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn(&db, "http://127.0.0.1:9", clock.clone()).await;
+        let poller = OktaLogPoller::new(
+            reqwest::Client::new(),
+            &okta.uri(),
+            Secret::new("okta-token"),
+        )
+        .unwrap();
+        let source = format!("okta:{}", okta.uri());
+        let checkpoint = app.detector.checkpoint(&source).await.unwrap();
+        assert_eq!(checkpoint, None);
+        let page = poller
+            .next_page(
+                &Checkpoint::default(),
+                jiff::Timestamp::from_millisecond(START).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 1);
+        app.detector
+            .deliver(&source, page.events, &page.checkpoint)
+            .await
+            .unwrap();
+        let stored = app.detector.checkpoint(&source).await.unwrap().unwrap();
+        assert_eq!(stored, page.checkpoint);
+        assert_eq!(stored.next.as_deref(), Some(next.as_str()));
+        assert_eq!(app.alerts("Okta.AdminPrivilegeGranted").await.len(), 1);
+        app.stop().await;
+        db
+    })
+    .await;
 }
 
 #[test]

@@ -76,7 +76,10 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let engine = bench_engine(&url).await?;
     let loaded = load::load(&args.rules).context("Failed to read the rules")?;
     if loaded.error_count() > 0 {
-        bail!("{} problem(s) in the rules; see `warden rules test`", loaded.error_count());
+        bail!(
+            "{} problem(s) in the rules; see `warden rules test`",
+            loaded.error_count()
+        );
     }
     let rule_count = loaded.rules.len();
     let detector = Detector::new(
