@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use support::TestDb;
+use support::{each_backend, TestDb};
 use warden::api::{self, AppState, IngestLimits};
 use warden::detect::deliver::{Deliverer, DeliveryPolicy};
 use warden::detect::detector::Detector;
@@ -172,17 +172,6 @@ impl TestApp {
     async fn stop(self) {
         self.server.abort();
         self.engine.store.close().await;
-    }
-}
-
-async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(TestDb) -> Fut,
-    Fut: std::future::Future<Output = TestDb>,
-{
-    for db in TestDb::all().await {
-        eprintln!("--- {}", db.backend);
-        test(db).await.drop_db().await;
     }
 }
 

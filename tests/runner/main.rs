@@ -7,7 +7,7 @@ mod support;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use support::TestDb;
+use support::{each_backend, TestDb};
 use warden::api::{self, AppState};
 use warden::detect::detector::Detector;
 use warden::engine::{Engine, ManualClock, Runner, RunnerConfig, StoryBook};
@@ -209,18 +209,6 @@ actions:
     from: lookup.failure
     options: { mode: message, payload: { failed_with: "{{ lookup.status }}" } }
 "#;
-
-async fn each_backend<F, Fut>(test: F)
-where
-    F: Fn(TestDb) -> Fut,
-    Fut: std::future::Future<Output = TestDb>,
-{
-    for db in TestDb::all().await {
-        let backend = db.backend;
-        eprintln!("--- {backend}");
-        test(db).await.drop_db().await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_runs_through_transform_trigger_and_http_on_both_branches() {

@@ -77,3 +77,15 @@ impl TestDb {
         }
     }
 }
+
+/// Runs `test` on every backend, each on a fresh database, dropped when the test passes.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: std::future::Future<Output = TestDb>,
+{
+    for db in TestDb::all().await {
+        eprintln!("--- {}", db.backend);
+        test(db).await.drop_db().await;
+    }
+}
