@@ -20,7 +20,7 @@ pub type Millis = i64;
 
 /// What a window keeps from its first match: Panther stores the generated fields of the first
 /// group and never overwrites them within the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FirstMatch {
     /// `title()` of the first match (without Panther's `New Alert: ` prefix).
     pub title: String,

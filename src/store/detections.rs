@@ -55,7 +55,8 @@ impl Detections for SqlStore {
                 m.event_time,
                 now,
                 m.policy,
-                || m.first.clone(),
+                // Only a match that opens a window keeps its fields: move them, don't copy.
+                || std::mem::take(&mut m.first),
             );
             if let Some(event) = m.event.as_object_mut() {
                 event.insert("p_alert_id".into(), added.alert_id.into());
