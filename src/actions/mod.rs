@@ -3,6 +3,7 @@
 //! most transforms) do no I/O at all.
 
 pub mod http;
+pub mod slack;
 pub mod transform;
 pub mod trigger;
 

@@ -3,7 +3,9 @@
 
 mod alerts;
 mod ingest;
+mod prompt;
 mod runs;
+mod slack;
 mod webhook;
 
 use crate::detect::detector::Detector;
@@ -67,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhook/{path}/{secret}", any(webhook::receive))
         // Each webhook enforces its own (smaller) limit; this is the ceiling any may set.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_CEILING))
+        .route("/slack/interactions", post(slack::interactions))
+        .route("/prompt/{token}", get(prompt::show).post(prompt::answer))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api.layer(DefaultBodyLimit::max(ingest_ceiling)))

@@ -2,7 +2,9 @@
 //! over HTTP. Matches, alerts and deliveries go to the configured database; alerts for story
 //! webhooks become runs there (a running `warden serve` or `warden worker` executes them).
 
-use super::serve::{build_detector, build_engine, init_logging, Common};
+use super::serve::{
+    build_detector, build_engine, init_logging, public_url, Common, DEFAULT_LISTEN,
+};
 use crate::detect::body::{self, Position};
 use crate::detect::deliver::Deliverer;
 use crate::detect::detector::IngestReport;
@@ -47,9 +49,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let engine = build_engine(&args.common).await?;
-        let public_url = args.common.public_url.clone().unwrap_or_default();
-        let detector = build_detector(&args.common, &engine, &public_url)?.detector;
+        let listen = std::env::var("WARDEN_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
+        let engine = build_engine(&args.common, &public_url(&args.common, &listen)).await?;
+        let detector = build_detector(&args.common, &engine)?.detector;
         let mut total = IngestReport::default();
         for batch in events.chunks(BATCH) {
             let report = detector.ingest_raw(&args.log_type, batch).await?;

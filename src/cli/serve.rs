@@ -57,7 +57,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     common: Common,
     /// Address to listen on.
-    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "WARDEN_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: String,
     /// Open the API without a token (trusted machines only).
     #[arg(long)]
@@ -100,8 +100,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("Failed to start the async runtime")
 }
 
+/// Where `warden serve` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The URL people reach Warden at: `WARDEN_PUBLIC_URL`, else `http://` + the listen address.
+pub fn public_url(common: &Common, listen: &str) -> String {
+    common
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"))
+}
+
 /// Loads stories (refusing to start on invalid ones), opens the store and builds the engine.
-pub async fn build_engine(common: &Common) -> anyhow::Result<Arc<Engine>> {
+pub async fn build_engine(common: &Common, public_url: &str) -> anyhow::Result<Arc<Engine>> {
     let loaded = load::load(std::slice::from_ref(&common.stories), &common.templates)
         .with_context(|| format!("Failed to read {}", common.stories.display()))?;
     if loaded.error_count() > 0 {
@@ -138,6 +149,7 @@ pub async fn build_engine(common: &Common) -> anyhow::Result<Arc<Engine>> {
         clock,
         metrics: Default::default(),
         wake: Default::default(),
+        public_url: public_url.to_owned(),
     }))
 }
 
@@ -151,11 +163,7 @@ pub struct Detection {
 
 /// Loads rules and destinations (refusing to start on invalid ones) and builds the detection
 /// stage over `engine`'s store.
-pub fn build_detector(
-    common: &Common,
-    engine: &Engine,
-    public_url: &str,
-) -> anyhow::Result<Detection> {
+pub fn build_detector(common: &Common, engine: &Engine) -> anyhow::Result<Detection> {
     let (rules, queries) = if common.rules.exists() {
         let loaded = detect::load::load(std::slice::from_ref(&common.rules))
             .with_context(|| format!("Failed to read {}", common.rules.display()))?;
@@ -192,7 +200,7 @@ pub fn build_detector(
         routing,
         engine.store.clone(),
         engine.clock.clone(),
-        public_url,
+        &engine.public_url,
     );
     Ok(Detection {
         detector: Arc::new(detector),
@@ -299,7 +307,7 @@ async fn shutdown_signal() {
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
-        let engine = build_engine(&args.common).await?;
+        let engine = build_engine(&args.common, &public_url(&args.common, &args.listen)).await?;
         let api_token = std::env::var("WARDEN_API_TOKEN")
             .ok()
             .filter(|t| !t.is_empty())
@@ -310,12 +318,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", args.listen))?;
-        let public_url = args
-            .common
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.listen));
-        let detection = build_detector(&args.common, &engine, &public_url)?;
+        let detection = build_detector(&args.common, &engine)?;
         let detector = detection.detector.clone();
         let (stop, stopped) = watch::channel(false);
         let runner = Runner::new(engine.clone(), runner_config(&args.common));
@@ -358,9 +361,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
-        let engine = build_engine(&args.common).await?;
-        let public_url = args.common.public_url.clone().unwrap_or_default();
-        let detection = build_detector(&args.common, &engine, &public_url)?;
+        let listen = std::env::var("WARDEN_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
+        let engine = build_engine(&args.common, &public_url(&args.common, &listen)).await?;
+        let detection = build_detector(&args.common, &engine)?;
         let (stop, stopped) = watch::channel(false);
         let runner = Runner::new(engine.clone(), runner_config(&args.common));
         let runner = tokio::spawn(runner.run(stopped.clone()));

@@ -16,7 +16,6 @@ use std::time::Duration;
 /// Attempts for actions without their own policy: only a lost worker makes them run again.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 const DEFAULT_IMPLODE_TIMEOUT: Duration = Duration::from_secs(3600);
-const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(86_400);
 const DEFAULT_CHILD_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// What executing a step produced, and what commits with it.
@@ -101,23 +100,9 @@ pub async fn execute(
             let call = (engine, story, action, step);
             run_transform(call, options, ctx, &explode_marks, now, &mut effects).await
         }
-        ActionConfig::Prompt(options) => match &step.wait {
-            // Answers arrive through Slack or signed prompt URLs; until then the step waits for
-            // its timeout, after which `prompt.status` is `timeout`.
-            None => Ok(Output::Wait {
-                until: now.saturating_add(millis(
-                    options.timeout.map_or(DEFAULT_PROMPT_TIMEOUT, |t| t.value),
-                )),
-                wait: json!({"kind": "prompt"}),
-            }),
-            Some(wait) => Ok(Output::Emit(vec![json!({
-                "prompt": {
-                    "status": wait.get("answer").cloned().unwrap_or_else(|| "timeout".into()),
-                    "responder": wait.get("responder").cloned().unwrap_or(Value::Null),
-                    "responded_at": rfc3339(now),
-                }
-            })])),
-        },
+        ActionConfig::Prompt(options) => {
+            super::prompt::run(engine, options, step, ctx, &idempotency_key(step), now).await
+        }
         ActionConfig::SendToStory(options) => {
             send_to_story(engine, options, step, ctx, now, &mut effects).await
         }

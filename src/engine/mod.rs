@@ -5,6 +5,7 @@ pub mod clock;
 pub mod entry;
 pub mod execute;
 pub mod machine;
+pub mod prompt;
 pub mod runner;
 pub mod stories;
 

@@ -39,6 +39,8 @@ pub struct Engine {
     pub metrics: Metrics,
     /// Wakes this process's runner when it adds due work itself.
     pub wake: Notify,
+    /// The URL people reach Warden at (prompt links, alert links).
+    pub public_url: String,
 }
 
 /// Runner tuning.

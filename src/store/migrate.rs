@@ -26,6 +26,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_detection.sql"),
         postgres: include_str!("../../migrations/postgres/0002_detection.sql"),
     },
+    Migration {
+        version: 3,
+        name: "prompts",
+        sqlite: include_str!("../../migrations/sqlite/0003_prompts.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_prompts.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

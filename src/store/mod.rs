@@ -9,6 +9,7 @@ mod batch;
 mod detections;
 mod migrate;
 pub mod postgres;
+mod prompts;
 mod sql;
 pub mod sqlite;
 
@@ -676,4 +677,108 @@ pub trait Detections {
         previous: Option<Millis>,
         scheduled_at: Millis,
     ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// A prompt to open for a waiting step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPrompt {
+    /// A random, unguessable id.
+    pub id: String,
+    /// The step that waits.
+    pub step_id: i64,
+    /// Its run.
+    pub run_id: String,
+    /// Its story.
+    pub story_id: String,
+    /// Its action.
+    pub action_id: String,
+    /// The answers offered: `[{value, label}]`.
+    pub choices: Value,
+    /// Slack user ids allowed to answer; empty: anyone.
+    pub responders: Vec<String>,
+    /// Single-use answer URLs: the SHA-256 (hex) of each URL's token, and the answer it records.
+    pub links: Vec<(String, String)>,
+    /// When the step stops waiting.
+    pub expires_at: Millis,
+}
+
+/// A stored prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptRecord {
+    /// Its id.
+    pub id: String,
+    /// The waiting step.
+    pub step_id: i64,
+    /// Its run.
+    pub run_id: String,
+    /// Its story.
+    pub story_id: String,
+    /// Its action.
+    pub action_id: String,
+    /// The answers offered: `[{value, label}]`.
+    pub choices: Value,
+    /// Slack user ids allowed to answer; empty: anyone.
+    pub responders: Vec<String>,
+    /// The Slack message asking, once posted: channel and ts.
+    pub slack_message: Option<(String, String)>,
+    /// `open`, `answered` or `expired`.
+    pub state: String,
+    /// The answer, once answered.
+    pub answer: Option<String>,
+    /// Who answered (a Slack user id, or `prompt_url`).
+    pub responder: Option<String>,
+    /// When the step stops waiting.
+    pub expires_at: Millis,
+}
+
+/// What answering a prompt did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    /// Recorded; the waiting step is due now.
+    Recorded(PromptRecord),
+    /// Already answered or expired: nothing changed.
+    Closed(PromptRecord),
+    /// No such prompt.
+    Unknown,
+}
+
+/// Prompts waiting for people.
+pub trait Prompts {
+    /// Opens the prompt of a waiting step, or returns the one a previous attempt opened (adding
+    /// this attempt's answer links).
+    fn open_prompt(
+        &self,
+        prompt: &NewPrompt,
+        now: Millis,
+    ) -> impl Future<Output = Result<PromptRecord>> + Send;
+    /// Records where the Slack message asking is.
+    fn set_prompt_message(
+        &self,
+        id: &str,
+        channel: &str,
+        ts: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// One prompt.
+    fn prompt(&self, id: &str) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
+    /// The prompt and answer of a single-use URL, by its token's SHA-256 (hex).
+    fn prompt_link(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(PromptRecord, String)>>> + Send;
+    /// Records the first answer of an open, unexpired prompt and makes its step due, in one
+    /// transaction; a later answer changes nothing.
+    fn answer_prompt(
+        &self,
+        id: &str,
+        answer: &str,
+        responder: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Answered>> + Send;
+    /// Closes the open prompt of a step whose wait ran out; returns the prompt as it ends
+    /// (answered, if an answer won the race).
+    fn expire_prompt(
+        &self,
+        step_id: i64,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
 }

@@ -86,6 +86,7 @@ impl TestApp {
             clock: clock.clone(),
             metrics: Default::default(),
             wake: Default::default(),
+            public_url: "http://127.0.0.1:8080".into(),
         });
         let shipped = std::fs::read_to_string(root().join("destinations.yml")).unwrap();
         let routing = check_routing(&format!(

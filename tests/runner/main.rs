@@ -20,6 +20,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const TOKEN: &str = "test-api-token";
 const SECRET: &str = "hook-secret-123";
 const START: i64 = 1_790_000_000_000;
+const SLACK_TOKEN: &str = "xoxb-test-bot-token";
+const SLACK_SIGNING_SECRET: &str = "slack-signing-secret-for-tests";
+
+mod prompts;
 
 struct TestApp {
     address: String,
@@ -55,7 +59,10 @@ impl TestApp {
             .expect("save versions");
         let secrets = Secrets::default()
             .with_credential("hook", SECRET)
-            .with_resource("mock_url", mock);
+            .with_credential("slack", SLACK_TOKEN)
+            .with_credential("slack_signing_secret", SLACK_SIGNING_SECRET)
+            .with_resource("mock_url", mock)
+            .with_resource("slack_url", mock);
         let engine = Arc::new(Engine {
             store,
             stories,
@@ -64,6 +71,7 @@ impl TestApp {
             clock: clock.clone(),
             metrics: Default::default(),
             wake: Default::default(),
+            public_url: "http://127.0.0.1:8080".into(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());

@@ -386,6 +386,7 @@ pub async fn bench_engine(url: &str) -> anyhow::Result<Arc<Engine>> {
         clock,
         metrics: Default::default(),
         wake: Default::default(),
+        public_url: "http://127.0.0.1:8080".into(),
     }))
 }
 

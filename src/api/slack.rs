@@ -1,0 +1,211 @@
+//! `POST /slack/interactions`: Slack's signed button clicks answer prompts.
+//!
+//! The request is verified before anything is read from it (v0 HMAC-SHA256 over the raw body,
+//! a 5-minute replay window, constant-time comparison). The answer is recorded once, with the
+//! waiting step made due in the same transaction; Slack gets its 200 at once, and the message is
+//! replaced with the outcome through the click's `response_url` in the background (Slack allows
+//! 3 seconds for the answer).
+
+use super::{ApiError, AppState};
+use crate::actions::slack::respond;
+use crate::store::{Answered, PromptRecord, Prompts};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// Slack's replay window.
+const MAX_AGE_SECS: i64 = 300;
+
+pub(super) async fn interactions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let engine = &state.engine;
+    let secret = engine
+        .secrets
+        .credential("slack_signing_secret")
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "misconfigured",
+                "the `slack_signing_secret` credential is not set on the server",
+            )
+        })?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let now = engine.clock.now();
+    verify_signature(
+        secret.expose().as_bytes(),
+        header("x-slack-request-timestamp"),
+        &body,
+        header("x-slack-signature"),
+        now.div_euclid(1000),
+    )
+    .map_err(|why| {
+        engine.metrics.webhook_rejected();
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why)
+    })?;
+    let payload = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "payload")
+        .and_then(|(_, v)| serde_json::from_str::<Value>(&v).ok())
+        .ok_or_else(|| bad_request("the body has no `payload` field holding JSON"))?;
+    if payload["type"] != "block_actions" {
+        return Err(bad_request("only block_actions interactions are handled"));
+    }
+    let action = &payload["actions"][0];
+    let (prompt_id, answer) = action["value"]
+        .as_str()
+        .and_then(|v| v.split_once(':'))
+        .ok_or_else(|| bad_request("the clicked button is not a Warden prompt's"))?;
+    let user = payload["user"]["id"].as_str().unwrap_or_default();
+    let prompt = engine
+        .store
+        .prompt(prompt_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(unknown_prompt)?;
+    let label = choice_label(&prompt, answer)
+        .ok_or_else(|| bad_request(format!("`{answer}` is not one of the prompt's answers")))?;
+    if !prompt.responders.is_empty() && !prompt.responders.iter().any(|r| r == user) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this Slack user may not answer this prompt",
+        ));
+    }
+    match engine
+        .store
+        .answer_prompt(prompt_id, answer, user, now)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Answered::Recorded(_) => {
+            engine.wake.notify_one();
+            tracing::info!(prompt_id, answer, "Prompt answered on Slack.");
+            if let Some(url) = payload["response_url"].as_str() {
+                let (engine, url) = (engine.clone(), url.to_owned());
+                let text = format!("*{label}*: answered by <@{user}>.");
+                tokio::spawn(async move {
+                    if let Err(error) = respond(engine.http.for_redirects(false), &url, &text).await
+                    {
+                        tracing::warn!(%error, "Could not replace the answered prompt on Slack.");
+                    }
+                });
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        Answered::Closed(prompt) => Err(closed(&prompt)),
+        Answered::Unknown => Err(unknown_prompt()),
+    }
+}
+
+/// Checks Slack's v0 signature of `body` at `timestamp` against `now` (seconds).
+pub fn verify_signature(
+    secret: &[u8],
+    timestamp: &str,
+    body: &[u8],
+    signature: &str,
+    now: i64,
+) -> Result<(), &'static str> {
+    let sent: i64 = timestamp
+        .parse()
+        .map_err(|_| "missing or malformed X-Slack-Request-Timestamp")?;
+    if (now - sent).abs() > MAX_AGE_SECS {
+        return Err("the request timestamp is more than 5 minutes from now (a replay?)");
+    }
+    let given = signature
+        .strip_prefix("v0=")
+        .and_then(super::webhook::decode_hex)
+        .ok_or("missing or malformed X-Slack-Signature")?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| "bad signing secret")?;
+    mac.update(b"v0:");
+    mac.update(timestamp.as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&given)
+        .map_err(|_| "the Slack signature does not match")
+}
+
+/// The label of `answer` among the prompt's choices.
+pub(super) fn choice_label(prompt: &PromptRecord, answer: &str) -> Option<String> {
+    prompt
+        .choices
+        .as_array()?
+        .iter()
+        .find(|c| c["value"] == answer)
+        .map(|c| c["label"].as_str().unwrap_or(answer).to_owned())
+}
+
+pub(super) fn closed(prompt: &PromptRecord) -> ApiError {
+    let message = match (&prompt.state[..], &prompt.answer) {
+        ("answered", Some(answer)) => format!("this prompt was already answered: {answer}"),
+        _ => "this prompt has closed without an answer".to_owned(),
+    };
+    ApiError::new(StatusCode::CONFLICT, "prompt_closed", message)
+}
+
+pub(super) fn unknown_prompt() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such prompt")
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verify_signature;
+
+    /// Slack's published test vector (specs/external-apis.md §3.4).
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const TIMESTAMP: &str = "1531420618";
+    const BODY: &str = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    #[test]
+    fn slacks_test_vector_verifies() {
+        let now = 1_531_420_618 + 60;
+        assert_eq!(
+            verify_signature(
+                SECRET.as_bytes(),
+                TIMESTAMP,
+                BODY.as_bytes(),
+                SIGNATURE,
+                now
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn tampering_staleness_and_garbage_are_refused() {
+        let now = 1_531_420_618;
+        let verify = |secret: &str, ts: &str, body: &str, sig: &str, now: i64| {
+            verify_signature(secret.as_bytes(), ts, body.as_bytes(), sig, now)
+        };
+        assert!(verify(
+            SECRET,
+            TIMESTAMP,
+            &BODY.replace("foobar", "foobaz"),
+            SIGNATURE,
+            now
+        )
+        .is_err());
+        assert!(verify("other-secret", TIMESTAMP, BODY, SIGNATURE, now).is_err());
+        assert!(verify(SECRET, TIMESTAMP, BODY, SIGNATURE, now + 301).is_err());
+        assert!(verify(SECRET, TIMESTAMP, BODY, SIGNATURE, now - 301).is_err());
+        assert!(verify(SECRET, "soon", BODY, SIGNATURE, now).is_err());
+        assert!(verify(SECRET, TIMESTAMP, BODY, "a2114d57", now).is_err());
+        assert!(verify(SECRET, TIMESTAMP, BODY, "v0=zz", now).is_err());
+    }
+}

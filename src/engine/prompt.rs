@@ -1,0 +1,247 @@
+//! The `prompt` action: ask a person, wait durably, emit the answer.
+//!
+//! First execution: open the prompt in the store (idempotent per step, so a retried attempt
+//! finds it), post the Slack message if it is not posted yet, send the `request:` with one
+//! single-use URL per choice, and wait until the timeout. An answer (a Slack click, a prompt
+//! URL) is recorded by the store together with making the step due; the step then runs again
+//! and emits `{prompt: {status, responder, responded_at}}`. A timeout closes the prompt (unless
+//! an answer won the race) and updates the Slack message.
+
+use super::clock::rfc3339;
+use super::machine::{millis, Output};
+use super::runner::Engine;
+use crate::actions::slack::{Button, Posted, Slack};
+use crate::actions::{http, render_text, Error};
+use crate::store::{ClaimedStep, Millis, NewPrompt, PromptRecord, Prompts};
+use crate::story::kinds::prompt::{ButtonStyle, PromptOptions};
+use crate::template::{Context, PROMPT_URLS};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(86_400);
+/// The Slack Web API when the `slack_url` resource is not set.
+pub const SLACK_API: &str = "https://slack.com/api";
+
+/// Runs a prompt step: opens and asks on the first execution, reports the outcome after.
+pub async fn run(
+    engine: &Engine,
+    options: &PromptOptions,
+    step: &ClaimedStep,
+    ctx: &Context,
+    idempotency_key: &str,
+    now: Millis,
+) -> Result<Output, Error> {
+    match &step.wait {
+        None => ask(engine, options, step, ctx, idempotency_key, now).await,
+        Some(wait) => Ok(Output::Emit(vec![
+            outcome(engine, options, step, wait, now).await?,
+        ])),
+    }
+}
+
+async fn ask(
+    engine: &Engine,
+    options: &PromptOptions,
+    step: &ClaimedStep,
+    ctx: &Context,
+    idempotency_key: &str,
+    now: Millis,
+) -> Result<Output, Error> {
+    let timeout = options.timeout.map_or(DEFAULT_TIMEOUT, |t| t.value);
+    let slack = options
+        .slack
+        .as_ref()
+        .map(|_| slack_client(engine))
+        .transpose()?;
+    let mut responders = Vec::new();
+    for template in options.allowed_responders.iter().flatten() {
+        let who = render_text("allowed_responders", template, ctx)?;
+        // Emails become Slack user ids now, so a click is checked without another API call.
+        match (&slack, who.contains('@')) {
+            (Some(slack), true) => responders.push(slack.user_by_email(&who).await?),
+            _ => responders.push(who),
+        }
+    }
+    let choices: Vec<Value> = options
+        .choices
+        .iter()
+        .map(|c| json!({"value": c.value.value, "label": c.label.value}))
+        .collect();
+    let mut links = Vec::new();
+    let mut urls = Map::new();
+    if options.request.is_some() {
+        for choice in options.choices.iter() {
+            let token = random_hex()?;
+            urls.insert(
+                choice.value.value.clone(),
+                format!("{}/prompt/{token}", engine.public_url.trim_end_matches('/')).into(),
+            );
+            links.push((token_hash(&token), choice.value.value.clone()));
+        }
+    }
+    let prompt = engine
+        .store
+        .open_prompt(
+            &NewPrompt {
+                id: random_hex()?,
+                step_id: step.id,
+                run_id: step.run_id.clone(),
+                story_id: step.story_id.clone(),
+                action_id: step.action_id.clone(),
+                choices: Value::Array(choices),
+                responders,
+                links,
+                expires_at: now.saturating_add(millis(timeout)),
+            },
+            now,
+        )
+        .await
+        .map_err(store_error)?;
+    if let (Some(slack), Some(ask)) = (&slack, &options.slack) {
+        if prompt.slack_message.is_none() {
+            let channel = match (&ask.channel, &ask.user_email) {
+                (Some(channel), _) => render_text("slack.channel", channel, ctx)?,
+                (None, Some(email)) => {
+                    let email = render_text("slack.user_email", email, ctx)?;
+                    let user = slack.user_by_email(&email).await?;
+                    slack.open_dm(&user).await?
+                }
+                (None, None) => return Err(Error::permanent("slack needs channel or user_email")),
+            };
+            let text = render_text("slack.text", &ask.text, ctx)?;
+            let buttons: Vec<Button<'_>> = options
+                .choices
+                .iter()
+                .map(|c| Button {
+                    value: &c.value.value,
+                    label: &c.label.value,
+                    style: c.style.map(|s| match s {
+                        ButtonStyle::Primary => "primary",
+                        ButtonStyle::Danger => "danger",
+                    }),
+                })
+                .collect();
+            let posted = slack
+                .post_prompt(&channel, &text, &prompt.id, &buttons)
+                .await?;
+            engine
+                .store
+                .set_prompt_message(&prompt.id, &posted.channel, &posted.ts)
+                .await
+                .map_err(store_error)?;
+        }
+    }
+    if let Some(request) = &options.request {
+        let ctx = ctx.with(PROMPT_URLS, &Value::Object(urls));
+        http::send(&engine.http, request, &ctx, idempotency_key).await?;
+    }
+    Ok(Output::Wait {
+        until: prompt.expires_at,
+        wait: json!({"kind": "prompt", "prompt_id": prompt.id}),
+    })
+}
+
+/// The event of a finished prompt: its answer, or `timeout` (closing the prompt and updating
+/// its Slack message) when the wait ran out first.
+async fn outcome(
+    engine: &Engine,
+    options: &PromptOptions,
+    step: &ClaimedStep,
+    wait: &Value,
+    now: Millis,
+) -> Result<Value, Error> {
+    let (status, responder) = match wait.get("answer") {
+        Some(answer) => (answer.clone(), wait.get("responder").cloned()),
+        None => {
+            let prompt = engine
+                .store
+                .expire_prompt(step.id, now)
+                .await
+                .map_err(store_error)?;
+            match prompt {
+                Some(PromptRecord {
+                    answer: Some(answer),
+                    responder,
+                    ..
+                }) => (answer.into(), responder.map(Value::from)),
+                Some(prompt) => {
+                    if let Some((channel, ts)) = &prompt.slack_message {
+                        tell_timeout(engine, options, channel, ts).await;
+                    }
+                    ("timeout".into(), None)
+                }
+                None => ("timeout".into(), None),
+            }
+        }
+    };
+    Ok(json!({
+        "prompt": {
+            "status": status,
+            "responder": responder.unwrap_or(Value::Null),
+            "responded_at": rfc3339(now),
+        }
+    }))
+}
+
+/// Replaces the question with "no answer": best effort, the run goes on either way.
+async fn tell_timeout(engine: &Engine, options: &PromptOptions, channel: &str, ts: &str) {
+    if options.slack.is_none() {
+        return;
+    }
+    let Ok(slack) = slack_client(engine) else {
+        return;
+    };
+    let posted = Posted {
+        channel: channel.to_owned(),
+        ts: ts.to_owned(),
+    };
+    if let Err(error) = slack
+        .update(&posted, "No answer in time: this question has closed.")
+        .await
+    {
+        tracing::warn!(%error, "Could not mark a timed-out prompt on Slack.");
+    }
+}
+
+/// The Slack client from the `slack` credential and `slack_url` resource.
+pub fn slack_client(engine: &Engine) -> Result<Slack<'_>, Error> {
+    let token = engine
+        .secrets
+        .credential("slack")
+        .ok_or_else(|| Error::Misconfigured {
+            message: "the `slack` credential (bot token) is not set".into(),
+        })?;
+    Ok(Slack {
+        http: engine.http.for_redirects(false),
+        base: engine.secrets.resource("slack_url").unwrap_or(SLACK_API),
+        token,
+    })
+}
+
+/// The SHA-256 of a prompt URL's token, as stored.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn random_hex() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Retriable {
+        message: format!("no randomness for a prompt id: {e}"),
+        retry_after: None,
+        details: None,
+    })?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn store_error(error: crate::store::Error) -> Error {
+    Error::Retriable {
+        message: format!("could not store the prompt: {error}"),
+        retry_after: None,
+        details: None,
+    }
+}

@@ -1,0 +1,185 @@
+//! [`Prompts`] over SQL. Answering is a compare-and-set on the prompt's state in the same
+//! transaction that makes its step due, so two clicks (or a click and a replayed request) record
+//! one answer and wake the step once.
+
+use super::sql::{Dialect, SqlStore};
+use super::{Answered, Millis, NewPrompt, PromptRecord, Prompts, Result};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+const COLUMNS: &str = "id, step_id, run_id, story_id, action_id, choices, responders, \
+                       slack_channel, slack_ts, state, answer, responder, expires_at";
+
+impl Prompts for SqlStore {
+    async fn open_prompt(&self, prompt: &NewPrompt, now: Millis) -> Result<PromptRecord> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO prompts (id, step_id, run_id, story_id, action_id, choices, responders,
+                                  state, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)
+             ON CONFLICT (step_id) DO NOTHING",
+        )
+        .bind(&prompt.id)
+        .bind(prompt.step_id)
+        .bind(&prompt.run_id)
+        .bind(&prompt.story_id)
+        .bind(&prompt.action_id)
+        .bind(prompt.choices.to_string())
+        .bind(json!(prompt.responders).to_string())
+        .bind(now)
+        .bind(prompt.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let record = by_step(&mut tx, prompt.step_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        for (token_hash, answer) in &prompt.links {
+            sqlx::query(
+                "INSERT INTO prompt_links (token_hash, prompt_id, answer) VALUES ($1, $2, $3)
+                 ON CONFLICT (token_hash) DO NOTHING",
+            )
+            .bind(token_hash)
+            .bind(&record.id)
+            .bind(answer)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn set_prompt_message(&self, id: &str, channel: &str, ts: &str) -> Result<()> {
+        sqlx::query("UPDATE prompts SET slack_channel = $1, slack_ts = $2 WHERE id = $3")
+            .bind(channel)
+            .bind(ts)
+            .bind(id)
+            .execute(&self.inner.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn prompt(&self, id: &str) -> Result<Option<PromptRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM prompts WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.inner.reader)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
+    }
+
+    async fn prompt_link(&self, token_hash: &str) -> Result<Option<(PromptRecord, String)>> {
+        let Some(row) =
+            sqlx::query("SELECT prompt_id, answer FROM prompt_links WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&self.inner.reader)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let (id, answer): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(self.prompt(&id).await?.map(|p| (p, answer)))
+    }
+
+    async fn answer_prompt(
+        &self,
+        id: &str,
+        answer: &str,
+        responder: &str,
+        now: Millis,
+    ) -> Result<Answered> {
+        let mut tx = self.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE prompts SET state = 'answered', answer = $1, responder = $2, answered_at = $3
+             WHERE id = $4 AND state = 'open' AND expires_at > $3",
+        )
+        .bind(answer)
+        .bind(responder)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let sql = format!("SELECT {COLUMNS} FROM prompts WHERE id = $1");
+        let Some(prompt) = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()?
+        else {
+            return Ok(Answered::Unknown);
+        };
+        if updated == 0 {
+            return Ok(Answered::Closed(prompt));
+        }
+        let wait = json!({
+            "kind": "prompt",
+            "prompt_id": id,
+            "answer": answer,
+            "responder": responder,
+        });
+        sqlx::query("UPDATE steps SET wait = $1, due_at = $2 WHERE id = $3 AND state = 'waiting'")
+            .bind(wait.to_string())
+            .bind(now)
+            .bind(prompt.step_id)
+            .execute(&mut *tx)
+            .await?;
+        if self.inner.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::postgres::WAKE_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Answered::Recorded(prompt))
+    }
+
+    async fn expire_prompt(&self, step_id: i64, now: Millis) -> Result<Option<PromptRecord>> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE prompts SET state = 'expired', answered_at = $1
+             WHERE step_id = $2 AND state = 'open'",
+        )
+        .bind(now)
+        .bind(step_id)
+        .execute(&mut *tx)
+        .await?;
+        let prompt = by_step(&mut tx, step_id).await?;
+        tx.commit().await?;
+        Ok(prompt)
+    }
+}
+
+async fn by_step(conn: &mut AnyConnection, step_id: i64) -> Result<Option<PromptRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM prompts WHERE step_id = $1");
+    sqlx::query(&sql)
+        .bind(step_id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
+}
+
+fn record(row: &AnyRow) -> Result<PromptRecord> {
+    let channel: Option<String> = row.try_get("slack_channel")?;
+    let ts: Option<String> = row.try_get("slack_ts")?;
+    Ok(PromptRecord {
+        id: row.try_get("id")?,
+        step_id: row.try_get("step_id")?,
+        run_id: row.try_get("run_id")?,
+        story_id: row.try_get("story_id")?,
+        action_id: row.try_get("action_id")?,
+        choices: serde_json::from_str(&row.try_get::<String, _>("choices")?)?,
+        responders: serde_json::from_str(&row.try_get::<String, _>("responders")?)?,
+        slack_message: channel.zip(ts),
+        state: row.try_get("state")?,
+        answer: row.try_get("answer")?,
+        responder: row.try_get("responder")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}

@@ -1,0 +1,358 @@
+//! Prompts end to end: the question posted on Slack with buttons, the run waiting durably, a
+//! signed click (or a single-use URL) answering once, and the timeout path.
+
+use super::*;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use wiremock::matchers::header;
+
+const ASK: &str = r#"
+name: Ask
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: ask, secret_credential: hook }
+  ask_user:
+    type: prompt
+    from: hook
+    options:
+      slack:
+        user_email: "{{ hook.body.email }}"
+        text: "Was this you, {{ hook.body.email }}?"
+      choices:
+        - { value: confirmed, label: "Yes, this was me", style: primary }
+        - { value: denied, label: "I don't recognize this", style: danger }
+      allowed_responders: ["{{ hook.body.email }}"]
+      timeout: 1h
+  after:
+    type: transform
+    from: ask_user
+    options: { mode: message, payload: { answer: "{{ ask_user.prompt.status }}" } }
+"#;
+
+const ASK_BY_LINK: &str = r#"
+name: Ask by link
+credentials: { hook: webhook secret }
+resources: { mock_url: the mock }
+actions:
+  hook:
+    type: webhook
+    options: { path: ask-link, secret_credential: hook }
+  ask_user:
+    type: prompt
+    from: hook
+    options:
+      request:
+        url: "{{ resources.mock_url }}/mail"
+        method: POST
+        body: { deny: "{{ prompt_url('denied') }}", confirm: "{{ prompt_url('confirmed') }}" }
+      choices:
+        - { value: confirmed, label: "It was me" }
+        - { value: denied, label: "Not me" }
+"#;
+
+/// A Slack mock: the user, their DM, the posted message, updates and `response_url`.
+async fn slack_mock() -> MockServer {
+    let mock = MockServer::start().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("GET"))
+        .and(path("/users.lookupByEmail"))
+        .and(header(
+            "authorization",
+            format!("Bearer {SLACK_TOKEN}").as_str(),
+        ))
+        .respond_with(ok(
+            json!({"ok": true, "user": {"id": "U01AZ88AQQ4", "name": "thomas"}}),
+        ))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/conversations.open"))
+        .respond_with(ok(json!({"ok": true, "channel": {"id": "D01ACC2E8S3"}})))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(ok(
+            json!({"ok": true, "channel": "D01ACC2E8S3", "ts": "1606339625.001200"}),
+        ))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.update"))
+        .respond_with(ok(json!({"ok": true})))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/actions/response"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/mail"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&mock)
+        .await;
+    mock
+}
+
+async fn requests_to(mock: &MockServer, route: &str) -> Vec<Value> {
+    mock.received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == route)
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// A `block_actions` request as Slack signs it, clicking `value`.
+fn click(
+    value: &str,
+    user: &str,
+    response_url: &str,
+    timestamp: i64,
+    secret: &str,
+) -> (String, String, String) {
+    let text = include_str!("../fixtures/slack/block_actions-denied.json");
+    let mut payload: Value = serde_json::from_str(text).unwrap();
+    payload["actions"][0]["value"] = json!(value);
+    payload["user"]["id"] = json!(user);
+    payload["response_url"] = json!(response_url);
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let timestamp = timestamp.to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    let signature = format!(
+        "v0={}",
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    (body, timestamp, signature)
+}
+
+impl TestApp {
+    async fn post_slack(
+        &self,
+        (body, timestamp, signature): &(String, String, String),
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/slack/interactions", self.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.as_str())
+            .header("x-slack-signature", signature.as_str())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn prompt_id(posted: &Value) -> String {
+    let value = posted["blocks"][1]["elements"][0]["value"]
+        .as_str()
+        .unwrap();
+    value.split_once(':').unwrap().0.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_slack_click_answers_the_prompt_once_and_resumes_the_run() {
+    each_backend(|db| async move {
+        let mock = slack_mock().await;
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn(&db, &[("ask", ASK)], &mock.uri(), clock.clone()).await;
+        let run = app
+            .start_run("ask", json!({"email": "thomas@example.com"}))
+            .await;
+        app.idle().await;
+        assert_eq!(app.run(&run).await["status"], "waiting");
+        let posted = requests_to(&mock, "/chat.postMessage").await;
+        assert_eq!(posted.len(), 1);
+        assert_eq!(
+            posted[0]["channel"], "D01ACC2E8S3",
+            "a DM to the user found by email"
+        );
+        assert_eq!(
+            posted[0]["blocks"][1]["elements"][1]["text"]["text"],
+            "I don't recognize this"
+        );
+        let id = prompt_id(&posted[0]);
+        let now = START / 1000;
+        let response_url = format!("{}/actions/response", mock.uri());
+
+        // Refused, and nothing changes: a bad signature, a stale timestamp, an unknown prompt,
+        // someone who may not answer.
+        let forged = click(
+            &format!("{id}:denied"),
+            "U01AZ88AQQ4",
+            &response_url,
+            now,
+            "wrong-secret",
+        );
+        assert_eq!(app.post_slack(&forged).await.0, 401);
+        let stale = click(
+            &format!("{id}:denied"),
+            "U01AZ88AQQ4",
+            &response_url,
+            now - 301,
+            SLACK_SIGNING_SECRET,
+        );
+        assert_eq!(app.post_slack(&stale).await.0, 401);
+        let unknown = click(
+            "0123abcd:denied",
+            "U01AZ88AQQ4",
+            &response_url,
+            now,
+            SLACK_SIGNING_SECRET,
+        );
+        assert_eq!(app.post_slack(&unknown).await.0, 404);
+        let stranger = click(
+            &format!("{id}:denied"),
+            "U0STRANGER",
+            &response_url,
+            now,
+            SLACK_SIGNING_SECRET,
+        );
+        let (status, error) = app.post_slack(&stranger).await;
+        assert_eq!((status, error["code"].as_str()), (403, Some("forbidden")));
+        app.idle().await;
+        assert_eq!(app.run(&run).await["status"], "waiting");
+
+        let denied = click(
+            &format!("{id}:denied"),
+            "U01AZ88AQQ4",
+            &response_url,
+            now,
+            SLACK_SIGNING_SECRET,
+        );
+        assert_eq!(app.post_slack(&denied).await.0, 200);
+        // The same request again (a replay within the window) or a second click: 409, no change.
+        assert_eq!(app.post_slack(&denied).await.0, 409);
+        let confirmed = click(
+            &format!("{id}:confirmed"),
+            "U01AZ88AQQ4",
+            &response_url,
+            now,
+            SLACK_SIGNING_SECRET,
+        );
+        assert_eq!(app.post_slack(&confirmed).await.0, 409);
+
+        app.idle().await;
+        let detail = app.run(&run).await;
+        assert_eq!(detail["status"], "succeeded", "{detail}");
+        let answer = &events(&detail, "ask_user")[0]["payload"]["prompt"];
+        assert_eq!(answer["status"], "denied");
+        assert_eq!(answer["responder"], "U01AZ88AQQ4");
+        assert_eq!(events(&detail, "after")[0]["payload"]["answer"], "denied");
+        // The message was replaced with the outcome through response_url.
+        let mut replaced = Vec::new();
+        for _ in 0..50 {
+            replaced = requests_to(&mock, "/actions/response").await;
+            if !replaced.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(replaced.len(), 1);
+        assert_eq!(replaced[0]["replace_original"], true);
+        assert!(replaced[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("I don't recognize this"));
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_prompt_times_out_and_closes_its_message() {
+    each_backend(|db| async move {
+        let mock = slack_mock().await;
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn(&db, &[("ask", ASK)], &mock.uri(), clock.clone()).await;
+        let run = app
+            .start_run("ask", json!({"email": "thomas@example.com"}))
+            .await;
+        app.idle().await;
+        let id = prompt_id(&requests_to(&mock, "/chat.postMessage").await[0]);
+        clock.advance(Duration::from_secs(3599));
+        app.idle().await;
+        assert_eq!(app.run(&run).await["status"], "waiting");
+        clock.advance(Duration::from_secs(1));
+        app.idle().await;
+        let detail = app.run(&run).await;
+        assert_eq!(
+            events(&detail, "ask_user")[0]["payload"]["prompt"]["status"],
+            "timeout"
+        );
+        assert_eq!(requests_to(&mock, "/chat.update").await.len(), 1);
+        // A click after the timeout changes nothing.
+        let late = click(
+            &format!("{id}:confirmed"),
+            "U01AZ88AQQ4",
+            "http://127.0.0.1:9/x",
+            clock_secs(&clock),
+            SLACK_SIGNING_SECRET,
+        );
+        assert_eq!(app.post_slack(&late).await.0, 409);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+fn clock_secs(clock: &ManualClock) -> i64 {
+    warden::engine::Clock::now(clock) / 1000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_use_prompt_url_answers_once() {
+    each_backend(|db| async move {
+        let mock = slack_mock().await;
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn(&db, &[("ask-link", ASK_BY_LINK)], &mock.uri(), clock).await;
+        let run = app.start_run("ask-link", json!({})).await;
+        app.idle().await;
+        let mail = requests_to(&mock, "/mail").await;
+        let deny = mail[0]["deny"].as_str().unwrap().to_owned();
+        assert!(deny.starts_with("http://127.0.0.1:8080/prompt/"), "{deny}");
+        let deny = deny.replace("http://127.0.0.1:8080", &app.address);
+        let forged = format!("{}/prompt/{}", app.address, "f".repeat(32));
+
+        // GET shows the answer and does not record it (mail scanners fetch links).
+        let page = app.http.get(&deny).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("Not me"));
+        app.idle().await;
+        assert_eq!(app.run(&run).await["status"], "waiting");
+        assert_eq!(app.http.post(&forged).send().await.unwrap().status(), 404);
+
+        assert_eq!(app.http.post(&deny).send().await.unwrap().status(), 200);
+        assert_eq!(app.http.post(&deny).send().await.unwrap().status(), 409);
+        app.idle().await;
+        let detail = app.run(&run).await;
+        assert_eq!(detail["status"], "succeeded");
+        let answer = &events(&detail, "ask_user")[0]["payload"]["prompt"];
+        assert_eq!(
+            (answer["status"].as_str(), answer["responder"].as_str()),
+            (Some("denied"), Some("prompt_url"))
+        );
+        app.stop().await;
+        db
+    })
+    .await;
+}
