@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod engine;
 pub mod http_client;
 pub mod metrics;
+pub mod ratelimit;
 pub mod secrets;
 pub mod store;
 pub mod story;

@@ -1,4 +1,5 @@
--- Prompts: a question waiting for a person, answered once (Slack button or single-use URL).
+-- Prompts: a question waiting for a person, answered once (Slack button or single-use URL);
+-- and the rate-limit buckets of credentials.
 -- Times are milliseconds since the Unix epoch. Kept in lock-step with ../postgres/0003_prompts.sql.
 
 -- `id` is random and unguessable; Slack buttons carry it. `responders` lists the Slack user ids
@@ -28,4 +29,12 @@ CREATE TABLE prompt_links (
     token_hash TEXT PRIMARY KEY,
     prompt_id TEXT NOT NULL,
     answer TEXT NOT NULL
+);
+
+-- Token buckets of rate limits bound to credentials, shared by every worker.
+CREATE TABLE rate_buckets (
+    credential TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    refilled_at INTEGER NOT NULL,
+    blocked_until INTEGER NOT NULL
 );

@@ -5,7 +5,10 @@ use super::clock::rfc3339;
 use super::machine::{millis, Output};
 use super::runner::Engine;
 use crate::actions::{http, render, render_dynamic, render_text, transform, trigger, Error};
-use crate::store::{ActionStates, ClaimedStep, Millis, NewRun, Queue, Runs, StateWrite, StepInput};
+use crate::ratelimit::Limit;
+use crate::store::{
+    ActionStates, ClaimedStep, Millis, NewRun, Queue, RateLimits, Runs, StateWrite, StepInput,
+};
 use crate::story::kinds::transform::TransformOptions;
 use crate::story::kinds::{ActionConfig, IntegrationCall, LinkKind, SendToStoryOptions};
 use crate::story::{Action, Story};
@@ -133,14 +136,67 @@ async fn integration(
         inputs.insert(name.value.clone(), value);
     }
     let ctx = ctx.with("inputs", &Value::Object(inputs));
-    http::send(
-        &engine.http,
-        &call.template.spec.request,
-        &ctx,
-        &idempotency_key(step),
-    )
-    .await
-    .map(|event| Output::Emit(vec![event]))
+    let spec = &call.template.spec;
+    let budget = spec
+        .credentials
+        .iter()
+        .next()
+        .map(|(name, _)| name.value.as_str());
+    let budget = spec
+        .rate_limit
+        .as_ref()
+        .map(|r| r.credential.value.as_str())
+        .or(budget);
+    if let Some(key) = budget {
+        let limit = spec.rate_limit.as_ref().map(|limit| Limit {
+            requests: limit.requests.value,
+            per: millis(limit.per.value),
+        });
+        let now = engine.clock.now();
+        if let Err(until) = engine
+            .store
+            .take_token(key, limit, now)
+            .await
+            .map_err(store_error)?
+        {
+            // Throttled before sending: wait durably for the budget, without spending an attempt.
+            return Ok(Output::Wait {
+                until,
+                wait: json!({"kind": THROTTLED, "credential": key}),
+            });
+        }
+    }
+    let result = http::send(&engine.http, &spec.request, &ctx, &idempotency_key(step)).await;
+    if let Some(key) = budget {
+        let response = match &result {
+            Ok(event) => Some(event),
+            Err(Error::Retriable { details, .. } | Error::Permanent { details, .. }) => {
+                details.as_ref()
+            }
+            Err(Error::Misconfigured { .. }) => None,
+        };
+        if let Some(until) = response.and_then(spent_until) {
+            let now = engine.clock.now();
+            engine
+                .store
+                .block_until(key, until, now)
+                .await
+                .map_err(store_error)?;
+        }
+    }
+    result.map(|event| Output::Emit(vec![event]))
+}
+
+/// The `wait.kind` of a step throttled by its credential's rate limit.
+pub const THROTTLED: &str = "throttled";
+
+/// When a response says the credential's budget is spent (Okta's `X-Rate-Limit-Remaining: 0`,
+/// or a 429 with `X-Rate-Limit-Reset`): until its `X-Rate-Limit-Reset` (epoch seconds).
+fn spent_until(response: &Value) -> Option<Millis> {
+    let header = |name: &str| response["headers"][name].as_str().map(str::trim);
+    let reset: i64 = header("x-rate-limit-reset")?.parse().ok()?;
+    let spent = header("x-rate-limit-remaining") == Some("0") || response["status"] == 429;
+    spent.then(|| reset.saturating_mul(1000))
 }
 
 /// Runs a transform. `marks` are the upstream explode events' `(guid, index)`, which implode
@@ -327,7 +383,8 @@ fn state_write(
     }
 }
 
-fn store_error(error: crate::store::Error) -> Error {
+/// A store failure during an action: worth another attempt.
+pub(super) fn store_error(error: crate::store::Error) -> Error {
     Error::Retriable {
         message: format!("the store failed: {error}"),
         retry_after: None,

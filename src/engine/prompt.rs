@@ -8,6 +8,7 @@
 //! an answer won the race) and updates the Slack message.
 
 use super::clock::rfc3339;
+use super::execute::store_error;
 use super::machine::{millis, Output};
 use super::runner::Engine;
 use crate::actions::slack::{Button, Posted, Slack};
@@ -236,12 +237,4 @@ fn random_hex() -> Result<String, Error> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn store_error(error: crate::store::Error) -> Error {
-    Error::Retriable {
-        message: format!("could not store the prompt: {error}"),
-        retry_after: None,
-        details: None,
-    }
 }

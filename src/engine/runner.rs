@@ -459,7 +459,11 @@ async fn process(
             let attempt = Attempt {
                 number: step.attempt,
                 max: limit,
-                waiting: step.wait.as_ref(),
+                // A throttled step woke to try again, not to finish a wait.
+                waiting: step
+                    .wait
+                    .as_ref()
+                    .filter(|w| w["kind"] != super::execute::THROTTLED),
             };
             let end = settle(
                 &story,

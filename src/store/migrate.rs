@@ -28,7 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        name: "prompts",
+        name: "prompts_and_rate_limits",
         sqlite: include_str!("../../migrations/sqlite/0003_prompts.sql"),
         postgres: include_str!("../../migrations/postgres/0003_prompts.sql"),
     },

@@ -782,3 +782,22 @@ pub trait Prompts {
         now: Millis,
     ) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
 }
+
+/// Rate limits bound to credentials: token buckets shared by every worker.
+pub trait RateLimits {
+    /// Takes a token from `key`'s bucket (with no `limit`, only checks whether the vendor said
+    /// the budget is spent): `Ok` to go ahead, or the time to try again.
+    fn take_token(
+        &self,
+        key: &str,
+        limit: Option<crate::ratelimit::Limit>,
+        now: Millis,
+    ) -> impl Future<Output = Result<std::result::Result<(), Millis>>> + Send;
+    /// The vendor said `key`'s budget is spent until `until`.
+    fn block_until(
+        &self,
+        key: &str,
+        until: Millis,
+        now: Millis,
+    ) -> impl Future<Output = Result<()>> + Send;
+}

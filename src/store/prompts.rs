@@ -1,4 +1,4 @@
-//! [`Prompts`] over SQL. Answering is a compare-and-set on the prompt's state in the same
+//! [`Prompts`] and [`RateLimits`](super::RateLimits) over SQL. Answering is a compare-and-set on the prompt's state in the same
 //! transaction that makes its step due, so two clicks (or a click and a replayed request) record
 //! one answer and wake the step once.
 
@@ -182,4 +182,94 @@ fn record(row: &AnyRow) -> Result<PromptRecord> {
         responder: row.try_get("responder")?,
         expires_at: row.try_get("expires_at")?,
     })
+}
+
+impl super::RateLimits for SqlStore {
+    async fn take_token(
+        &self,
+        key: &str,
+        limit: Option<crate::ratelimit::Limit>,
+        now: Millis,
+    ) -> Result<std::result::Result<(), Millis>> {
+        let Some(limit) = limit else {
+            // No budget of our own: only a vendor's "spent until" can hold the call.
+            let blocked: Option<Millis> =
+                sqlx::query("SELECT blocked_until FROM rate_buckets WHERE credential = $1")
+                    .bind(key)
+                    .fetch_optional(&self.inner.reader)
+                    .await?
+                    .map(|row| row.try_get(0))
+                    .transpose()?;
+            return Ok(match blocked {
+                Some(until) if until > now => Err(until),
+                _ => Ok(()),
+            });
+        };
+        let mut tx = self.begin().await?;
+        // The row must exist before it can be locked, or concurrent first takers would each
+        // start from a full bucket.
+        sqlx::query(
+            "INSERT INTO rate_buckets (credential, tokens, refilled_at, blocked_until)
+             VALUES ($1, $2, $3, 0) ON CONFLICT (credential) DO NOTHING",
+        )
+        .bind(key)
+        .bind(f64::from(limit.requests))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let lock = match self.inner.dialect {
+            Dialect::Sqlite => "",
+            // Workers taking from one bucket queue here instead of both spending a token.
+            Dialect::Postgres => "FOR UPDATE",
+        };
+        let sql = format!(
+            "SELECT tokens, refilled_at, blocked_until FROM rate_buckets WHERE credential = $1 {lock}"
+        );
+        let row = sqlx::query(&sql).bind(key).fetch_one(&mut *tx).await?;
+        let bucket = crate::ratelimit::Bucket {
+            tokens: row.try_get("tokens")?,
+            refilled_at: row.try_get("refilled_at")?,
+            blocked_until: row.try_get("blocked_until")?,
+        };
+        let (bucket, taken) = crate::ratelimit::take(Some(bucket), limit, now);
+        save_bucket(&mut tx, key, &bucket).await?;
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    async fn block_until(&self, key: &str, until: Millis, now: Millis) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO rate_buckets (credential, tokens, refilled_at, blocked_until)
+             VALUES ($1, 0, $2, $3)
+             ON CONFLICT (credential) DO UPDATE SET tokens = 0, refilled_at = $2,
+                 blocked_until = CASE WHEN rate_buckets.blocked_until > $3
+                                      THEN rate_buckets.blocked_until ELSE $3 END",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(until)
+        .execute(&self.inner.writer)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn save_bucket(
+    conn: &mut AnyConnection,
+    key: &str,
+    bucket: &crate::ratelimit::Bucket,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO rate_buckets (credential, tokens, refilled_at, blocked_until)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (credential) DO UPDATE SET tokens = excluded.tokens,
+             refilled_at = excluded.refilled_at, blocked_until = excluded.blocked_until",
+    )
+    .bind(key)
+    .bind(bucket.tokens)
+    .bind(bucket.refilled_at)
+    .bind(bucket.blocked_until)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -24,6 +24,7 @@ const SLACK_TOKEN: &str = "xoxb-test-bot-token";
 const SLACK_SIGNING_SECRET: &str = "slack-signing-secret-for-tests";
 
 mod prompts;
+mod rate_limits;
 
 struct TestApp {
     address: String,
@@ -41,9 +42,12 @@ impl TestApp {
         mock: &str,
         clock: Arc<ManualClock>,
     ) -> TestApp {
+        let mut shipped = warden::story::load::Loaded::default();
+        let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        warden::story::load::load_integrations(&templates, &mut shipped);
         let catalog = Catalog {
             story_ids: stories.iter().map(|(id, _)| id.to_string()).collect(),
-            ..Catalog::default()
+            integrations: shipped.integrations,
         };
         let stories = stories
             .iter()
@@ -60,6 +64,10 @@ impl TestApp {
         let secrets = Secrets::default()
             .with_credential("hook", SECRET)
             .with_credential("slack", SLACK_TOKEN)
+            .with_credential("virustotal", "vt-key")
+            .with_credential("okta", "okta-token")
+            .with_resource("virustotal_url", mock)
+            .with_resource("okta_url", mock)
             .with_credential("slack_signing_secret", SLACK_SIGNING_SECRET)
             .with_resource("mock_url", mock)
             .with_resource("slack_url", mock);
