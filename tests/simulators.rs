@@ -1,0 +1,11 @@
+//! The vendor simulators of `warden demo`, through plain HTTP: each vendor's happy path and
+//! error paths, checked against `specs/external-apis.md` and the shared fixtures (copied into
+//! `tests/fixtures/vendors/`).
+
+mod simulators {
+    pub mod common;
+    mod okta;
+    mod slack;
+    mod thehive;
+    mod threat_intel;
+}
