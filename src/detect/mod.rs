@@ -9,6 +9,7 @@
 //!   `panther_analysis_tool test` does.
 
 pub mod eval;
+pub mod event;
 pub mod load;
 pub mod normalize;
 pub mod rule;
