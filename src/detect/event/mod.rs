@@ -52,7 +52,7 @@ pub fn parse(text: &str) -> Result<Event<'_>, serde_json::Error> {
 /// Adds a field to the object whose fields start at `start`: a repeated key keeps its first
 /// position and takes the last value, as `serde_json`'s map does. `seen` holds one bit per key
 /// shape (length and last byte) so that the search for a repeat runs on almost no key.
-#[inline]
+#[inline(always)]
 fn add_parsed_field<'a>(
     fields: &mut Vec<Field<'a>>,
     start: usize,
