@@ -7,8 +7,9 @@
 
 use super::alerting::{self, AlertType, FirstMatch, RuleInfo, WindowPolicy};
 use super::body::{self, BodyError, Position, RawEvent};
+use super::event;
 use super::load::LoadedRule;
-use super::normalize::{normalize, LogType};
+use super::normalize::{new_row_id, normalize, LogType, Normalize};
 use super::routing::Routing;
 use super::rule::AnalysisType;
 use super::Rule;
@@ -217,17 +218,27 @@ impl Detector {
         let now = self.clock.now();
         let mut evaluated = Evaluated::default();
         for (n, event) in events.into_iter().enumerate() {
-            self.evaluate_one(&log_type, event, Position::Item(n), now, &mut evaluated);
+            self.evaluate_one(
+                &log_type,
+                event,
+                Position::Item(n),
+                now,
+                &mut evaluated,
+                Value::clone,
+            );
         }
         self.record(evaluated, checkpoint).await
     }
 
-    /// Parses, normalises and evaluates `events` against the log type's rules.
+    /// Parses, normalises and evaluates `events` against the log type's rules. Events are read
+    /// into a borrowed tree (the hot path); only a matched event becomes a `serde_json::Value`.
     pub fn evaluate(&self, log_type: &LogType, events: &[RawEvent<'_>], now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
         for raw in events {
-            match serde_json::from_str::<Value>(raw.json) {
-                Ok(event) => self.evaluate_one(log_type, event, raw.at, now, &mut evaluated),
+            match event::parse(raw.json) {
+                Ok(tree) => self.evaluate_one(log_type, tree, raw.at, now, &mut evaluated, |e| {
+                    e.to_value()
+                }),
                 Err(e) => evaluated.errors.push(EventError {
                     at: raw.at,
                     message: format!("invalid JSON: {e}"),
@@ -237,17 +248,17 @@ impl Detector {
         evaluated
     }
 
-    fn evaluate_one(
+    fn evaluate_one<N: Normalize>(
         &self,
         log_type: &LogType,
-        mut event: Value,
+        mut event: N,
         at: Position,
         now: Millis,
         out: &mut Evaluated,
+        to_value: impl Fn(&N) -> Value,
     ) {
         let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
-        let row_id = uuid::Uuid::now_v7().simple().to_string();
-        if normalize(&mut event, log_type, parse_time, &row_id).is_err() {
+        if normalize(&mut event, log_type, parse_time, &new_row_id()).is_err() {
             out.errors.push(EventError {
                 at,
                 message: "an event must be a JSON object".into(),
@@ -258,11 +269,13 @@ impl Detector {
         let Some(indexes) = self.streaming.get(log_type.name()) else {
             return;
         };
+        let mut stored: Option<Value> = None;
         for &index in indexes {
             let rule = &self.rules[index].rule;
             if rule.matches(&event) {
+                let value = stored.get_or_insert_with(|| to_value(&event));
                 out.matches
-                    .push(self.new_match(rule, log_type.name(), &event, now));
+                    .push(self.new_match(rule, log_type.name(), value, now));
             }
         }
     }
@@ -343,11 +356,10 @@ impl Detector {
     pub fn evaluate_rows(&self, query_name: &str, rows: Vec<Value>, now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
         let log_type = LogType::parse(&format!("ScheduledQuery.{query_name}"));
+        let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
         for (n, row) in rows.into_iter().enumerate() {
             let mut row = row;
-            let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
-            let row_id = uuid::Uuid::now_v7().simple().to_string();
-            if normalize(&mut row, &log_type, parse_time, &row_id).is_err() {
+            if normalize(&mut row, &log_type, parse_time, &new_row_id()).is_err() {
                 evaluated.errors.push(EventError {
                     at: Position::Item(n),
                     message: "a query row must be a JSON object".into(),

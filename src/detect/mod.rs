@@ -15,6 +15,7 @@ pub mod body;
 pub mod deliver;
 pub mod detector;
 pub mod eval;
+pub mod event;
 pub mod load;
 pub mod normalize;
 pub mod okta_poll;

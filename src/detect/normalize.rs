@@ -1,7 +1,8 @@
 //! Log normalisation: Panther's standard `p_` fields added to one event before rules see it.
 //!
 //! [`normalize`] is pure (no I/O, no clock: the caller passes the parse time and the row id) and
-//! works in place on a `serde_json::Value`. What it sets (`panther.md` §5):
+//! works in place on a `serde_json::Value` or on the hot path's [`Event`]. What it sets
+//! (`panther.md` §5):
 //!
 //! - `p_log_type`: [`LogType::name`] (`Okta.SystemLog`, or a generic JSON log's own name).
 //! - `p_row_id`: as given.
@@ -46,14 +47,17 @@
 //! and `unknown` (any case) are never indicators. `target` may be `null`; any value of the wrong
 //! JSON type is skipped, never an error.
 
-use super::eval::lookup;
+use super::eval::{lookup, JsonNode, JsonObject, View};
+use super::event::Event;
 use jiff::civil::DateTime;
 use jiff::tz::Offset;
 use jiff::Timestamp;
-use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The name Panther gives Okta's System Log.
 const OKTA_SYSTEM_LOG: &str = "Okta.SystemLog";
@@ -108,63 +112,151 @@ pub enum Error {
     NotAnObject,
 }
 
+/// A JSON tree [`normalize`] can write to: `serde_json::Value` or [`Event`].
+pub trait Normalize: JsonNode {
+    /// Drops the object's reserved (`p_`) top-level fields and appends `fields`, in order.
+    fn set_standard_fields(&mut self, fields: Vec<(&'static str, Self)>);
+    /// A string value.
+    fn string(text: String) -> Self;
+    /// A list of strings.
+    fn strings(texts: Vec<String>) -> Self;
+}
+
+impl Normalize for Value {
+    fn set_standard_fields(&mut self, fields: Vec<(&'static str, Value)>) {
+        if let Value::Object(object) = self {
+            object.retain(|key, _| !is_reserved(key));
+            for (key, value) in fields {
+                object.insert(key.into(), value);
+            }
+        }
+    }
+
+    fn string(text: String) -> Value {
+        Value::String(text)
+    }
+
+    fn strings(texts: Vec<String>) -> Value {
+        Value::Array(texts.into_iter().map(Value::String).collect())
+    }
+}
+
+impl Normalize for Event<'_> {
+    fn set_standard_fields(&mut self, fields: Vec<(&'static str, Self)>) {
+        if let Event::Object(object) = self {
+            object.retain(|(key, _)| !is_reserved(key));
+            // No standard field is left to replace: they are all reserved.
+            object.extend(
+                fields
+                    .into_iter()
+                    .map(|(key, value)| (Cow::Borrowed(key), value)),
+            );
+        }
+    }
+
+    fn string(text: String) -> Self {
+        Event::String(Cow::Owned(text))
+    }
+
+    fn strings(texts: Vec<String>) -> Self {
+        Event::Array(texts.into_iter().map(Event::string).collect())
+    }
+}
+
 /// Adds Panther's standard fields to one event in place.
 ///
 /// Removes every top-level `p_` key first (see the module documentation), then sets
 /// `p_log_type`, `p_parse_time`, `p_row_id`, `p_event_time` and, for Okta, the non-empty
 /// `p_any_*` indicator arrays. Fails only when `event` is not a JSON object, leaving it untouched.
-pub fn normalize(
-    event: &mut Value,
+pub fn normalize<N: Normalize>(
+    event: &mut N,
     log_type: &LogType,
     parse_time: Timestamp,
     row_id: &str,
 ) -> Result<(), Error> {
-    let Value::Object(object) = event else {
-        return Err(Error::NotAnObject);
-    };
-    object.retain(|key, _| !is_reserved(key));
-
+    let object = event.as_object().ok_or(Error::NotAnObject)?;
+    // Read before the reserved keys go: no field read here is one of them.
     let (event_time, indicators) = match log_type {
         LogType::OktaSystemLog => (
             lookup(object, "published").and_then(parse_time_value),
-            okta_indicators(object),
+            Some(okta_indicators(object)),
         ),
-        LogType::Json(_) => (generic_event_time(object), Vec::new()),
+        LogType::Json(_) => (generic_event_time(object), None),
     };
     let event_time = event_time.unwrap_or(parse_time);
 
-    object.insert("p_log_type".into(), Value::String(log_type.name().into()));
-    object.insert(
-        "p_event_time".into(),
-        Value::String(format_timestamp(event_time)),
-    );
-    object.insert(
-        "p_parse_time".into(),
-        Value::String(format_timestamp(parse_time)),
-    );
-    object.insert("p_row_id".into(), Value::String(row_id.into()));
-    for (name, values) in indicators {
+    let mut fields = Vec::with_capacity(9);
+    fields.push(("p_log_type", N::string(log_type.name().into())));
+    fields.push(("p_event_time", N::string(format_timestamp(event_time))));
+    fields.push(("p_parse_time", N::string(format_timestamp(parse_time))));
+    fields.push(("p_row_id", N::string(row_id.into())));
+    for (name, values) in indicators.into_iter().flatten() {
         if !values.is_empty() {
-            let values = values.into_iter().map(Value::String).collect();
-            object.insert(name.into(), Value::Array(values));
+            fields.push((name, N::strings(values)));
         }
     }
+    event.set_standard_fields(fields);
     Ok(())
+}
+
+/// A new `p_row_id`: a UUIDv7 in simple form (32 hex digits). Its random bits come from a
+/// generator per thread, seeded once from the OS: `Uuid::now_v7` makes a system call per id, which
+/// costs more than normalising the event.
+pub fn new_row_id() -> String {
+    thread_local! {
+        static RANDOM: RefCell<fastrand::Rng> =
+            RefCell::new(fastrand::Rng::with_seed(getrandom::u64().unwrap_or_else(|_| fastrand::u64(..))));
+    }
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut random = [0; 10];
+    RANDOM.with(|rng| rng.borrow_mut().fill(&mut random));
+    let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    let mut text = [0; uuid::fmt::Simple::LENGTH];
+    uuid.simple().encode_lower(&mut text).to_owned()
 }
 
 /// Formats `timestamp` as Panther does: `2006-01-02 15:04:05.000000000`, UTC.
 pub fn format_timestamp(timestamp: Timestamp) -> String {
     let t = Offset::UTC.to_datetime(timestamp);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:09}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.subsec_nanosecond()
-    )
+    // By hand: `format!` would cost more than all the rest of normalising an event.
+    let mut text = String::with_capacity(29);
+    push_padded(&mut text, i32::from(t.year()), 4);
+    for (separator, value, width) in [
+        ('-', i32::from(t.month()), 2),
+        ('-', i32::from(t.day()), 2),
+        (' ', i32::from(t.hour()), 2),
+        (':', i32::from(t.minute()), 2),
+        (':', i32::from(t.second()), 2),
+        ('.', t.subsec_nanosecond(), 9),
+    ] {
+        text.push(separator);
+        push_padded(&mut text, value, width);
+    }
+    text
+}
+
+/// Appends `value` as `format!("{value:0width$}")` does: a minus sign counts in the width.
+fn push_padded(text: &mut String, value: i32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut rest = value.unsigned_abs();
+    let mut start = digits.len();
+    while rest > 0 {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let sign = usize::from(value < 0);
+    let start = start.min(
+        digits
+            .len()
+            .saturating_sub(width.saturating_sub(sign).max(1)),
+    );
+    if value < 0 {
+        text.push('-');
+    }
+    text.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Whether `key` is in Panther's reserved `p_` namespace (ASCII case ignored).
@@ -175,10 +267,10 @@ fn is_reserved(key: &str) -> bool {
 }
 
 /// A generic JSON event's time: the first of [`GENERIC_TIME_KEYS`] present (exact key) that parses.
-fn generic_event_time(object: &Map<String, Value>) -> Option<Timestamp> {
+fn generic_event_time<O: JsonObject + ?Sized>(object: &O) -> Option<Timestamp> {
     GENERIC_TIME_KEYS
         .iter()
-        .filter_map(|key| object.get(*key))
+        .filter_map(|key| object.get(key))
         .find_map(parse_time_value)
 }
 
@@ -186,10 +278,10 @@ fn generic_event_time(object: &Map<String, Value>) -> Option<Timestamp> {
 /// separator), Panther's offset-less form (`2020-11-25 21:27:03.496000000`, read as UTC) or a
 /// string of digits; or a number. Digits and numbers are unix seconds, or milliseconds from
 /// [`MILLIS_THRESHOLD`] on; numbers may have a fraction.
-fn parse_time_value(value: &Value) -> Option<Timestamp> {
-    match value {
-        Value::String(text) => parse_time_text(text.trim()),
-        Value::Number(number) => {
+fn parse_time_value<N: JsonNode>(value: &N) -> Option<Timestamp> {
+    match value.view() {
+        View::String(text) => parse_time_text(text.trim()),
+        View::Number(number) => {
             if let Some(whole) = number.as_i64() {
                 unix_integer(whole)
             } else {
@@ -239,27 +331,28 @@ fn unix_float(value: f64) -> Option<Timestamp> {
     Timestamp::from_nanosecond(nanos.round() as i128).ok()
 }
 
-/// The Okta indicator fields, by name; empty sets are dropped by the caller.
-fn okta_indicators(event: &Map<String, Value>) -> Vec<(&'static str, BTreeSet<String>)> {
-    let mut ips = BTreeSet::new();
-    let mut emails = BTreeSet::new();
-    let mut usernames = BTreeSet::new();
-    let mut domains = BTreeSet::new();
-    let mut actor_ids = BTreeSet::new();
+/// The Okta indicator fields, by name, each sorted and deduplicated; empty ones are dropped by the
+/// caller.
+fn okta_indicators<O: JsonObject + ?Sized>(event: &O) -> [(&'static str, Vec<String>); 5] {
+    let mut ips = Vec::new();
+    let mut emails = Vec::new();
+    let mut usernames = Vec::new();
+    let mut domains = Vec::new();
+    let mut actor_ids = Vec::new();
 
     if let Some(ip) = get_str(event, &["client", "ipAddress"]).and_then(parse_ip) {
-        ips.insert(ip);
+        ips.push(ip);
     }
     for hop in get_array(event, &["request", "ipChain"]) {
         if let Some(ip) = object_str(hop, "ip").and_then(parse_ip) {
-            ips.insert(ip);
+            ips.push(ip);
         }
     }
 
     if let Some(id) = get_str(event, &["actor", "alternateId"]).filter(|id| is_named(id)) {
-        usernames.insert(id.to_owned());
+        usernames.push(id.to_owned());
         if looks_like_email(id) {
-            emails.insert(id.to_owned());
+            emails.push(id.to_owned());
         }
     }
     for target in get_array(event, &["target"]) {
@@ -267,31 +360,36 @@ fn okta_indicators(event: &Map<String, Value>) -> Vec<(&'static str, BTreeSet<St
             continue;
         };
         if object_str(target, "type").is_some_and(|t| t.eq_ignore_ascii_case("User")) {
-            usernames.insert(id.to_owned());
+            usernames.push(id.to_owned());
         }
         if looks_like_email(id) {
-            emails.insert(id.to_owned());
+            emails.push(id.to_owned());
         }
     }
 
     if let Some(domain) = get_str(event, &["securityContext", "domain"]).and_then(domain_name) {
-        domains.insert(domain);
+        domains.push(domain);
     }
     if let Some(id) = get_str(event, &["actor", "id"]).filter(|id| !id.is_empty()) {
-        actor_ids.insert(id.to_owned());
+        actor_ids.push(id.to_owned());
     }
 
-    vec![
+    let mut indicators = [
         ("p_any_ip_addresses", ips),
         ("p_any_emails", emails),
         ("p_any_usernames", usernames),
         ("p_any_domain_names", domains),
         ("p_any_actor_ids", actor_ids),
-    ]
+    ];
+    for (_, values) in &mut indicators {
+        values.sort_unstable();
+        values.dedup();
+    }
+    indicators
 }
 
 /// The value at `path` (object keys only, case-insensitive lookup).
-fn get<'v>(object: &'v Map<String, Value>, path: &[&str]) -> Option<&'v Value> {
+fn get<'v, O: JsonObject + ?Sized>(object: &'v O, path: &[&str]) -> Option<&'v O::Node> {
     let (last, parents) = path.split_last()?;
     let mut current = object;
     for key in parents {
@@ -300,25 +398,29 @@ fn get<'v>(object: &'v Map<String, Value>, path: &[&str]) -> Option<&'v Value> {
     lookup(current, last)
 }
 
-fn get_str<'v>(object: &'v Map<String, Value>, path: &[&str]) -> Option<&'v str> {
+fn get_str<'v, O: JsonObject + ?Sized>(object: &'v O, path: &[&str]) -> Option<&'v str> {
     get(object, path)?.as_str()
 }
 
 /// The elements of the array at `path`; none when it is missing, `null` or not an array.
-fn get_array<'v>(object: &'v Map<String, Value>, path: &[&str]) -> &'v [Value] {
+fn get_array<'v, O: JsonObject + ?Sized>(object: &'v O, path: &[&str]) -> &'v [O::Node] {
     get(object, path)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+        .and_then(JsonNode::as_array)
+        .unwrap_or_default()
 }
 
 /// `value[key]` as a string, when `value` is an object.
-fn object_str<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+fn object_str<'v, N: JsonNode>(value: &'v N, key: &str) -> Option<&'v str> {
     lookup(value.as_object()?, key)?.as_str()
 }
 
 /// An IP address in canonical form, when `text` is one.
 fn parse_ip(text: &str) -> Option<String> {
-    text.parse::<IpAddr>().ok().map(|ip| ip.to_string())
+    match text.parse::<IpAddr>().ok()? {
+        // The IPv4 parser takes only the canonical form (no leading zeros, no spaces).
+        IpAddr::V4(_) => Some(text.to_owned()),
+        ip @ IpAddr::V6(_) => Some(ip.to_string()),
+    }
 }
 
 /// Whether an `alternateId` names someone: not empty and not Okta's `unknown` placeholder.
@@ -341,14 +443,20 @@ fn looks_like_email(text: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == '@')
         && domain.contains('.')
         && !domain.ends_with('.')
-        && domain_name(domain).is_some()
+        && is_host_name(domain)
 }
 
-/// A host name, lower-cased and without its trailing dot: labels of letters, digits, `-` and `_`
-/// (not starting or ending with `-`), each 1–63 bytes, 253 at most in all.
+/// A host name, lower-cased and without its trailing dot (see [`is_host_name`]).
 fn domain_name(text: &str) -> Option<String> {
     let name = text.strip_suffix('.').unwrap_or(text);
-    let valid = !name.is_empty()
+    is_host_name(text).then(|| name.to_ascii_lowercase())
+}
+
+/// Whether `text`, less one trailing dot, is a host name: labels of letters, digits, `-` and `_`
+/// (not starting or ending with `-`), each 1–63 bytes, 253 at most in all.
+fn is_host_name(text: &str) -> bool {
+    let name = text.strip_suffix('.').unwrap_or(text);
+    !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
@@ -358,8 +466,7 @@ fn domain_name(text: &str) -> Option<String> {
                 && label
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    valid.then(|| name.to_ascii_lowercase())
+        })
 }
 
 #[cfg(test)]
@@ -908,5 +1015,36 @@ mod tests {
     fn timestamps_are_formatted_with_nine_fractional_digits_in_utc() {
         let at: Timestamp = "2006-01-02T15:04:05-07:00".parse().unwrap();
         assert_eq!(format_timestamp(at), "2006-01-02 22:04:05.000000000");
+        for at in [
+            Timestamp::MIN,
+            Timestamp::MAX,
+            Timestamp::UNIX_EPOCH,
+            parse_time(),
+        ] {
+            let t = Offset::UTC.to_datetime(at);
+            let expected = format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:09}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.subsec_nanosecond()
+            );
+            assert_eq!(format_timestamp(at), expected);
+        }
+    }
+
+    #[test]
+    fn row_ids_are_distinct_uuid_v7s() {
+        let ids: Vec<String> = (0..1000).map(|_| new_row_id()).collect();
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 7);
+            assert_eq!(uuid.simple().to_string(), *id);
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }

@@ -147,7 +147,7 @@ fn the_low_and_slow_scenario_alerts_on_the_third_add_in_four_weeks() {
                    "first_match": "2024-05-10T09:00:00Z", "last_match": "2024-05-31T09:00:00Z"}),
         ]
     );
-    let alerts: Vec<&Value> = rows.iter().filter(|row| scheduled.matches(row)).collect();
+    let alerts: Vec<&Value> = rows.iter().filter(|row| scheduled.matches(*row)).collect();
     assert_eq!(alerts.len(), 1);
     let alice = alerts[0];
     assert_eq!(

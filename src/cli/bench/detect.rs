@@ -1,9 +1,15 @@
-//! `warden bench detect`: replays events through every loaded rule on one core and reports
-//! events/s for parse + evaluate, with the split between the two.
+//! `warden bench detect`: replays events through the ingest hot path on one core (parse into an
+//! [`Event`], normalise, evaluate every rule of the log type) and reports events/s, with the split
+//! between the stages and, for comparison, the same work on `serde_json::Value`.
 
 use super::{peak_rss_mb, round2};
+use crate::detect::eval::JsonNode;
+use crate::detect::event::{self, Event};
 use crate::detect::load;
+use crate::detect::normalize::{new_row_id, normalize, LogType, Normalize};
+use crate::detect::Rule;
 use anyhow::{bail, Context as _};
+use jiff::Timestamp;
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -20,9 +26,49 @@ pub struct Args {
     /// Bypass-MFA group add and a sign-in, 1.2–2.3 KB each).
     #[arg(long, default_value = "tests/fixtures/okta/systemlog.ndjson")]
     events: PathBuf,
+    /// The events' log type: only its rules are evaluated, as at ingest.
+    #[arg(long, default_value = "Okta.SystemLog")]
+    log_type: String,
     /// Events to replay.
     #[arg(long, default_value_t = 200_000)]
     count: usize,
+}
+
+/// What every replay shares: the events, the log type's rules, and the normalisation inputs.
+struct Replay<'r> {
+    lines: Vec<String>,
+    rules: Vec<&'r Rule>,
+    log_type: LogType,
+    parse_time: Timestamp,
+    count: usize,
+}
+
+impl Replay<'_> {
+    fn line(&self, i: usize) -> &str {
+        &self.lines[i % self.lines.len()]
+    }
+
+    /// Normalises `event` as ingest does, with a fresh row id.
+    fn normalize<N: Normalize>(&self, event: &mut N) -> anyhow::Result<()> {
+        normalize(event, &self.log_type, self.parse_time, &new_row_id())?;
+        Ok(())
+    }
+
+    fn matches<N: JsonNode>(&self, event: &N) -> u64 {
+        self.rules
+            .iter()
+            .map(|rule| u64::from(rule.matches(black_box(event))))
+            .sum()
+    }
+
+    /// Events/s of `step` run on `count` events.
+    fn rate(&self, mut step: impl FnMut(&str) -> anyhow::Result<()>) -> anyhow::Result<f64> {
+        let started = Instant::now();
+        for i in 0..self.count {
+            step(self.line(i))?;
+        }
+        Ok(self.count as f64 / started.elapsed().as_secs_f64())
+    }
 }
 
 /// Runs the bench.
@@ -34,7 +80,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             loaded.error_count()
         );
     }
-    let rules: Vec<_> = loaded.rules.iter().map(|r| &r.rule).collect();
+    let log_type = LogType::parse(&args.log_type);
+    let rules: Vec<&Rule> = loaded
+        .rules
+        .iter()
+        .map(|r| &r.rule)
+        .filter(|rule| rule.log_types.iter().any(|t| t == log_type.name()))
+        .collect();
     let lines: Vec<String> = std::fs::read_to_string(&args.events)
         .with_context(|| format!("Failed to read {}", args.events.display()))?
         .lines()
@@ -42,68 +94,93 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(str::to_owned)
         .collect();
     if lines.is_empty() || rules.is_empty() {
-        bail!("no events or no rules to replay");
+        bail!("no events or no {log_type} rules to replay");
     }
     let bytes: usize = lines.iter().map(String::len).sum();
-    let count = args.count.max(lines.len());
+    let replay = Replay {
+        count: args.count.max(lines.len()),
+        lines,
+        rules,
+        log_type,
+        parse_time: Timestamp::now(),
+    };
     println!(
-        "bench detect: {} rules, {} distinct events ({} bytes on average), {count} events replayed on one core",
-        rules.len(),
-        lines.len(),
-        bytes / lines.len()
+        "bench detect: {} of {} rules are for {}; {} distinct events ({} bytes on average), {} events replayed on one core",
+        replay.rules.len(),
+        loaded.rules.len(),
+        replay.log_type,
+        replay.lines.len(),
+        bytes / replay.lines.len(),
+        replay.count,
     );
 
-    // Parse + evaluate, as ingestion does.
-    let started = Instant::now();
-    let mut matches = 0u64;
-    for i in 0..count {
-        let event: Value = serde_json::from_str(&lines[i % lines.len()])?;
-        for rule in &rules {
-            matches += u64::from(rule.matches(black_box(&event)));
-        }
-    }
-    let total = started.elapsed().as_secs_f64();
+    // The ingest hot path: parse, normalise, evaluate.
+    let mut matches = 0;
+    let ingest = replay.rate(|line| {
+        let mut event = event::parse(line)?;
+        replay.normalize(&mut event)?;
+        matches += replay.matches(&event);
+        Ok(())
+    })?;
 
-    // The split: parsing alone, then evaluating already-parsed events.
-    let started = Instant::now();
-    for i in 0..count {
-        let event: Value = serde_json::from_str(&lines[i % lines.len()])?;
-        black_box(&event);
-    }
-    let parse = started.elapsed().as_secs_f64();
-    let parsed: Vec<Value> = lines
+    // The split: parsing alone, parsing and normalising, then evaluating normalised events.
+    let parse = replay.rate(|line| {
+        black_box(event::parse(line)?);
+        Ok(())
+    })?;
+    let parse_normalize = replay.rate(|line| {
+        let mut event = event::parse(line)?;
+        replay.normalize(&mut event)?;
+        black_box(event);
+        Ok(())
+    })?;
+    let normalized = replay
+        .lines
         .iter()
-        .map(|l| serde_json::from_str(l))
-        .collect::<Result<_, _>>()?;
+        .map(|line| {
+            let mut event = event::parse(line)?;
+            replay.normalize(&mut event)?;
+            Ok(event)
+        })
+        .collect::<anyhow::Result<Vec<Event>>>()?;
     let started = Instant::now();
-    for i in 0..count {
-        for rule in &rules {
-            black_box(rule.matches(black_box(&parsed[i % parsed.len()])));
-        }
+    for i in 0..replay.count {
+        black_box(replay.matches(&normalized[i % normalized.len()]));
     }
     let evaluate = started.elapsed().as_secs_f64();
 
-    let events_per_sec = count as f64 / total;
+    // The same work on `serde_json::Value`, what rule tests and stored events use.
+    let value = replay.rate(|line| {
+        let mut event: Value = serde_json::from_str(line)?;
+        replay.normalize(&mut event)?;
+        black_box(replay.matches(&event));
+        Ok(())
+    })?;
+
+    let count = replay.count as f64;
     println!(
-        "  parse + evaluate: {:.0} events/s ({matches} rule matches)",
-        events_per_sec
+        "  ingest (parse + normalize + evaluate): {ingest:.0} events/s ({matches} rule matches)"
     );
     println!(
-        "  parse only: {:.0} events/s; evaluate only: {:.0} events/s ({:.0} ns per rule)",
-        count as f64 / parse,
-        count as f64 / evaluate,
-        evaluate * 1e9 / (count * rules.len()) as f64
+        "  parse only: {parse:.0} events/s; parse + normalize: {parse_normalize:.0} events/s; \
+         evaluate only: {:.0} events/s ({:.0} ns per rule)",
+        count / evaluate,
+        evaluate * 1e9 / (count * replay.rules.len() as f64)
     );
+    println!("  the same on serde_json::Value: {value:.0} events/s");
     println!("  peak RSS {:.1} MiB", peak_rss_mb());
     println!(
         "{}",
         json!({
             "bench": "detect",
-            "rules": rules.len(),
-            "events": count,
-            "events_per_sec": round2(events_per_sec),
-            "parse_events_per_sec": round2(count as f64 / parse),
-            "evaluate_events_per_sec": round2(count as f64 / evaluate),
+            "log_type": replay.log_type.name(),
+            "rules": replay.rules.len(),
+            "events": replay.count,
+            "events_per_sec": round2(ingest),
+            "parse_events_per_sec": round2(parse),
+            "parse_normalize_events_per_sec": round2(parse_normalize),
+            "evaluate_events_per_sec": round2(count / evaluate),
+            "value_events_per_sec": round2(value),
             "peak_rss_mb": round2(peak_rss_mb()),
         })
     );

@@ -9,6 +9,7 @@
 //! - `DynamicSeverities` are tried in order and the first whose `Conditions` all hold wins;
 //!   `ChangeTo: DEFAULT` keeps the rule's `Severity`.
 
+use super::node::{JsonNode, View};
 use super::path::Path;
 use super::Clause;
 use crate::detect::Severity;
@@ -75,7 +76,7 @@ impl Template {
     }
 
     /// Renders the template against an event.
-    pub fn render(&self, event: &Value) -> String {
+    pub fn render<N: JsonNode>(&self, event: &N) -> String {
         let mut out = String::new();
         for part in self.parts.iter() {
             match part {
@@ -88,7 +89,7 @@ impl Template {
 }
 
 /// Appends what `path` selects, as a title shows it.
-fn render_path(path: &Path, event: &Value, out: &mut String) {
+fn render_path<N: JsonNode>(path: &Path, event: &N, out: &mut String) {
     let mut first = true;
     path.any(event, |value| {
         if !first {
@@ -103,11 +104,11 @@ fn render_path(path: &Path, event: &Value, out: &mut String) {
     }
 }
 
-fn render_value(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str(UNKNOWN),
-        Value::String(s) => out.push_str(s),
-        other => out.push_str(&other.to_string()),
+fn render_value<N: JsonNode>(value: &N, out: &mut String) {
+    match value.view() {
+        View::Null => out.push_str(UNKNOWN),
+        View::String(s) => out.push_str(s),
+        _ => out.push_str(&value.to_value().to_string()),
     }
 }
 
@@ -139,12 +140,12 @@ impl AlertSpec {
     }
 
     /// The rendered `AlertTitle`, capped at 1000 characters; `None` without one.
-    pub fn title(&self, event: &Value) -> Option<String> {
+    pub fn title<N: JsonNode>(&self, event: &N) -> Option<String> {
         self.title.as_ref().map(|t| truncate(t.render(event)))
     }
 
     /// The `GroupBy` values joined by `:`; `None` without `GroupBy`.
-    pub fn group_by(&self, event: &Value) -> Option<String> {
+    pub fn group_by<N: JsonNode>(&self, event: &N) -> Option<String> {
         if self.group_by.is_empty() {
             return None;
         }
@@ -159,7 +160,7 @@ impl AlertSpec {
     }
 
     /// `AlertContext` as a JSON object; a missing key is `null`, a `[*]` path a list.
-    pub fn context(&self, event: &Value) -> Map<String, Value> {
+    pub fn context<N: JsonNode>(&self, event: &N) -> Map<String, Value> {
         self.context
             .iter()
             .map(|(name, path)| (name.clone(), path.select(event)))
@@ -168,7 +169,7 @@ impl AlertSpec {
 
     /// The first `DynamicSeverities` entry whose conditions all hold: `Some(None)` for
     /// `DEFAULT`, `None` when no entry applies.
-    pub fn severity(&self, event: &Value) -> Option<Option<Severity>> {
+    pub fn severity<N: JsonNode>(&self, event: &N) -> Option<Option<Severity>> {
         self.severities
             .iter()
             .find(|(_, conditions)| conditions.iter().all(|c| c.eval(event)))

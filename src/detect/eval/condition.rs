@@ -1,6 +1,7 @@
 //! Conditions with their operands compiled, and how each tests a value.
 
 use super::ip::{is_global, is_private};
+use super::node::{JsonNode, JsonObject, View};
 use super::path::lookup;
 use super::value::{
     equals_literal, equals_value, fold, fold_contains, fold_ends_with, fold_eq, fold_starts_with,
@@ -8,7 +9,6 @@ use super::value::{
 };
 use super::Cidr;
 use regex::Regex;
-use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -90,13 +90,13 @@ impl LiteralSet {
         }
     }
 
-    fn contains(&self, value: &Value) -> bool {
-        match value {
-            Value::String(s) => match &self.strings {
-                StringSet::Few(items) => items.iter().any(|t| **t == **s),
-                StringSet::Many(set) => set.contains(s.as_str()),
+    fn contains<N: JsonNode>(&self, value: &N) -> bool {
+        match value.as_str() {
+            Some(s) => match &self.strings {
+                StringSet::Few(items) => items.iter().any(|t| **t == *s),
+                StringSet::Many(set) => set.contains(s),
             },
-            other => self.others.iter().any(|l| equals_literal(other, l)),
+            None => self.others.iter().any(|l| equals_literal(value, l)),
         }
     }
 }
@@ -128,17 +128,17 @@ pub(crate) enum Test {
 }
 
 impl Test {
-    pub(crate) fn matches(&self, value: &Value) -> bool {
+    pub(crate) fn matches<N: JsonNode>(&self, value: &N) -> bool {
         let text = || value.as_str();
         match self {
             Test::Exists => true,
-            Test::NotNull => !value.is_null(),
-            Test::NotEmpty => match value {
-                Value::Null => false,
-                Value::String(s) => !s.is_empty(),
-                Value::Array(items) => !items.is_empty(),
-                Value::Object(map) => !map.is_empty(),
-                Value::Bool(_) | Value::Number(_) => true,
+            Test::NotNull => !matches!(value.view(), View::Null),
+            Test::NotEmpty => match value.view() {
+                View::Null => false,
+                View::String(s) => !s.is_empty(),
+                View::Array(items) => !items.is_empty(),
+                View::Object(map) => !map.is_empty(),
+                View::Bool(_) | View::Number(_) => true,
             },
             Test::Equals(literal) => equals_literal(value, literal),
             Test::IEquals(folded) => text().is_some_and(|s| fold_eq(s, folded)),
@@ -148,24 +148,24 @@ impl Test {
             Test::IEndsWith(p) => text().is_some_and(|s| fold_ends_with(s, p)),
             Test::Contains(p) => text().is_some_and(|s| s.contains(&**p)),
             Test::IContains(p) => text().is_some_and(|s| fold_contains(s, p)),
-            Test::Has(literal) => match value {
-                Value::String(s) => literal.as_str().is_some_and(|n| s.contains(n)),
-                Value::Array(items) => items.iter().any(|i| equals_literal(i, literal)),
-                Value::Object(map) => literal.as_str().is_some_and(|k| lookup(map, k).is_some()),
+            Test::Has(literal) => match value.view() {
+                View::String(s) => literal.as_str().is_some_and(|n| s.contains(n)),
+                View::Array(items) => items.iter().any(|i| equals_literal(i, literal)),
+                View::Object(map) => literal.as_str().is_some_and(|k| lookup(map, k).is_some()),
                 _ => false,
             },
-            Test::IHas(folded) => match value {
-                Value::String(s) => fold_contains(s, folded),
-                Value::Array(items) => items
+            Test::IHas(folded) => match value.view() {
+                View::String(s) => fold_contains(s, folded),
+                View::Array(items) => items
                     .iter()
                     .any(|i| i.as_str().is_some_and(|s| fold_eq(s, folded))),
-                Value::Object(map) => map.keys().any(|k| fold_eq(k, folded)),
+                View::Object(map) => map.entries().any(|(k, _)| fold_eq(k, folded)),
                 _ => false,
             },
             Test::In(set) => set.contains(value),
-            Test::IIn(folded, others) => match value {
-                Value::String(s) => folded.iter().any(|f| fold_eq(s, f)),
-                other => others.iter().any(|l| equals_literal(other, l)),
+            Test::IIn(folded, others) => match value.as_str() {
+                Some(s) => folded.iter().any(|f| fold_eq(s, f)),
+                None => others.iter().any(|l| equals_literal(value, l)),
             },
             Test::Ordered(order, operand) => Num::of_value_lenient(value)
                 .and_then(|n| n.compare(*operand))
@@ -179,7 +179,7 @@ impl Test {
     }
 }
 
-fn parse_ip(value: &Value) -> Option<IpAddr> {
+fn parse_ip<N: JsonNode>(value: &N) -> Option<IpAddr> {
     value.as_str()?.parse().ok()
 }
 
@@ -202,7 +202,7 @@ pub(crate) enum BinaryOp {
 }
 
 impl BinaryOp {
-    pub(crate) fn matches(self, left: &Value, right: &Value) -> bool {
+    pub(crate) fn matches<N: JsonNode>(self, left: &N, right: &N) -> bool {
         let strings = || Some((left.as_str()?, right.as_str()?));
         let folded = |f: fn(&str, &str) -> bool| strings().is_some_and(|(l, r)| f(l, &fold(r)));
         match self {
@@ -219,20 +219,20 @@ impl BinaryOp {
             BinaryOp::IContains => folded(fold_contains),
             BinaryOp::Has => BinaryOp::In.matches(right, left),
             BinaryOp::IHas => BinaryOp::IIn.matches(right, left),
-            BinaryOp::In => match right {
-                Value::Array(items) => items.iter().any(|i| equals_value(left, i)),
-                Value::String(r) => left.as_str().is_some_and(|l| r.contains(l)),
-                Value::Object(map) => left.as_str().is_some_and(|k| lookup(map, k).is_some()),
+            BinaryOp::In => match right.view() {
+                View::Array(items) => items.iter().any(|i| equals_value(left, i)),
+                View::String(r) => left.as_str().is_some_and(|l| r.contains(l)),
+                View::Object(map) => left.as_str().is_some_and(|k| lookup(map, k).is_some()),
                 _ => false,
             },
-            BinaryOp::IIn => match (left, right) {
-                (Value::String(l), Value::Array(items)) => {
+            BinaryOp::IIn => match (left.view(), right.view()) {
+                (View::String(l), View::Array(items)) => {
                     let l = fold(l);
                     items
                         .iter()
                         .any(|i| i.as_str().is_some_and(|s| fold_eq(s, &l)))
                 }
-                (Value::String(l), Value::String(r)) => fold_contains(r, &fold(l)),
+                (View::String(l), View::String(r)) => fold_contains(r, &fold(l)),
                 _ => BinaryOp::In.matches(left, right),
             },
             BinaryOp::Ordered(order) => {

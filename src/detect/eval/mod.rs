@@ -50,18 +50,19 @@
 pub mod alert;
 mod condition;
 pub mod ip;
+pub mod node;
 pub mod path;
 pub mod value;
 
 pub use alert::{AlertSpec, Template};
 pub use ip::Cidr;
+pub use node::{JsonNode, JsonObject, View};
 pub use path::{lookup, Path};
 pub use value::{fold, Literal};
 
 pub(crate) use condition::{BinaryOp, IpKind, LiteralSet, Order, Test};
 
 use crate::diagnostic::Span;
-use serde_json::Value;
 use std::fmt;
 
 /// A compiled match expression.
@@ -95,7 +96,7 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
-    pub(crate) fn eval(&self, event: &Value) -> bool {
+    pub(crate) fn eval<N: JsonNode>(&self, event: &N) -> bool {
         match self {
             Expr::All(items) => items.iter().all(|e| e.eval(event)),
             Expr::Any(items) => items.iter().any(|e| e.eval(event)),
@@ -129,7 +130,7 @@ impl Expr {
     }
 }
 
-fn all_hold(body: &[Expr], element: &Value) -> bool {
+fn all_hold<N: JsonNode>(body: &[Expr], element: &N) -> bool {
     body.iter().all(|e| e.eval(element))
 }
 
@@ -143,7 +144,7 @@ pub(crate) enum Quantifier {
 }
 
 impl Quantifier {
-    fn eval(self, path: &Path, body: &[Expr], event: &Value) -> bool {
+    fn eval<N: JsonNode>(self, path: &Path, body: &[Expr], event: &N) -> bool {
         match self {
             Quantifier::Any => path.any(event, |v| {
                 v.as_array()
@@ -164,7 +165,7 @@ impl Quantifier {
             Quantifier::OnlyOne => {
                 let mut seen = 0;
                 path.any(event, |v| {
-                    for item in v.as_array().map(Vec::as_slice).unwrap_or_default() {
+                    for item in v.as_array().unwrap_or_default() {
                         if all_hold(body, item) {
                             seen += 1;
                             if seen > 1 {
@@ -210,18 +211,18 @@ pub struct Clause {
 
 impl Clause {
     /// Whether the expression holds for `event`.
-    pub fn eval(&self, event: &Value) -> bool {
+    pub fn eval<N: JsonNode>(&self, event: &N) -> bool {
         self.expr.eval(event)
     }
 
     /// What the expression's key(s) hold in `event`, for explaining a failure.
-    fn found(&self, event: &Value) -> Option<String> {
+    fn found<N: JsonNode>(&self, event: &N) -> Option<String> {
         let describe = |path: &Path| match path.first(event) {
             None => format!("`{path}` is missing"),
             Some(_) if path.is_multi() => {
                 format!("`{path}` selects {}", brief(&path.select(event)))
             }
-            Some(value) => format!("`{path}` is {}", brief(value)),
+            Some(value) => format!("`{path}` is {}", brief(&value.to_value())),
         };
         match &self.expr {
             Expr::Test { path, .. } | Expr::Elements { path, .. } => Some(describe(path)),
@@ -234,7 +235,7 @@ impl Clause {
 }
 
 /// A JSON value in at most about 80 characters.
-fn brief(value: &Value) -> String {
+fn brief(value: &serde_json::Value) -> String {
     let text = value.to_string();
     if text.chars().count() <= 80 {
         return text;
@@ -281,12 +282,12 @@ impl fmt::Display for Failure {
 
 impl Matcher {
     /// The verdict: every filter and every detection expression holds.
-    pub fn matches(&self, event: &Value) -> bool {
+    pub fn matches<N: JsonNode>(&self, event: &N) -> bool {
         self.filters.iter().all(|c| c.eval(event)) && self.detection.iter().all(|c| c.eval(event))
     }
 
     /// The verdict, and when it is false, the first expression that failed.
-    pub fn explain(&self, event: &Value) -> Result<(), Failure> {
+    pub fn explain<N: JsonNode>(&self, event: &N) -> Result<(), Failure> {
         let sections = [
             (Section::InlineFilters, &self.filters),
             (Section::Detection, &self.detection),

@@ -4,14 +4,15 @@
 //! segments. Lookups then walk the event without allocating: a key is compared exactly first and
 //! then ASCII case-insensitively, at every level, as Panther's case-insensitive event does.
 
+use super::node::{JsonNode, JsonObject, View};
 use super::value::{equals_literal, Literal};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 
 /// The value under `key` in `map`: an exact match if there is one, else the first key equal to it
 /// ignoring ASCII case. Never allocates.
-pub fn lookup<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    // Large objects are hashed; small ones (most event levels) are cheaper to scan once, since
+pub fn lookup<'v, O: JsonObject + ?Sized>(map: &'v O, key: &str) -> Option<&'v O::Node> {
+    // Large objects may be hashed; small ones (most event levels) are cheaper to scan once, since
     // comparing lengths first rejects almost every key, and a miss (common: most rules name keys
     // other log types have) would otherwise cost a hash and then the scan anyway.
     if map.len() > 32 {
@@ -19,12 +20,12 @@ pub fn lookup<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
             return Some(value);
         }
         return map
-            .iter()
+            .entries()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v);
     }
     let mut folded = None;
-    for (k, v) in map {
+    for (k, v) in map.entries() {
         if k.len() != key.len() {
             continue;
         }
@@ -104,7 +105,7 @@ impl Path {
     }
 
     /// The first value the path selects.
-    pub fn first<'v>(&self, root: &'v Value) -> Option<&'v Value> {
+    pub fn first<'v, N: JsonNode>(&self, root: &'v N) -> Option<&'v N> {
         if self.multi {
             let mut found = None;
             self.any(root, |v| {
@@ -122,7 +123,7 @@ impl Path {
 
     /// Calls `f` on each value the path selects, in order, until it returns true; returns whether
     /// it did. A single-valued path calls `f` at most once; a missing value is not visited.
-    pub fn any<'v>(&self, root: &'v Value, mut f: impl FnMut(&'v Value) -> bool) -> bool {
+    pub fn any<'v, N: JsonNode>(&self, root: &'v N, mut f: impl FnMut(&'v N) -> bool) -> bool {
         if !self.multi {
             return self.first(root).is_some_and(f);
         }
@@ -130,7 +131,7 @@ impl Path {
     }
 
     /// Every value the path selects.
-    pub fn all<'v>(&self, root: &'v Value) -> Vec<&'v Value> {
+    pub fn all<'v, N: JsonNode>(&self, root: &'v N) -> Vec<&'v N> {
         let mut out = Vec::new();
         self.any(root, |v| {
             out.push(v);
@@ -141,11 +142,11 @@ impl Path {
 
     /// What the path selects as one JSON value: the value (or null) for a single-valued path, a
     /// list of every selected value for a `[*]`/filter path.
-    pub fn select(&self, root: &Value) -> Value {
+    pub fn select<N: JsonNode>(&self, root: &N) -> Value {
         if self.multi {
-            Value::Array(self.all(root).into_iter().cloned().collect())
+            Value::Array(self.all(root).into_iter().map(N::to_value).collect())
         } else {
-            self.first(root).cloned().unwrap_or(Value::Null)
+            self.first(root).map_or(Value::Null, N::to_value)
         }
     }
 }
@@ -157,16 +158,16 @@ impl fmt::Display for Path {
 }
 
 /// One single-valued step.
-fn step<'v>(value: &'v Value, segment: &Segment) -> Option<&'v Value> {
-    match (segment, value) {
-        (Segment::Key(key), Value::Object(map)) => lookup(map, key),
-        (Segment::Index { index, .. }, Value::Array(items)) => element(items, *index),
-        (Segment::Index { key, .. }, Value::Object(map)) => lookup(map, key),
+fn step<'v, N: JsonNode>(value: &'v N, segment: &Segment) -> Option<&'v N> {
+    match (segment, value.view()) {
+        (Segment::Key(key), View::Object(map)) => lookup(map, key),
+        (Segment::Index { index, .. }, View::Array(items)) => element(items, *index),
+        (Segment::Index { key, .. }, View::Object(map)) => lookup(map, key),
         _ => None,
     }
 }
 
-fn element(items: &[Value], index: i64) -> Option<&Value> {
+fn element<N>(items: &[N], index: i64) -> Option<&N> {
     let i = if index < 0 {
         items
             .len()
@@ -177,22 +178,24 @@ fn element(items: &[Value], index: i64) -> Option<&Value> {
     items.get(i)
 }
 
-fn walk<'v, F: FnMut(&'v Value) -> bool>(
+fn walk<'v, N: JsonNode, F: FnMut(&'v N) -> bool>(
     segments: &[Segment],
-    value: &'v Value,
+    value: &'v N,
     f: &mut F,
 ) -> bool {
     let Some((segment, rest)) = segments.split_first() else {
         return f(value);
     };
-    match (segment, value) {
-        (Segment::Wildcard, Value::Array(items)) => items.iter().any(|item| walk(rest, item, f)),
-        (Segment::Wildcard, Value::Object(map)) => map.values().any(|item| walk(rest, item, f)),
-        (Segment::Filter { key, value: wanted }, Value::Array(items)) => items.iter().any(|item| {
-            let selected = match item {
-                Value::Object(map) => lookup(map, key).is_some_and(|v| equals_literal(v, wanted)),
-                _ => false,
-            };
+    match (segment, value.view()) {
+        (Segment::Wildcard, View::Array(items)) => items.iter().any(|item| walk(rest, item, f)),
+        (Segment::Wildcard, View::Object(map)) => {
+            map.entries().any(|(_, item)| walk(rest, item, f))
+        }
+        (Segment::Filter { key, value: wanted }, View::Array(items)) => items.iter().any(|item| {
+            let selected = item
+                .as_object()
+                .and_then(|map| lookup(map, key))
+                .is_some_and(|v| equals_literal(v, wanted));
             selected && walk(rest, item, f)
         }),
         (Segment::Wildcard | Segment::Filter { .. }, _) => false,

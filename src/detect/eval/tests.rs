@@ -1,5 +1,6 @@
 //! Every condition family, compiled from YAML the way rules are written.
 
+use crate::detect::event;
 use crate::detect::rule::{check_rule, Rule, RuleFile};
 use crate::detect::Severity;
 use serde_json::{json, Value};
@@ -15,9 +16,19 @@ fn rule_with(extra: &str) -> Rule {
     }
 }
 
-/// Whether one `Detection` expression (a YAML flow mapping) holds for `event`.
+/// Whether one `Detection` expression (a YAML flow mapping) holds for `event`, asserting that the
+/// hot path's [`Event`] gets the same verdict.
 fn holds(expression: &str, event: &Value) -> bool {
-    rule_with(&format!("Detection:\n  - {expression}\n")).matches(event)
+    let rule = rule_with(&format!("Detection:\n  - {expression}\n"));
+    let verdict = rule.matches(event);
+    let text = event.to_string();
+    let parsed = event::parse(&text).unwrap();
+    assert_eq!(
+        rule.matches(&parsed),
+        verdict,
+        "{expression} on the Event {text}"
+    );
+    verdict
 }
 
 /// Asserts an expression's verdict on each (event, expected) pair.

@@ -4,7 +4,8 @@
 //! `True == 1`, and a string never equals a number. Case-insensitive forms compare Unicode
 //! lowercase. Nothing here allocates except the rare non-ASCII case-insensitive substring search.
 
-use serde_json::{Number, Value};
+use super::node::{JsonNode, JsonObject, View};
+use serde_json::Number;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -61,20 +62,20 @@ impl Num {
     }
 
     /// A number, or a boolean (Python's `True` is `1`).
-    pub(crate) fn of_value(value: &Value) -> Option<Num> {
-        match value {
-            Value::Number(n) => Some(Num::of_number(n)),
-            Value::Bool(b) => Some(Num::Int(i128::from(*b))),
+    pub(crate) fn of_value<N: JsonNode>(value: &N) -> Option<Num> {
+        match value.view() {
+            View::Number(n) => Some(Num::of_number(n)),
+            View::Bool(b) => Some(Num::Int(i128::from(b))),
             _ => None,
         }
     }
 
     /// As [`Num::of_value`], and also a string that spells a number (`"8"`, `" 7.5 "`): logs
     /// often carry numbers as strings, and Panther's ported rules call `float()` on them.
-    pub(crate) fn of_value_lenient(value: &Value) -> Option<Num> {
-        match value {
-            Value::String(s) => Num::parse(s),
-            other => Num::of_value(other),
+    pub(crate) fn of_value_lenient<N: JsonNode>(value: &N) -> Option<Num> {
+        match value.as_str() {
+            Some(s) => Num::parse(s),
+            None => Num::of_value(value),
         }
     }
 
@@ -123,10 +124,10 @@ impl fmt::Display for Num {
 }
 
 /// Python's `value == literal` for an event value and a rule literal.
-pub(crate) fn equals_literal(value: &Value, literal: &Literal) -> bool {
-    match (value, literal) {
-        (Value::String(s), Literal::Str(t)) => s.as_str() == &**t,
-        (Value::String(_), _) | (_, Literal::Str(_)) => false,
+pub(crate) fn equals_literal<N: JsonNode>(value: &N, literal: &Literal) -> bool {
+    match (value.view(), literal) {
+        (View::String(s), Literal::Str(t)) => s == &**t,
+        (View::String(_), _) | (_, Literal::Str(_)) => false,
         _ => match (Num::of_value(value), Num::of_literal(literal)) {
             (Some(a), Some(b)) => a.compare(b) == Some(Ordering::Equal),
             _ => false,
@@ -135,16 +136,16 @@ pub(crate) fn equals_literal(value: &Value, literal: &Literal) -> bool {
 }
 
 /// Python's `a == b` for two event values: deep, numbers by value, `null == null`.
-pub(crate) fn equals_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Null, Value::Null) => true,
-        (Value::String(x), Value::String(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) => {
+pub(crate) fn equals_value<N: JsonNode>(a: &N, b: &N) -> bool {
+    match (a.view(), b.view()) {
+        (View::Null, View::Null) => true,
+        (View::String(x), View::String(y)) => x == y,
+        (View::Array(x), View::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| equals_value(x, y))
         }
-        (Value::Object(x), Value::Object(y)) => {
+        (View::Object(x), View::Object(y)) => {
             x.len() == y.len()
-                && x.iter()
+                && x.entries()
                     .all(|(k, v)| y.get(k).is_some_and(|w| equals_value(v, w)))
         }
         _ => match (Num::of_value(a), Num::of_value(b)) {
@@ -206,7 +207,7 @@ pub(crate) fn fold_contains(text: &str, folded: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn equality_follows_python() {

@@ -17,7 +17,7 @@ pub use expr::condition_names;
 pub(super) use expr::Place;
 pub(super) use fields::{read_at_least, read_name};
 
-use crate::detect::eval::{AlertSpec, Failure, Matcher};
+use crate::detect::eval::{AlertSpec, Failure, JsonNode, Matcher};
 use crate::detect::Severity;
 use crate::diagnostic::{sort_and_dedup, Diagnostic, Span};
 use crate::yaml::{from_node, Node, Spanned};
@@ -143,12 +143,12 @@ pub const DEFAULT_THRESHOLD: u32 = 1;
 
 impl Rule {
     /// Whether the event matches: every `InlineFilters` and every `Detection` expression holds.
-    pub fn matches(&self, event: &Value) -> bool {
+    pub fn matches<N: JsonNode>(&self, event: &N) -> bool {
         self.matcher.matches(event)
     }
 
     /// As [`Rule::matches`], naming the first expression that failed.
-    pub fn explain(&self, event: &Value) -> Result<(), Failure> {
+    pub fn explain<N: JsonNode>(&self, event: &N) -> Result<(), Failure> {
         self.matcher.explain(event)
     }
 
@@ -163,7 +163,7 @@ impl Rule {
     }
 
     /// Panther's `title()`: the rendered `AlertTitle`, else `DisplayName`, else `RuleID`.
-    pub fn title(&self, event: &Value) -> String {
+    pub fn title<N: JsonNode>(&self, event: &N) -> String {
         self.alert
             .title(event)
             .unwrap_or_else(|| self.display_name.clone().unwrap_or_else(|| self.id.clone()))
@@ -171,7 +171,7 @@ impl Rule {
 
     /// Panther's `dedup()`: the `GroupBy` values; else the `AlertTitle`; else
     /// `defaultDedupString:<RuleID>`.
-    pub fn dedup(&self, event: &Value) -> String {
+    pub fn dedup<N: JsonNode>(&self, event: &N) -> String {
         let grouped = self.alert.group_by(event).filter(|s| !s.is_empty());
         grouped
             .or_else(|| self.alert.title(event).filter(|s| !s.is_empty()))
@@ -179,12 +179,12 @@ impl Rule {
     }
 
     /// Panther's `alert_context()`: `AlertContext`, or an empty object.
-    pub fn alert_context(&self, event: &Value) -> Map<String, Value> {
+    pub fn alert_context<N: JsonNode>(&self, event: &N) -> Map<String, Value> {
         self.alert.context(event)
     }
 
     /// Panther's `severity()`: the first `DynamicSeverities` entry that holds, else `Severity`.
-    pub fn severity_for(&self, event: &Value) -> Severity {
+    pub fn severity_for<N: JsonNode>(&self, event: &N) -> Severity {
         self.alert
             .severity(event)
             .flatten()

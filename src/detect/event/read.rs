@@ -1,0 +1,298 @@
+//! The fast reader: JSON text straight to an [`Event`], for the JSON events are made of.
+//!
+//! It declines (returns `None`) anything it does not read exactly as `serde_json` does (every
+//! error, a `\u` escape it cannot pair, a number other than a plain non-negative integer that
+//! `serde_json` then rejects, nesting deeper than `serde_json`'s limit), and [`super::parse`]
+//! hands those texts to `serde_json`, whose result is the reference. Numbers other than plain
+//! integers are read by `serde_json` itself, so every number is the one it would give.
+
+use super::{add_parsed_field, Event, Field};
+use serde_json::Number;
+use std::borrow::Cow;
+
+/// `serde_json`'s nesting limit: a container at this depth is an error.
+const MAX_DEPTH: usize = 128;
+
+/// Reads `text` as one JSON value, or declines.
+pub(super) fn read(text: &str) -> Option<Event<'_>> {
+    let mut reader = Reader {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+        // Enough for the open objects of a typical event, so the stacks rarely grow.
+        fields: Vec::with_capacity(64),
+        items: Vec::with_capacity(16),
+    };
+    let event = reader.value()?;
+    reader.skip_whitespace();
+    (reader.pos == reader.bytes.len()).then_some(event)
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+    /// The fields of the objects being read, innermost last; an object takes its own off the top
+    /// when it closes, so each object allocates once, at its exact size.
+    fields: Vec<Field<'a>>,
+    /// The same for the elements of the lists being read.
+    items: Vec<Event<'a>>,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Skips whitespace and then `byte`, or declines.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.peek() == Some(byte)).then(|| self.pos += 1)
+    }
+
+    fn value(&mut self) -> Option<Event<'a>> {
+        self.skip_whitespace();
+        match self.peek()? {
+            b'{' => self.object(),
+            b'[' => self.array(),
+            b'"' => {
+                self.pos += 1;
+                self.string().map(Event::String)
+            }
+            b't' => self.literal(b"true", Event::Bool(true)),
+            b'f' => self.literal(b"false", Event::Bool(false)),
+            b'n' => self.literal(b"null", Event::Null),
+            b'-' | b'0'..=b'9' => self.number().map(Event::Number),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], event: Event<'a>) -> Option<Event<'a>> {
+        let end = self.pos + word.len();
+        (self.bytes.get(self.pos..end) == Some(word)).then(|| {
+            self.pos = end;
+            event
+        })
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        self.pos += 1;
+        (self.depth < MAX_DEPTH).then_some(())
+    }
+
+    fn object(&mut self) -> Option<Event<'a>> {
+        self.enter()?;
+        let start = self.fields.len();
+        let mut seen = 0;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.expect(b'"')?;
+                let key = self.string()?;
+                self.expect(b':')?;
+                let value = self.value()?;
+                add_parsed_field(&mut self.fields, start, &mut seen, key, value);
+                self.skip_whitespace();
+                match self.peek()? {
+                    b',' => self.pos += 1,
+                    b'}' => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(Event::Object(self.fields.split_off(start)))
+    }
+
+    fn array(&mut self) -> Option<Event<'a>> {
+        self.enter()?;
+        let start = self.items.len();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                let item = self.value()?;
+                self.items.push(item);
+                self.skip_whitespace();
+                match self.peek()? {
+                    b',' => self.pos += 1,
+                    b']' => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(Event::Array(self.items.split_off(start)))
+    }
+
+    /// A string whose opening quote has been read: borrowed from the text unless it has escapes.
+    #[inline]
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.pos;
+        self.pos = find_special(self.bytes, self.pos);
+        if self.peek()? == b'"' {
+            self.pos += 1;
+            return Some(Cow::Borrowed(&self.text[start..self.pos - 1]));
+        }
+        self.escaped_string(start)
+    }
+
+    /// The rest of a string that has an escape (or is malformed), from its first byte at `start`.
+    #[cold]
+    fn escaped_string(&mut self, start: usize) -> Option<Cow<'a, str>> {
+        let mut owned = String::new();
+        let mut run = start;
+        loop {
+            // `run..pos` holds no special byte, so both ends are character boundaries.
+            owned.push_str(&self.text[run..self.pos]);
+            match self.peek()? {
+                b'"' => {
+                    self.pos += 1;
+                    return Some(Cow::Owned(owned));
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    owned.push(self.escape()?);
+                }
+                _ => return None,
+            }
+            run = self.pos;
+            self.pos = find_special(self.bytes, self.pos);
+        }
+    }
+
+    /// The character an escape stands for, its backslash read.
+    fn escape(&mut self) -> Option<char> {
+        let byte = self.peek()?;
+        self.pos += 1;
+        Some(match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\x08',
+            b'f' => '\x0c',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = self.hex4()?;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        // A leading surrogate must be followed by `\u` and a trailing one.
+                        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return None;
+                        }
+                        self.pos += 2;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        char::from_u32(0x1_0000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?
+                    }
+                    _ => char::from_u32(unit)?,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.pos..self.pos + 4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.pos += 4;
+        u32::from_str_radix(digits, 16).ok()
+    }
+
+    /// A number: a plain non-negative integer read here, anything else by `serde_json`.
+    fn number(&mut self) -> Option<Number> {
+        let start = self.pos;
+        let digits = |reader: &mut Self| {
+            let from = reader.pos;
+            while let Some(b'0'..=b'9') = reader.peek() {
+                reader.pos += 1;
+            }
+            reader.pos > from
+        };
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        if !digits(self) {
+            return None;
+        }
+        let int = &self.text[int_start..self.pos];
+        if int.len() > 1 && int.starts_with('0') {
+            return None;
+        }
+        let mut plain = start == int_start;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return None;
+            }
+            plain = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return None;
+            }
+            plain = false;
+        }
+        // At most 19 digits always fit in a `u64`, as `serde_json` reads them.
+        if plain && int.len() <= 19 {
+            return int.parse::<u64>().ok().map(Number::from);
+        }
+        serde_json::from_str(&self.text[start..self.pos]).ok()
+    }
+}
+
+/// The index of the first `"`, `\` or control character at or after `from`, or the length.
+#[inline]
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH_BITS: u64 = ONES * 0x80;
+    let mut i = from;
+    // Eight bytes at a time: `(x - ONES) & !x & HIGH_BITS` marks the bytes of `x` that are zero
+    // (and perhaps bytes above one that is), so its lowest mark is the first special byte.
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let marks = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let marks = marks & HIGH_BITS;
+        if marks != 0 {
+            return i + (marks.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
