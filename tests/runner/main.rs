@@ -126,12 +126,7 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        status_and_json(response).await
     }
 
     async fn start_run(&self, hook: &str, body: Value) -> String {
@@ -160,6 +155,16 @@ impl TestApp {
         self.server.abort();
         self.engine.store.close().await;
     }
+}
+
+/// A response's status and JSON body (`null` when the body is not JSON).
+async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Sends only the head of a POST declaring a `length`-byte body, and reads the answer.
