@@ -4,7 +4,10 @@
 //! - [`rule`] reads a rule file (Panther's YAML keys; every mistake reported with its position
 //!   and a stable code) into a [`Rule`]: metadata, unit tests, compiled expressions.
 //! - [`eval`] is the evaluator: pure, allocation-free lookups, Panther's semantics (documented
-//!   there, with the few places where warden had to choose).
+//!   there, with the few places where warden had to choose). It reads events through
+//!   [`eval::JsonNode`]: a `serde_json::Value`, or on the ingest hot path an [`event::Event`],
+//!   parsed without copying strings, normalised by [`normalize`] and turned into a `Value` only
+//!   when a rule matches.
 //! - [`load`] reads rule files and directories; [`testing`] runs the rules' `Tests` as
 //!   `panther_analysis_tool test` does.
 
