@@ -4,9 +4,15 @@
 //! - [`rule`] reads a rule file (Panther's YAML keys; every mistake reported with its position
 //!   and a stable code) into a [`Rule`]: metadata, unit tests, compiled expressions.
 //! - [`eval`] is the evaluator: pure, allocation-free lookups, Panther's semantics (documented
-//!   there, with the few places where warden had to choose).
+//!   there, with the few places where warden had to choose). It reads events through
+//!   [`eval::JsonNode`]: a `serde_json::Value`, or on the ingest hot path an [`event::Event`],
+//!   parsed without copying strings, normalised by [`normalize`] and turned into a `Value` only
+//!   when a rule matches.
 //! - [`scheduled`] reads `scheduled_query` files (warden's `WardenQuery` over stored rule
 //!   matches), their schedules, and folds stored matches into the rows scheduled rules evaluate.
+//! - [`detector`] runs the stage over a batch ([`body`] splits ingest bodies), [`alerting`] is
+//!   Panther's dedup/threshold/alert-id semantics, [`routing`] and [`deliver`] send alerts,
+//!   [`scheduler`] runs scheduled queries and [`okta_poll`] polls Okta's System Log.
 //! - [`load`] reads rule and query files and directories; [`testing`] runs the rules' `Tests` as
 //!   `panther_analysis_tool test` does.
 
