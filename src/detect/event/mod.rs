@@ -127,6 +127,8 @@ impl<'a> JsonObject for [Field<'a>] {
     }
 }
 
+/// Reading through serde: what [`parse`] falls back on for a text the fast reader declines, with
+/// the same values as `serde_json::Value`'s own visitor.
 impl<'de> Deserialize<'de> for Event<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(EventVisitor)

@@ -1,10 +1,10 @@
-//! The fast reader: JSON text straight to an [`Event`], for the JSON events are made of.
+//! The fast reader: JSON text straight to an [`Event`], without serde's per-token calls.
 //!
-//! It declines (returns `None`) anything it does not read exactly as `serde_json` does (every
-//! error, a `\u` escape it cannot pair, a number other than a plain non-negative integer that
-//! `serde_json` then rejects, nesting deeper than `serde_json`'s limit), and [`super::parse`]
-//! hands those texts to `serde_json`, whose result is the reference. Numbers other than plain
-//! integers are read by `serde_json` itself, so every number is the one it would give.
+//! It accepts exactly the texts `serde_json` accepts and declines (returns `None`) the rest:
+//! syntax errors, unpaired `\u` surrogates, numbers out of range, nesting at `serde_json`'s
+//! limit. [`super::parse`] hands a declined text to `serde_json`, so errors are `serde_json`'s own.
+//! Numbers other than plain non-negative integers are read by `serde_json` itself, so every number
+//! is the one it would give.
 
 use super::{add_parsed_field, Event, Field};
 use serde_json::Number;
