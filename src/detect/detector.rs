@@ -7,7 +7,7 @@
 
 use super::alerting::{self, AlertType, FirstMatch, RuleInfo, WindowPolicy};
 use super::body::{self, BodyError, Position, RawEvent};
-use super::event;
+use super::event::{self, Event};
 use super::load::LoadedRule;
 use super::normalize::{new_row_id, normalize, LogType, Normalize};
 use super::routing::Routing;
@@ -29,7 +29,10 @@ const MAX_REPORTED_ERRORS: usize = 100;
 #[derive(Debug)]
 pub struct Detector {
     rules: Vec<DetectorRule>,
+    /// Streaming rules by log type.
     streaming: HashMap<String, Vec<usize>>,
+    /// Scheduled rules by the query they read.
+    scheduled: HashMap<String, Vec<usize>>,
     by_id: HashMap<String, usize>,
     routing: Routing,
     store: SqlStore,
@@ -111,6 +114,7 @@ impl Detector {
         let mut detector = Detector {
             rules: Vec::new(),
             streaming: HashMap::new(),
+            scheduled: HashMap::new(),
             by_id: HashMap::new(),
             routing,
             store,
@@ -131,14 +135,21 @@ impl Detector {
                 }
             }
             let index = detector.rules.len();
-            if rule.analysis_type == AnalysisType::Rule {
-                for log_type in &rule.log_types {
-                    detector
-                        .streaming
-                        .entry(log_type.clone())
-                        .or_default()
-                        .push(index);
-                }
+            let (index_by, names): (_, Vec<&str>) = match rule.analysis_type {
+                AnalysisType::Rule => (
+                    &mut detector.streaming,
+                    rule.log_types.iter().map(String::as_str).collect(),
+                ),
+                AnalysisType::ScheduledRule => (
+                    &mut detector.scheduled,
+                    rule.scheduled_queries
+                        .iter()
+                        .map(|q| q.value.as_str())
+                        .collect(),
+                ),
+            };
+            for name in names {
+                index_by.entry(name.to_owned()).or_default().push(index);
             }
             detector.by_id.insert(rule.id.clone(), index);
             detector.rules.push(DetectorRule {
@@ -217,11 +228,14 @@ impl Detector {
         let log_type = parse_log_type(log_type)?;
         let now = self.clock.now();
         let mut evaluated = Evaluated::default();
+        let rules = self.streaming_rules(&log_type);
         for (n, event) in events.into_iter().enumerate() {
+            let at = Position::Item(n);
             self.evaluate_one(
                 &log_type,
+                rules,
                 event,
-                Position::Item(n),
+                at,
                 now,
                 &mut evaluated,
                 Value::clone,
@@ -234,11 +248,13 @@ impl Detector {
     /// into a borrowed tree (the hot path); only a matched event becomes a `serde_json::Value`.
     pub fn evaluate(&self, log_type: &LogType, events: &[RawEvent<'_>], now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
+        let rules = self.streaming_rules(log_type);
         for raw in events {
             match event::parse(raw.json) {
-                Ok(tree) => self.evaluate_one(log_type, tree, raw.at, now, &mut evaluated, |e| {
-                    e.to_value()
-                }),
+                Ok(tree) => {
+                    let out = &mut evaluated;
+                    self.evaluate_one(log_type, rules, tree, raw.at, now, out, Event::to_value)
+                }
                 Err(e) => evaluated.errors.push(EventError {
                     at: raw.at,
                     message: format!("invalid JSON: {e}"),
@@ -248,9 +264,19 @@ impl Detector {
         evaluated
     }
 
+    fn streaming_rules(&self, log_type: &LogType) -> &[usize] {
+        self.streaming
+            .get(log_type.name())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Normalises one event and evaluates `rules` (indexes into `self.rules`) on it; only a
+    /// matched event is turned into a `Value` (once, whatever the number of rules matching).
+    #[allow(clippy::too_many_arguments)]
     fn evaluate_one<N: Normalize>(
         &self,
         log_type: &LogType,
+        rules: &[usize],
         mut event: N,
         at: Position,
         now: Millis,
@@ -258,30 +284,34 @@ impl Detector {
         to_value: impl Fn(&N) -> Value,
     ) {
         let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
-        if normalize(&mut event, log_type, parse_time, &new_row_id()).is_err() {
+        let Ok(event_time) = normalize(&mut event, log_type, parse_time, &new_row_id()) else {
             out.errors.push(EventError {
                 at,
                 message: "an event must be a JSON object".into(),
             });
             return;
-        }
-        out.accepted += 1;
-        let Some(indexes) = self.streaming.get(log_type.name()) else {
-            return;
         };
+        out.accepted += 1;
         let mut stored: Option<Value> = None;
-        for &index in indexes {
+        for &index in rules {
             let rule = &self.rules[index].rule;
             if rule.matches(&event) {
                 let value = stored.get_or_insert_with(|| to_value(&event));
+                let time = event_time.as_millisecond();
                 out.matches
-                    .push(self.new_match(rule, log_type.name(), value, now));
+                    .push(self.new_match(rule, log_type.name(), value, time));
             }
         }
     }
 
     /// A match of `rule` on `event`, with Panther's `p_rule_*` fields.
-    fn new_match(&self, rule: &Rule, log_type: &str, event: &Value, now: Millis) -> NewMatch {
+    fn new_match(
+        &self,
+        rule: &Rule,
+        log_type: &str,
+        event: &Value,
+        event_time: Millis,
+    ) -> NewMatch {
         let severity = rule.severity_for(event);
         let context = rule.alert_context(event);
         let first = FirstMatch {
@@ -291,7 +321,6 @@ impl Detector {
             log_type: log_type.to_owned(),
         };
         let mut event = event.clone();
-        let event_time = event_time(&event).unwrap_or(now);
         if let Value::Object(fields) = &mut event {
             fields.insert("p_rule_id".into(), rule.id.clone().into());
             fields.insert("p_rule_severity".into(), rule.severity.as_str().into());
@@ -346,38 +375,20 @@ impl Detector {
 
     /// Whether an enabled scheduled rule reads the query `name`.
     pub fn reads_query(&self, name: &str) -> bool {
-        self.rules.iter().any(|r| {
-            r.rule.analysis_type == AnalysisType::ScheduledRule
-                && r.rule.scheduled_queries.iter().any(|q| q.value == name)
-        })
+        self.scheduled.contains_key(name)
     }
 
     /// Evaluates scheduled-query rows against the rules reading that query.
     pub fn evaluate_rows(&self, query_name: &str, rows: Vec<Value>, now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
         let log_type = LogType::parse(&format!("ScheduledQuery.{query_name}"));
-        let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
+        let rules = self
+            .scheduled
+            .get(query_name)
+            .map_or(&[][..], Vec::as_slice);
         for (n, row) in rows.into_iter().enumerate() {
-            let mut row = row;
-            if normalize(&mut row, &log_type, parse_time, &new_row_id()).is_err() {
-                evaluated.errors.push(EventError {
-                    at: Position::Item(n),
-                    message: "a query row must be a JSON object".into(),
-                });
-                continue;
-            }
-            evaluated.accepted += 1;
-            for r in &self.rules {
-                let rule = &r.rule;
-                if rule.analysis_type == AnalysisType::ScheduledRule
-                    && rule.scheduled_queries.iter().any(|q| q.value == query_name)
-                    && rule.matches(&row)
-                {
-                    evaluated
-                        .matches
-                        .push(self.new_match(rule, log_type.name(), &row, now));
-                }
-            }
+            let at = Position::Item(n);
+            self.evaluate_one(&log_type, rules, row, at, now, &mut evaluated, Value::clone);
         }
         evaluated
     }
@@ -491,14 +502,6 @@ fn parse_log_type(name: &str) -> Result<LogType, IngestError> {
     }
 }
 
-/// `p_event_time` (`2006-01-02 15:04:05.000000000`, UTC) in milliseconds.
-fn event_time(event: &Value) -> Option<Millis> {
-    let text = event.get("p_event_time")?.as_str()?;
-    let civil: jiff::civil::DateTime = text.parse().ok()?;
-    let zoned = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
-    Some(zoned.timestamp().as_millisecond())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,11 +513,5 @@ mod tests {
         for bad in ["", "a/b", "a b", "é"] {
             assert!(parse_log_type(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn event_times_read_panthers_format() {
-        let event = serde_json::json!({"p_event_time": "2020-11-25 21:28:41.512000000"});
-        assert_eq!(event_time(&event), Some(1_606_339_721_512));
     }
 }

@@ -167,13 +167,14 @@ impl Normalize for Event<'_> {
 ///
 /// Removes every top-level `p_` key first (see the module documentation), then sets
 /// `p_log_type`, `p_parse_time`, `p_row_id`, `p_event_time` and, for Okta, the non-empty
-/// `p_any_*` indicator arrays. Fails only when `event` is not a JSON object, leaving it untouched.
+/// `p_any_*` indicator arrays, and returns the event time it set. Fails only when `event` is not a
+/// JSON object, leaving it untouched.
 pub fn normalize<N: Normalize>(
     event: &mut N,
     log_type: &LogType,
     parse_time: Timestamp,
     row_id: &str,
-) -> Result<(), Error> {
+) -> Result<Timestamp, Error> {
     let object = event.as_object().ok_or(Error::NotAnObject)?;
     // Read before the reserved keys go: no field read here is one of them.
     let (event_time, indicators) = match log_type {
@@ -196,7 +197,7 @@ pub fn normalize<N: Normalize>(
         }
     }
     event.set_standard_fields(fields);
-    Ok(())
+    Ok(event_time)
 }
 
 /// A new `p_row_id`: a UUIDv7 in simple form (32 hex digits). Its random bits come from a

@@ -172,13 +172,10 @@ impl Detections for SqlStore {
         if rule_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = (2..rule_ids.len() + 2)
-            .map(|n| format!("${n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "SELECT event FROM rule_matches WHERE event_time >= $1 AND rule_id IN ({ids})
-             ORDER BY event_time, id"
+            "SELECT event FROM rule_matches WHERE event_time >= $1 AND rule_id IN ({})
+             ORDER BY event_time, id",
+            in_list(2, rule_ids.len())
         );
         let mut query = sqlx::query(&sql).bind(since);
         for id in rule_ids {
@@ -219,24 +216,35 @@ impl Detections for SqlStore {
             .iter()
             .map(delivery_record)
             .collect::<Result<_>>()?;
-        let mut due = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            let notification: Option<String> =
-                sqlx::query("SELECT notification FROM alerts WHERE id = $1")
-                    .bind(&delivery.alert_id)
-                    .fetch_optional(&self.inner.reader)
-                    .await?
-                    .map(|row| row.try_get(0))
-                    .transpose()?;
-            let notification = match notification {
-                Some(text) => serde_json::from_str(&text)?,
-                None => serde_json::Value::Null,
-            };
-            due.push(DueDelivery {
-                delivery,
-                notification,
-            });
+        // One read for the bodies of all the alerts claimed.
+        let mut ids: Vec<&str> = deliveries.iter().map(|d| d.alert_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut bodies = BTreeMap::new();
+        if !ids.is_empty() {
+            let sql = format!(
+                "SELECT id, notification FROM alerts WHERE id IN ({})",
+                in_list(1, ids.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in &ids {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.inner.reader).await? {
+                let body: String = row.try_get(1)?;
+                bodies.insert(row.try_get::<String, _>(0)?, serde_json::from_str(&body)?);
+            }
         }
+        let mut due: Vec<DueDelivery> = deliveries
+            .into_iter()
+            .map(|delivery| DueDelivery {
+                notification: bodies
+                    .get(&delivery.alert_id)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+                delivery,
+            })
+            .collect();
         due.sort_by_key(|d| d.delivery.id);
         Ok(due)
     }
@@ -303,6 +311,14 @@ impl Detections for SqlStore {
         };
         Ok(done == 1)
     }
+}
+
+/// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list.
+fn in_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const ALERT_COLUMNS: &str = "id, rule_id, alert_type, severity, title, dedup, event_count, \

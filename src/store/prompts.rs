@@ -8,8 +8,18 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-const COLUMNS: &str = "id, step_id, run_id, story_id, action_id, choices, responders, \
-                       slack_channel, slack_ts, state, answer, responder, expires_at";
+/// A prompt's columns, selected by `$where`.
+macro_rules! select_prompt {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, step_id, run_id, story_id, action_id, choices, responders, slack_channel, ",
+            "slack_ts, state, answer, responder, expires_at FROM prompts WHERE ",
+            $where
+        )
+    };
+}
+const BY_ID: &str = select_prompt!("id = $1");
+const BY_STEP: &str = select_prompt!("step_id = $1");
 
 impl Prompts for SqlStore {
     async fn open_prompt(&self, prompt: &NewPrompt, now: Millis) -> Result<PromptRecord> {
@@ -31,7 +41,7 @@ impl Prompts for SqlStore {
         .bind(prompt.expires_at)
         .execute(&mut *tx)
         .await?;
-        let record = by_step(&mut tx, prompt.step_id)
+        let record = select_one(&mut tx, Key::Step(prompt.step_id))
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         for (token_hash, answer) in &prompt.links {
@@ -60,14 +70,8 @@ impl Prompts for SqlStore {
     }
 
     async fn prompt(&self, id: &str) -> Result<Option<PromptRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM prompts WHERE id = $1");
-        sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.inner.reader)
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()
+        let mut conn = self.inner.reader.acquire().await?;
+        select_one(&mut conn, Key::Id(id)).await
     }
 
     async fn prompt_link(&self, token_hash: &str) -> Result<Option<(PromptRecord, String)>> {
@@ -102,15 +106,7 @@ impl Prompts for SqlStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let sql = format!("SELECT {COLUMNS} FROM prompts WHERE id = $1");
-        let Some(prompt) = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()?
-        else {
+        let Some(prompt) = select_one(&mut tx, Key::Id(id)).await? else {
             return Ok(Answered::Unknown);
         };
         if updated == 0 {
@@ -128,12 +124,7 @@ impl Prompts for SqlStore {
             .bind(prompt.step_id)
             .execute(&mut *tx)
             .await?;
-        if self.inner.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(super::postgres::WAKE_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
-        }
+        self.notify(&mut tx).await?;
         tx.commit().await?;
         Ok(Answered::Recorded(prompt))
     }
@@ -148,16 +139,24 @@ impl Prompts for SqlStore {
         .bind(step_id)
         .execute(&mut *tx)
         .await?;
-        let prompt = by_step(&mut tx, step_id).await?;
+        let prompt = select_one(&mut tx, Key::Step(step_id)).await?;
         tx.commit().await?;
         Ok(prompt)
     }
 }
 
-async fn by_step(conn: &mut AnyConnection, step_id: i64) -> Result<Option<PromptRecord>> {
-    let sql = format!("SELECT {COLUMNS} FROM prompts WHERE step_id = $1");
-    sqlx::query(&sql)
-        .bind(step_id)
+/// How a prompt is found: both are unique.
+enum Key<'a> {
+    Id(&'a str),
+    Step(i64),
+}
+
+async fn select_one(conn: &mut AnyConnection, key: Key<'_>) -> Result<Option<PromptRecord>> {
+    let query = match key {
+        Key::Id(id) => sqlx::query(BY_ID).bind(id.to_owned()),
+        Key::Step(step) => sqlx::query(BY_STEP).bind(step),
+    };
+    query
         .fetch_optional(conn)
         .await?
         .as_ref()

@@ -129,7 +129,7 @@ impl SqlStore {
     }
 
     /// Tells idle workers in other processes that work is due (Postgres; delivered on commit).
-    async fn notify(&self, conn: &mut AnyConnection) -> Result<()> {
+    pub(super) async fn notify(&self, conn: &mut AnyConnection) -> Result<()> {
         if self.inner.dialect == Dialect::Postgres {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(super::postgres::WAKE_CHANNEL)
