@@ -1,6 +1,7 @@
 //! The command line: `warden <command>`. Each command is a thin shell over the library.
 
 mod bench;
+pub mod demo;
 mod replay;
 mod rules;
 mod schema;
@@ -29,6 +30,8 @@ enum Command {
     Schema(schema::Args),
     /// Serve webhooks and the API, and run stories.
     Serve(serve::ServeArgs),
+    /// Run the seed scenario end to end against local vendor simulators (temporary database).
+    Demo(demo::Args),
     /// Run stories only (extra processes sharing a Postgres database).
     Worker(serve::WorkerArgs),
     /// Apply database migrations (serve and worker also apply them on start).
@@ -49,6 +52,7 @@ pub fn run() -> ExitCode {
         Command::Rules(rules) => rules::run(rules),
         Command::Schema(args) => schema::run(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Demo(args) => demo::run(args),
         Command::Worker(args) => serve::worker(args),
         Command::Migrate(args) => serve::migrate(args),
         Command::Replay(args) => replay::run(args),

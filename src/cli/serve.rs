@@ -6,7 +6,7 @@ use crate::detect::routing::{check_routing, Routing, Target};
 use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::detect::{self, deliver::Deliverer, detector::Detector};
-use crate::engine::{Engine, Runner, RunnerConfig, StoryBook, SystemClock};
+use crate::engine::{Clock, Engine, Runner, RunnerConfig, StoryBook, SystemClock};
 use crate::http_client::HttpClients;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
@@ -111,8 +111,20 @@ pub fn public_url(common: &Common, listen: &str) -> String {
         .unwrap_or_else(|| format!("http://{listen}"))
 }
 
-/// Loads stories (refusing to start on invalid ones), opens the store and builds the engine.
+/// Loads stories (refusing to start on invalid ones), opens the store and builds the engine,
+/// with credentials and resources from the environment.
 pub async fn build_engine(common: &Common, public_url: &str) -> anyhow::Result<Arc<Engine>> {
+    let secrets = Secrets::from_env().context("Failed to read credentials")?;
+    build_engine_with(common, public_url, secrets, Arc::new(SystemClock)).await
+}
+
+/// As [`build_engine`], with the given credentials, resources and clock.
+pub async fn build_engine_with(
+    common: &Common,
+    public_url: &str,
+    secrets: Secrets,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Engine>> {
     let loaded = load::load(std::slice::from_ref(&common.stories), &common.templates)
         .with_context(|| format!("Failed to read {}", common.stories.display()))?;
     if loaded.error_count() > 0 {
@@ -126,7 +138,6 @@ pub async fn build_engine(common: &Common, public_url: &str) -> anyhow::Result<A
             loaded.error_count()
         );
     }
-    let secrets = Secrets::from_env().context("Failed to read credentials")?;
     let store = SqlStore::open(&common.database_url)
         .await
         .with_context(|| {
@@ -136,9 +147,8 @@ pub async fn build_engine(common: &Common, public_url: &str) -> anyhow::Result<A
             )
         })?;
     let stories = StoryBook::new(loaded.stories);
-    let clock = Arc::new(SystemClock);
     stories
-        .save_versions(&store, crate::engine::Clock::now(&*clock))
+        .save_versions(&store, clock.now())
         .await
         .context("Failed to save story versions")?;
     Ok(Arc::new(Engine {

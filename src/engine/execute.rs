@@ -9,8 +9,11 @@ use crate::ratelimit::Limit;
 use crate::store::{
     ActionStates, ClaimedStep, Millis, NewRun, Queue, RateLimits, Runs, StateWrite, StepInput,
 };
+use crate::story::integration::IntegrationSpec;
 use crate::story::kinds::transform::TransformOptions;
-use crate::story::kinds::{ActionConfig, IntegrationCall, LinkKind, SendToStoryOptions};
+use crate::story::kinds::{
+    ActionConfig, HttpRequestOptions, IntegrationCall, LinkKind, SendToStoryOptions,
+};
 use crate::story::{Action, Story};
 use crate::template::Context;
 use serde_json::{json, Map, Value};
@@ -36,7 +39,10 @@ pub struct Effects {
 pub fn max_attempts(action: &Action) -> u32 {
     match &action.config {
         ActionConfig::HttpRequest(o) => http::max_attempts(o),
-        ActionConfig::Integration(call) => http::max_attempts(&call.template.spec.request),
+        ActionConfig::Integration(call) => (call.template.spec.requests().iter())
+            .map(|request| http::max_attempts(request.options))
+            .max()
+            .unwrap_or(DEFAULT_MAX_ATTEMPTS),
         _ => DEFAULT_MAX_ATTEMPTS,
     }
 }
@@ -55,7 +61,12 @@ pub fn context(engine: &Engine, story: &Story, step: &ClaimedStep, input: StepIn
     );
     roots.insert(
         "step".into(),
-        json!({"id": step.id, "action": step.action_id, "attempt": step.attempt}),
+        json!({
+            "id": step.id,
+            "action": step.action_id,
+            "attempt": step.attempt,
+            "idempotency_key": idempotency_key(step),
+        }),
     );
     roots.insert("credentials".into(), engine.secrets.credentials_json());
     let defaults = story.integrations().into_values().flat_map(|i| {
@@ -135,18 +146,64 @@ async fn integration(
         };
         inputs.insert(name.value.clone(), value);
     }
-    let ctx = ctx.with("inputs", &Value::Object(inputs));
+    let mut ctx = ctx.with("inputs", &Value::Object(inputs));
     let spec = &call.template.spec;
-    let budget = spec
-        .credentials
-        .iter()
-        .next()
-        .map(|(name, _)| name.value.as_str());
+    let mut last = None;
+    for request in spec.requests() {
+        if let Some(when) = request.when {
+            let field = format!("step `{}`: when", request.name.unwrap_or_default());
+            if !truthy(&render(&field, when, &ctx)?) {
+                continue;
+            }
+        }
+        // Each request of a sequence is a different call, so each gets its own key.
+        let key = match request.name {
+            Some(name) => format!("{}-{name}", idempotency_key(step)),
+            None => idempotency_key(step),
+        };
+        let event = match send_within_budget(engine, spec, request.options, &ctx, &key).await {
+            Ok(Sent::Response(event)) => event,
+            Ok(Sent::Throttled(wait)) => return Ok(wait),
+            Err(error) => return Err(name_step(error, request.name)),
+        };
+        if let Some(name) = request.name {
+            ctx = ctx.with(name, &event);
+        }
+        last = Some(event);
+    }
+    let event = match &spec.output {
+        Some(output) => render_dynamic("output", output, &ctx)?,
+        None => last.unwrap_or_else(|| json!({})),
+    };
+    Ok(Output::Emit(vec![event]))
+}
+
+/// What sending one request of a template came to.
+enum Sent {
+    Response(Value),
+    /// The credential's budget is spent: the step waits, without spending an attempt.
+    Throttled(Output),
+}
+
+/// Sends one request after taking a token from its credential's budget, and records a response
+/// that says the budget is spent.
+async fn send_within_budget(
+    engine: &Engine,
+    spec: &IntegrationSpec,
+    options: &HttpRequestOptions,
+    ctx: &Context,
+    idempotency_key: &str,
+) -> Result<Sent, Error> {
     let budget = spec
         .rate_limit
         .as_ref()
         .map(|r| r.credential.value.as_str())
-        .or(budget);
+        .or_else(|| {
+            spec.credentials
+                .iter()
+                .next()
+                .map(|(name, _)| name.value.as_str())
+        });
     if let Some(key) = budget {
         let limit = spec.rate_limit.as_ref().map(|limit| Limit {
             requests: limit.requests.value,
@@ -159,14 +216,11 @@ async fn integration(
             .await
             .map_err(store_error)?
         {
-            // Throttled before sending: wait durably for the budget, without spending an attempt.
-            return Ok(Output::Wait {
-                until,
-                wait: json!({"kind": THROTTLED, "credential": key}),
-            });
+            let wait = json!({"kind": THROTTLED, "credential": key});
+            return Ok(Sent::Throttled(Output::Wait { until, wait }));
         }
     }
-    let result = http::send(&engine.http, &spec.request, &ctx, &idempotency_key(step)).await;
+    let result = http::send(&engine.http, options, ctx, idempotency_key).await;
     if let Some(key) = budget {
         let response = match &result {
             Ok(event) => Some(event),
@@ -184,7 +238,30 @@ async fn integration(
                 .map_err(store_error)?;
         }
     }
-    result.map(|event| Output::Emit(vec![event]))
+    result.map(Sent::Response)
+}
+
+/// Prefixes an error with the template step it came from.
+fn name_step(mut error: Error, step: Option<&str>) -> Error {
+    if let Some(step) = step {
+        let (Error::Retriable { message, .. }
+        | Error::Permanent { message, .. }
+        | Error::Misconfigured { message }) = &mut error;
+        *message = format!("step `{step}`: {message}");
+    }
+    error
+}
+
+/// Jinja's truthiness: false, null, 0, "" and empty lists and objects are false.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(fields) => !fields.is_empty(),
+    }
 }
 
 /// The `wait.kind` of a step throttled by its credential's rate limit.

@@ -2,7 +2,7 @@
 //! story action with `uses: vendor/name`. A user adds a vendor without recompiling.
 
 use super::kinds::HttpRequestOptions;
-use super::value::{Duration, Dynamic};
+use super::value::{Duration, Dynamic, Template};
 use crate::yaml::{Entries, Spanned};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -40,8 +40,62 @@ pub struct IntegrationSpec {
     pub resources: Entries<ResourceSpec>,
     /// Requests allowed per period for the credential, shared by every run and worker.
     pub rate_limit: Option<RateLimit>,
-    /// The HTTP request, with the options of an `http_request` action.
+    /// The HTTP request, with the options of an `http_request` action. A template has either
+    /// `request` or `steps`.
+    pub request: Option<HttpRequestOptions>,
+    /// Several requests sent in order (get → suspend if ACTIVE → clear sessions). Each is named,
+    /// and later steps, `when` conditions and `output` read an earlier response by its name,
+    /// as `{{ user.body.status }}`. A step whose `when` is false is skipped, and its name is
+    /// undefined (test it with `is defined`). A failed step fails the action; a retry starts
+    /// again from the first step, so the sequence must be safe to repeat (look before you
+    /// change).
+    #[serde(default)]
+    pub steps: Entries<RequestStep>,
+    /// The action's event, built from the responses. Default: the last response received.
+    pub output: Option<Dynamic>,
+}
+
+/// One request of a multi-step template.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct RequestStep {
+    /// Sends the request only when this renders true (Jinja truthiness), e.g.
+    /// `"{{ user.body.status == 'ACTIVE' }}"`.
+    pub when: Option<Template>,
+    /// The request, with the options of an `http_request` action.
     pub request: HttpRequestOptions,
+}
+
+/// A request of a template as the runner sends it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The step's name; `None` for a template's single `request`.
+    pub name: Option<&'a str>,
+    /// Sent only when this renders true.
+    pub when: Option<&'a Template>,
+    /// What to send.
+    pub options: &'a HttpRequestOptions,
+}
+
+impl IntegrationSpec {
+    /// The requests in the order they are sent: the single `request`, or every step.
+    pub fn requests(&self) -> Vec<Request<'_>> {
+        match &self.request {
+            Some(options) => vec![Request {
+                name: None,
+                when: None,
+                options,
+            }],
+            None => self
+                .steps
+                .iter()
+                .map(|(name, step)| Request {
+                    name: Some(&name.value),
+                    when: step.when.as_ref(),
+                    options: &step.request,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One input of an integration template.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// Attributes of `run` in templates.
 pub const RUN_FIELDS: &[&str] = &["id", "story", "story_version", "started_at"];
 /// Attributes of `step` in templates.
-pub const STEP_FIELDS: &[&str] = &["id", "action", "attempt"];
+pub const STEP_FIELDS: &[&str] = &["id", "action", "attempt", "idempotency_key"];
 /// Names an action id may not take: they are template scopes.
 const RESERVED_IDS: &[&str] = &[
     "credentials",
@@ -80,7 +80,9 @@ pub fn check_integration(
     source: &str,
 ) -> Result<Integration, Vec<Diagnostic>> {
     let mut d = Vec::new();
+    let mut root_span = Span::default();
     let spec = yaml::parse(source, &mut d).and_then(|root| {
+        root_span = root.span;
         if root.as_map().is_none() {
             d.push(not_a_mapping(
                 &root,
@@ -92,7 +94,7 @@ pub fn check_integration(
         from_node::<IntegrationSpec>(&root, &mut d)
     });
     if let Some(spec) = &spec {
-        check_integration_spec(spec, &mut d);
+        check_integration_spec(spec, root_span, &mut d);
     }
     sort_and_dedup(&mut d);
     match spec {
@@ -1050,7 +1052,7 @@ fn check_variable(
     }
 }
 
-fn check_integration_spec(spec: &IntegrationSpec, d: &mut Vec<Diagnostic>) {
+fn check_integration_spec(spec: &IntegrationSpec, root: Span, d: &mut Vec<Diagnostic>) {
     let credentials: BTreeSet<String> = spec
         .credentials
         .iter()
@@ -1061,21 +1063,81 @@ fn check_integration_spec(spec: &IntegrationSpec, d: &mut Vec<Diagnostic>) {
         .iter()
         .map(|(k, _)| k.value.clone())
         .collect();
-    let no_actions = BTreeSet::new();
     let inputs: BTreeSet<&str> = spec.inputs.iter().map(|(k, _)| k.value.as_str()).collect();
-    spec.request.each_template(&mut |field, t| {
-        let scope = Scope {
-            actions: &no_actions,
+    // Inside a template, the names in scope are the earlier steps' (what `actions` are in a story).
+    fn scope<'a>(
+        steps: &'a BTreeSet<&'a str>,
+        credentials: Option<&'a BTreeSet<String>>,
+        resources: &'a BTreeSet<String>,
+        inputs: &BTreeSet<&'a str>,
+        owner: String,
+    ) -> Scope<'a> {
+        Scope {
+            actions: steps,
             all_actions: &[],
-            credentials: CREDENTIAL_FIELDS.contains(&field).then_some(&credentials),
-            resources: &resources,
+            credentials,
+            resources,
             inputs: Some(inputs.clone()),
             item: false,
-            owner: "this template".to_owned(),
+            owner,
+        }
+    }
+    let in_request = |field: &str| CREDENTIAL_FIELDS.contains(&field).then_some(&credentials);
+    match (&spec.request, spec.steps.is_empty()) {
+        (Some(_), false) => d.push(
+            Diagnostic::new(
+                Code::KindConflict,
+                spec.steps.iter().next().map_or(root, |(k, _)| k.span),
+                "a template has either `request` or `steps`, not both",
+            )
+            .with_hint("move the single request into a step"),
+        ),
+        (None, true) => d.push(
+            Diagnostic::new(Code::MissingKey, root, "the template sends nothing")
+                .with_hint("add `request:` (one HTTP request) or `steps:` (several, in order)"),
+        ),
+        _ => {}
+    }
+    let mut earlier: BTreeSet<&str> = BTreeSet::new();
+    for request in spec.requests() {
+        let owner = match request.name {
+            Some(name) => format!("step `{name}` of this template"),
+            None => "this template".to_owned(),
         };
-        check_template(t, &scope, d);
-    });
-    check_http_request(&spec.request, d);
+        if let Some(when) = request.when {
+            let scope = scope(&earlier, None, &resources, &inputs, owner.clone());
+            check_template(when, &scope, d);
+        }
+        request.options.each_template(&mut |field, t| {
+            let scope = scope(
+                &earlier,
+                in_request(field),
+                &resources,
+                &inputs,
+                owner.clone(),
+            );
+            check_template(t, &scope, d);
+        });
+        check_http_request(request.options, d);
+        earlier.extend(request.name);
+    }
+    for (name, _) in spec.steps.iter() {
+        if !is_snake_case_id(&name.value) || RESERVED_IDS.contains(&name.value.as_str()) {
+            d.push(
+                Diagnostic::new(
+                    Code::InvalidId,
+                    name.span,
+                    format!("`{}` cannot name a step", name.value),
+                )
+                .with_hint("a step's name is read as a variable: use snake_case, not a scope's name (inputs, run, step, …)"),
+            );
+        }
+    }
+    if let Some(output) = &spec.output {
+        let owner = "this template's `output`".to_owned();
+        let scope = scope(&earlier, None, &resources, &inputs, owner);
+        output.each_template(&mut |t| check_template(t, &scope, d));
+    }
     if let Some(limit) = &spec.rate_limit {
         if !credentials.contains(&limit.credential.value) {
             d.push(

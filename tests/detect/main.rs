@@ -34,10 +34,8 @@ fn root() -> PathBuf {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = root().join("../shared/fixtures").join(name);
-    let text = std::fs::read_to_string(&path)
-        .or_else(|_| std::fs::read_to_string(root().join("tests/fixtures").join(name)))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = root().join("tests/fixtures").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

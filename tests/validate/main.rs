@@ -4,6 +4,7 @@
 //! `UPDATE_GOLDEN=1 cargo test --test validate` rewrites the `.expected` files; review the diff.
 
 mod fuzz;
+mod templates;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -19,6 +19,9 @@ pub struct Scenario {
     pub okta_rate_limit: u32,
     /// The `number` TheHive gives the first case.
     pub thehive_first_case_number: u64,
+    /// How many case creations, counting from the first, store the case but answer 500, as when
+    /// the response is lost on the way back.
+    pub thehive_lost_create_responses: u32,
 }
 
 /// VirusTotal's answers. Every valid IP and domain has a report (clean unless listed); a file
@@ -191,6 +194,7 @@ impl Scenario {
             }],
             okta_rate_limit: 600,
             thehive_first_case_number: 1,
+            thehive_lost_create_responses: 0,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! TheHive 5 simulator: `POST /api/v1/case` and `POST /api/v1/case/{caseId}/observable` behind
 //! a Bearer API key, answering `OutputCase` / a list of `OutputObservable` with 201, errors in
-//! TheHive's `{"type","message"}` envelope. The spec documents no case search, so none is
-//! simulated.
+//! TheHive's `{"type","message"}` envelope. `POST /api/v1/query` answers the case search
+//! thehive4py's `case.find` sends (`listCase`, then `filter` with `_field`/`_value` equality,
+//! `_and`/`_or`/`_not` of those, and `page`); the spec does not document the query API, so this
+//! follows thehive4py (`endpoints/case.py`, `query/filters.py`).
 
 use super::fixtures;
 use super::scenario::Scenario;
@@ -47,6 +49,8 @@ struct Cases {
     next_id: u64,
     next_number: u64,
     cases: Vec<TheHiveCase>,
+    /// Creations still to answer with a 500 after the case was stored (a lost response).
+    lost_responses: u32,
 }
 
 impl TheHive {
@@ -56,6 +60,7 @@ impl TheHive {
                 next_id: FIRST_ID,
                 next_number: scenario.thehive_first_case_number,
                 cases: Vec::new(),
+                lost_responses: scenario.thehive_lost_create_responses,
             }),
         }
     }
@@ -76,6 +81,7 @@ pub(super) fn router(thehive: Arc<TheHive>) -> Router {
     Router::new()
         .route("/api/v1/case", post(create_case))
         .route("/api/v1/case/{case_id}/observable", post(create_observable))
+        .route("/api/v1/query", post(query))
         .with_state(thehive)
 }
 
@@ -164,7 +170,99 @@ async fn create_case(
         case: case.clone(),
         observables: Vec::new(),
     });
+    if state.lost_responses > 0 {
+        state.lost_responses -= 1;
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "GenericError",
+            "simulated: the case was stored but the response was lost",
+        );
+    }
     json(StatusCode::CREATED, case)
+}
+
+/// `POST /api/v1/query`: a `listCase` query, optionally filtered and paged, answered with the
+/// matching `OutputCase`s in creation order.
+async fn query(State(thehive): State<Arc<TheHive>>, headers: HeaderMap, body: Bytes) -> Response {
+    let input = match input(&headers, &body) {
+        Ok(input) => input,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(Value::Array(operations)) = input.get("query") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "query must be a list",
+        );
+    };
+    let name = |op: &Value| op["_name"].as_str().unwrap_or_default().to_string();
+    if operations.first().map(name).as_deref() != Some("listCase") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the simulator answers only queries starting with listCase",
+        );
+    }
+    let state = lock(&thehive.state);
+    let mut found: Vec<&Value> = state.cases.iter().map(|c| &c.case).collect();
+    for op in &operations[1..] {
+        match name(op).as_str() {
+            "filter" => match filter_matches(op) {
+                Ok(test) => found.retain(|case| test(case)),
+                Err(message) => return error(StatusCode::BAD_REQUEST, "BadRequest", &message),
+            },
+            "page" => {
+                let bound = |key: &str| op[key].as_u64().unwrap_or(0) as usize;
+                let (from, to) = (bound("from"), bound("to"));
+                found = found
+                    .into_iter()
+                    .skip(from)
+                    .take(to.saturating_sub(from))
+                    .collect();
+            }
+            other => {
+                let message = format!("the simulator does not answer query operation `{other}`");
+                return error(StatusCode::BAD_REQUEST, "BadRequest", &message);
+            }
+        }
+    }
+    json(
+        StatusCode::OK,
+        Value::Array(found.into_iter().cloned().collect()),
+    )
+}
+
+type CaseTest = Box<dyn Fn(&Value) -> bool>;
+
+/// A filter expression as a test on a case: `{_field, _value}` (equality; a list field matches
+/// when one of its items is equal), and `_and`, `_or`, `_not` of expressions.
+fn filter_matches(expr: &Value) -> Result<CaseTest, String> {
+    if let Some(field) = expr.get("_field").and_then(Value::as_str) {
+        let (field, value) = (field.to_string(), expr["_value"].clone());
+        return Ok(Box::new(move |case| match &case[&field] {
+            Value::Array(items) => items.contains(&value),
+            other => *other == value,
+        }));
+    }
+    let all = |key: &str| -> Result<Vec<CaseTest>, String> {
+        let items = expr[key]
+            .as_array()
+            .ok_or(format!("{key} must be a list"))?;
+        items.iter().map(filter_matches).collect()
+    };
+    if expr.get("_and").is_some() {
+        let tests = all("_and")?;
+        return Ok(Box::new(move |case| tests.iter().all(|t| t(case))));
+    }
+    if expr.get("_or").is_some() {
+        let tests = all("_or")?;
+        return Ok(Box::new(move |case| tests.iter().any(|t| t(case))));
+    }
+    if let Some(inner) = expr.get("_not") {
+        let test = filter_matches(inner)?;
+        return Ok(Box::new(move |case| !test(case)));
+    }
+    Err("the simulator answers only _field/_value, _and, _or and _not filters".to_string())
 }
 
 async fn create_observable(

@@ -1,0 +1,478 @@
+//! The seed story end to end, on SQLite and Postgres, through the same wiring as `warden serve`:
+//! the seed Okta event is ingested over HTTP, the admin-grant rule's alert is delivered into
+//! `stories/panther-okta-admin-grant.yml`, and VirusTotal, GreyNoise, Slack, TheHive and Okta are
+//! played by the simulators (`warden::demo::sim`, built from the vendor fixtures). The user's
+//! answer is a signed Slack click. Time is a manual clock started at the real time (Slack's
+//! signatures are checked against it).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod secrets;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use support::{each_backend, TestDb};
+use warden::cli::demo::stack::{Stack, StackOptions};
+use warden::demo::sim::{EditSource, OktaStatus, Scenario, SEED_CLIENT_IP};
+use warden::engine::ManualClock;
+
+/// The asked user: the grant's target in the seed event.
+const TARGET_OKTA_ID: &str = "00u6eup97mAJZWYmP357";
+const TARGET_SLACK_ID: &str = "U01AZ88AQQ4";
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> String {
+    let path = root().join("tests/fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The seed world without VirusTotal's staged first 429.
+fn calm() -> Scenario {
+    let mut scenario = Scenario::seed();
+    scenario.virustotal.quota_exceeded_first = 0;
+    scenario
+}
+
+struct Harness {
+    stack: Stack,
+    clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    async fn start(db: &TestDb, scenario: Scenario) -> Harness {
+        Harness::start_with(db, scenario, Vec::new()).await
+    }
+
+    async fn start_with(
+        db: &TestDb,
+        scenario: Scenario,
+        credentials: Vec<(String, String)>,
+    ) -> Harness {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let clock = Arc::new(ManualClock::new(now));
+        let stack = Stack::start(StackOptions {
+            database_url: db.url.clone(),
+            clock: clock.clone(),
+            scenario,
+            root: root(),
+            credentials,
+        })
+        .await
+        .expect("start the stack");
+        Harness { stack, clock }
+    }
+
+    /// Ingests the seed event and runs everything due; the seed story's run.
+    async fn ingest_seed(&self) -> Value {
+        let report = self
+            .stack
+            .ingest(
+                "Okta.SystemLog",
+                &fixture("okta/user.account.privilege.grant.seed.json"),
+            )
+            .await
+            .expect("ingest");
+        assert_eq!(report["accepted"], 1, "{report}");
+        assert_eq!(report["alerts"].as_array().unwrap().len(), 1, "{report}");
+        self.stack.settle().await.expect("settle");
+        let runs = self.stack.seed_runs().await.unwrap();
+        assert_eq!(runs.len(), 1, "the alert starts one run: {runs:?}");
+        runs[0].clone()
+    }
+
+    async fn run(&self, id: &Value) -> Value {
+        self.stack.run(id.as_str().unwrap()).await.unwrap()
+    }
+
+    /// Answers the open prompt and lets the run finish.
+    async fn answer(&self, choice: &str) {
+        assert_eq!(self.stack.click(choice).await.unwrap(), 200);
+        assert!(
+            self.stack
+                .await_slack_responses(1, Duration::from_secs(10))
+                .await,
+            "the message is replaced through response_url"
+        );
+        self.stack.settle().await.unwrap();
+    }
+
+    /// Moves time on in steps of `step` until `done` or `limit` has passed.
+    async fn advance_until(&self, step: Duration, limit: Duration, done: impl AsyncCheck) {
+        let mut waited = Duration::ZERO;
+        while !done.check(self).await {
+            assert!(waited < limit, "nothing happened within {limit:?}");
+            self.clock.advance(step);
+            waited += step;
+            self.stack.settle().await.unwrap();
+        }
+    }
+
+    async fn stop(self) {
+        self.stack.stop().await;
+    }
+}
+
+/// A condition on the harness, checked between clock steps.
+trait AsyncCheck {
+    async fn check(&self, harness: &Harness) -> bool;
+}
+
+/// The step of `action` in a run's detail.
+fn step<'a>(run: &'a Value, action: &str) -> Option<&'a Value> {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == action)
+}
+
+/// The payload of `action`'s event in a run's detail.
+fn output<'a>(run: &'a Value, action: &str) -> Option<&'a Value> {
+    run["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == action)
+        .map(|e| &e["payload"])
+}
+
+/// The actions that ran, in order.
+fn actions(run: &Value) -> Vec<String> {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn requests_to(harness: &Harness, path_part: &str) -> usize {
+    harness
+        .stack
+        .sims
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(path_part))
+        .count()
+}
+
+/// Malicious IP, the user says "I don't recognize this": a case with the IP as an observable,
+/// the user suspended with sessions and OAuth tokens cleared, the Slack message replaced.
+#[tokio::test]
+async fn a_denied_grant_opens_a_case_and_locks_the_user() {
+    each_backend(|db| async move {
+        let h = Harness::start(&db, calm()).await;
+        let run = h.ingest_seed().await;
+        let message = h.stack.open_prompt().expect("the user is asked on Slack");
+        assert_eq!(message.dm_user.as_deref(), Some(TARGET_SLACK_ID));
+        assert!(message.text.contains(SEED_CLIENT_IP), "{}", message.text);
+        assert_eq!(h.run(&run["id"]).await["status"], "waiting");
+
+        h.answer("denied").await;
+        let run = h.run(&run["id"]).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        assert_eq!(
+            output(&run, "ask_user").unwrap()["prompt"]["status"],
+            "denied"
+        );
+
+        let cases = h.stack.sims.thehive_cases();
+        assert_eq!(cases.len(), 1);
+        let case = &cases[0];
+        assert!(
+            case.title.contains("thomaskinsella@tines.io"),
+            "{}",
+            case.title
+        );
+        assert_eq!(case.severity, 3);
+        assert!(
+            case.tags.iter().any(|t| t.starts_with("warden:")),
+            "{:?}",
+            case.tags
+        );
+        assert_eq!(case.observables.len(), 1);
+        assert_eq!(case.observables[0]["data"], SEED_CLIENT_IP);
+        assert_eq!(case.observables[0]["ioc"], true);
+        let opened = output(&run, "open_case").unwrap();
+        assert_eq!(opened["body"]["number"], case.number);
+        assert_eq!(opened["created"], true);
+
+        let user = h.stack.sims.okta_user(TARGET_OKTA_ID).unwrap();
+        assert_eq!(user.status, OktaStatus::Suspended);
+        assert_eq!(user.sessions_cleared, 1);
+        assert_eq!(user.oauth_tokens_revoked, 1);
+        let locked = &output(&run, "lock_user").unwrap()["body"];
+        assert_eq!(locked["status_before"], "ACTIVE");
+        assert_eq!(locked["status"], "SUSPENDED");
+        assert_eq!(locked["suspended"], true);
+
+        let replaced = h.stack.sims.slack_responses();
+        assert_eq!(replaced.len(), 1);
+        assert!(h.stack.open_prompt().is_none(), "the buttons are gone");
+        assert!(output(&run, "record_confirmation").is_none());
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+/// Malicious IP, the user says "Yes, this was me": no case, nobody locked, message replaced.
+#[tokio::test]
+async fn a_confirmed_grant_is_recorded_and_nothing_is_locked() {
+    each_backend(|db| async move {
+        let h = Harness::start(&db, calm()).await;
+        let run = h.ingest_seed().await;
+        h.answer("confirmed").await;
+        let run = h.run(&run["id"]).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        assert_eq!(
+            output(&run, "record_confirmation").unwrap()["outcome"],
+            "confirmed by user"
+        );
+        assert!(h.stack.sims.thehive_cases().is_empty());
+        let user = h.stack.sims.okta_user(TARGET_OKTA_ID).unwrap();
+        assert_eq!(user.status, OktaStatus::Active);
+        assert_eq!(user.sessions_cleared, 0);
+        assert!(!actions(&run).contains(&"lock_user".to_owned()));
+        assert_eq!(h.stack.sims.slack_responses().len(), 1);
+        assert!(h.stack.open_prompt().is_none());
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+/// A clean IP: both lookups run, nobody is asked, nothing happens.
+#[tokio::test]
+async fn a_clean_ip_asks_nobody() {
+    each_backend(|db| async move {
+        let mut scenario = calm();
+        scenario.virustotal.malicious.clear();
+        scenario.greynoise.malicious.clear();
+        let h = Harness::start(&db, scenario).await;
+        let run = h.ingest_seed().await;
+        let run = h.run(&run["id"]).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        let trigger = run["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "ip_is_malicious")
+            .unwrap();
+        assert_eq!(trigger["link"], "no_match");
+        assert!(h.stack.sims.slack_messages().is_empty());
+        assert!(h.stack.sims.thehive_cases().is_empty());
+        assert_eq!(requests_to(&h, "/ip_addresses/"), 1);
+        assert_eq!(requests_to(&h, "/community/"), 1);
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+struct Finished(Value);
+
+impl AsyncCheck for Finished {
+    async fn check(&self, h: &Harness) -> bool {
+        h.run(&self.0).await["finished_at"].is_string()
+    }
+}
+
+/// Nobody answers within 4 hours: the prompt times out, the message says so, and the account is
+/// contained as for a denial.
+#[tokio::test]
+async fn an_unanswered_prompt_times_out_into_containment() {
+    each_backend(|db| async move {
+        let h = Harness::start(&db, calm()).await;
+        let run = h.ingest_seed().await;
+        assert!(h.stack.open_prompt().is_some());
+        h.clock.advance(PROMPT_TIMEOUT - Duration::from_secs(60));
+        h.stack.settle().await.unwrap();
+        assert_eq!(h.run(&run["id"]).await["status"], "waiting");
+        h.advance_until(
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+            Finished(run["id"].clone()),
+        )
+        .await;
+        let run = h.run(&run["id"]).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        assert_eq!(
+            output(&run, "ask_user").unwrap()["prompt"]["status"],
+            "timeout"
+        );
+        assert_eq!(h.stack.sims.thehive_cases().len(), 1);
+        let user = h.stack.sims.okta_user(TARGET_OKTA_ID).unwrap();
+        assert_eq!(user.status, OktaStatus::Suspended);
+        let message = &h.stack.sims.slack_messages()[0];
+        assert!(
+            message
+                .edits
+                .iter()
+                .any(|e| e.via == EditSource::ChatUpdate),
+            "chat.update marks the question expired: {:?}",
+            message.edits
+        );
+        assert!(h.stack.open_prompt().is_none());
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+struct Asked;
+
+impl AsyncCheck for Asked {
+    async fn check(&self, h: &Harness) -> bool {
+        h.stack.open_prompt().is_some()
+    }
+}
+
+/// VirusTotal's quota is spent on the first lookup (429, `Retry-After: 1`): the step waits and
+/// the second attempt succeeds; the run goes on to ask the user.
+#[tokio::test]
+async fn a_virustotal_429_waits_and_succeeds() {
+    each_backend(|db| async move {
+        let h = Harness::start(&db, Scenario::seed()).await;
+        let run = h.ingest_seed().await;
+        assert!(h.stack.open_prompt().is_none(), "the lookup is waiting");
+        let detail = h.run(&run["id"]).await;
+        assert_eq!(step(&detail, "vt_lookup").unwrap()["state"], "pending");
+        h.advance_until(Duration::from_secs(1), Duration::from_secs(120), Asked)
+            .await;
+        let detail = h.run(&run["id"]).await;
+        let lookup = step(&detail, "vt_lookup").unwrap();
+        assert_eq!(lookup["state"], "succeeded");
+        assert_eq!(lookup["attempt"], 2);
+        assert_eq!(requests_to(&h, "/ip_addresses/"), 2);
+        h.answer("denied").await;
+        assert_eq!(h.run(&run["id"]).await["status"], "succeeded");
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+/// Panther's own payloads (the docs' example and "Send Test Alert") are accepted; with no client
+/// IP to triage, their runs end at once, without calling any vendor.
+#[tokio::test]
+async fn panthers_example_and_test_alerts_are_accepted() {
+    each_backend(|db| async move {
+        let h = Harness::start(&db, calm()).await;
+        for name in ["webhook-docs-example.json", "webhook-send-test-alert.json"] {
+            let (status, answer) = h
+                .stack
+                .post_alert(&fixture(&format!("panther/{name}")))
+                .await
+                .unwrap();
+            assert_eq!(status, 202, "{name}: {answer}");
+        }
+        h.stack.settle().await.unwrap();
+        let runs = h.stack.seed_runs().await.unwrap();
+        assert_eq!(runs.len(), 2);
+        for run in &runs {
+            let run = h.run(&run["id"]).await;
+            assert_eq!(run["status"], "succeeded", "{run:#}");
+            assert_eq!(actions(&run), ["receive_alert", "has_client_ip"]);
+        }
+        assert!(h.stack.sims.requests().is_empty(), "no vendor is called");
+
+        // The constructed admin-grant alert (the seed's, as Panther would post it) is triaged.
+        let (status, _) = h
+            .stack
+            .post_alert(&fixture(
+                "panther/webhook-okta-admin-role-assigned.constructed.json",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(status, 202);
+        h.stack.settle().await.unwrap();
+        assert!(h.stack.open_prompt().is_some());
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+struct StepDone(Value, &'static str);
+
+impl AsyncCheck for StepDone {
+    async fn check(&self, h: &Harness) -> bool {
+        let run = h.run(&self.0).await;
+        step(&run, self.1).is_some_and(|s| s["state"] == "succeeded")
+    }
+}
+
+/// TheHive stores the case but the answer is lost (500): the retried step finds the case by its
+/// idempotency tag instead of opening a second one, and the observable goes to that case.
+#[tokio::test]
+async fn a_retried_case_creation_opens_one_case() {
+    each_backend(|db| async move {
+        let mut scenario = calm();
+        scenario.thehive_lost_create_responses = 1;
+        let h = Harness::start(&db, scenario).await;
+        let run = h.ingest_seed().await;
+        h.answer("denied").await;
+        assert_eq!(h.stack.sims.thehive_cases().len(), 1);
+        let detail = h.run(&run["id"]).await;
+        assert_eq!(step(&detail, "open_case").unwrap()["state"], "pending");
+        h.advance_until(
+            Duration::from_secs(5),
+            Duration::from_secs(600),
+            StepDone(run["id"].clone(), "add_ip_observable"),
+        )
+        .await;
+        let detail = h.run(&run["id"]).await;
+        assert_eq!(detail["status"], "succeeded", "{detail:#}");
+        let cases = h.stack.sims.thehive_cases();
+        assert_eq!(cases.len(), 1, "one case, not two");
+        assert_eq!(cases[0].observables.len(), 1);
+        let opened = output(&detail, "open_case").unwrap();
+        assert_eq!(opened["created"], false, "the retry found the case");
+        assert_eq!(opened["body"]["_id"], cases[0].id.as_str());
+        assert_eq!(step(&detail, "open_case").unwrap()["attempt"], 2);
+        assert_eq!(
+            requests_to(&h, "/api/v1/case"),
+            2,
+            "one create, one observable"
+        );
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+/// A user someone already suspended: the lock counts as done (no suspend call) and sessions are
+/// still cleared.
+#[tokio::test]
+async fn an_already_suspended_user_counts_as_locked() {
+    each_backend(|db| async move {
+        let mut scenario = calm();
+        for person in &mut scenario.people {
+            if person.okta_id.as_deref() == Some(TARGET_OKTA_ID) {
+                person.okta_status = OktaStatus::Suspended;
+            }
+        }
+        let h = Harness::start(&db, scenario).await;
+        let run = h.ingest_seed().await;
+        h.answer("denied").await;
+        let run = h.run(&run["id"]).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        assert_eq!(requests_to(&h, "/lifecycle/suspend"), 0);
+        let locked = &output(&run, "lock_user").unwrap()["body"];
+        assert_eq!(locked["status_before"], "SUSPENDED");
+        assert_eq!(locked["suspended"], true);
+        let user = h.stack.sims.okta_user(TARGET_OKTA_ID).unwrap();
+        assert_eq!(user.oauth_tokens_revoked, 1);
+        h.stop().await;
+        db
+    })
+    .await;
+}
