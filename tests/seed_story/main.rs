@@ -476,3 +476,29 @@ async fn an_already_suspended_user_counts_as_locked() {
     })
     .await;
 }
+
+/// `warden demo`, the newcomer's command, plays the whole scenario and exits 0.
+#[test]
+fn warden_demo_runs_the_seed_scenario() {
+    for (answer, ending) in [
+        ("denied", "thomaskinsella@tines.io is SUSPENDED"),
+        ("confirmed", "thomaskinsella@tines.io is ACTIVE"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["demo", "--answer", answer, "--root"])
+            .arg(root())
+            .env_remove("WARDEN_DATABASE_URL")
+            .output()
+            .expect("warden runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{answer}: {stdout}\n{stderr}");
+        assert!(stdout.contains("SIMULATED"), "{stdout}");
+        assert!(stdout.contains(ending), "{stdout}");
+        assert_eq!(
+            stdout.contains("TheHive (simulated): case #1"),
+            answer == "denied",
+            "{stdout}"
+        );
+    }
+}

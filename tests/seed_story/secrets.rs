@@ -133,7 +133,10 @@ async fn no_credential_reaches_the_store_the_logs_the_api_or_an_error() {
             );
 
             let store = stored(&db).await;
-            assert!(store.contains(SEED_CLIENT_IP), "the scan reads the stored events");
+            assert!(
+                store.contains(SEED_CLIENT_IP),
+                "the scan reads the stored events"
+            );
             let api = shown(&h).await;
             let log = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
             assert!(log.contains("warden"), "logs are captured");
@@ -164,7 +167,10 @@ async fn accepted_credentials_leave_no_trace_either() {
         let run = play(&h).await;
         assert_eq!(run["status"], "succeeded", "{run:#}");
         let store = stored(&db).await;
-        assert!(store.contains(SEED_CLIENT_IP), "the scan reads the stored events");
+        assert!(
+            store.contains(SEED_CLIENT_IP),
+            "the scan reads the stored events"
+        );
         let api = shown(&h).await;
         let log = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
         for (name, secret) in h.stack.sims.credentials() {

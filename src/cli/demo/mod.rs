@@ -115,14 +115,18 @@ async fn play(stack: &Stack, answer: &str) -> anyhow::Result<bool> {
         Ok(settled.then(|| run["id"].as_str().unwrap_or_default().to_owned()))
     })
     .await?;
-    print_timeline(&stack.run(&run_id).await?);
+    let asked = stack.run(&run_id).await?;
+    print_timeline(&asked, 0);
     let Some(message) = stack.open_prompt() else {
         println!("\nThe run finished without asking anyone.");
         return Ok(false);
     };
     println!(
-        "\n3. Slack DM to {}: \"{}\"",
+        "\n3. Slack DM to {} ({}): \"{}\"",
         message.dm_user.as_deref().unwrap_or(&message.channel),
+        event["target"][0]["alternateId"]
+            .as_str()
+            .unwrap_or_default(),
         message.text.trim()
     );
     println!("   The simulated user clicks `{answer}`.");
@@ -139,7 +143,14 @@ async fn play(stack: &Stack, answer: &str) -> anyhow::Result<bool> {
         Ok(run["finished_at"].is_string().then_some(run))
     })
     .await?;
-    print_timeline(&run);
+    // Steps finished before the question are shown already.
+    let shown = asked["steps"].as_array().map_or(0, |steps| {
+        steps
+            .iter()
+            .filter(|s| s["finished_at"].is_string())
+            .count()
+    });
+    print_timeline(&run, shown);
     println!(
         "\nRun {} {}.",
         run_id,
@@ -199,12 +210,12 @@ where
     }
 }
 
-/// One line per step: when it finished after the run started, its action, state and what it
-/// produced.
-fn print_timeline(run: &Value) {
+/// One line per step after the first `skip`: when it finished after the run started, its action,
+/// state and what it produced.
+fn print_timeline(run: &Value, skip: usize) {
     let started = millis(&run["created_at"]);
     let events = run["events"].as_array().cloned().unwrap_or_default();
-    for step in run["steps"].as_array().into_iter().flatten() {
+    for step in run["steps"].as_array().into_iter().flatten().skip(skip) {
         let at = step["finished_at"].as_str().map_or(String::new(), |_| {
             format!(
                 "+{:.2}s",
@@ -263,8 +274,10 @@ fn summary(action: &str, event: &Value) -> String {
             text(&p["body"]["status_before"]),
             text(&p["body"]["status"])
         ),
+        "record_confirmation" => format!("recorded: {}", text(&p["outcome"])),
+        "has_client_ip" | "ip_is_malicious" | "user_denied" => "matched".into(),
         _ if p["status"].is_number() => format!("HTTP {}", p["status"]),
-        _ => "matched".into(),
+        _ => String::new(),
     }
 }
 
