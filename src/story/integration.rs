@@ -26,9 +26,6 @@ pub struct IntegrationSpec {
     pub name: String,
     /// What it does and what it returns.
     pub description: Option<String>,
-    /// Marks a template whose request is not yet the vendor's full behaviour.
-    #[serde(default)]
-    pub placeholder: bool,
     /// The inputs a story passes under `with:`, available as `inputs.<name>`.
     #[serde(default)]
     pub inputs: Entries<InputSpec>,
