@@ -86,8 +86,28 @@ async fn shown(h: &Harness) -> String {
     all
 }
 
-fn assert_absent(secret: &str, what: &str, place: &str, text: &str) {
-    assert!(!text.contains(secret), "{what}'s secret appears in {place}");
+/// Checks that no `(whose, secret)` is in the database, the API's answers or the logs.
+async fn assert_nowhere(db: &TestDb, h: &Harness, secrets: &[(String, String)]) {
+    let store = stored(db).await;
+    assert!(
+        store.contains(SEED_CLIENT_IP),
+        "the scan reads the stored events"
+    );
+    let api = shown(h).await;
+    let log = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    assert!(log.contains("warden"), "logs are captured");
+    for (whose, secret) in secrets {
+        for (place, text) in [
+            ("the database", &store),
+            ("the API", &api),
+            ("the logs", &log),
+        ] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{whose}'s secret appears in {place}"
+            );
+        }
+    }
 }
 
 /// Ingests the seed event and, when asked, answers "denied", so every vendor is called.
@@ -104,7 +124,7 @@ async fn play(h: &Harness) -> Value {
 /// keys, accepted on the same run, are nowhere either.
 #[tokio::test]
 async fn no_credential_reaches_the_store_the_logs_the_api_or_an_error() {
-    let logs = logs();
+    logs();
     for vendor in Vendor::ALL {
         each_backend(|db| async move {
             let refused = format!("canary-{}-{}", vendor.name(), uuid::Uuid::now_v7().simple());
@@ -132,25 +152,13 @@ async fn no_credential_reaches_the_store_the_logs_the_api_or_an_error() {
                 "{vendor:?}: {failed}"
             );
 
-            let store = stored(&db).await;
-            assert!(
-                store.contains(SEED_CLIENT_IP),
-                "the scan reads the stored events"
-            );
-            let api = shown(&h).await;
-            let log = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-            assert!(log.contains("warden"), "logs are captured");
             let mut secrets = vec![(format!("{vendor:?} (refused)"), refused)];
             for (name, value) in h.stack.sims.credentials() {
                 if name != vendor.name() {
                     secrets.push((name.to_owned(), value));
                 }
             }
-            for (what, secret) in &secrets {
-                assert_absent(secret, what, "the database", &store);
-                assert_absent(secret, what, "the API", &api);
-                assert_absent(secret, what, "the logs", &log);
-            }
+            assert_nowhere(&db, &h, &secrets).await;
             h.stop().await;
             db
         })
@@ -161,23 +169,15 @@ async fn no_credential_reaches_the_store_the_logs_the_api_or_an_error() {
 /// The same with every key accepted: the whole story runs, and no key is anywhere after.
 #[tokio::test]
 async fn accepted_credentials_leave_no_trace_either() {
-    let logs = logs();
+    logs();
     each_backend(|db| async move {
         let h = Harness::start(&db, calm()).await;
         let run = play(&h).await;
         assert_eq!(run["status"], "succeeded", "{run:#}");
-        let store = stored(&db).await;
-        assert!(
-            store.contains(SEED_CLIENT_IP),
-            "the scan reads the stored events"
-        );
-        let api = shown(&h).await;
-        let log = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-        for (name, secret) in h.stack.sims.credentials() {
-            assert_absent(&secret, name, "the database", &store);
-            assert_absent(&secret, name, "the API", &api);
-            assert_absent(&secret, name, "the logs", &log);
-        }
+        let secrets: Vec<(String, String)> = (h.stack.sims.credentials().into_iter())
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        assert_nowhere(&db, &h, &secrets).await;
         h.stop().await;
         db
     })
