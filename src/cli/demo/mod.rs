@@ -35,6 +35,12 @@ pub struct Args {
 
 /// Runs the demo; exit 0 when the run ends as the answer says it should.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !args.root.join("stories").is_dir() {
+        bail!(
+            "{} has no stories/ directory: run the demo from Warden's source directory, or pass --root DIR",
+            args.root.display()
+        );
+    }
     let scratch = std::env::temp_dir().join(format!("warden-demo-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("Failed to create {}", scratch.display()))?;
