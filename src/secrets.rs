@@ -36,6 +36,13 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `len` random bytes from the OS as lowercase hex: tokens and ids nobody can guess.
+pub fn random_hex(len: usize) -> Result<String, getrandom::Error> {
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Why credentials or resources could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

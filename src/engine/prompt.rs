@@ -226,13 +226,11 @@ pub fn token_hash(token: &str) -> String {
 }
 
 fn random_hex() -> Result<String, Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Retriable {
+    crate::secrets::random_hex(16).map_err(|e| Error::Retriable {
         message: format!("no randomness for a prompt id: {e}"),
         retry_after: None,
         details: None,
-    })?;
-    Ok(hex(&bytes))
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

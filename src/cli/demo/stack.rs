@@ -9,7 +9,7 @@ use crate::demo::sim::{Scenario, Simulators, SlackMessage};
 use crate::detect::deliver::Deliverer;
 use crate::detect::detector::Detector;
 use crate::engine::{Clock, Engine, Runner, RunnerConfig};
-use crate::secrets::{Secret, Secrets};
+use crate::secrets::{random_hex, Secret, Secrets};
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -59,8 +59,8 @@ impl Stack {
         let sims = Simulators::start(options.scenario)
             .await
             .context("Failed to start the vendor simulators")?;
-        let webhook_secret = Secret::new(random_hex());
-        let api_token = Secret::new(random_hex());
+        let webhook_secret = Secret::new(random_hex(24)?);
+        let api_token = Secret::new(random_hex(24)?);
         let mut secrets =
             Secrets::default().with_credential("panther_webhook", webhook_secret.expose());
         for (name, value) in sims.credentials() {
@@ -171,12 +171,11 @@ impl Stack {
 
     /// The newest Slack message still showing buttons (an open prompt).
     pub fn open_prompt(&self) -> Option<SlackMessage> {
-        let has_buttons = |m: &SlackMessage| m.blocks.to_string().contains("\"button\"");
         self.sims
             .slack_messages()
             .into_iter()
             .rev()
-            .find(|m| !m.deleted && has_buttons(m))
+            .find(|m| !m.deleted && !button_values(&m.blocks).is_empty())
     }
 
     /// Plays the asked user clicking the button for `choice` on the open prompt: Slack's signed
@@ -185,7 +184,10 @@ impl Stack {
         let Some(message) = self.open_prompt() else {
             bail!("no Slack message with buttons is open");
         };
-        let Some(value) = button_value(&message.blocks, choice) else {
+        // A button's value is `<prompt id>:<choice>`.
+        let suffix = format!(":{choice}");
+        let values = button_values(&message.blocks);
+        let Some(value) = values.into_iter().find(|v| v.ends_with(&suffix)) else {
             bail!("the open prompt has no `{choice}` button");
         };
         let request = self.sims.click(&message.ts, &value)?;
@@ -217,18 +219,15 @@ impl Stack {
     }
 }
 
-/// The value of the button in `blocks` whose value ends in `:<choice>` (`<prompt>:<choice>`).
-fn button_value(blocks: &Value, choice: &str) -> Option<String> {
-    let suffix = format!(":{choice}");
-    let mut found = None;
+/// The values of the buttons in Block Kit `blocks`.
+fn button_values(blocks: &Value) -> Vec<String> {
+    let mut values = Vec::new();
     walk(blocks, &mut |node| {
         if node["type"] == "button" {
-            if let Some(value) = node["value"].as_str().filter(|v| v.ends_with(&suffix)) {
-                found.get_or_insert_with(|| value.to_owned());
-            }
+            values.extend(node["value"].as_str().map(str::to_owned));
         }
     });
-    found
+    values
 }
 
 fn walk(node: &Value, visit: &mut dyn FnMut(&Value)) {
@@ -267,11 +266,4 @@ async fn expect_json(response: reqwest::Response, status: u16) -> anyhow::Result
 async fn json_body(response: reqwest::Response) -> Value {
     let bytes = response.bytes().await.unwrap_or_default();
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
-
-/// 24 random bytes as hex: a secret nobody else knows.
-fn random_hex() -> String {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
