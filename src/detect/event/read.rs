@@ -1,32 +1,76 @@
-//! The fast reader: JSON text straight to an [`Event`], without serde's per-token calls.
+//! The fast reader: JSON text straight to an [`Event`] in an arena, without serde's per-token calls.
 //!
 //! It accepts exactly the texts `serde_json` accepts and declines (returns `None`) the rest:
 //! syntax errors, unpaired `\u` surrogates, numbers out of range, nesting at `serde_json`'s
-//! limit. [`super::parse`] hands a declined text to `serde_json`, so errors are `serde_json`'s own.
-//! Numbers other than plain non-negative integers are read by `serde_json` itself, so every number
-//! is the one it would give.
+//! limit. [`super::Parser::parse`] hands a declined text to `serde_json`, so errors are
+//! `serde_json`'s own. Numbers other than plain non-negative integers are read by `serde_json`
+//! itself, so every number is the one it would give.
 
-use super::{add_parsed_field, Event, Field};
+use super::{Event, Field};
+use bumpalo::Bump;
 use serde_json::Number;
-use std::borrow::Cow;
+use std::mem;
 
 /// `serde_json`'s nesting limit: a container at this depth is an error.
 const MAX_DEPTH: usize = 128;
 
-/// Reads `text` as one JSON value, or declines.
-pub(super) fn read(text: &str) -> Option<Event<'_>> {
+/// The reader's stacks between two texts: empty, their allocations kept for the next text.
+#[derive(Default)]
+pub(super) struct Stacks {
+    fields: Vec<Field<'static>>,
+    items: Vec<Event<'static>>,
+}
+
+/// An empty vector of another type in `vec`'s allocation: `collect` reuses it in place when the
+/// types have the same layout, as they do here (they differ only in lifetimes).
+fn recycle<T, U>(mut vec: Vec<T>) -> Vec<U> {
+    vec.clear();
+    vec.into_iter()
+        .map(|_| -> U { unreachable!("the vector is empty") })
+        .collect()
+}
+
+/// Reads `text` as one JSON value into `arena`, or declines.
+pub(super) fn read<'a>(text: &'a str, arena: &'a Bump, stacks: &mut Stacks) -> Option<Event<'a>> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
-        // Enough for the open objects of a typical event, so the stacks rarely grow.
-        fields: Vec::with_capacity(64),
-        items: Vec::with_capacity(16),
+        arena,
+        fields: recycle(mem::take(&mut stacks.fields)),
+        items: recycle(mem::take(&mut stacks.items)),
     };
-    let event = reader.value()?;
-    reader.skip_whitespace();
-    (reader.pos == reader.bytes.len()).then_some(event)
+    let event = reader.value().filter(|_| {
+        reader.skip_whitespace();
+        reader.pos == reader.bytes.len()
+    });
+    stacks.fields = recycle(reader.fields);
+    stacks.items = recycle(reader.items);
+    event
+}
+
+/// Adds a field to the object whose fields start at `start`: a repeated key keeps its first
+/// position and takes the last value, as `serde_json`'s map does. `seen` holds one bit per key
+/// shape (length and last byte) so that the search for a repeat runs on almost no key.
+#[inline(always)]
+fn add_field<'a>(
+    fields: &mut Vec<Field<'a>>,
+    start: usize,
+    seen: &mut u64,
+    key: &'a str,
+    value: Event<'a>,
+) {
+    let last = key.as_bytes().last().copied().unwrap_or(0);
+    let bit = 1 << ((key.len() * 31 + usize::from(last)) % 64);
+    if *seen & bit != 0 {
+        if let Some(field) = fields[start..].iter_mut().find(|(k, _)| *k == key) {
+            field.1 = value;
+            return;
+        }
+    }
+    *seen |= bit;
+    fields.push((key, value));
 }
 
 struct Reader<'a> {
@@ -34,8 +78,9 @@ struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
-    /// The fields of the objects being read, innermost last; an object takes its own off the top
-    /// when it closes, so each object allocates once, at its exact size.
+    arena: &'a Bump,
+    /// The fields of the objects being read, innermost last; an object copies its own to the
+    /// arena and takes them off the top when it closes.
     fields: Vec<Field<'a>>,
     /// The same for the elements of the lists being read.
     items: Vec<Event<'a>>,
@@ -70,7 +115,10 @@ impl<'a> Reader<'a> {
             b't' => self.literal(b"true", Event::Bool(true)),
             b'f' => self.literal(b"false", Event::Bool(false)),
             b'n' => self.literal(b"null", Event::Null),
-            b'-' | b'0'..=b'9' => self.number().map(Event::Number),
+            b'-' | b'0'..=b'9' => {
+                let number = self.number()?;
+                Some(Event::Number(self.arena.alloc(number)))
+            }
             _ => None,
         }
     }
@@ -102,7 +150,7 @@ impl<'a> Reader<'a> {
                 let key = self.string()?;
                 self.expect(b':')?;
                 let value = self.value()?;
-                add_parsed_field(&mut self.fields, start, &mut seen, key, value);
+                add_field(&mut self.fields, start, &mut seen, key, value);
                 self.skip_whitespace();
                 match self.peek()? {
                     b',' => self.pos += 1,
@@ -115,7 +163,9 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Event::Object(self.fields.split_off(start)))
+        let fields = self.arena.alloc_slice_copy(&self.fields[start..]);
+        self.fields.truncate(start);
+        Some(Event::Object(fields))
     }
 
     fn array(&mut self) -> Option<Event<'a>> {
@@ -140,24 +190,26 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Event::Array(self.items.split_off(start)))
+        let items = self.arena.alloc_slice_copy(&self.items[start..]);
+        self.items.truncate(start);
+        Some(Event::Array(items))
     }
 
     /// A string whose opening quote has been read: borrowed from the text unless it has escapes.
     #[inline]
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    fn string(&mut self) -> Option<&'a str> {
         let start = self.pos;
         self.pos = find_special(self.bytes, self.pos);
         if self.peek()? == b'"' {
             self.pos += 1;
-            return Some(Cow::Borrowed(&self.text[start..self.pos - 1]));
+            return Some(&self.text[start..self.pos - 1]);
         }
         self.escaped_string(start)
     }
 
     /// The rest of a string that has an escape (or is malformed), from its first byte at `start`.
     #[cold]
-    fn escaped_string(&mut self, start: usize) -> Option<Cow<'a, str>> {
+    fn escaped_string(&mut self, start: usize) -> Option<&'a str> {
         let mut owned = String::new();
         let mut run = start;
         loop {
@@ -166,7 +218,7 @@ impl<'a> Reader<'a> {
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
-                    return Some(Cow::Owned(owned));
+                    return Some(self.arena.alloc_str(&owned));
                 }
                 b'\\' => {
                     self.pos += 1;
