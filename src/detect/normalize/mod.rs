@@ -114,6 +114,7 @@ pub enum Error {
 }
 
 /// A standard field's value, borrowed while the event is read.
+#[derive(Debug, Clone, Copy)]
 pub enum Standard<'s> {
     /// A string.
     Text(&'s str),
@@ -199,7 +200,6 @@ impl<'a> Normalize for Doc<'a> {
         let Event::Object(old) = *self.root() else {
             return &[];
         };
-        let kept = old.iter().filter(|(key, _)| !is_reserved(key));
         let value = |standard: &Standard<'_>| match standard {
             Standard::Text(text) => Event::String(arena.alloc_str(text)),
             Standard::Texts(texts) => Event::Array(
@@ -210,14 +210,20 @@ impl<'a> Normalize for Doc<'a> {
                 ),
             ),
         };
-        let added = fields.iter().map(|(key, standard)| (*key, value(standard)));
-        // No standard field is left to replace: they are all reserved.
-        let object =
-            arena.alloc_slice_fill_copy(kept.clone().count() + fields.len(), ("", Event::Null));
-        for (slot, field) in object.iter_mut().zip(kept.copied().chain(added)) {
-            *slot = field;
+        // Room for every field; the reserved ones dropped leave a tail that is not used.
+        let object = arena.alloc_slice_fill_copy(old.len() + fields.len(), ("", Event::Null));
+        let mut len = 0;
+        for field in old.iter().filter(|(key, _)| !is_reserved(key)) {
+            object[len] = *field;
+            len += 1;
         }
-        object
+        // No standard field is left to replace: they are all reserved.
+        for (key, standard) in fields {
+            object[len] = (key, value(standard));
+            len += 1;
+        }
+        let object: Self::Fields = object;
+        &object[..len]
     }
 
     fn set_standard_fields(&mut self, fields: Self::Fields) {
@@ -266,25 +272,30 @@ impl<'l> Normalizer<'l> {
         let event_time = event_time.unwrap_or(self.parse_time);
         let event_time_text = TimeText::new(event_time);
 
-        let mut fields = Vec::with_capacity(4 + okta::INDICATOR_FIELDS.len());
-        fields.push(("p_log_type", Standard::Text(self.log_type.name())));
-        fields.push(("p_event_time", Standard::Text(event_time_text.as_str())));
-        fields.push((
-            "p_parse_time",
-            Standard::Text(self.parse_time_text.as_str()),
-        ));
-        fields.push(("p_row_id", Standard::Text(row_id)));
+        // On the stack: four fields, then the indicator fields that are not empty.
+        let mut fields = [("", Standard::Text("")); 4 + okta::INDICATOR_FIELDS.len()];
+        fields[..4].copy_from_slice(&[
+            ("p_log_type", Standard::Text(self.log_type.name())),
+            ("p_event_time", Standard::Text(event_time_text.as_str())),
+            (
+                "p_parse_time",
+                Standard::Text(self.parse_time_text.as_str()),
+            ),
+            ("p_row_id", Standard::Text(row_id)),
+        ]);
+        let mut len = 4;
         // Sorted by field, then text: each non-empty field is one run.
         let mut rest = indicators.as_slice();
         for (index, name) in okta::INDICATOR_FIELDS.iter().enumerate() {
             let run = rest.iter().take_while(|i| i.field == index).count();
             let (texts, after) = rest.split_at(run);
             if !texts.is_empty() {
-                fields.push((name, Standard::Texts(texts)));
+                fields[len] = (name, Standard::Texts(texts));
+                len += 1;
             }
             rest = after;
         }
-        let fields = event.standard_fields(&fields);
+        let fields = event.standard_fields(&fields[..len]);
         event.set_standard_fields(fields);
         Ok(event_time)
     }

@@ -33,7 +33,9 @@ pub(super) fn indicators<'e, O: JsonObject + ?Sized>(event: &'e O, out: &mut Vec
         }
     }
 
-    if let Some(id) = get_str(event, &["actor", "alternateId"]).filter(|id| is_named(id)) {
+    let actor = lookup(event, "actor").and_then(JsonNode::as_object);
+    let actor_str = |key| actor.and_then(|actor| lookup(actor, key)?.as_str());
+    if let Some(id) = actor_str("alternateId").filter(|id| is_named(id)) {
         add(USERNAMES, Cow::Borrowed(id));
         if looks_like_email(id) {
             add(EMAILS, Cow::Borrowed(id));
@@ -54,7 +56,7 @@ pub(super) fn indicators<'e, O: JsonObject + ?Sized>(event: &'e O, out: &mut Vec
     if let Some(domain) = get_str(event, &["securityContext", "domain"]).and_then(domain_name) {
         add(DOMAINS, domain);
     }
-    if let Some(id) = get_str(event, &["actor", "id"]).filter(|id| !id.is_empty()) {
+    if let Some(id) = actor_str("id").filter(|id| !id.is_empty()) {
         add(ACTOR_IDS, Cow::Borrowed(id));
     }
 
@@ -99,16 +101,19 @@ fn parse_ip(text: &str) -> Option<Cow<'_, str>> {
 
 /// Whether an `alternateId` names someone: not empty and not Okta's `unknown` placeholder.
 fn is_named(id: &str) -> bool {
-    !id.trim().is_empty() && !id.eq_ignore_ascii_case("unknown")
+    // A visible ASCII first byte (the usual case) is something `trim` keeps.
+    let visible = id.as_bytes().first().is_some_and(|&b| b > b' ' && b < 0x7f);
+    (visible || !id.trim().is_empty()) && !id.eq_ignore_ascii_case("unknown")
 }
 
 /// `local@domain.tld`: one `@`, a non-empty local part without spaces or control characters, and
 /// a host name with at least two labels. Deliberately simple: it only has to tell emails from
 /// Okta's other `alternateId`s (app names, group names, client ids).
 pub(super) fn looks_like_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
+    let Some(at) = text.bytes().position(|b| b == b'@') else {
         return false;
     };
+    let (local, domain) = (&text[..at], &text[at + 1..]);
     // An ASCII local part (the usual one) is checked byte by byte: its whitespace and control
     // characters are the bytes up to the space, and DEL.
     let plain_local = if local.is_ascii() {
@@ -120,7 +125,7 @@ pub(super) fn looks_like_email(text: &str) -> bool {
         && !local.is_empty()
         && local.len() <= 64
         && plain_local
-        && domain.contains('.')
+        && domain.as_bytes().contains(&b'.')
         && !domain.ends_with('.')
         && is_host_name(domain)
 }
@@ -141,16 +146,26 @@ fn domain_name(text: &str) -> Option<Cow<'_, str>> {
 /// Whether `text`, less one trailing dot, is a host name: labels of letters, digits, `-` and `_`
 /// (not starting or ending with `-`), each 1–63 bytes, 253 at most in all.
 pub(super) fn is_host_name(text: &str) -> bool {
-    let name = text.strip_suffix('.').unwrap_or(text);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    let name = text.strip_suffix('.').unwrap_or(text).as_bytes();
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    // One pass: `start` is where the current label began.
+    let mut start = 0;
+    for (i, &b) in name.iter().enumerate() {
+        if b == b'.' {
+            if !is_label(&name[start..i]) {
+                return false;
+            }
+            start = i + 1;
+        } else if !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return false;
+        }
+    }
+    is_label(&name[start..])
+}
+
+/// A label's length and ends (its bytes are checked by [`is_host_name`]).
+fn is_label(label: &[u8]) -> bool {
+    !label.is_empty() && label.len() <= 63 && label[0] != b'-' && label[label.len() - 1] != b'-'
 }
