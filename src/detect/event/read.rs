@@ -98,8 +98,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and then `byte`, or declines.
+    #[inline(always)]
     fn expect(&mut self, byte: u8) -> Option<()> {
-        self.skip_whitespace();
+        // Compact JSON (the usual event) has `byte` right here.
+        if self.peek() != Some(byte) {
+            self.skip_whitespace();
+        }
         (self.peek() == Some(byte)).then(|| self.pos += 1)
     }
 
@@ -196,7 +200,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string whose opening quote has been read: borrowed from the text unless it has escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         let start = self.pos;
         self.pos = find_special(self.bytes, self.pos);
