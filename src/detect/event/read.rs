@@ -41,10 +41,14 @@ pub(super) fn read<'a>(text: &'a str, arena: &'a Bump, stacks: &mut Stacks) -> O
         fields: recycle(mem::take(&mut stacks.fields)),
         items: recycle(mem::take(&mut stacks.items)),
     };
-    let event = reader.value().filter(|_| {
-        reader.skip_whitespace();
-        reader.pos == reader.bytes.len()
-    });
+    let mut root = None;
+    let event = reader
+        .value_then(|_, value| root = Some(value))
+        .and(root)
+        .filter(|_| {
+            reader.skip_whitespace();
+            reader.pos == reader.bytes.len()
+        });
     stacks.fields = recycle(reader.fields);
     stacks.items = recycle(reader.items);
     event
@@ -107,32 +111,51 @@ impl<'a> Reader<'a> {
         (self.peek() == Some(byte)).then(|| self.pos += 1)
     }
 
-    fn value(&mut self) -> Option<Event<'a>> {
+    /// Reads one value and hands it to `put`. Inlined into the container loops with `put` called in
+    /// each arm, so that a scalar is written straight to its stack: an `Event` returned through
+    /// memory and read back whole stalls the CPU on every value. Containers stay calls.
+    #[inline(always)]
+    fn value_then(&mut self, put: impl FnOnce(&mut Self, Event<'a>)) -> Option<()> {
         self.skip_whitespace();
         match self.peek()? {
-            b'{' => self.object(),
-            b'[' => self.array(),
+            b'{' => {
+                let object = self.object()?;
+                put(self, object);
+            }
+            b'[' => {
+                let array = self.array()?;
+                put(self, array);
+            }
             b'"' => {
                 self.pos += 1;
-                self.string().map(Event::String)
+                let string = self.string()?;
+                put(self, Event::String(string));
             }
-            b't' => self.literal(b"true", Event::Bool(true)),
-            b'f' => self.literal(b"false", Event::Bool(false)),
-            b'n' => self.literal(b"null", Event::Null),
+            b't' => {
+                self.literal(b"true")?;
+                put(self, Event::Bool(true));
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                put(self, Event::Bool(false));
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                put(self, Event::Null);
+            }
             b'-' | b'0'..=b'9' => {
                 let number = self.number()?;
-                Some(Event::Number(self.arena.alloc(number)))
+                let number = self.arena.alloc(number);
+                put(self, Event::Number(number));
             }
-            _ => None,
+            _ => return None,
         }
+        Some(())
     }
 
-    fn literal(&mut self, word: &[u8], event: Event<'a>) -> Option<Event<'a>> {
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos + word.len();
-        (self.bytes.get(self.pos..end) == Some(word)).then(|| {
-            self.pos = end;
-            event
-        })
+        (self.bytes.get(self.pos..end) == Some(word)).then(|| self.pos = end)
     }
 
     fn enter(&mut self) -> Option<()> {
@@ -141,6 +164,7 @@ impl<'a> Reader<'a> {
         (self.depth < MAX_DEPTH).then_some(())
     }
 
+    #[inline(never)]
     fn object(&mut self) -> Option<Event<'a>> {
         self.enter()?;
         let start = self.fields.len();
@@ -153,8 +177,9 @@ impl<'a> Reader<'a> {
                 self.expect(b'"')?;
                 let key = self.string()?;
                 self.expect(b':')?;
-                let value = self.value()?;
-                add_field(&mut self.fields, start, &mut seen, key, value);
+                self.value_then(|reader, value| {
+                    add_field(&mut reader.fields, start, &mut seen, key, value);
+                })?;
                 self.skip_whitespace();
                 match self.peek()? {
                     b',' => self.pos += 1,
@@ -172,6 +197,7 @@ impl<'a> Reader<'a> {
         Some(Event::Object(fields))
     }
 
+    #[inline(never)]
     fn array(&mut self) -> Option<Event<'a>> {
         self.enter()?;
         let start = self.items.len();
@@ -180,8 +206,7 @@ impl<'a> Reader<'a> {
             self.pos += 1;
         } else {
             loop {
-                let item = self.value()?;
-                self.items.push(item);
+                self.value_then(|reader, item| reader.items.push(item))?;
                 self.skip_whitespace();
                 match self.peek()? {
                     b',' => self.pos += 1,

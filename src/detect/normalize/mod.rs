@@ -261,7 +261,8 @@ impl<'l> Normalizer<'l> {
     pub fn normalize<N: Normalize>(&self, event: &mut N, row_id: &str) -> Result<Timestamp, Error> {
         let object = event.node().as_object().ok_or(Error::NotAnObject)?;
         // Read before the reserved keys go: no field read here is one of them.
-        let mut indicators = Vec::new();
+        // Room for a usual Okta event's indicators.
+        let mut indicators = Vec::with_capacity(8);
         let event_time = match self.log_type {
             LogType::OktaSystemLog => {
                 okta::indicators(object, &mut indicators);
