@@ -3,8 +3,9 @@
 //! It accepts exactly the texts `serde_json` accepts and declines (returns `None`) the rest:
 //! syntax errors, unpaired `\u` surrogates, numbers out of range, nesting at `serde_json`'s
 //! limit. [`super::Parser::parse`] hands a declined text to `serde_json`, so errors are
-//! `serde_json`'s own. Numbers other than plain non-negative integers are read by `serde_json`
-//! itself, so every number is the one it would give.
+//! `serde_json`'s own. Plain non-negative integers and short decimals are read here with
+//! `serde_json`'s own arithmetic; other numbers are read by `serde_json` itself, so every number is
+//! the one it would give.
 
 use super::{Event, Field};
 use bumpalo::Bump;
@@ -304,7 +305,8 @@ impl<'a> Reader<'a> {
         u32::from_str_radix(digits, 16).ok()
     }
 
-    /// A number: a plain non-negative integer read here, anything else by `serde_json`.
+    /// A number: a plain non-negative integer or a short decimal read here, anything else by
+    /// `serde_json`.
     fn number(&mut self) -> Option<Number> {
         let start = self.pos;
         let digits = |reader: &mut Self| {
@@ -325,14 +327,16 @@ impl<'a> Reader<'a> {
         if int.len() > 1 && int.starts_with('0') {
             return None;
         }
-        let mut plain = start == int_start;
+        let mut fraction = "";
         if self.peek() == Some(b'.') {
             self.pos += 1;
+            let fraction_start = self.pos;
             if !digits(self) {
                 return None;
             }
-            plain = false;
+            fraction = &self.text[fraction_start..self.pos];
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
             if let Some(b'+' | b'-') = self.peek() {
@@ -341,14 +345,34 @@ impl<'a> Reader<'a> {
             if !digits(self) {
                 return None;
             }
-            plain = false;
+            exponent = true;
         }
+        let negative = start != int_start;
         // At most 19 digits always fit in a `u64`, as `serde_json` reads them.
-        if plain && int.len() <= 19 {
+        if !negative && fraction.is_empty() && !exponent && int.len() <= 19 {
             return int.parse::<u64>().ok().map(Number::from);
+        }
+        if !fraction.is_empty() && !exponent && int.len() + fraction.len() <= 19 {
+            return Some(decimal(negative, int, fraction));
         }
         serde_json::from_str(&self.text[start..self.pos]).ok()
     }
+}
+
+/// A decimal with at most 19 digits and no exponent (latitudes, longitudes), computed as
+/// `serde_json` computes it: the digits as one integer, divided by ten to the number of fraction
+/// digits (both exact here, so one correctly rounded division).
+fn decimal(negative: bool, int: &str, fraction: &str) -> Number {
+    const POW10: [f64; 20] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19,
+    ];
+    let significand = int
+        .bytes()
+        .chain(fraction.bytes())
+        .fold(0_u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+    let value = significand as f64 / POW10[fraction.len()];
+    Number::from_f64(if negative { -value } else { value }).expect("a finite number")
 }
 
 /// The index of the first `"`, `\` or control character at or after `from`, or the length.

@@ -29,6 +29,8 @@ fn parsing_agrees_with_serde_json_on_valid_and_invalid_text() {
         r#"[0, 7, 18446744073709551615, 18446744073709551616, 12345678901234567890123]"#,
         r#"[-0, -1, -9223372036854775808, -9223372036854775809, 1.5, -2.25e-3, 1E2, 1e400]"#,
         r#"[48.8916, 2.7939, -119.688, 0.1, 1e-400, 123456789.123456789e5]"#,
+        r#"[-0.0, 0.0, 1234567890.123456789, 9999999999.999999999, 0.000000000000000001]"#,
+        r#"[0.0000000000000000001, 12345678901234567890.5, 0.30000000000000004, -1.5]"#,
         r#"{"a": 1, "b": 2, "a": 3, "B": 4, "b": 5}"#,
         r#""top-level string""#,
         "42",
@@ -254,5 +256,20 @@ proptest! {
         if let Ok(text) = String::from_utf8(text) {
             assert_parses_like_serde_json(&text);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Decimals without exponent are read here, not by `serde_json`: the same number all the same.
+    #[test]
+    fn decimals_are_read_as_serde_json_reads_them(
+        negative in any::<bool>(),
+        int in "0|[1-9][0-9]{0,12}",
+        fraction in "[0-9]{1,12}",
+    ) {
+        let sign = if negative { "-" } else { "" };
+        assert_parses_like_serde_json(&format!("[{sign}{int}.{fraction}]"));
     }
 }
