@@ -7,9 +7,9 @@
 
 use super::alerting::{self, AlertType, FirstMatch, RuleInfo, WindowPolicy};
 use super::body::{self, BodyError, Position, RawEvent};
-use super::event::{self, Event};
+use super::event::{Doc, Parser};
 use super::load::LoadedRule;
-use super::normalize::{new_row_id, normalize, LogType, Normalize};
+use super::normalize::{new_row_id, LogType, Normalize, Normalizer};
 use super::routing::Routing;
 use super::rule::AnalysisType;
 use super::Rule;
@@ -229,17 +229,11 @@ impl Detector {
         let now = self.clock.now();
         let mut evaluated = Evaluated::default();
         let rules = self.streaming_rules(&log_type);
-        for (n, event) in events.into_iter().enumerate() {
+        let normalizer = Normalizer::new(&log_type, parse_time(now));
+        for (n, mut event) in events.into_iter().enumerate() {
             let at = Position::Item(n);
-            self.evaluate_one(
-                &log_type,
-                rules,
-                event,
-                at,
-                now,
-                &mut evaluated,
-                Value::clone,
-            );
+            let out = &mut evaluated;
+            self.evaluate_one(&normalizer, rules, &mut event, at, out, Value::clone);
         }
         self.record(evaluated, checkpoint).await
     }
@@ -249,11 +243,14 @@ impl Detector {
     pub fn evaluate(&self, log_type: &LogType, events: &[RawEvent<'_>], now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
         let rules = self.streaming_rules(log_type);
+        let normalizer = Normalizer::new(log_type, parse_time(now));
+        // One arena for the batch, reset per event.
+        let mut parser = Parser::new();
         for raw in events {
-            match event::parse(raw.json) {
-                Ok(tree) => {
+            match parser.parse(raw.json) {
+                Ok(mut doc) => {
                     let out = &mut evaluated;
-                    self.evaluate_one(log_type, rules, tree, raw.at, now, out, Event::to_value)
+                    self.evaluate_one(&normalizer, rules, &mut doc, raw.at, out, Doc::to_value)
                 }
                 Err(e) => evaluated.errors.push(EventError {
                     at: raw.at,
@@ -272,19 +269,17 @@ impl Detector {
 
     /// Normalises one event and evaluates `rules` (indexes into `self.rules`) on it; only a
     /// matched event is turned into a `Value` (once, whatever the number of rules matching).
-    #[allow(clippy::too_many_arguments)]
     fn evaluate_one<N: Normalize>(
         &self,
-        log_type: &LogType,
+        normalizer: &Normalizer<'_>,
         rules: &[usize],
-        mut event: N,
+        event: &mut N,
         at: Position,
-        now: Millis,
         out: &mut Evaluated,
         to_value: impl Fn(&N) -> Value,
     ) {
-        let parse_time = jiff::Timestamp::from_millisecond(now).unwrap_or_default();
-        let Ok(event_time) = normalize(&mut event, log_type, parse_time, &new_row_id()) else {
+        let log_type = normalizer.log_type();
+        let Ok(event_time) = normalizer.normalize(event, &new_row_id()) else {
             out.errors.push(EventError {
                 at,
                 message: "an event must be a JSON object".into(),
@@ -295,8 +290,8 @@ impl Detector {
         let mut stored: Option<Value> = None;
         for &index in rules {
             let rule = &self.rules[index].rule;
-            if rule.matches(&event) {
-                let value = stored.get_or_insert_with(|| to_value(&event));
+            if rule.matches(event.node()) {
+                let value = stored.get_or_insert_with(|| to_value(event));
                 let time = event_time.as_millisecond();
                 out.matches
                     .push(self.new_match(rule, log_type.name(), value, time));
@@ -386,9 +381,11 @@ impl Detector {
             .scheduled
             .get(query_name)
             .map_or(&[][..], Vec::as_slice);
-        for (n, row) in rows.into_iter().enumerate() {
+        let normalizer = Normalizer::new(&log_type, parse_time(now));
+        for (n, mut row) in rows.into_iter().enumerate() {
             let at = Position::Item(n);
-            self.evaluate_one(&log_type, rules, row, at, now, &mut evaluated, Value::clone);
+            let out = &mut evaluated;
+            self.evaluate_one(&normalizer, rules, &mut row, at, out, Value::clone);
         }
         evaluated
     }
@@ -487,6 +484,11 @@ impl super::okta_poll::LogSink for Detector {
         );
         Ok(())
     }
+}
+
+/// The parse time of events evaluated at `now`.
+fn parse_time(now: Millis) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(now).unwrap_or_default()
 }
 
 fn parse_log_type(name: &str) -> Result<LogType, IngestError> {

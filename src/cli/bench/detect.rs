@@ -4,9 +4,9 @@
 
 use super::{peak_rss_mb, round2};
 use crate::detect::eval::JsonNode;
-use crate::detect::event::{self, Event};
+use crate::detect::event::{Doc, Parser};
 use crate::detect::load;
-use crate::detect::normalize::{new_row_id, normalize, LogType, Normalize};
+use crate::detect::normalize::{new_row_id, LogType, Normalize, Normalizer};
 use crate::detect::Rule;
 use anyhow::{bail, Context as _};
 use jiff::Timestamp;
@@ -34,12 +34,11 @@ pub struct Args {
     count: usize,
 }
 
-/// What every replay shares: the events, the log type's rules, and the normalisation inputs.
+/// What every replay shares: the events, the log type's rules, and the normaliser.
 struct Replay<'r> {
     lines: Vec<String>,
     rules: Vec<&'r Rule>,
-    log_type: LogType,
-    parse_time: Timestamp,
+    normalizer: Normalizer<'r>,
     count: usize,
 }
 
@@ -50,7 +49,7 @@ impl Replay<'_> {
 
     /// Normalises `event` as ingest does, with a fresh row id.
     fn normalize<N: Normalize>(&self, event: &mut N) -> anyhow::Result<()> {
-        normalize(event, &self.log_type, self.parse_time, &new_row_id())?;
+        self.normalizer.normalize(event, &new_row_id())?;
         Ok(())
     }
 
@@ -101,51 +100,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         count: args.count.max(lines.len()),
         lines,
         rules,
-        log_type,
-        parse_time: Timestamp::now(),
+        normalizer: Normalizer::new(&log_type, Timestamp::now()),
     };
     println!(
         "bench detect: {} of {} rules are for {}; {} distinct events ({} bytes on average), {} events replayed on one core",
         replay.rules.len(),
         loaded.rules.len(),
-        replay.log_type,
+        log_type,
         replay.lines.len(),
         bytes / replay.lines.len(),
         replay.count,
     );
 
-    // The ingest hot path: parse, normalise, evaluate.
+    // The ingest hot path: parse, normalise, evaluate, with one parser (arena) for all events.
+    let mut parser = Parser::new();
     let mut matches = 0;
     let ingest = replay.rate(|line| {
-        let mut event = event::parse(line)?;
-        replay.normalize(&mut event)?;
-        matches += replay.matches(&event);
+        let mut doc = parser.parse(line)?;
+        replay.normalize(&mut doc)?;
+        matches += replay.matches(doc.root());
         Ok(())
     })?;
 
     // The split: parsing alone, parsing and normalising, then evaluating normalised events.
     let parse = replay.rate(|line| {
-        black_box(event::parse(line)?);
+        black_box(parser.parse(line)?);
         Ok(())
     })?;
     let parse_normalize = replay.rate(|line| {
-        let mut event = event::parse(line)?;
-        replay.normalize(&mut event)?;
-        black_box(event);
+        let mut doc = parser.parse(line)?;
+        replay.normalize(&mut doc)?;
+        black_box(doc);
         Ok(())
     })?;
-    let normalized = replay
-        .lines
-        .iter()
-        .map(|line| {
-            let mut event = event::parse(line)?;
-            replay.normalize(&mut event)?;
-            Ok(event)
+    let mut parsers: Vec<Parser> = replay.lines.iter().map(|_| Parser::new()).collect();
+    let normalized = parsers
+        .iter_mut()
+        .zip(&replay.lines)
+        .map(|(parser, line)| {
+            let mut doc = parser.parse(line)?;
+            replay.normalize(&mut doc)?;
+            Ok(doc)
         })
-        .collect::<anyhow::Result<Vec<Event>>>()?;
+        .collect::<anyhow::Result<Vec<Doc>>>()?;
     let started = Instant::now();
     for i in 0..replay.count {
-        black_box(replay.matches(&normalized[i % normalized.len()]));
+        black_box(replay.matches(normalized[i % normalized.len()].root()));
     }
     let evaluate = started.elapsed().as_secs_f64();
 
@@ -173,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "{}",
         json!({
             "bench": "detect",
-            "log_type": replay.log_type.name(),
+            "log_type": log_type.name(),
             "rules": replay.rules.len(),
             "events": replay.count,
             "events_per_sec": round2(ingest),

@@ -22,9 +22,10 @@ fn holds(expression: &str, event: &Value) -> bool {
     let rule = rule_with(&format!("Detection:\n  - {expression}\n"));
     let verdict = rule.matches(event);
     let text = event.to_string();
-    let parsed = event::parse(&text).unwrap();
+    let mut parser = event::Parser::new();
+    let parsed = parser.parse(&text).unwrap();
     assert_eq!(
-        rule.matches(&parsed),
+        rule.matches(parsed.root()),
         verdict,
         "{expression} on the Event {text}"
     );

@@ -1,90 +1,135 @@
-//! [`Event`]: the JSON tree of the ingest hot path, cheap to build and to read.
+//! [`Event`]: the JSON tree of the ingest hot path, cheap to build, to read and to drop.
 //!
 //! `serde_json::Value` (with `preserve_order`) gives every object a hash table and every key and
 //! string its own allocation; parsing into it dominates ingest. An [`Event`] borrows every string
-//! the JSON text holds without escapes, and keeps an object as a list of fields scanned in order
-//! (event objects are small, and rule lookups are case-insensitive scans anyway).
+//! the JSON text holds without escapes, and keeps an object as a slice of fields scanned in order
+//! (event objects are small, and rule lookups are case-insensitive scans anyway). Its lists,
+//! objects, numbers and unescaped strings live in the arena of the [`Parser`] that read it: one
+//! block reused from event to event, so parsing allocates nothing in the steady state and an
+//! event is dropped by resetting the arena (an [`Event`] is `Copy`: it owns nothing).
 //!
-//! The evaluator reads both through [`JsonNode`], [`normalize`](super::normalize::normalize)
-//! writes to both, and [`Event::to_value`] turns a matched event into the `Value` that is stored,
-//! with the same keys in the same order. [`parse`] agrees with `serde_json::from_str::<Value>` on
-//! every text: the same errors, the same numbers, and a repeated key keeps its first position and
-//! its last value, as `serde_json`'s map does.
+//! The evaluator reads both trees through [`JsonNode`],
+//! [`normalize`](super::normalize::normalize) writes to both (to an [`Event`] through its
+//! [`Doc`]), and [`Event::to_value`] turns a matched event into the `Value` that is stored, with
+//! the same keys in the same order. [`Parser::parse`] agrees with `serde_json::from_str::<Value>`
+//! on every text: the same errors, the same numbers, and a repeated key keeps its first position
+//! and its last value, as `serde_json`'s map does.
 
 mod read;
 
 use super::eval::{JsonNode, JsonObject, View};
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use bumpalo::Bump;
 use serde_json::{Map, Number, Value};
-use std::borrow::Cow;
-use std::fmt;
 
-/// A JSON value borrowing its strings from the text it was parsed from.
-#[derive(Debug, Clone, PartialEq)]
+/// A JSON value borrowing its strings from the text it was parsed from, and everything else from
+/// its parser's arena.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Event<'a> {
     /// `null`.
     Null,
     /// `true` or `false`.
     Bool(bool),
     /// A number, as `serde_json` reads it.
-    Number(Number),
-    /// A string: borrowed unless it had escapes.
-    String(Cow<'a, str>),
+    Number(&'a Number),
+    /// A string: borrowed from the text unless it had escapes.
+    String(&'a str),
     /// A list.
-    Array(Vec<Event<'a>>),
+    Array(&'a [Event<'a>]),
     /// An object: its fields in document order, each key once.
-    Object(Vec<Field<'a>>),
+    Object(&'a [Field<'a>]),
 }
 
-/// An object's field: its key (borrowed unless it had escapes) and value.
-pub type Field<'a> = (Cow<'a, str>, Event<'a>);
+/// An object's field: its key and value.
+pub type Field<'a> = (&'a str, Event<'a>);
 
-/// Parses one JSON document, borrowing from `text`.
-pub fn parse(text: &str) -> Result<Event<'_>, serde_json::Error> {
-    // The fast reader takes what events are made of; `serde_json` reads whatever it declines,
-    // errors included.
-    match read::read(text) {
-        Some(event) => Ok(event),
-        None => serde_json::from_str(text),
+/// Reads JSON texts into [`Doc`]s, reusing one arena: keep one per batch (or thread) of events.
+#[derive(Default)]
+pub struct Parser {
+    arena: Bump,
+    /// The reader's stacks, kept empty between texts so that their allocations are reused.
+    stacks: read::Stacks,
+}
+
+impl Parser {
+    /// A parser with an empty arena (it grows to the size of the largest event and stays there).
+    pub fn new() -> Parser {
+        Parser::default()
+    }
+
+    /// Parses one JSON document, borrowing from `text` and from this parser's arena, which the
+    /// previous document (now out of reach) gave up.
+    pub fn parse<'p>(&'p mut self, text: &'p str) -> Result<Doc<'p>, serde_json::Error> {
+        self.arena.reset();
+        let arena = &self.arena;
+        // The fast reader takes exactly the texts `serde_json` takes; for the rest, `serde_json`
+        // gives its own error.
+        let root = match read::read(text, arena, &mut self.stacks) {
+            Some(root) => root,
+            None => from_value(&serde_json::from_str(text)?, arena),
+        };
+        Ok(Doc { root, arena })
     }
 }
 
-/// Adds a field to the object whose fields start at `start`: a repeated key keeps its first
-/// position and takes the last value, as `serde_json`'s map does. `seen` holds one bit per key
-/// shape (length and last byte) so that the search for a repeat runs on almost no key.
-#[inline(always)]
-fn add_parsed_field<'a>(
-    fields: &mut Vec<Field<'a>>,
-    start: usize,
-    seen: &mut u64,
-    key: Cow<'a, str>,
-    value: Event<'a>,
-) {
-    let last = key.as_bytes().last().copied().unwrap_or(0);
-    let bit = 1 << ((key.len() * 31 + usize::from(last)) % 64);
-    if *seen & bit != 0 {
-        if let Some(field) = fields[start..].iter_mut().find(|(k, _)| *k == key) {
-            field.1 = value;
-            return;
-        }
+/// A parsed event: its tree, and the arena [`normalize`](super::normalize::normalize) adds to.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc<'a> {
+    root: Event<'a>,
+    arena: &'a Bump,
+}
+
+impl<'a> Doc<'a> {
+    /// The event.
+    pub fn root(&self) -> &Event<'a> {
+        &self.root
     }
-    *seen |= bit;
-    fields.push((key, value));
+
+    /// The event as a `serde_json::Value`, keys in the same order.
+    pub fn to_value(&self) -> Value {
+        self.root.to_value()
+    }
+
+    pub(crate) fn arena(&self) -> &'a Bump {
+        self.arena
+    }
+
+    pub(crate) fn set_root(&mut self, root: Event<'a>) {
+        self.root = root;
+    }
+}
+
+/// `value` copied into `arena`: for a text only `serde_json` reads, should there be one.
+fn from_value<'a>(value: &Value, arena: &'a Bump) -> Event<'a> {
+    match value {
+        Value::Null => Event::Null,
+        Value::Bool(b) => Event::Bool(*b),
+        Value::Number(n) => Event::Number(arena.alloc(n.clone())),
+        Value::String(s) => Event::String(arena.alloc_str(s)),
+        Value::Array(items) => Event::Array(
+            arena.alloc_slice_fill_iter(items.iter().map(|item| from_value(item, arena))),
+        ),
+        Value::Object(map) => Event::Object(
+            arena.alloc_slice_fill_iter(
+                map.iter()
+                    .map(|(k, v)| (&*arena.alloc_str(k), from_value(v, arena))),
+            ),
+        ),
+    }
 }
 
 impl Event<'_> {
     /// The event as a `serde_json::Value`, keys in the same order.
     pub fn to_value(&self) -> Value {
-        match self {
+        match *self {
             Event::Null => Value::Null,
-            Event::Bool(b) => Value::Bool(*b),
+            Event::Bool(b) => Value::Bool(b),
             Event::Number(n) => Value::Number(n.clone()),
-            Event::String(s) => Value::String(s.clone().into_owned()),
+            Event::String(s) => Value::String(s.to_owned()),
             Event::Array(items) => Value::Array(items.iter().map(Event::to_value).collect()),
             Event::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
-                for (key, value) in fields.iter() {
-                    map.insert(key.clone().into_owned(), value.to_value());
+                for (key, value) in fields {
+                    map.insert((*key).to_owned(), value.to_value());
                 }
                 Value::Object(map)
             }
@@ -96,13 +141,13 @@ impl<'a> JsonNode for Event<'a> {
     type Object = [Field<'a>];
 
     fn view(&self) -> View<'_, Self> {
-        match self {
+        match *self {
             Event::Null => View::Null,
-            Event::Bool(b) => View::Bool(*b),
+            Event::Bool(b) => View::Bool(b),
             Event::Number(n) => View::Number(n),
             Event::String(s) => View::String(s),
-            Event::Array(items) => View::Array(items.as_slice()),
-            Event::Object(fields) => View::Object(fields.as_slice()),
+            Event::Array(items) => View::Array(items),
+            Event::Object(fields) => View::Object(fields),
         }
     }
 
@@ -119,119 +164,11 @@ impl<'a> JsonObject for [Field<'a>] {
     }
 
     fn entries(&self) -> impl Iterator<Item = (&str, &Event<'a>)> {
-        self.iter().map(|(k, v)| (&**k, v))
+        self.iter().map(|(k, v)| (*k, v))
     }
 
     fn get(&self, key: &str) -> Option<&Event<'a>> {
-        self.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-}
-
-/// Reading through serde: what [`parse`] falls back on for a text the fast reader declines, with
-/// the same values as `serde_json::Value`'s own visitor.
-impl<'de> Deserialize<'de> for Event<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(EventVisitor)
-    }
-}
-
-struct EventVisitor;
-
-impl<'de> Visitor<'de> for EventVisitor {
-    type Value = Event<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Event<'de>, E> {
-        Ok(Event::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Event<'de>, E> {
-        Ok(Event::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event<'de>, D::Error> {
-        Event::deserialize(deserializer)
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Event<'de>, E> {
-        Ok(Event::Bool(b))
-    }
-
-    fn visit_i64<E>(self, i: i64) -> Result<Event<'de>, E> {
-        Ok(Event::Number(i.into()))
-    }
-
-    fn visit_u64<E>(self, u: u64) -> Result<Event<'de>, E> {
-        Ok(Event::Number(u.into()))
-    }
-
-    fn visit_f64<E>(self, f: f64) -> Result<Event<'de>, E> {
-        // As `serde_json::Value` does: a float JSON cannot hold is null.
-        Ok(Number::from_f64(f).map_or(Event::Null, Event::Number))
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Event<'de>, E> {
-        Ok(Event::String(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Event<'de>, E> {
-        Ok(Event::String(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Event<'de>, E> {
-        Ok(Event::String(Cow::Owned(s)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Event<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Event::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event<'de>, A::Error> {
-        let mut fields = Vec::new();
-        let mut seen = 0;
-        while let Some(Key(key)) = map.next_key()? {
-            let value = map.next_value()?;
-            add_parsed_field(&mut fields, 0, &mut seen, key, value);
-        }
-        Ok(Event::Object(fields))
-    }
-}
-
-/// An object key, borrowed unless it had escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(s)))
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 }
 

@@ -1,32 +1,81 @@
-//! The fast reader: JSON text straight to an [`Event`], without serde's per-token calls.
+//! The fast reader: JSON text straight to an [`Event`] in an arena, without serde's per-token calls.
 //!
 //! It accepts exactly the texts `serde_json` accepts and declines (returns `None`) the rest:
 //! syntax errors, unpaired `\u` surrogates, numbers out of range, nesting at `serde_json`'s
-//! limit. [`super::parse`] hands a declined text to `serde_json`, so errors are `serde_json`'s own.
-//! Numbers other than plain non-negative integers are read by `serde_json` itself, so every number
-//! is the one it would give.
+//! limit. [`super::Parser::parse`] hands a declined text to `serde_json`, so errors are
+//! `serde_json`'s own. Plain non-negative integers and short decimals are read here with
+//! `serde_json`'s own arithmetic; other numbers are read by `serde_json` itself, so every number is
+//! the one it would give.
 
-use super::{add_parsed_field, Event, Field};
+use super::{Event, Field};
+use bumpalo::Bump;
 use serde_json::Number;
-use std::borrow::Cow;
+use std::mem;
 
 /// `serde_json`'s nesting limit: a container at this depth is an error.
 const MAX_DEPTH: usize = 128;
 
-/// Reads `text` as one JSON value, or declines.
-pub(super) fn read(text: &str) -> Option<Event<'_>> {
+/// The reader's stacks between two texts: empty, their allocations kept for the next text.
+#[derive(Default)]
+pub(super) struct Stacks {
+    fields: Vec<Field<'static>>,
+    items: Vec<Event<'static>>,
+}
+
+/// An empty vector of another type in `vec`'s allocation: `collect` reuses it in place when the
+/// types have the same layout, as they do here (they differ only in lifetimes).
+fn recycle<T, U>(mut vec: Vec<T>) -> Vec<U> {
+    vec.clear();
+    vec.into_iter()
+        .map(|_| -> U { unreachable!("the vector is empty") })
+        .collect()
+}
+
+/// Reads `text` as one JSON value into `arena`, or declines.
+pub(super) fn read<'a>(text: &'a str, arena: &'a Bump, stacks: &mut Stacks) -> Option<Event<'a>> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
-        // Enough for the open objects of a typical event, so the stacks rarely grow.
-        fields: Vec::with_capacity(64),
-        items: Vec::with_capacity(16),
+        arena,
+        fields: recycle(mem::take(&mut stacks.fields)),
+        items: recycle(mem::take(&mut stacks.items)),
     };
-    let event = reader.value()?;
-    reader.skip_whitespace();
-    (reader.pos == reader.bytes.len()).then_some(event)
+    let mut root = None;
+    let event = reader
+        .value_then(|_, value| root = Some(value))
+        .and(root)
+        .filter(|_| {
+            reader.skip_whitespace();
+            reader.pos == reader.bytes.len()
+        });
+    stacks.fields = recycle(reader.fields);
+    stacks.items = recycle(reader.items);
+    event
+}
+
+/// Adds a field to the object whose fields start at `start`: a repeated key keeps its first
+/// position and takes the last value, as `serde_json`'s map does. `seen` holds one bit per key
+/// shape (length and last byte) so that the search for a repeat runs on almost no key.
+#[inline(always)]
+fn add_field<'a>(
+    fields: &mut Vec<Field<'a>>,
+    start: usize,
+    seen: &mut u64,
+    key: &'a str,
+    value: Event<'a>,
+) {
+    let last = key.as_bytes().last().copied().unwrap_or(0);
+    let bit = 1 << ((key.len() * 31 + usize::from(last)) % 64);
+    if *seen & bit != 0 {
+        if let Some(field) = fields[start..].iter_mut().find(|(k, _)| *k == key) {
+            field.1 = value;
+            return;
+        }
+    }
+    *seen |= bit;
+    fields.push((key, value));
 }
 
 struct Reader<'a> {
@@ -34,8 +83,9 @@ struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
-    /// The fields of the objects being read, innermost last; an object takes its own off the top
-    /// when it closes, so each object allocates once, at its exact size.
+    arena: &'a Bump,
+    /// The fields of the objects being read, innermost last; an object copies its own to the
+    /// arena and takes them off the top when it closes.
     fields: Vec<Field<'a>>,
     /// The same for the elements of the lists being read.
     items: Vec<Event<'a>>,
@@ -53,34 +103,60 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and then `byte`, or declines.
+    #[inline(always)]
     fn expect(&mut self, byte: u8) -> Option<()> {
-        self.skip_whitespace();
+        // Compact JSON (the usual event) has `byte` right here.
+        if self.peek() != Some(byte) {
+            self.skip_whitespace();
+        }
         (self.peek() == Some(byte)).then(|| self.pos += 1)
     }
 
-    fn value(&mut self) -> Option<Event<'a>> {
+    /// Reads one value and hands it to `put`. Inlined into the container loops with `put` called in
+    /// each arm, so that a scalar is written straight to its stack: an `Event` returned through
+    /// memory and read back whole stalls the CPU on every value. Containers stay calls.
+    #[inline(always)]
+    fn value_then(&mut self, put: impl FnOnce(&mut Self, Event<'a>)) -> Option<()> {
         self.skip_whitespace();
         match self.peek()? {
-            b'{' => self.object(),
-            b'[' => self.array(),
+            b'{' => {
+                let object = self.object()?;
+                put(self, object);
+            }
+            b'[' => {
+                let array = self.array()?;
+                put(self, array);
+            }
             b'"' => {
                 self.pos += 1;
-                self.string().map(Event::String)
+                let string = self.string()?;
+                put(self, Event::String(string));
             }
-            b't' => self.literal(b"true", Event::Bool(true)),
-            b'f' => self.literal(b"false", Event::Bool(false)),
-            b'n' => self.literal(b"null", Event::Null),
-            b'-' | b'0'..=b'9' => self.number().map(Event::Number),
-            _ => None,
+            b't' => {
+                self.literal(b"true")?;
+                put(self, Event::Bool(true));
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                put(self, Event::Bool(false));
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                put(self, Event::Null);
+            }
+            b'-' | b'0'..=b'9' => {
+                let number = self.number()?;
+                let number = self.arena.alloc(number);
+                put(self, Event::Number(number));
+            }
+            _ => return None,
         }
+        Some(())
     }
 
-    fn literal(&mut self, word: &[u8], event: Event<'a>) -> Option<Event<'a>> {
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos + word.len();
-        (self.bytes.get(self.pos..end) == Some(word)).then(|| {
-            self.pos = end;
-            event
-        })
+        (self.bytes.get(self.pos..end) == Some(word)).then(|| self.pos = end)
     }
 
     fn enter(&mut self) -> Option<()> {
@@ -89,6 +165,7 @@ impl<'a> Reader<'a> {
         (self.depth < MAX_DEPTH).then_some(())
     }
 
+    #[inline(never)]
     fn object(&mut self) -> Option<Event<'a>> {
         self.enter()?;
         let start = self.fields.len();
@@ -101,8 +178,9 @@ impl<'a> Reader<'a> {
                 self.expect(b'"')?;
                 let key = self.string()?;
                 self.expect(b':')?;
-                let value = self.value()?;
-                add_parsed_field(&mut self.fields, start, &mut seen, key, value);
+                self.value_then(|reader, value| {
+                    add_field(&mut reader.fields, start, &mut seen, key, value);
+                })?;
                 self.skip_whitespace();
                 match self.peek()? {
                     b',' => self.pos += 1,
@@ -115,9 +193,12 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Event::Object(self.fields.split_off(start)))
+        let fields = self.arena.alloc_slice_copy(&self.fields[start..]);
+        self.fields.truncate(start);
+        Some(Event::Object(fields))
     }
 
+    #[inline(never)]
     fn array(&mut self) -> Option<Event<'a>> {
         self.enter()?;
         let start = self.items.len();
@@ -126,8 +207,7 @@ impl<'a> Reader<'a> {
             self.pos += 1;
         } else {
             loop {
-                let item = self.value()?;
-                self.items.push(item);
+                self.value_then(|reader, item| reader.items.push(item))?;
                 self.skip_whitespace();
                 match self.peek()? {
                     b',' => self.pos += 1,
@@ -140,24 +220,26 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Event::Array(self.items.split_off(start)))
+        let items = self.arena.alloc_slice_copy(&self.items[start..]);
+        self.items.truncate(start);
+        Some(Event::Array(items))
     }
 
     /// A string whose opening quote has been read: borrowed from the text unless it has escapes.
-    #[inline]
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    #[inline(always)]
+    fn string(&mut self) -> Option<&'a str> {
         let start = self.pos;
         self.pos = find_special(self.bytes, self.pos);
         if self.peek()? == b'"' {
             self.pos += 1;
-            return Some(Cow::Borrowed(&self.text[start..self.pos - 1]));
+            return Some(&self.text[start..self.pos - 1]);
         }
         self.escaped_string(start)
     }
 
     /// The rest of a string that has an escape (or is malformed), from its first byte at `start`.
     #[cold]
-    fn escaped_string(&mut self, start: usize) -> Option<Cow<'a, str>> {
+    fn escaped_string(&mut self, start: usize) -> Option<&'a str> {
         let mut owned = String::new();
         let mut run = start;
         loop {
@@ -166,7 +248,7 @@ impl<'a> Reader<'a> {
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
-                    return Some(Cow::Owned(owned));
+                    return Some(self.arena.alloc_str(&owned));
                 }
                 b'\\' => {
                     self.pos += 1;
@@ -223,7 +305,8 @@ impl<'a> Reader<'a> {
         u32::from_str_radix(digits, 16).ok()
     }
 
-    /// A number: a plain non-negative integer read here, anything else by `serde_json`.
+    /// A number: a plain non-negative integer or a short decimal read here, anything else by
+    /// `serde_json`.
     fn number(&mut self) -> Option<Number> {
         let start = self.pos;
         let digits = |reader: &mut Self| {
@@ -244,14 +327,16 @@ impl<'a> Reader<'a> {
         if int.len() > 1 && int.starts_with('0') {
             return None;
         }
-        let mut plain = start == int_start;
+        let mut fraction = "";
         if self.peek() == Some(b'.') {
             self.pos += 1;
+            let fraction_start = self.pos;
             if !digits(self) {
                 return None;
             }
-            plain = false;
+            fraction = &self.text[fraction_start..self.pos];
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
             if let Some(b'+' | b'-') = self.peek() {
@@ -260,14 +345,34 @@ impl<'a> Reader<'a> {
             if !digits(self) {
                 return None;
             }
-            plain = false;
+            exponent = true;
         }
+        let negative = start != int_start;
         // At most 19 digits always fit in a `u64`, as `serde_json` reads them.
-        if plain && int.len() <= 19 {
+        if !negative && fraction.is_empty() && !exponent && int.len() <= 19 {
             return int.parse::<u64>().ok().map(Number::from);
+        }
+        if !fraction.is_empty() && !exponent && int.len() + fraction.len() <= 19 {
+            return Some(decimal(negative, int, fraction));
         }
         serde_json::from_str(&self.text[start..self.pos]).ok()
     }
+}
+
+/// A decimal with at most 19 digits and no exponent (latitudes, longitudes), computed as
+/// `serde_json` computes it: the digits as one integer, divided by ten to the number of fraction
+/// digits (both exact here, so one correctly rounded division).
+fn decimal(negative: bool, int: &str, fraction: &str) -> Number {
+    const POW10: [f64; 20] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19,
+    ];
+    let significand = int
+        .bytes()
+        .chain(fraction.bytes())
+        .fold(0_u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+    let value = significand as f64 / POW10[fraction.len()];
+    Number::from_f64(if negative { -value } else { value }).expect("a finite number")
 }
 
 /// The index of the first `"`, `\` or control character at or after `from`, or the length.

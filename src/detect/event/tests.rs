@@ -12,9 +12,11 @@ use std::path::PathBuf;
 /// text `serde_json` accepts.
 fn assert_parses_like_serde_json(text: &str) {
     let expected = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
-    let parsed = parse(text).map(|e| e.to_value()).map_err(|e| e.to_string());
-    assert_eq!(parsed, expected, "{text:?}");
-    assert_eq!(read::read(text).is_some(), expected.is_ok(), "{text:?}");
+    let mut parser = Parser::new();
+    let parsed = parser.parse(text).map(|doc| doc.to_value());
+    assert_eq!(parsed.map_err(|e| e.to_string()), expected, "{text:?}");
+    let read = read::read(text, &Bump::new(), &mut read::Stacks::default()).is_some();
+    assert_eq!(read, expected.is_ok(), "{text:?}");
 }
 
 #[test]
@@ -27,6 +29,8 @@ fn parsing_agrees_with_serde_json_on_valid_and_invalid_text() {
         r#"[0, 7, 18446744073709551615, 18446744073709551616, 12345678901234567890123]"#,
         r#"[-0, -1, -9223372036854775808, -9223372036854775809, 1.5, -2.25e-3, 1E2, 1e400]"#,
         r#"[48.8916, 2.7939, -119.688, 0.1, 1e-400, 123456789.123456789e5]"#,
+        r#"[-0.0, 0.0, 1234567890.123456789, 9999999999.999999999, 0.000000000000000001]"#,
+        r#"[0.0000000000000000001, 12345678901234567890.5, 0.30000000000000004, -1.5]"#,
         r#"{"a": 1, "b": 2, "a": 3, "B": 4, "b": 5}"#,
         r#""top-level string""#,
         "42",
@@ -78,15 +82,34 @@ fn nesting_is_limited_as_serde_json_limits_it() {
 
 #[test]
 fn strings_without_escapes_are_borrowed_from_the_text() {
-    let event = parse(r#"{"plain": "text", "escaped": "a\nb"}"#).unwrap();
-    let Event::Object(fields) = &event else {
-        panic!("{event:?}");
+    let text = r#"{"plain": "text", "escaped": "a\nb"}"#;
+    let mut parser = Parser::new();
+    let doc = parser.parse(text).unwrap();
+    let Event::Object(fields) = *doc.root() else {
+        panic!("{doc:?}");
     };
-    assert!(matches!(
-        fields[0],
-        (Cow::Borrowed("plain"), Event::String(Cow::Borrowed("text")))
-    ));
-    assert!(matches!(&fields[1].1, Event::String(Cow::Owned(s)) if s == "a\nb"));
+    let in_text = |s: &str| text.as_bytes().as_ptr_range().contains(&s.as_ptr());
+    assert!(matches!(fields[0], ("plain", Event::String("text"))));
+    assert!(in_text(fields[0].0) && in_text(fields[1].0));
+    let Event::String(plain) = fields[0].1 else {
+        panic!("{fields:?}");
+    };
+    assert!(in_text(plain));
+    let Event::String(escaped) = fields[1].1 else {
+        panic!("{fields:?}");
+    };
+    assert_eq!(escaped, "a\nb");
+    assert!(!in_text(escaped));
+}
+
+#[test]
+fn a_parser_reads_one_text_after_another() {
+    let mut parser = Parser::new();
+    for text in [r#"{"a": [1, "x"]}"#, "[]", r#"{"b": {"c": null}}"#, "{"] {
+        let expected = serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
+        let parsed = parser.parse(text).map(|doc| doc.to_value());
+        assert_eq!(parsed.map_err(|e| e.to_string()), expected, "{text}");
+    }
 }
 
 fn rule_paths() -> Vec<PathBuf> {
@@ -106,13 +129,14 @@ fn assert_normalizes_alike(value: &Value, log_type: &LogType) -> Option<Value> {
     let mut expected = value.clone();
     let result = normalize(&mut expected, log_type, parse_time(), "row");
     let text = value.to_string();
-    let mut event = parse(&text).unwrap();
+    let mut parser = Parser::new();
+    let mut doc = parser.parse(&text).unwrap();
     assert_eq!(
-        normalize(&mut event, log_type, parse_time(), "row"),
+        normalize(&mut doc, log_type, parse_time(), "row"),
         result,
         "{text}"
     );
-    assert_eq!(event.to_value(), expected, "{log_type} {text}");
+    assert_eq!(doc.to_value(), expected, "{log_type} {text}");
     result.is_ok().then_some(expected)
 }
 
@@ -125,20 +149,22 @@ fn every_rule_test_gets_the_same_verdict_and_alert_from_both_trees() {
         let rule = &loaded_rule.rule;
         for test in &rule.tests {
             let text = test.log.to_string();
-            let event = parse(&text).unwrap();
+            let mut parser = Parser::new();
+            let doc = parser.parse(&text).unwrap();
+            let event = doc.root();
             let name = format!("{} / {}", rule.id, test.name);
             assert_eq!(event.to_value(), test.log, "{name}");
-            assert_eq!(rule.explain(&event), rule.explain(&test.log), "{name}");
-            assert_eq!(rule.matches(&event), rule.matches(&test.log), "{name}");
-            assert_eq!(rule.title(&event), rule.title(&test.log), "{name}");
-            assert_eq!(rule.dedup(&event), rule.dedup(&test.log), "{name}");
+            assert_eq!(rule.explain(event), rule.explain(&test.log), "{name}");
+            assert_eq!(rule.matches(event), rule.matches(&test.log), "{name}");
+            assert_eq!(rule.title(event), rule.title(&test.log), "{name}");
+            assert_eq!(rule.dedup(event), rule.dedup(&test.log), "{name}");
             assert_eq!(
-                rule.severity_for(&event),
+                rule.severity_for(event),
                 rule.severity_for(&test.log),
                 "{name}"
             );
             assert_eq!(
-                rule.alert_context(&event),
+                rule.alert_context(event),
                 rule.alert_context(&test.log),
                 "{name}"
             );
@@ -146,8 +172,9 @@ fn every_rule_test_gets_the_same_verdict_and_alert_from_both_trees() {
                 let log_type = LogType::parse(log_type);
                 if let Some(normalized) = assert_normalizes_alike(&test.log, &log_type) {
                     let text = normalized.to_string();
-                    let event = parse(&text).unwrap();
-                    assert_eq!(rule.matches(&event), rule.matches(&normalized), "{name}");
+                    let doc = parser.parse(&text).unwrap();
+                    let verdict = rule.matches(doc.root());
+                    assert_eq!(verdict, rule.matches(&normalized), "{name}");
                 }
             }
             tests += 1;
@@ -229,5 +256,20 @@ proptest! {
         if let Ok(text) = String::from_utf8(text) {
             assert_parses_like_serde_json(&text);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Decimals without exponent are read here, not by `serde_json`: the same number all the same.
+    #[test]
+    fn decimals_are_read_as_serde_json_reads_them(
+        negative in any::<bool>(),
+        int in "0|[1-9][0-9]{0,12}",
+        fraction in "[0-9]{1,12}",
+    ) {
+        let sign = if negative { "-" } else { "" };
+        assert_parses_like_serde_json(&format!("[{sign}{int}.{fraction}]"));
     }
 }
