@@ -1,5 +1,6 @@
 //! `warden bench detect`: replays events through the ingest hot path on one core (parse into an
-//! [`Event`], normalise, evaluate every rule of the log type) and reports events/s, with the split
+//! [`Event`](crate::detect::event::Event) with one reused [`Parser`], normalise with one
+//! [`Normalizer`], evaluate every rule of the log type) and reports events/s, with the split
 //! between the stages and, for comparison, the same work on `serde_json::Value`.
 
 use super::{peak_rss_mb, round2};
