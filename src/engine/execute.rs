@@ -39,7 +39,7 @@ pub struct Effects {
 pub fn max_attempts(action: &Action) -> u32 {
     match &action.config {
         ActionConfig::HttpRequest(o) => http::max_attempts(o),
-        ActionConfig::Integration(call) => (call.template.spec.requests().iter())
+        ActionConfig::Integration(call) => (call.template.spec.requests())
             .map(|request| http::max_attempts(request.options))
             .max()
             .unwrap_or(DEFAULT_MAX_ATTEMPTS),
@@ -148,6 +148,7 @@ async fn integration(
     }
     let mut ctx = ctx.with("inputs", &Value::Object(inputs));
     let spec = &call.template.spec;
+    let step_key = idempotency_key(step);
     let mut last = None;
     for request in spec.requests() {
         if let Some(when) = request.when {
@@ -158,8 +159,8 @@ async fn integration(
         }
         // Each request of a sequence is a different call, so each gets its own key.
         let key = match request.name {
-            Some(name) => format!("{}-{name}", idempotency_key(step)),
-            None => idempotency_key(step),
+            Some(name) => format!("{step_key}-{name}"),
+            None => step_key.clone(),
         };
         let event = match send_within_budget(engine, spec, request.options, &ctx, &key).await {
             Ok(Sent::Response(event)) => event,

@@ -74,24 +74,20 @@ pub struct Request<'a> {
 }
 
 impl IntegrationSpec {
-    /// The requests in the order they are sent: the single `request`, or every step.
-    pub fn requests(&self) -> Vec<Request<'_>> {
-        match &self.request {
-            Some(options) => vec![Request {
-                name: None,
-                when: None,
-                options,
-            }],
-            None => self
-                .steps
-                .iter()
-                .map(|(name, step)| Request {
-                    name: Some(&name.value),
-                    when: step.when.as_ref(),
-                    options: &step.request,
-                })
-                .collect(),
-        }
+    /// The requests in the order they are sent: the single `request`, or every step (validation
+    /// makes sure a template has exactly one of the two).
+    pub fn requests(&self) -> impl Iterator<Item = Request<'_>> {
+        let single = self.request.iter().map(|options| Request {
+            name: None,
+            when: None,
+            options,
+        });
+        let steps = self.steps.iter().map(|(name, step)| Request {
+            name: Some(name.value.as_str()),
+            when: step.when.as_ref(),
+            options: &step.request,
+        });
+        single.chain(steps)
     }
 }
 
