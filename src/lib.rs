@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod demo;
 pub mod detect;
 pub mod diagnostic;
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod http_client;
 pub mod metrics;
 pub mod ratelimit;
+pub mod run;
 pub mod secrets;
 pub mod store;
 pub mod story;

@@ -1,6 +1,6 @@
 //! Process metrics, rendered in Prometheus' text format by `GET /metrics`.
 
-use crate::store::StepState;
+use crate::run::StepState;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

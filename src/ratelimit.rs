@@ -1,7 +1,8 @@
 //! Token buckets: a credential's request budget (VirusTotal's free key: 4 a minute), shared by
 //! every run and, through the store, every worker. Pure; the store keeps the buckets.
 
-use crate::store::Millis;
+use crate::run::Millis;
+use serde_json::Value;
 
 /// A budget: `requests` per `per` milliseconds, refilled continuously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,16 @@ pub fn take(bucket: Option<Bucket>, limit: Limit, now: Millis) -> (Bucket, Resul
     }
     let wait = ((1.0 - b.tokens) * per / capacity).ceil() as Millis;
     (b, Err(now.saturating_add(wait.max(1))))
+}
+
+/// When a response event (`{status, headers, body}`) says the credential's budget is spent:
+/// `X-Rate-Limit-Remaining: 0`, or a 429 with `X-Rate-Limit-Reset` (Okta's headers; epoch
+/// seconds). Until then, every request on that credential waits.
+pub fn spent_until(response: &Value) -> Option<Millis> {
+    let header = |name: &str| response["headers"][name].as_str().map(str::trim);
+    let reset: i64 = header("x-rate-limit-reset")?.parse().ok()?;
+    let spent = header("x-rate-limit-remaining") == Some("0") || response["status"] == 429;
+    spent.then(|| reset.saturating_mul(1000))
 }
 
 #[cfg(test)]

@@ -1,16 +1,98 @@
-//! Executing actions: one file per kind. Each takes the validated options and a template
-//! [`Context`] and says what happened; the engine decides what to persist. Pure kinds (trigger,
+//! Executing actions: one module per kind. Each takes its validated options, a template
+//! [`Context`] and an [`Env`] holding only what actions may use (the store's capabilities the kind
+//! asks for, outbound HTTP, the clock, secrets), and says what happened as an [`Output`] plus the
+//! [`Effects`] that must commit with it; the engine decides what to persist. Pure kinds (trigger,
 //! most transforms) do no I/O at all.
 
 pub mod http;
+pub mod integration;
+pub mod prompt;
+pub mod send_to_story;
 pub mod slack;
 pub mod transform;
 pub mod trigger;
 
+use crate::clock::Clock;
+use crate::http_client::HttpClients;
+use crate::run::{Millis, Wait};
+use crate::secrets::Secrets;
+use crate::store::{ClaimedStep, NewRun, StateWrite};
 use crate::story::value::{Dynamic, Template};
+use crate::story::Story;
 use crate::template::Context;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Attempts for actions without their own policy: only a lost worker makes them run again.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// What executing (or waking) an action produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Events along the default links; none is a success that emits nothing.
+    Emit(Vec<Value>),
+    /// A trigger whose rules did not match: the event goes along `.no_match`.
+    NoMatch(Value),
+    /// Nothing to do (a duplicate, an implode item absorbed by its group).
+    Skip,
+    /// Park until `until` (or an earlier wake-up), remembering `wait`.
+    Wait {
+        /// When to wake at the latest.
+        until: Millis,
+        /// What to hand back on wake-up.
+        wait: Wait,
+    },
+}
+
+/// What must commit together with an action's result, or not at all.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// An action-state compare-and-set.
+    pub state_write: Option<StateWrite>,
+    /// Runs started (`send_to_story`).
+    pub start_runs: Vec<NewRun>,
+    /// Waiting steps to wake.
+    pub wake_steps: Vec<i64>,
+}
+
+/// What an action may use beyond its options and template context. `S` is the store: each kind
+/// names the capabilities it uses (`S: Prompts`, `S: RateLimits`, …), never the whole engine.
+pub struct Env<'a, S> {
+    /// The store.
+    pub store: &'a S,
+    /// Outbound HTTP.
+    pub http: &'a HttpClients,
+    /// Time.
+    pub clock: &'a dyn Clock,
+    /// Credentials and resources.
+    pub secrets: &'a Secrets,
+    /// The stories a `send_to_story` may start.
+    pub stories: &'a dyn CurrentStories,
+    /// The URL people reach Warden at (prompt links).
+    pub public_url: &'a str,
+}
+
+/// The loaded stories, by id: their current versions.
+pub trait CurrentStories: Send + Sync {
+    /// The current version of a story.
+    fn current(&self, id: &str) -> Option<Arc<Story>>;
+}
+
+/// The key sent as `Idempotency-Key`: the same on every attempt of one step, different for every
+/// step, so a receiver can tell a retry from a new call.
+pub fn idempotency_key(step: &ClaimedStep) -> String {
+    format!("warden-{}-{}", step.run_id, step.id)
+}
+
+/// A store failure during an action: worth another attempt.
+pub fn store_error(error: crate::store::Error) -> Error {
+    Error::Retriable {
+        message: format!("the store failed: {error}"),
+        retry_after: None,
+        details: None,
+    }
+}
 
 /// Why an action did not produce its events, and so what the runner does next.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -5,7 +5,8 @@
 //! (with `Retry-After`). Auth and scope errors need an operator, so they are `Misconfigured`.
 
 use super::Error;
-use crate::secrets::Secret;
+use crate::http_client::HttpClients;
+use crate::secrets::{Secret, Secrets};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -30,6 +31,25 @@ pub struct Slack<'a> {
     pub base: &'a str,
     /// The bot token (`slack` credential).
     pub token: &'a Secret,
+}
+
+/// The Slack Web API when the `slack_url` resource is not set.
+pub const SLACK_API: &str = "https://slack.com/api";
+
+impl<'a> Slack<'a> {
+    /// The client from the `slack` credential and `slack_url` resource.
+    pub fn from_secrets(http: &'a HttpClients, secrets: &'a Secrets) -> Result<Slack<'a>, Error> {
+        let token = secrets
+            .credential("slack")
+            .ok_or_else(|| Error::Misconfigured {
+                message: "the `slack` credential (bot token) is not set".into(),
+            })?;
+        Ok(Slack {
+            http: http.for_redirects(false),
+            base: secrets.resource("slack_url").unwrap_or(SLACK_API),
+            token,
+        })
+    }
 }
 
 /// A posted message: where it is, for updates.

@@ -1,7 +1,7 @@
 //! `GET /api/alerts`, `GET /api/alerts/{id}`.
 
 use super::{ApiError, AppState};
-use crate::engine::clock::rfc3339;
+use crate::clock::rfc3339;
 use crate::store::{AlertFilter, AlertRecord, Detections};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

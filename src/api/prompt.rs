@@ -6,8 +6,9 @@
 
 use super::slack::{choice_label, closed, unknown_prompt};
 use super::{ApiError, AppState};
-use crate::actions::slack::Posted;
-use crate::engine::prompt::{slack_client, token_hash};
+use crate::actions::prompt::token_hash;
+use crate::actions::slack::{Posted, Slack};
+use crate::run::PromptState;
 use crate::store::{Answered, PromptRecord, Prompts};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 pub(super) async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match link(&state, &token).await {
-        Ok((prompt, answer)) if prompt.state == "open" => {
+        Ok((prompt, answer)) if prompt.state == PromptState::Open => {
             let label = choice_label(&prompt, &answer).unwrap_or(answer);
             page(
                 StatusCode::OK,
@@ -52,7 +53,7 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
                 let (engine, text) = (engine.clone(), format!("*{label}*: answered by link."));
                 tokio::spawn(async move {
                     let posted = Posted { channel, ts };
-                    let updated = match slack_client(&engine) {
+                    let updated = match Slack::from_secrets(&engine.http, &engine.secrets) {
                         Ok(slack) => slack.update(&posted, &text).await,
                         Err(error) => Err(error),
                     };

@@ -1,8 +1,9 @@
 //! `GET /api/stories`, `GET /api/runs`, `GET /api/runs/{id}`.
 
 use super::{ApiError, AppState};
-use crate::engine::clock::rfc3339;
-use crate::store::{EventRecord, RunFilter, RunRecord, RunStatus, Runs, StepRecord};
+use crate::clock::rfc3339;
+use crate::run::RunStatus;
+use crate::store::{EventRecord, RunFilter, RunRecord, Runs, StepRecord};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;

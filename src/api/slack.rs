@@ -8,6 +8,7 @@
 
 use super::{ApiError, AppState};
 use crate::actions::slack::respond;
+use crate::run::PromptState;
 use crate::store::{Answered, PromptRecord, Prompts};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -147,8 +148,10 @@ pub(super) fn choice_label(prompt: &PromptRecord, answer: &str) -> Option<String
 }
 
 pub(super) fn closed(prompt: &PromptRecord) -> ApiError {
-    let message = match (&prompt.state[..], &prompt.answer) {
-        ("answered", Some(answer)) => format!("this prompt was already answered: {answer}"),
+    let message = match (prompt.state, &prompt.answer) {
+        (PromptState::Answered, Some(answer)) => {
+            format!("this prompt was already answered: {answer}")
+        }
         _ => "this prompt has closed without an answer".to_owned(),
     };
     ApiError::new(StatusCode::CONFLICT, "prompt_closed", message)

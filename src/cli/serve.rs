@@ -1,12 +1,13 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
 use crate::api::{self, AppState, IngestLimits};
+use crate::clock::{Clock, SystemClock};
 use crate::detect::okta_poll::{self, OktaLogPoller};
 use crate::detect::routing::{check_routing, Routing, Target};
 use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::detect::{self, deliver::Deliverer, detector::Detector};
-use crate::engine::{Clock, Engine, Runner, RunnerConfig, StoryBook, SystemClock};
+use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
 use crate::http_client::HttpClients;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};

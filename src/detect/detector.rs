@@ -13,10 +13,9 @@ use super::normalize::{new_row_id, LogType, Normalize, Normalizer};
 use super::routing::Routing;
 use super::rule::AnalysisType;
 use super::Rule;
-use crate::engine::clock::{rfc3339, Clock};
-use crate::store::{
-    self, Detections, Millis, NewAlert, NewMatch, RecordedMatches, SqlStore, Window,
-};
+use crate::clock::{rfc3339, Clock};
+use crate::run::Millis;
+use crate::store::{self, Detections, NewAlert, NewMatch, RecordedMatches, SqlStore, Window};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;

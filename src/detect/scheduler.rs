@@ -8,8 +8,9 @@
 
 use super::detector::{Detector, IngestReport};
 use super::scheduled::ScheduledQuery;
-use crate::engine::clock::Clock;
-use crate::store::{Detections, Millis};
+use crate::clock::Clock;
+use crate::run::Millis;
+use crate::store::Detections;
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! A run started at a story's webhook: by an HTTP request, or in-process by the detection stage.
 //! Both build it here, so both apply the webhook's dedupe key the same way.
 
-use super::runner::new_run_id;
-use crate::store::{Millis, NewRun};
+use crate::run::{millis, new_run_id, Millis};
+use crate::store::NewRun;
 use crate::story::kinds::{ActionConfig, LinkKind, WebhookOptions};
 use crate::story::Story;
 use crate::template::Context;
@@ -32,7 +32,7 @@ pub fn webhook_run(
             let window = options
                 .and_then(|o| o.dedupe_window)
                 .map_or(DEFAULT_DEDUPE_WINDOW, |w| w.value);
-            (key, now.saturating_add(super::machine::millis(window)))
+            (key, now.saturating_add(millis(window)))
         });
     NewRun {
         id: new_run_id(),

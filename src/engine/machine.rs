@@ -2,30 +2,12 @@
 //! ends — which events go along which links, whether to retry and when, whether the run fails.
 //! No I/O and no clock: time and jitter come in as arguments, so every branch is unit-tested.
 
-use crate::actions::Error;
-use crate::store::{Emitted, Millis, StepEnd, StepState};
+use crate::actions::{Error, Output};
+use crate::run::{millis, Emitted, Millis, StepEnd, StepState, Wait};
 use crate::story::kinds::LinkKind;
 use crate::story::Story;
 use serde_json::{Map, Value};
 use std::time::Duration;
-
-/// What executing (or waking) an action produced.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Events along the default links; none is a success that emits nothing.
-    Emit(Vec<Value>),
-    /// A trigger whose rules did not match: the event goes along `.no_match`.
-    NoMatch(Value),
-    /// Nothing to do (a duplicate, an implode item absorbed by its group).
-    Skip,
-    /// Park until `until` (or an earlier wake-up), remembering `wait`.
-    Wait {
-        /// When to wake at the latest.
-        until: Millis,
-        /// What to hand back on wake-up.
-        wait: Value,
-    },
-}
 
 /// The first retry waits about this long; each further one doubles it.
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
@@ -50,7 +32,7 @@ pub struct Attempt<'a> {
     /// Executions allowed.
     pub max: u32,
     /// What the step was waiting for, when this run of it is a wake-up.
-    pub waiting: Option<&'a Value>,
+    pub waiting: Option<&'a Wait>,
 }
 
 /// How a step ends, given its execution's result.
@@ -170,11 +152,6 @@ pub fn failure_event(error: &Error) -> Value {
     Value::Object(event)
 }
 
-/// A duration in whole milliseconds, saturating.
-pub fn millis(duration: Duration) -> Millis {
-    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +183,10 @@ mod tests {
     fn a_woken_step_keeps_waiting_through_a_retriable_error() {
         let story = story();
         let call = story.action_index("call").unwrap();
-        let wait = json!({"kind": "story", "run_id": "child"});
+        let wait = Wait::Story {
+            run_id: "child".into(),
+            until: 9_000,
+        };
         let woken = Attempt {
             number: 5,
             max: 5,

@@ -5,43 +5,17 @@
 //! its events, state and receivers' steps commit in one transaction; side effects happen before
 //! that commit, so an outbound call is at-least-once and carries a stable idempotency key.
 
-use super::clock::Clock;
-use super::execute::{self, execute, max_attempts};
-use super::machine::{fail, millis, settle, Attempt};
-use super::stories::StoryBook;
-use crate::actions::Error;
-use crate::http_client::HttpClients;
-use crate::metrics::Metrics;
-use crate::secrets::Secrets;
-use crate::store::{
-    ClaimedStep, Completed, Completion, Queue, SqlStore, StepEnd, StepInput, StepState,
-};
+use super::execute::{execute, max_attempts};
+use super::machine::{fail, settle, Attempt};
+use super::Engine;
+use crate::actions::{Effects, Error};
+use crate::run::{millis, new_run_id, StepEnd, StepState};
+use crate::store::{ClaimedStep, Completed, Completion, Queue, StepInput};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
-
-/// Everything a step needs, shared by the runner and the API.
-#[derive(Debug)]
-pub struct Engine {
-    /// The database.
-    pub store: SqlStore,
-    /// Stories, current and pinned.
-    pub stories: StoryBook,
-    /// Credentials and resources.
-    pub secrets: Secrets,
-    /// Outbound HTTP.
-    pub http: HttpClients,
-    /// Time.
-    pub clock: Arc<dyn Clock>,
-    /// Counters.
-    pub metrics: Metrics,
-    /// Wakes this process's runner when it adds due work itself.
-    pub wake: Notify,
-    /// The URL people reach Warden at (prompt links, alert links).
-    pub public_url: String,
-}
 
 /// Runner tuning.
 #[derive(Debug, Clone)]
@@ -68,11 +42,6 @@ impl Default for RunnerConfig {
             drain_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// A new run id: a UUIDv7, so ids sort by creation time.
-pub fn new_run_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }
 
 type Reply = oneshot::Sender<Result<Completed, String>>;
@@ -424,7 +393,7 @@ async fn process(
                 emitted: Vec::new(),
                 unhandled_failure: true,
             };
-            let _ = commit(&commits, &step, end, execute::Effects::default()).await;
+            let _ = commit(&commits, &step, end, Effects::default()).await;
             return;
         }
     };
@@ -438,7 +407,7 @@ async fn process(
                 "gave up after {} attempts (the worker running it stopped)",
                 step.attempt - 1
             ));
-            (fail(&story, index, &error), execute::Effects::default())
+            (fail(&story, index, &error), Effects::default())
         } else {
             // Read with the claim; read again only when an action-state conflict re-runs it.
             let input = match prefetched.take() {
@@ -460,10 +429,7 @@ async fn process(
                 number: step.attempt,
                 max: limit,
                 // A throttled step woke to try again, not to finish a wait.
-                waiting: step
-                    .wait
-                    .as_ref()
-                    .filter(|w| w["kind"] != super::execute::THROTTLED),
+                waiting: step.wait.as_ref().filter(|w| w.ends_on_wake()),
             };
             let end = settle(
                 &story,
@@ -475,11 +441,7 @@ async fn process(
             );
             (end, effects)
         };
-        let state = match &end {
-            StepEnd::Done { state, .. } => *state,
-            StepEnd::Retry { .. } => StepState::Pending,
-            StepEnd::Wait { .. } => StepState::Waiting,
-        };
+        let state = end.state();
         match commit(&commits, &step, end, effects).await {
             Some(Completed::Recorded(finished)) => {
                 engine.metrics.step_finished(state, started.elapsed());
@@ -512,7 +474,7 @@ async fn commit(
     commits: &Committers,
     step: &ClaimedStep,
     end: StepEnd,
-    effects: execute::Effects,
+    effects: Effects,
 ) -> Option<Completed> {
     let completion = Completion {
         step_id: step.id,

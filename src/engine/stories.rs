@@ -22,6 +22,12 @@ pub enum Unavailable {
     Gone(String),
 }
 
+impl crate::actions::CurrentStories for StoryBook {
+    fn current(&self, id: &str) -> Option<Arc<Story>> {
+        StoryBook::current(self, id)
+    }
+}
+
 /// Stories by id (current) and by `(id, version)` (pinned).
 #[derive(Debug, Default)]
 pub struct StoryBook {
@@ -45,7 +51,7 @@ impl StoryBook {
     pub async fn save_versions(
         &self,
         store: &impl Versions,
-        now: store::Millis,
+        now: crate::run::Millis,
     ) -> store::Result<()> {
         for story in self.current.values() {
             let templates: Map<String, Value> = story

@@ -3,7 +3,8 @@
 //! at once, insert every event at once, create every receiver's step at once, update every run's
 //! counters at once. Each completion stays all-or-nothing because the batch is one transaction.
 
-use super::{Completed, Completion, Millis, Result, RunStatus, StepEnd};
+use super::{Completed, Completion, Result};
+use crate::run::{Millis, RunStatus, StepEnd};
 use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Arguments, Row};
 use std::collections::{BTreeMap, HashSet};
@@ -140,7 +141,7 @@ async fn fence(
 
 /// Every emitted event, in one statement per chunk.
 async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Millis) -> Result<()> {
-    let rows: Vec<(&Completion, usize, &super::Emitted)> = live
+    let rows: Vec<(&Completion, usize, &crate::run::Emitted)> = live
         .iter()
         .flat_map(|c| match &c.end {
             StepEnd::Done { emitted, .. } => emitted

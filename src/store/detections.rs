@@ -7,12 +7,13 @@
 //! few times per second, not per event.
 
 use super::batch::{add, placeholders, ROWS_PER_STATEMENT};
-use super::sql::{Dialect, SqlStore};
+use super::sql::{stored_state, Dialect, SqlStore};
 use super::{
     AlertFilter, AlertRecord, DeliveryOutcome, DeliveryRecord, Detections, DueDelivery, Millis,
     NewAlert, NewMatch, RecordedMatches, Result, Window,
 };
 use crate::detect::alerting::{add_match, FirstMatch};
+use crate::run::DeliveryState;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
@@ -251,16 +252,20 @@ impl Detections for SqlStore {
 
     async fn finish_delivery(&self, id: i64, outcome: &DeliveryOutcome, now: Millis) -> Result<()> {
         let (state, due_at, run_id, error) = match outcome {
-            DeliveryOutcome::Delivered { run_id } => ("delivered", now, run_id.as_deref(), None),
-            DeliveryOutcome::Retry { due_at, error } => ("pending", *due_at, None, Some(error)),
-            DeliveryOutcome::Failed { error } => ("failed", now, None, Some(error)),
+            DeliveryOutcome::Delivered { run_id } => {
+                (DeliveryState::Delivered, now, run_id.as_deref(), None)
+            }
+            DeliveryOutcome::Retry { due_at, error } => {
+                (DeliveryState::Pending, *due_at, None, Some(error))
+            }
+            DeliveryOutcome::Failed { error } => (DeliveryState::Failed, now, None, Some(error)),
         };
         sqlx::query(
             "UPDATE alert_deliveries SET state = $1, due_at = $2, run_id = COALESCE($3, run_id),
                                          last_error = $4, updated_at = $5
              WHERE id = $6",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(due_at)
         .bind(run_id)
         .bind(error)
@@ -346,7 +351,7 @@ fn delivery_record(row: &AnyRow) -> Result<DeliveryRecord> {
         id: row.try_get("id")?,
         alert_id: row.try_get("alert_id")?,
         destination: row.try_get("destination")?,
-        state: row.try_get("state")?,
+        state: stored_state(row.try_get("state")?, DeliveryState::parse)?,
         attempts: row.try_get("attempts")?,
         due_at: row.try_get("due_at")?,
         run_id: row.try_get("run_id")?,

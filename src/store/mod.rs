@@ -17,11 +17,9 @@ pub use sql::{redact_url, Dialect, SqlStore, DEFAULT_DATABASE_URL};
 
 pub use crate::detect::alerting::{FirstMatch, Window, WindowPolicy};
 
+use crate::run::{DeliveryState, Millis, PromptState, RunStatus, StepEnd, StepState, Wait};
 use serde_json::Value;
 use std::future::Future;
-
-/// Milliseconds since the Unix epoch: every time the store keeps.
-pub type Millis = i64;
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +33,9 @@ pub enum Error {
     /// The database URL is not one Warden can use.
     #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
+    /// A stored state name this build does not know (a newer Warden wrote it, or a hand edit).
+    #[error("stored state `{0}` is unknown")]
+    UnknownState(String),
     /// The database holds migrations this build does not know (a newer Warden wrote it).
     #[error("the database was migrated by a newer Warden (migration {0} is unknown)")]
     UnknownMigration(i64),
@@ -59,95 +60,6 @@ impl Error {
 
 /// Results of store calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Where a step is in its life. Pending, running and waiting steps are *open*: the run is not
-/// finished while it has any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StepState {
-    /// Ready to run at its due time.
-    Pending,
-    /// Leased by a worker until its due time; after that anyone may re-claim it.
-    Running,
-    /// Parked until its due time or until something wakes it (a prompt answer, a child run).
-    Waiting,
-    /// Done; its events were emitted.
-    Succeeded,
-    /// Done without its events; the failure was recorded (and sent along `.failure` links).
-    Failed,
-    /// Done with nothing to do (a duplicate, an implode already flushed).
-    Skipped,
-}
-
-impl StepState {
-    /// Every state, for metrics.
-    pub const ALL: [StepState; 6] = [
-        StepState::Pending,
-        StepState::Running,
-        StepState::Waiting,
-        StepState::Succeeded,
-        StepState::Failed,
-        StepState::Skipped,
-    ];
-
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Running => "running",
-            StepState::Waiting => "waiting",
-            StepState::Succeeded => "succeeded",
-            StepState::Failed => "failed",
-            StepState::Skipped => "skipped",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(text: &str) -> Option<StepState> {
-        StepState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-/// A run's status as the API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    /// Some step is pending or running.
-    Running,
-    /// Every open step is waiting (a prompt, a delay, a child run).
-    Waiting,
-    /// No open steps and no unhandled failure.
-    Succeeded,
-    /// No open steps, and some step failed with no `.failure` link to take it.
-    Failed,
-}
-
-impl RunStatus {
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Waiting => "waiting",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(text: &str) -> Option<RunStatus> {
-        [
-            RunStatus::Running,
-            RunStatus::Waiting,
-            RunStatus::Succeeded,
-            RunStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-
-    /// Whether the run is over.
-    pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
-    }
-}
 
 /// A run to create, with its entry event and the steps that event starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,7 +123,7 @@ pub struct ClaimedStep {
     /// The fencing token: a completion is recorded only while this is still the step's token.
     pub lease_token: i64,
     /// Why it was waiting, when this claim is a wake-up rather than an execution.
-    pub wait: Option<Value>,
+    pub wait: Option<Wait>,
 }
 
 /// What a step's action sees: its run and the outputs of its ancestors.
@@ -221,47 +133,6 @@ pub struct StepInput {
     pub run_started_at: Millis,
     /// Ancestor outputs keyed by action id, oldest first.
     pub outputs: serde_json::Map<String, Value>,
-}
-
-/// An event a completing step emits, with the actions that receive it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Emitted {
-    /// `default`, `no_match` or `failure`.
-    pub link: &'static str,
-    /// The event.
-    pub payload: Value,
-    /// One new pending step per receiver.
-    pub receivers: Vec<String>,
-}
-
-/// How a leased step ends this lease.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepEnd {
-    /// Finished for good (succeeded, failed or skipped), emitting these events.
-    Done {
-        /// `Succeeded`, `Failed` or `Skipped`.
-        state: StepState,
-        /// The failure, when it failed.
-        error: Option<Value>,
-        /// Events to record and deliver.
-        emitted: Vec<Emitted>,
-        /// A failure no `.failure` link takes: the run will end `failed`.
-        unhandled_failure: bool,
-    },
-    /// Back to pending, to be executed again at `due_at`.
-    Retry {
-        /// When.
-        due_at: Millis,
-        /// The failure that is being retried.
-        error: Value,
-    },
-    /// Parked until `due_at` (or an earlier wake-up), remembering `wait`.
-    Wait {
-        /// When to wake at the latest.
-        due_at: Millis,
-        /// What the step waits for; handed back on wake-up.
-        wait: Value,
-    },
 }
 
 /// A compare-and-set of one action's persisted state, applied with the completion or not at all.
@@ -578,8 +449,8 @@ pub struct DeliveryRecord {
     pub alert_id: String,
     /// The destination id.
     pub destination: String,
-    /// `pending`, `delivered` or `failed`.
-    pub state: String,
+    /// Where it is.
+    pub state: DeliveryState,
     /// Attempts made.
     pub attempts: i64,
     /// When it is next due (pending) or was last tried.
@@ -721,8 +592,8 @@ pub struct PromptRecord {
     pub responders: Vec<String>,
     /// The Slack message asking, once posted: channel and ts.
     pub slack_message: Option<(String, String)>,
-    /// `open`, `answered` or `expired`.
-    pub state: String,
+    /// Where it is.
+    pub state: PromptState,
     /// The answer, once answered.
     pub answer: Option<String>,
     /// Who answered (a Slack user id, or `prompt_url`).

@@ -2,9 +2,9 @@
 //! transaction that makes its step due, so two clicks (or a click and a replayed request) record
 //! one answer and wake the step once.
 
-use super::sql::{Dialect, SqlStore};
-use super::{Answered, Millis, NewPrompt, PromptRecord, Prompts, Result};
-use serde_json::json;
+use super::sql::{stored_state, Dialect, SqlStore};
+use super::{Answered, NewPrompt, PromptRecord, Prompts, Result};
+use crate::run::{Millis, PromptState, Wait};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -36,7 +36,7 @@ impl Prompts for SqlStore {
         .bind(&prompt.story_id)
         .bind(&prompt.action_id)
         .bind(prompt.choices.to_string())
-        .bind(json!(prompt.responders).to_string())
+        .bind(serde_json::to_string(&prompt.responders)?)
         .bind(now)
         .bind(prompt.expires_at)
         .execute(&mut *tx)
@@ -112,14 +112,13 @@ impl Prompts for SqlStore {
         if updated == 0 {
             return Ok(Answered::Closed(prompt));
         }
-        let wait = json!({
-            "kind": "prompt",
-            "prompt_id": id,
-            "answer": answer,
-            "responder": responder,
-        });
+        let wait = Wait::Prompt {
+            prompt_id: id.to_owned(),
+            answer: Some(answer.to_owned()),
+            responder: Some(responder.to_owned()),
+        };
         sqlx::query("UPDATE steps SET wait = $1, due_at = $2 WHERE id = $3 AND state = 'waiting'")
-            .bind(wait.to_string())
+            .bind(serde_json::to_string(&wait)?)
             .bind(now)
             .bind(prompt.step_id)
             .execute(&mut *tx)
@@ -176,7 +175,7 @@ fn record(row: &AnyRow) -> Result<PromptRecord> {
         choices: serde_json::from_str(&row.try_get::<String, _>("choices")?)?,
         responders: serde_json::from_str(&row.try_get::<String, _>("responders")?)?,
         slack_message: channel.zip(ts),
-        state: row.try_get("state")?,
+        state: stored_state(row.try_get("state")?, PromptState::parse)?,
         answer: row.try_get("answer")?,
         responder: row.try_get("responder")?,
         expires_at: row.try_get("expires_at")?,

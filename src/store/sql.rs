@@ -2,10 +2,10 @@
 //! once, in SQL both databases accept; [`Dialect`] picks the few that differ.
 
 use super::{
-    ActionStates, ClaimedStep, Completed, Completion, Emitted, Error, EventRecord, Millis, NewRun,
-    Queue, Result, RunCreated, RunFilter, RunRecord, RunStatus, Runs, StateWrite, StepEnd,
-    StepInput, StepRecord, StepState, Versions,
+    ActionStates, ClaimedStep, Completed, Completion, Error, EventRecord, NewRun, Queue, Result,
+    RunCreated, RunFilter, RunRecord, Runs, StateWrite, StepInput, StepRecord, Versions,
 };
+use crate::run::{Emitted, Millis, RunStatus, StepEnd, StepState};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -158,7 +158,7 @@ fn json_text(value: &Value) -> String {
     value.to_string()
 }
 
-fn parse_json(text: Option<String>) -> Result<Option<Value>> {
+fn parse_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Option<T>> {
     text.map(|t| serde_json::from_str(&t))
         .transpose()
         .map_err(Error::from)
@@ -339,7 +339,7 @@ async fn record_completion(
                               updated_at = $3
              WHERE id = $4 AND lease_token = $5 AND state = 'running'",
         )
-        .bind(json_text(wait))
+        .bind(serde_json::to_string(wait)?)
         .bind(*due_at),
     }
     .bind(now)
@@ -815,6 +815,11 @@ impl ActionStates for SqlStore {
         .map(|row| row.try_get(0))
         .transpose()?)
     }
+}
+
+/// Reads a stored state name.
+pub(super) fn stored_state<T>(text: String, parse: fn(&str) -> Option<T>) -> Result<T> {
+    parse(&text).ok_or(Error::UnknownState(text))
 }
 
 #[cfg(test)]

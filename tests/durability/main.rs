@@ -19,9 +19,8 @@ use harness::{
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use support::TestDb;
-use warden::store::{
-    NewRun, Queue, RunCreated, RunFilter, RunStatus, Runs, SqlStore, StepState, Versions,
-};
+use warden::run::{RunStatus, StepState};
+use warden::store::{NewRun, Queue, RunCreated, RunFilter, Runs, SqlStore, Versions};
 use warden::story::LinkKind;
 
 /// webhook → http_request (the mock) → transform → trigger → transform.

@@ -311,7 +311,7 @@ async fn an_unanswered_prompt_times_out_and_closes_its_message() {
 }
 
 fn clock_secs(clock: &ManualClock) -> i64 {
-    warden::engine::Clock::now(clock) / 1000
+    warden::clock::Clock::now(clock) / 1000
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

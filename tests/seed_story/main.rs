@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{each_backend, TestDb};
 use warden::cli::demo::stack::{Stack, StackOptions};
+use warden::clock::ManualClock;
 use warden::demo::sim::{EditSource, OktaStatus, Scenario, SEED_CLIENT_IP};
-use warden::engine::ManualClock;
 
 /// The asked user: the grant's target in the seed event.
 const TARGET_OKTA_ID: &str = "00u6eup97mAJZWYmP357";

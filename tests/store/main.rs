@@ -6,9 +6,10 @@ mod support;
 
 use serde_json::json;
 use support::TestDb;
+use warden::run::{Emitted, RunStatus, StepEnd, StepState, Wait};
 use warden::store::{
-    ActionStates, Completed, Completion, Emitted, NewRun, Queue, RunCreated, RunFilter, RunStatus,
-    Runs, SqlStore, StateWrite, StepEnd, StepState, Versions,
+    ActionStates, Completed, Completion, NewRun, Queue, RunCreated, RunFilter, Runs, SqlStore,
+    StateWrite, Versions,
 };
 
 const T0: i64 = 1_000_000;
@@ -260,7 +261,7 @@ async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
 
         let wait = StepEnd::Wait {
             due_at: T0 + 60_000,
-            wait: json!({"kind": "delay"}),
+            wait: Wait::Delay,
         };
         store
             .complete(&[completion(&step, wait)], T0 + 5_001)
@@ -275,7 +276,7 @@ async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
             .await
             .unwrap()
             .remove(0);
-        assert_eq!(woken.wait, Some(json!({"kind": "delay"})));
+        assert_eq!(woken.wait, Some(Wait::Delay));
         assert_eq!(woken.attempt, 2, "a wake-up is not an attempt");
     })
     .await;

@@ -1,13 +1,17 @@
 //! `transform`: Tines' Event Transform modes (see [`crate::story::kinds::transform`]).
 //!
-//! Everything here is a pure function. The stateless modes (`message`, `extract`, `explode`,
-//! `delay`) take a template [`Context`]; the stateful ones (`deduplicate`, `throttle`, `implode`)
-//! take the action's previous state as JSON and return the next one, so the store alone decides
-//! how state is persisted and locked, and these rules can be tested without it.
+//! The modes are pure functions. The stateless modes (`message`, `extract`, `explode`, `delay`)
+//! take a template [`Context`]; the stateful ones (`deduplicate`, `throttle`, `implode`) take the
+//! action's previous state as JSON and return the next one, so these rules can be tested without
+//! a store. [`run`] (in `step.rs`) is the one place that reads state and hands back its
+//! compare-and-set.
 
 mod dedupe;
 mod implode;
+mod step;
 mod throttle;
+
+pub use step::{run, At};
 
 pub use dedupe::deduplicate;
 pub use implode::{implode_add, implode_flush};

@@ -9,7 +9,8 @@ mod ingest;
 mod runner;
 mod webhook;
 
-use crate::engine::{Clock as _, Engine, StoryBook, SystemClock};
+use crate::clock::{Clock as _, SystemClock};
+use crate::engine::{Engine, StoryBook};
 use crate::http_client::HttpClients;
 use crate::secrets::Secrets;
 use crate::store::{self, SqlStore};

@@ -5,10 +5,9 @@ use super::{
     bench_engine, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2, run_statuses,
     runtime, with_scratch_db, DbArgs, BENCH_STORY_ID, STEPS_PER_RUN,
 };
-use crate::engine::machine::millis;
-use crate::engine::runner::new_run_id;
 use crate::engine::{Engine, Runner, RunnerConfig};
-use crate::store::{Millis, NewRun, Runs as _, StepState};
+use crate::run::{millis, new_run_id, Millis, StepState};
+use crate::store::{NewRun, Runs as _};
 use crate::story::LinkKind;
 use anyhow::{bail, Context as _};
 use serde_json::json;

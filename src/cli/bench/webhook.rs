@@ -8,7 +8,7 @@ use super::{
 use crate::api::{self, AppState};
 use crate::detect::detector::Detector;
 use crate::engine::{Engine, Runner, RunnerConfig};
-use crate::store::StepState;
+use crate::run::StepState;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 use std::process::ExitCode;

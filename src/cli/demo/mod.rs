@@ -5,8 +5,8 @@
 
 pub mod stack;
 
+use crate::clock::SystemClock;
 use crate::demo::sim::{Scenario, Vendor};
-use crate::engine::SystemClock;
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 use stack::{Stack, StackOptions};

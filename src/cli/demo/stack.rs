@@ -5,10 +5,11 @@
 
 use super::super::serve::{build_detector, build_engine_with, Common};
 use crate::api::{self, AppState, IngestLimits};
+use crate::clock::Clock;
 use crate::demo::sim::{Scenario, Simulators, SlackMessage};
 use crate::detect::deliver::Deliverer;
 use crate::detect::detector::Detector;
-use crate::engine::{Clock, Engine, Runner, RunnerConfig};
+use crate::engine::{Engine, Runner, RunnerConfig};
 use crate::secrets::{random_hex, Secret, Secrets};
 use anyhow::{bail, Context as _};
 use serde_json::Value;

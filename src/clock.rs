@@ -1,6 +1,6 @@
 //! Time, injected: the runner asks a [`Clock`], so tests move time forward without sleeping.
 
-use crate::store::Millis;
+use crate::run::{millis, Millis};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A source of the current time.
@@ -31,8 +31,7 @@ impl ManualClock {
 
     /// Moves time forward.
     pub fn advance(&self, by: std::time::Duration) {
-        self.0
-            .fetch_add(super::machine::millis(by), Ordering::SeqCst);
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
     }
 }
 

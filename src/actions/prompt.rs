@@ -7,13 +7,11 @@
 //! and emits `{prompt: {status, responder, responded_at}}`. A timeout closes the prompt (unless
 //! an answer won the race) and updates the Slack message.
 
-use super::clock::rfc3339;
-use super::execute::store_error;
-use super::machine::{millis, Output};
-use super::runner::Engine;
-use crate::actions::slack::{Button, Posted, Slack};
-use crate::actions::{http, render_text, Error};
-use crate::store::{ClaimedStep, Millis, NewPrompt, PromptRecord, Prompts};
+use super::slack::{Button, Posted, Slack};
+use super::{http, idempotency_key, render_text, store_error, Env, Error, Output};
+use crate::clock::rfc3339;
+use crate::run::{millis, Millis, Wait};
+use crate::store::{ClaimedStep, NewPrompt, PromptRecord, Prompts};
 use crate::story::kinds::prompt::{ButtonStyle, PromptOptions};
 use crate::template::{Context, PROMPT_URLS};
 use serde_json::{json, Map, Value};
@@ -21,39 +19,40 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(86_400);
-/// The Slack Web API when the `slack_url` resource is not set.
-pub const SLACK_API: &str = "https://slack.com/api";
 
 /// Runs a prompt step: opens and asks on the first execution, reports the outcome after.
-pub async fn run(
-    engine: &Engine,
+pub async fn run<S: Prompts + Sync>(
+    env: &Env<'_, S>,
     options: &PromptOptions,
     step: &ClaimedStep,
     ctx: &Context,
-    idempotency_key: &str,
     now: Millis,
 ) -> Result<Output, Error> {
     match &step.wait {
-        None => ask(engine, options, step, ctx, idempotency_key, now).await,
-        Some(wait) => Ok(Output::Emit(vec![
-            outcome(engine, options, step, wait, now).await?,
-        ])),
+        Some(Wait::Prompt {
+            answer, responder, ..
+        }) => {
+            let answered = answer.clone().map(|a| (a, responder.clone()));
+            Ok(Output::Emit(vec![
+                outcome(env, options, step, answered, now).await?,
+            ]))
+        }
+        _ => ask(env, options, step, ctx, now).await,
     }
 }
 
-async fn ask(
-    engine: &Engine,
+async fn ask<S: Prompts + Sync>(
+    env: &Env<'_, S>,
     options: &PromptOptions,
     step: &ClaimedStep,
     ctx: &Context,
-    idempotency_key: &str,
     now: Millis,
 ) -> Result<Output, Error> {
     let timeout = options.timeout.map_or(DEFAULT_TIMEOUT, |t| t.value);
     let slack = options
         .slack
         .as_ref()
-        .map(|_| slack_client(engine))
+        .map(|_| Slack::from_secrets(env.http, env.secrets))
         .transpose()?;
     let mut responders = Vec::new();
     for template in options.allowed_responders.iter().flatten() {
@@ -76,12 +75,12 @@ async fn ask(
             let token = random_hex()?;
             urls.insert(
                 choice.value.value.clone(),
-                format!("{}/prompt/{token}", engine.public_url.trim_end_matches('/')).into(),
+                format!("{}/prompt/{token}", env.public_url.trim_end_matches('/')).into(),
             );
             links.push((token_hash(&token), choice.value.value.clone()));
         }
     }
-    let prompt = engine
+    let prompt = env
         .store
         .open_prompt(
             &NewPrompt {
@@ -126,8 +125,7 @@ async fn ask(
             let posted = slack
                 .post_prompt(&channel, &text, &prompt.id, &buttons)
                 .await?;
-            engine
-                .store
+            env.store
                 .set_prompt_message(&prompt.id, &posted.channel, &posted.ts)
                 .await
                 .map_err(store_error)?;
@@ -135,27 +133,31 @@ async fn ask(
     }
     if let Some(request) = &options.request {
         let ctx = ctx.with(PROMPT_URLS, &Value::Object(urls));
-        http::send(&engine.http, request, &ctx, idempotency_key).await?;
+        http::send(env.http, request, &ctx, &idempotency_key(step)).await?;
     }
     Ok(Output::Wait {
         until: prompt.expires_at,
-        wait: json!({"kind": "prompt", "prompt_id": prompt.id}),
+        wait: Wait::Prompt {
+            prompt_id: prompt.id,
+            answer: None,
+            responder: None,
+        },
     })
 }
 
 /// The event of a finished prompt: its answer, or `timeout` (closing the prompt and updating
 /// its Slack message) when the wait ran out first.
-async fn outcome(
-    engine: &Engine,
+async fn outcome<S: Prompts + Sync>(
+    env: &Env<'_, S>,
     options: &PromptOptions,
     step: &ClaimedStep,
-    wait: &Value,
+    answered: Option<(String, Option<String>)>,
     now: Millis,
 ) -> Result<Value, Error> {
-    let (status, responder) = match wait.get("answer") {
-        Some(answer) => (answer.clone(), wait.get("responder").cloned()),
+    let (status, responder): (Value, Option<Value>) = match answered {
+        Some((answer, responder)) => (answer.into(), responder.map(Value::from)),
         None => {
-            let prompt = engine
+            let prompt = env
                 .store
                 .expire_prompt(step.id, now)
                 .await
@@ -168,7 +170,7 @@ async fn outcome(
                 }) => (answer.into(), responder.map(Value::from)),
                 Some(prompt) => {
                     if let Some((channel, ts)) = &prompt.slack_message {
-                        tell_timeout(engine, options, channel, ts).await;
+                        tell_timeout(env, options, channel, ts).await;
                     }
                     ("timeout".into(), None)
                 }
@@ -186,11 +188,11 @@ async fn outcome(
 }
 
 /// Replaces the question with "no answer": best effort, the run goes on either way.
-async fn tell_timeout(engine: &Engine, options: &PromptOptions, channel: &str, ts: &str) {
+async fn tell_timeout<S>(env: &Env<'_, S>, options: &PromptOptions, channel: &str, ts: &str) {
     if options.slack.is_none() {
         return;
     }
-    let Ok(slack) = slack_client(engine) else {
+    let Ok(slack) = Slack::from_secrets(env.http, env.secrets) else {
         return;
     };
     let posted = Posted {
@@ -203,21 +205,6 @@ async fn tell_timeout(engine: &Engine, options: &PromptOptions, channel: &str, t
     {
         tracing::warn!(%error, "Could not mark a timed-out prompt on Slack.");
     }
-}
-
-/// The Slack client from the `slack` credential and `slack_url` resource.
-pub fn slack_client(engine: &Engine) -> Result<Slack<'_>, Error> {
-    let token = engine
-        .secrets
-        .credential("slack")
-        .ok_or_else(|| Error::Misconfigured {
-            message: "the `slack` credential (bot token) is not set".into(),
-        })?;
-    Ok(Slack {
-        http: engine.http.for_redirects(false),
-        base: engine.secrets.resource("slack_url").unwrap_or(SLACK_API),
-        token,
-    })
 }
 
 /// The SHA-256 of a prompt URL's token, as stored.

@@ -1,0 +1,344 @@
+//! The durable runner's domain types: where steps and runs are in their lives, how a step ends,
+//! and what a waiting step waits for. A leaf: it imports nothing of the application, so the store,
+//! the state machine, the actions and the API all speak these words without importing each other.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Milliseconds since the Unix epoch: every time the store keeps.
+pub type Millis = i64;
+
+/// A duration in whole milliseconds, saturating.
+pub fn millis(duration: Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// A new run id: a UUIDv7, so ids sort by creation time.
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Where a step is in its life. Pending, running and waiting steps are *open*: the run is not
+/// finished while it has any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepState {
+    /// Ready to run at its due time.
+    Pending,
+    /// Leased by a worker until its due time; after that anyone may re-claim it.
+    Running,
+    /// Parked until its due time or until something wakes it (a prompt answer, a child run).
+    Waiting,
+    /// Done; its events were emitted.
+    Succeeded,
+    /// Done without its events; the failure was recorded (and sent along `.failure` links).
+    Failed,
+    /// Done with nothing to do (a duplicate, an implode already flushed).
+    Skipped,
+}
+
+impl StepState {
+    /// Every state, for metrics.
+    pub const ALL: [StepState; 6] = [
+        StepState::Pending,
+        StepState::Running,
+        StepState::Waiting,
+        StepState::Succeeded,
+        StepState::Failed,
+        StepState::Skipped,
+    ];
+
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Waiting => "waiting",
+            StepState::Succeeded => "succeeded",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<StepState> {
+        StepState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A run's status as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Some step is pending or running.
+    Running,
+    /// Every open step is waiting (a prompt, a delay, a child run).
+    Waiting,
+    /// No open steps and no unhandled failure.
+    Succeeded,
+    /// No open steps, and some step failed with no `.failure` link to take it.
+    Failed,
+}
+
+impl RunStatus {
+    const ALL: [RunStatus; 4] = [
+        RunStatus::Running,
+        RunStatus::Waiting,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+    ];
+
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the run is over.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+    }
+}
+
+/// What a waiting step waits for, kept with the step and handed back when it wakes. Stored as
+/// JSON tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Wait {
+    /// A `delay` transform: released when due.
+    Delay,
+    /// A `throttle` transform: released at its slot.
+    Throttle,
+    /// The first item of an implode group: flushes the group when due (or when the group fills).
+    Implode {
+        /// The group.
+        guid: String,
+    },
+    /// A `send_to_story` with `wait`: the child run, and when to stop waiting for it.
+    Story {
+        /// The child run.
+        run_id: String,
+        /// When waiting for it fails the step.
+        until: Millis,
+    },
+    /// A prompt: woken by its answer (written here by the store) or by its timeout.
+    Prompt {
+        /// The prompt.
+        prompt_id: String,
+        /// The answer, once recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer: Option<String>,
+        /// Who answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        responder: Option<String>,
+    },
+    /// An integration whose credential's rate budget is spent: it runs again when the budget
+    /// allows, without spending an attempt.
+    #[serde(rename = "throttled")]
+    RateLimited {
+        /// The credential whose budget it waits for.
+        credential: String,
+    },
+}
+
+impl Wait {
+    /// Whether waking ends the wait (so the step finishes what it waited for), rather than
+    /// executing the action afresh: only a rate-limited step runs again from the start.
+    pub fn ends_on_wake(&self) -> bool {
+        !matches!(self, Wait::RateLimited { .. })
+    }
+}
+
+/// An event a completing step emits, with the actions that receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    /// `default`, `no_match` or `failure`.
+    pub link: &'static str,
+    /// The event.
+    pub payload: Value,
+    /// One new pending step per receiver.
+    pub receivers: Vec<String>,
+}
+
+/// How a leased step ends this lease.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepEnd {
+    /// Finished for good (succeeded, failed or skipped), emitting these events.
+    Done {
+        /// `Succeeded`, `Failed` or `Skipped`.
+        state: StepState,
+        /// The failure, when it failed.
+        error: Option<Value>,
+        /// Events to record and deliver.
+        emitted: Vec<Emitted>,
+        /// A failure no `.failure` link takes: the run will end `failed`.
+        unhandled_failure: bool,
+    },
+    /// Back to pending, to be executed again at `due_at`.
+    Retry {
+        /// When.
+        due_at: Millis,
+        /// The failure that is being retried.
+        error: Value,
+    },
+    /// Parked until `due_at` (or an earlier wake-up), remembering `wait`.
+    Wait {
+        /// When to wake at the latest.
+        due_at: Millis,
+        /// What the step waits for; handed back on wake-up.
+        wait: Wait,
+    },
+}
+
+impl StepEnd {
+    /// The state the step is in once this end is recorded.
+    pub fn state(&self) -> StepState {
+        match self {
+            StepEnd::Done { state, .. } => *state,
+            StepEnd::Retry { .. } => StepState::Pending,
+            StepEnd::Wait { .. } => StepState::Waiting,
+        }
+    }
+}
+
+/// Defines a record state: a closed set of names stored as text.
+macro_rules! stored_state {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// The stored and displayed name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Reads a stored name.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+stored_state! {
+    /// Where a prompt is: open until answered or expired, then closed for good.
+    PromptState {
+        /// Waiting for an answer.
+        Open => "open",
+        /// The first answer was recorded.
+        Answered => "answered",
+        /// The wait ran out first.
+        Expired => "expired",
+    }
+}
+
+stored_state! {
+    /// Where an alert's delivery to one destination is.
+    DeliveryState {
+        /// Due for its next attempt.
+        Pending => "pending",
+        /// Accepted (a 2xx, or a run created).
+        Delivered => "delivered",
+        /// Given up.
+        Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn waits_read_what_earlier_versions_stored() {
+        let stored = [
+            (json!({"kind": "delay"}), Wait::Delay),
+            (json!({"kind": "throttle"}), Wait::Throttle),
+            (
+                json!({"kind": "implode", "guid": "g"}),
+                Wait::Implode { guid: "g".into() },
+            ),
+            (
+                json!({"kind": "story", "run_id": "r", "until": 5}),
+                Wait::Story {
+                    run_id: "r".into(),
+                    until: 5,
+                },
+            ),
+            (
+                json!({"kind": "prompt", "prompt_id": "p", "answer": "yes", "responder": "U1"}),
+                Wait::Prompt {
+                    prompt_id: "p".into(),
+                    answer: Some("yes".into()),
+                    responder: Some("U1".into()),
+                },
+            ),
+            (
+                json!({"kind": "throttled", "credential": "virustotal"}),
+                Wait::RateLimited {
+                    credential: "virustotal".into(),
+                },
+            ),
+        ];
+        for (json, wait) in stored {
+            assert_eq!(serde_json::from_value::<Wait>(json.clone()).unwrap(), wait);
+            assert_eq!(serde_json::to_value(&wait).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn an_unanswered_prompt_is_stored_without_an_answer() {
+        let wait = Wait::Prompt {
+            prompt_id: "p".into(),
+            answer: None,
+            responder: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&wait).unwrap(),
+            json!({"kind": "prompt", "prompt_id": "p"})
+        );
+    }
+
+    #[test]
+    fn only_a_rate_limited_step_starts_over_on_wake() {
+        assert!(Wait::Delay.ends_on_wake());
+        assert!(!Wait::RateLimited {
+            credential: "x".into()
+        }
+        .ends_on_wake());
+    }
+
+    #[test]
+    fn record_states_round_trip_through_their_names() {
+        for state in [
+            PromptState::Open,
+            PromptState::Answered,
+            PromptState::Expired,
+        ] {
+            assert_eq!(PromptState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(
+            DeliveryState::parse("delivered"),
+            Some(DeliveryState::Delivered)
+        );
+        assert_eq!(DeliveryState::parse("lost"), None);
+    }
+}
