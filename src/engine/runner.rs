@@ -477,18 +477,10 @@ async fn commit(
     effects: Effects,
 ) -> Option<Completed> {
     let completion = Completion {
-        step_id: step.id,
-        lease_token: step.lease_token,
-        run_id: step.run_id.clone(),
-        story_id: step.story_id.clone(),
-        story_version: step.story_version.clone(),
-        run_started_at: step.run_started_at,
-        action_id: step.action_id.clone(),
-        input_event_id: step.input_event_id,
-        end,
         state_write: effects.state_write,
         start_runs: effects.start_runs,
         wake_steps: effects.wake_steps,
+        ..Completion::new(step, end)
     };
     let (reply, answer) = oneshot::channel();
     commits

@@ -179,6 +179,26 @@ pub struct Completion {
     pub wake_steps: Vec<i64>,
 }
 
+impl Completion {
+    /// The step's result under the lease it was claimed with, with no other effects.
+    pub fn new(step: &ClaimedStep, end: StepEnd) -> Completion {
+        Completion {
+            step_id: step.id,
+            lease_token: step.lease_token,
+            run_id: step.run_id.clone(),
+            story_id: step.story_id.clone(),
+            story_version: step.story_version.clone(),
+            run_started_at: step.run_started_at,
+            action_id: step.action_id.clone(),
+            input_event_id: step.input_event_id,
+            end,
+            state_write: None,
+            start_runs: Vec::new(),
+            wake_steps: Vec::new(),
+        }
+    }
+}
+
 /// What happened to one completion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completed {

@@ -36,23 +36,6 @@ fn done(emitted: Vec<Emitted>) -> StepEnd {
     }
 }
 
-fn completion(step: &warden::store::ClaimedStep, end: StepEnd) -> Completion {
-    Completion {
-        step_id: step.id,
-        lease_token: step.lease_token,
-        run_id: step.run_id.clone(),
-        story_id: step.story_id.clone(),
-        story_version: step.story_version.clone(),
-        run_started_at: step.run_started_at,
-        action_id: step.action_id.clone(),
-        input_event_id: step.input_event_id,
-        end,
-        state_write: None,
-        start_runs: Vec::new(),
-        wake_steps: Vec::new(),
-    }
-}
-
 async fn each_backend<F, Fut>(test: F)
 where
     F: Fn(SqlStore) -> Fut,
@@ -138,17 +121,17 @@ async fn a_step_completes_once_and_a_stale_lease_is_fenced_off() {
         assert!(second[0].lease_token > first[0].lease_token);
 
         let zombie = store
-            .complete(&[completion(&first[0], done(vec![]))], T0 + 1_100)
+            .complete(&[Completion::new(&first[0], done(vec![]))], T0 + 1_100)
             .await
             .unwrap();
         assert_eq!(zombie, vec![Completed::Fenced]);
         let live = store
-            .complete(&[completion(&second[0], done(vec![]))], T0 + 1_200)
+            .complete(&[Completion::new(&second[0], done(vec![]))], T0 + 1_200)
             .await
             .unwrap();
         assert_eq!(live, vec![Completed::Recorded(Some(RunStatus::Succeeded))]);
         let again = store
-            .complete(&[completion(&second[0], done(vec![]))], T0 + 1_300)
+            .complete(&[Completion::new(&second[0], done(vec![]))], T0 + 1_300)
             .await
             .unwrap();
         assert_eq!(
@@ -195,7 +178,7 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
             },
         ];
         let result = store
-            .complete(&[completion(&step, done(emitted))], T0 + 10)
+            .complete(&[Completion::new(&step, done(emitted))], T0 + 10)
             .await
             .unwrap();
         assert_eq!(result, vec![Completed::Recorded(None)]);
@@ -216,7 +199,10 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
             store.queue_depth().await.unwrap(),
             vec![(StepState::Running, 3)]
         );
-        let ends: Vec<_> = next.iter().map(|s| completion(s, done(vec![]))).collect();
+        let ends: Vec<_> = next
+            .iter()
+            .map(|s| Completion::new(s, done(vec![])))
+            .collect();
         let results = store.complete(&ends, T0 + 20).await.unwrap();
         assert_eq!(
             results.last(),
@@ -242,7 +228,7 @@ async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
             error: json!({"class": "retriable"}),
         };
         store
-            .complete(&[completion(&step, retry)], T0 + 1)
+            .complete(&[Completion::new(&step, retry)], T0 + 1)
             .await
             .unwrap();
         assert!(store
@@ -264,7 +250,7 @@ async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
             wait: Wait::Delay,
         };
         store
-            .complete(&[completion(&step, wait)], T0 + 5_001)
+            .complete(&[Completion::new(&step, wait)], T0 + 5_001)
             .await
             .unwrap();
         assert_eq!(
@@ -297,9 +283,9 @@ async fn action_state_is_compare_and_set_with_the_completion() {
             expected: expected.map(str::to_owned),
             new: new.to_owned(),
         };
-        let mut a = completion(&steps[0], done(vec![]));
+        let mut a = Completion::new(&steps[0], done(vec![]));
         a.state_write = Some(write(None, "1"));
-        let mut b = completion(&steps[1], done(vec![]));
+        let mut b = Completion::new(&steps[1], done(vec![]));
         b.state_write = Some(write(None, "1"));
         let results = store.complete(&[a, b], T0 + 1).await.unwrap();
         assert_eq!(results[0], Completed::Recorded(Some(RunStatus::Succeeded)));
@@ -313,7 +299,7 @@ async fn action_state_is_compare_and_set_with_the_completion() {
             RunStatus::Running,
             "nothing of the conflicting completion was kept"
         );
-        let mut b = completion(&steps[1], done(vec![]));
+        let mut b = Completion::new(&steps[1], done(vec![]));
         b.state_write = Some(write(Some("1"), "2"));
         assert_eq!(
             store.complete(&[b], T0 + 2).await.unwrap(),
