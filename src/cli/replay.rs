@@ -2,11 +2,9 @@
 //! over HTTP. Matches, alerts and deliveries go to the configured database; alerts for story
 //! webhooks become runs there (a running `warden serve` or `warden worker` executes them).
 
-use super::serve::{
-    build_detector, build_engine, init_logging, public_url, Common, DEFAULT_LISTEN,
-};
+use super::serve::{init_logging, public_url, Common, DEFAULT_LISTEN};
+use crate::app::App;
 use crate::detect::body::{self, Position};
-use crate::detect::deliver::Deliverer;
 use crate::detect::detector::IngestReport;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -50,8 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         let listen = std::env::var("WARDEN_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
-        let engine = build_engine(&args.common, &public_url(&args.common, &listen)).await?;
-        let detector = build_detector(&args.common, &engine)?.detector;
+        let app = App::build(args.common.settings(&public_url(&args.common, &listen))?).await?;
+        let detector = &app.detector;
         let mut total = IngestReport::default();
         for batch in events.chunks(BATCH) {
             let report = detector.ingest_raw(&args.log_type, batch).await?;
@@ -69,9 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             eprintln!("{shown}: {at}: {}", error.message);
         }
-        let delivered = Deliverer::new(engine.clone(), detector, Default::default())
-            .deliver_due()
-            .await?;
+        let delivered = app.deliverer().deliver_due().await?;
         println!(
             "{shown}: {} events read, {} refused, {} rule matches, {} alerts, {} deliveries attempted",
             total.accepted,
@@ -80,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             total.alerts.len(),
             delivered
         );
-        engine.store.close().await;
+        app.engine.store.close().await;
         Ok(if total.rejected > 0 {
             ExitCode::FAILURE
         } else {

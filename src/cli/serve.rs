@@ -1,23 +1,13 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
-use crate::api::{self, AppState, IngestLimits};
-use crate::clock::{Clock, SystemClock};
-use crate::detect::okta_poll::{self, OktaLogPoller};
-use crate::detect::routing::{check_routing, Routing, Target};
-use crate::detect::scheduled::ScheduledQuery;
-use crate::detect::scheduler::Scheduler;
-use crate::detect::{self, deliver::Deliverer, detector::Detector};
-use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
-use crate::http_client::HttpClients;
+use crate::app::{App, Definitions, Settings};
+use crate::engine::RunnerConfig;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
-use crate::story::load;
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Where the data and definitions are.
 #[derive(Debug, clap::Args)]
@@ -112,176 +102,28 @@ pub fn public_url(common: &Common, listen: &str) -> String {
         .unwrap_or_else(|| format!("http://{listen}"))
 }
 
-/// Loads stories (refusing to start on invalid ones), opens the store and builds the engine,
-/// with credentials and resources from the environment.
-pub async fn build_engine(common: &Common, public_url: &str) -> anyhow::Result<Arc<Engine>> {
-    let secrets = Secrets::from_env().context("Failed to read credentials")?;
-    build_engine_with(common, public_url, secrets, Arc::new(SystemClock)).await
-}
-
-/// As [`build_engine`], with the given credentials, resources and clock.
-pub async fn build_engine_with(
-    common: &Common,
-    public_url: &str,
-    secrets: Secrets,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<Engine>> {
-    let loaded = load::load(std::slice::from_ref(&common.stories), &common.templates)
-        .with_context(|| format!("Failed to read {}", common.stories.display()))?;
-    if loaded.error_count() > 0 {
-        for report in &loaded.reports {
-            for d in &report.diagnostics {
-                eprintln!("{}", d.render(&report.path));
-            }
-        }
-        bail!(
-            "{} problem(s) in stories or templates; fix them (see `warden validate`) and start again",
-            loaded.error_count()
-        );
+impl Common {
+    /// The assembly's settings for these definitions, credentials from the environment and the
+    /// system clock.
+    pub fn settings(&self, public_url: &str) -> anyhow::Result<Settings> {
+        let secrets = Secrets::from_env().context("Failed to read credentials")?;
+        Ok(Settings {
+            secrets,
+            public_url: public_url.to_owned(),
+            runner: runner_config(self),
+            ..Settings::new(&self.database_url, self.definitions())
+        })
     }
-    let store = SqlStore::open(&common.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "Failed to open the database {}",
-                store::redact_url(&common.database_url)
-            )
-        })?;
-    let stories = StoryBook::new(loaded.stories);
-    stories
-        .save_versions(&store, clock.now())
-        .await
-        .context("Failed to save story versions")?;
-    Ok(Arc::new(Engine {
-        store,
-        stories,
-        secrets,
-        http: HttpClients::new(),
-        clock,
-        metrics: Default::default(),
-        wake: Default::default(),
-        public_url: public_url.to_owned(),
-    }))
-}
 
-/// The detection stage and the scheduled queries it runs.
-pub struct Detection {
-    /// The detector.
-    pub detector: Arc<Detector>,
-    /// Scheduled queries read from the rules directory.
-    pub queries: Vec<ScheduledQuery>,
-}
-
-/// Loads rules and destinations (refusing to start on invalid ones) and builds the detection
-/// stage over `engine`'s store.
-pub fn build_detector(common: &Common, engine: &Engine) -> anyhow::Result<Detection> {
-    let (rules, queries) = if common.rules.exists() {
-        let loaded = detect::load::load(std::slice::from_ref(&common.rules))
-            .with_context(|| format!("Failed to read {}", common.rules.display()))?;
-        if loaded.error_count() > 0 {
-            for report in loaded.invalid_files() {
-                for d in &report.diagnostics {
-                    eprintln!("{}", d.render(&report.path));
-                }
-            }
-            bail!(
-                "{} problem(s) in rules; fix them (see `warden rules test`) and start again",
-                loaded.error_count()
-            );
-        }
-        let queries = loaded.queries.into_iter().map(|q| q.query).collect();
-        (loaded.rules, queries)
-    } else {
-        tracing::info!(rules = %common.rules.display(), "No rules directory: detection has no rules.");
-        (Vec::new(), Vec::new())
-    };
-    let routing = read_routing(common.destinations.as_deref())?;
-    for destination in routing.all() {
-        if let Target::StoryWebhook(path) = &destination.target {
-            if engine.stories.webhook(path).is_none() {
-                bail!(
-                    "destination `{}` delivers to the story webhook `{path}`, which no story has",
-                    destination.id
-                );
-            }
+    /// Where the stories, templates, rules and destinations are.
+    pub fn definitions(&self) -> Definitions {
+        Definitions::Files {
+            stories: self.stories.clone(),
+            templates: self.templates.clone(),
+            rules: self.rules.clone(),
+            destinations: self.destinations.clone(),
         }
     }
-    let detector = Detector::new(
-        rules,
-        routing,
-        engine.store.clone(),
-        engine.clock.clone(),
-        &engine.public_url,
-    );
-    Ok(Detection {
-        detector: Arc::new(detector),
-        queries,
-    })
-}
-
-/// The Okta System Log poller, when the `okta_url` resource and the `okta` credential are set
-/// (and `WARDEN_OKTA_POLL` is not `off`).
-fn okta_poller(engine: &Engine) -> anyhow::Result<Option<(OktaLogPoller, String)>> {
-    if std::env::var("WARDEN_OKTA_POLL").as_deref() == Ok("off") {
-        return Ok(None);
-    }
-    let (Some(org), Some(token)) = (
-        engine.secrets.resource("okta_url"),
-        engine.secrets.credential("okta"),
-    ) else {
-        return Ok(None);
-    };
-    let poller = OktaLogPoller::new(engine.http.for_redirects(false).clone(), org, token.clone())
-        .context("Cannot poll the Okta System Log")?;
-    Ok(Some((poller, format!("okta:{org}"))))
-}
-
-/// Background work beside the runner: alert delivery, scheduled queries and the Okta poller.
-fn spawn_detection(
-    engine: &Arc<Engine>,
-    detection: &Detection,
-    poll_interval: Duration,
-    stopped: &watch::Receiver<bool>,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let detector = &detection.detector;
-    let mut tasks = vec![tokio::spawn(
-        Deliverer::new(engine.clone(), detector.clone(), Default::default()).run(stopped.clone()),
-    )];
-    let scheduler = Scheduler::new(
-        detector.clone(),
-        detection.queries.clone(),
-        engine.clock.clone(),
-    );
-    if !scheduler.queries().is_empty() {
-        tracing::info!(
-            queries = scheduler.queries().len(),
-            "Scheduled queries are on."
-        );
-        tasks.push(tokio::spawn(scheduler.run(stopped.clone())));
-    }
-    if let Some((poller, source)) = okta_poller(engine)? {
-        tracing::info!(%source, interval_secs = poll_interval.as_secs(), "Polling the Okta System Log.");
-        let (detector, stopped) = (detector.clone(), stopped.clone());
-        tasks.push(tokio::spawn(async move {
-            okta_poll::run(poller, &source, &*detector, poll_interval, stopped).await;
-        }));
-    }
-    Ok(tasks)
-}
-
-fn read_routing(path: Option<&std::path::Path>) -> anyhow::Result<Routing> {
-    let default = std::path::Path::new("destinations.yml");
-    let path = match path {
-        Some(path) => path,
-        None if default.exists() => default,
-        None => return Ok(Routing::default()),
-    };
-    let shown = path.display().to_string();
-    let source = load::read_source(path).map_err(|d| anyhow::anyhow!("{}", d.render(&shown)))?;
-    check_routing(&source).map_err(|problems| {
-        let rendered: Vec<String> = problems.iter().map(|d| d.render(&shown)).collect();
-        anyhow::anyhow!("{}", rendered.join("\n"))
-    })
 }
 
 fn runner_config(common: &Common) -> RunnerConfig {
@@ -318,7 +160,6 @@ async fn shutdown_signal() {
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
-        let engine = build_engine(&args.common, &public_url(&args.common, &args.listen)).await?;
         let api_token = std::env::var("WARDEN_API_TOKEN")
             .ok()
             .filter(|t| !t.is_empty())
@@ -326,78 +167,50 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if api_token.is_none() && !args.dev {
             tracing::warn!("WARDEN_API_TOKEN is not set: /api/* answers 401 (use --dev to open it on a trusted machine).");
         }
+        let okta_poll = (std::env::var("WARDEN_OKTA_POLL").as_deref() != Ok("off"))
+            .then(|| Duration::from_secs(args.common.okta_poll_secs.max(1)));
+        let settings = Settings {
+            api_token,
+            dev: args.dev,
+            okta_poll,
+            ..args
+                .common
+                .settings(&public_url(&args.common, &args.listen))?
+        };
+        let app = App::build(settings).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", args.listen))?;
-        let detection = build_detector(&args.common, &engine)?;
-        let detector = detection.detector.clone();
-        let (stop, stopped) = watch::channel(false);
-        let runner = Runner::new(engine.clone(), runner_config(&args.common));
-        let runner = tokio::spawn(runner.run(stopped.clone()));
-        let background = spawn_detection(
-            &engine,
-            &detection,
-            Duration::from_secs(args.common.okta_poll_secs.max(1)),
-            &stopped,
-        )?;
-        let app = api::router(AppState {
-            engine: engine.clone(),
-            api_token,
-            dev: args.dev,
-            detector: detector.clone(),
-            ingest_limits: IngestLimits::default(),
-        });
+        let running = app.start()?;
         tracing::info!(
             listen = %listener.local_addr()?,
-            stories = engine.stories.all().len(),
-            rules = detector.rules().count(),
+            stories = app.engine.stories.all().len(),
+            rules = app.detector.rules().count(),
             "Warden is serving."
         );
-        axum::serve(listener, app)
+        axum::serve(listener, app.router())
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("The HTTP server failed")?;
         tracing::info!("Shutting down: no new requests; draining steps.");
-        let _ = stop.send(true);
-        let _ = runner.await;
-        for task in background {
-            let _ = task.await;
-        }
-        engine.store.close().await;
+        running.stop().await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// `warden worker`: a runner only, for extra processes sharing a Postgres database.
+/// `warden worker`: a runner only, for extra processes sharing a Postgres database. Workers
+/// share the delivery queue and the scheduled queries (each tick is claimed in the database, so
+/// it runs once); polling Okta stays with `warden serve`.
 pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
         let listen = std::env::var("WARDEN_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
-        let engine = build_engine(&args.common, &public_url(&args.common, &listen)).await?;
-        let detection = build_detector(&args.common, &engine)?;
-        let (stop, stopped) = watch::channel(false);
-        let runner = Runner::new(engine.clone(), runner_config(&args.common));
-        let runner = tokio::spawn(runner.run(stopped.clone()));
-        // Workers share the delivery queue and the scheduled queries (each tick is claimed in
-        // the database, so it runs once). Polling Okta stays with `warden serve`.
-        let deliverer = Deliverer::new(
-            engine.clone(),
-            detection.detector.clone(),
-            Default::default(),
-        );
-        let scheduler = Scheduler::new(detection.detector, detection.queries, engine.clock.clone());
-        let background = [
-            tokio::spawn(deliverer.run(stopped.clone())),
-            tokio::spawn(scheduler.run(stopped)),
-        ];
+        let settings = args.common.settings(&public_url(&args.common, &listen))?;
+        let app = App::build(settings).await?;
+        let running = app.start()?;
         tracing::info!("Warden worker is running.");
         shutdown_signal().await;
-        let _ = stop.send(true);
-        let _ = runner.await;
-        for task in background {
-            let _ = task.await;
-        }
-        engine.store.close().await;
+        running.stop().await;
         Ok(ExitCode::SUCCESS)
     })
 }

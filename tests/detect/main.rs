@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{each_backend, TestDb};
-use warden::api::{self, AppState, IngestLimits};
+use warden::app::{Definitions, Settings};
 use warden::clock::ManualClock;
 use warden::detect::deliver::{Deliverer, DeliveryPolicy};
 use warden::detect::detector::Detector;
@@ -19,9 +19,8 @@ use warden::detect::load::LoadedRule;
 use warden::detect::okta_poll::{Checkpoint, LogSink, OktaLogPoller};
 use warden::detect::routing::check_routing;
 use warden::detect::scheduler::Scheduler;
-use warden::engine::{Engine, StoryBook};
+use warden::engine::Engine;
 use warden::secrets::{Secret, Secrets};
-use warden::store::SqlStore;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -72,21 +71,6 @@ impl TestApp {
             warden::story::load::load(&[root().join("stories")], &root().join("templates"))
                 .expect("read stories");
         assert_eq!(loaded.error_count(), 0, "shipped stories are valid");
-        let store = SqlStore::open(&db.url).await.expect("open store");
-        let stories = StoryBook::new(loaded.stories);
-        stories.save_versions(&store, START).await.unwrap();
-        let engine = Arc::new(Engine {
-            store,
-            stories,
-            secrets: Secrets::default()
-                .with_credential("panther_webhook", "hook-secret")
-                .with_credential("soc_token", "soc-secret-value"),
-            http: Default::default(),
-            clock: clock.clone(),
-            metrics: Default::default(),
-            wake: Default::default(),
-            public_url: "http://127.0.0.1:8080".into(),
-        });
         let shipped = std::fs::read_to_string(root().join("destinations.yml")).unwrap();
         let routing = check_routing(&format!(
             "{shipped}
@@ -98,38 +82,35 @@ impl TestApp {
 "
         ))
         .expect("routing");
-        let detector = Arc::new(Detector::new(
+        let definitions = Definitions::Loaded {
+            stories: loaded.stories,
             rules,
+            queries: Vec::new(),
             routing,
-            engine.store.clone(),
-            clock.clone(),
-            "https://warden.example.com",
-        ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let app = api::router(AppState {
-            engine: engine.clone(),
-            api_token: Some(Secret::new(TOKEN)),
-            dev: false,
-            detector: detector.clone(),
-            ingest_limits: IngestLimits::default(),
-        });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        let policy = DeliveryPolicy {
-            max_attempts: 3,
-            min_delay: Duration::from_secs(30),
-            max_delay: Duration::from_secs(30),
-            ..DeliveryPolicy::default()
         };
+        let served = support::serve(Settings {
+            secrets: Secrets::default()
+                .with_credential("panther_webhook", "hook-secret")
+                .with_credential("soc_token", "soc-secret-value"),
+            clock,
+            public_url: "https://warden.example.com".into(),
+            api_token: Some(Secret::new(TOKEN)),
+            delivery: DeliveryPolicy {
+                max_attempts: 3,
+                min_delay: Duration::from_secs(30),
+                max_delay: Duration::from_secs(30),
+                ..DeliveryPolicy::default()
+            },
+            ..Settings::new(&db.url, definitions)
+        })
+        .await;
         TestApp {
-            address,
-            deliverer: Deliverer::new(engine.clone(), detector.clone(), policy),
-            detector,
-            engine,
+            address: served.address,
+            deliverer: served.deliverer,
+            detector: served.detector,
+            engine: served.engine,
             http: reqwest::Client::new(),
-            server,
+            server: served.server,
         }
     }
 

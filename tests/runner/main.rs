@@ -8,12 +8,11 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{each_backend, TestDb};
-use warden::api::{self, AppState};
+use warden::app::{Definitions, Settings};
 use warden::clock::ManualClock;
-use warden::detect::detector::Detector;
-use warden::engine::{Engine, Runner, RunnerConfig, StoryBook};
+use warden::engine::{Engine, Runner};
 use warden::secrets::{Secret, Secrets};
-use warden::store::{Runs, SqlStore};
+use warden::store::Runs;
 use warden::story::validate::{check_story, Catalog};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -56,12 +55,6 @@ impl TestApp {
                 check_story(id, source, &catalog).unwrap_or_else(|d| panic!("{id}: {d:?}"))
             })
             .collect();
-        let store = SqlStore::open(&db.url).await.expect("open store");
-        let stories = StoryBook::new(stories);
-        stories
-            .save_versions(&store, START)
-            .await
-            .expect("save versions");
         let secrets = Secrets::default()
             .with_credential("hook", SECRET)
             .with_credential("slack", SLACK_TOKEN)
@@ -72,38 +65,19 @@ impl TestApp {
             .with_credential("slack_signing_secret", SLACK_SIGNING_SECRET)
             .with_resource("mock_url", mock)
             .with_resource("slack_url", mock);
-        let engine = Arc::new(Engine {
-            store,
-            stories,
+        let served = support::serve(Settings {
             secrets,
-            http: Default::default(),
-            clock: clock.clone(),
-            metrics: Default::default(),
-            wake: Default::default(),
-            public_url: "http://127.0.0.1:8080".into(),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let app = api::router(AppState {
-            engine: engine.clone(),
+            clock,
             api_token: Some(Secret::new(TOKEN)),
-            dev: false,
-            detector: Arc::new(Detector::without_rules(
-                engine.store.clone(),
-                engine.clock.clone(),
-            )),
-            ingest_limits: Default::default(),
-        });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        let runner = Runner::new(engine.clone(), RunnerConfig::default());
+            ..Settings::new(&db.url, Definitions::stories(stories))
+        })
+        .await;
         TestApp {
-            address,
-            engine,
-            runner,
+            address: served.address,
+            engine: served.engine,
+            runner: served.runner,
             http: reqwest::Client::new(),
-            server,
+            server: served.server,
         }
     }
 

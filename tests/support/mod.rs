@@ -89,3 +89,40 @@ where
         test(db).await.drop_db().await;
     }
 }
+
+/// Warden as [`warden::app::App`] assembles it, with its API on a loopback port.
+pub struct Served {
+    /// The API's base URL, e.g. `http://127.0.0.1:41234`.
+    pub address: String,
+    /// The engine.
+    pub engine: std::sync::Arc<warden::engine::Engine>,
+    /// The detection stage.
+    pub detector: std::sync::Arc<warden::detect::detector::Detector>,
+    /// A runner, for `run_until_idle`.
+    pub runner: warden::engine::Runner,
+    /// The delivery queue's worker, for `deliver_due`.
+    pub deliverer: warden::detect::deliver::Deliverer,
+    /// The HTTP server.
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// Builds the app from `settings` and serves its API on port 0.
+pub async fn serve(settings: warden::app::Settings) -> Served {
+    let app = warden::app::App::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("build the app: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Served {
+        address,
+        runner: app.runner(),
+        deliverer: app.deliverer(),
+        engine: app.engine,
+        detector: app.detector,
+        server,
+    }
+}

@@ -3,17 +3,15 @@
 //! matches and alerts are committed.
 
 use super::{
-    bench_engine, init_quiet_logging, peak_rss_mb, quantile, round2, runtime, with_scratch_db,
-    DbArgs,
+    bench_settings, bench_story, init_quiet_logging, peak_rss_mb, quantile, round2, runtime,
+    with_scratch_db, DbArgs,
 };
-use crate::api::{self, AppState};
-use crate::detect::detector::Detector;
+use crate::app::{App, Definitions, Settings};
 use crate::detect::load;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::JoinSet;
 
@@ -73,7 +71,6 @@ fn body(batch: usize, match_every: usize) -> String {
 
 async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let backend = args.db.backend.as_str();
-    let engine = bench_engine(&url).await?;
     let loaded = load::load(&args.rules).context("Failed to read the rules")?;
     if loaded.error_count() > 0 {
         bail!(
@@ -82,23 +79,22 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
         );
     }
     let rule_count = loaded.rules.len();
-    let detector = Detector::new(
-        loaded.rules,
-        Default::default(),
-        engine.store.clone(),
-        engine.clock.clone(),
-        "http://127.0.0.1",
-    );
+    let definitions = Definitions::Loaded {
+        stories: vec![bench_story()?],
+        rules: loaded.rules,
+        queries: Vec::new(),
+        routing: Default::default(),
+    };
+    let app = App::build(Settings {
+        dev: true,
+        ..bench_settings(&url, definitions, 1)
+    })
+    .await?;
+    let engine = &app.engine;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}/ingest/Okta.SystemLog", listener.local_addr()?);
-    let app = api::router(AppState {
-        engine: engine.clone(),
-        api_token: None,
-        dev: true,
-        detector: Arc::new(detector),
-        ingest_limits: Default::default(),
-    });
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let router = app.router();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let body = body(args.batch, args.match_every);
     println!(
         "bench ingest ({backend}, {shown}): {rule_count} rules, {} requests of {} events ({} KiB), {} clients, 1 in {} events matching",

@@ -9,17 +9,15 @@ mod ingest;
 mod runner;
 mod webhook;
 
-use crate::clock::{Clock as _, SystemClock};
-use crate::engine::{Engine, StoryBook};
-use crate::http_client::HttpClients;
+use crate::app::{Definitions, Settings};
+use crate::engine::RunnerConfig;
 use crate::secrets::Secrets;
-use crate::store::{self, SqlStore};
-use crate::story::{check_story, Catalog};
+use crate::store;
+use crate::story::{check_story, Catalog, Story};
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The benchmarks.
@@ -369,26 +367,23 @@ actions:
 /// Steps per run of the benchmark story, not counting the webhook's entry step.
 pub const STEPS_PER_RUN: u64 = 4;
 
-/// An engine over `url` with only the benchmark story, the system clock and its webhook secret.
-pub async fn bench_engine(url: &str) -> anyhow::Result<Arc<Engine>> {
-    let story = check_story(BENCH_STORY_ID, BENCH_STORY, &Catalog::default())
-        .map_err(|d| anyhow::anyhow!("the bench story is invalid: {:?}", d.first()))?;
-    let store = SqlStore::open(url)
-        .await
-        .with_context(|| format!("Failed to open {}", store::redact_url(url)))?;
-    let stories = StoryBook::new(vec![story]);
-    let clock = Arc::new(SystemClock);
-    stories.save_versions(&store, clock.now()).await?;
-    Ok(Arc::new(Engine {
-        store,
-        stories,
+/// The bench story, validated.
+pub fn bench_story() -> anyhow::Result<Story> {
+    check_story(BENCH_STORY_ID, BENCH_STORY, &Catalog::default())
+        .map_err(|d| anyhow::anyhow!("the bench story is invalid: {:?}", d.first()))
+}
+
+/// Settings over `url` with `definitions`, the system clock, the bench story's webhook secret
+/// and `concurrency` steps in flight.
+pub fn bench_settings(url: &str, definitions: Definitions, concurrency: usize) -> Settings {
+    Settings {
         secrets: Secrets::default().with_credential("hook", BENCH_SECRET),
-        http: HttpClients::new(),
-        clock,
-        metrics: Default::default(),
-        wake: Default::default(),
-        public_url: "http://127.0.0.1:8080".into(),
-    }))
+        runner: RunnerConfig {
+            max_in_flight: concurrency.max(1),
+            ..RunnerConfig::default()
+        },
+        ..Settings::new(url, definitions)
+    }
 }
 
 /// A Panther-like alert (≈ 700 bytes of JSON), unique per `n`.

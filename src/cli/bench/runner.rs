@@ -2,10 +2,11 @@
 //! batches), then lets the real runner drain it and reads per-step timings back from the store.
 
 use super::{
-    bench_engine, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2, run_statuses,
-    runtime, with_scratch_db, DbArgs, BENCH_STORY_ID, STEPS_PER_RUN,
+    bench_settings, bench_story, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2,
+    run_statuses, runtime, with_scratch_db, DbArgs, BENCH_STORY_ID, STEPS_PER_RUN,
 };
-use crate::engine::{Engine, Runner, RunnerConfig};
+use crate::app::{App, Definitions};
+use crate::engine::{Engine, RunnerConfig};
 use crate::run::{millis, new_run_id, Millis, StepState};
 use crate::store::{NewRun, Runs as _};
 use crate::story::LinkKind;
@@ -62,22 +63,20 @@ struct Timings {
 
 async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let backend = args.db.backend.as_str();
-    let engine = bench_engine(&url).await?;
+    let definitions = Definitions::stories(vec![bench_story()?]);
+    let app = App::build(bench_settings(&url, definitions, args.concurrency)).await?;
+    let engine = &app.engine;
     let steps = args.runs * STEPS_PER_RUN;
 
     let creating = Instant::now();
-    create_backlog(&engine, args.runs).await?;
+    create_backlog(engine, args.runs).await?;
     let created_in = creating.elapsed();
 
-    let config = RunnerConfig {
-        max_in_flight: args.concurrency.max(1),
-        ..RunnerConfig::default()
-    };
     let (stop, stopped) = watch::channel(false);
     let start_ms = engine.clock.now();
     let started = Instant::now();
-    let runner = tokio::spawn(Runner::new(engine.clone(), config).run(stopped));
-    let finished = wait_for_steps(&engine, steps).await;
+    let runner = tokio::spawn(app.runner().run(stopped));
+    let finished = wait_for_steps(engine, steps).await;
     let elapsed = started.elapsed();
     let _ = stop.send(true);
     let _ = runner.await;

@@ -2,17 +2,15 @@
 //! generator on its own thread and runtime posting Panther-like alerts at a fixed rate.
 
 use super::{
-    bench_engine, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2, run_statuses,
-    runtime, with_scratch_db, DbArgs, BENCH_SECRET, BENCH_STORY_ID, STEPS_PER_RUN,
+    bench_settings, bench_story, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2,
+    run_statuses, runtime, with_scratch_db, DbArgs, BENCH_SECRET, BENCH_STORY_ID, STEPS_PER_RUN,
 };
-use crate::api::{self, AppState};
-use crate::detect::detector::Detector;
-use crate::engine::{Engine, Runner, RunnerConfig};
+use crate::app::{App, Definitions};
+use crate::engine::Engine;
 use crate::run::StepState;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
@@ -59,33 +57,24 @@ struct Load {
 
 async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let backend = args.db.backend.as_str();
-    let engine = bench_engine(&url).await?;
+    let definitions = Definitions::stories(vec![bench_story()?]);
+    let app = App::build(bench_settings(&url, definitions, args.concurrency)).await?;
+    let engine = &app.engine;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let detector = Detector::without_rules(engine.store.clone(), engine.clock.clone());
-    let app = api::router(AppState {
-        engine: engine.clone(),
-        api_token: None,
-        dev: false,
-        detector: Arc::new(detector),
-        ingest_limits: Default::default(),
-    });
+    let router = app.router();
     let (server_stop, server_stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, router)
             .with_graceful_shutdown(async {
                 let _ = server_stopped.await;
             })
             .await
     });
     let (runner_stop, runner_stopped) = watch::channel(false);
-    let config = RunnerConfig {
-        max_in_flight: args.concurrency.max(1),
-        ..RunnerConfig::default()
-    };
-    let runner = tokio::spawn(Runner::new(engine.clone(), config).run(runner_stopped));
+    let runner = tokio::spawn(app.runner().run(runner_stopped));
 
-    let outcome = load_and_drain(&engine, addr, args).await;
+    let outcome = load_and_drain(engine, addr, args).await;
 
     let _ = server_stop.send(());
     let _ = server.await;

@@ -3,17 +3,16 @@
 //! detector, alert delivery and the runner. `warden demo` drives it on the system clock;
 //! the seed story's end-to-end tests drive it on a manual clock, on SQLite and Postgres.
 
-use super::super::serve::{build_detector, build_engine_with, Common};
-use crate::api::{self, AppState, IngestLimits};
+use crate::app::{App, Definitions, Settings};
 use crate::clock::Clock;
 use crate::demo::sim::{Scenario, Simulators, SlackMessage};
 use crate::detect::deliver::Deliverer;
 use crate::detect::detector::Detector;
-use crate::engine::{Engine, Runner, RunnerConfig};
+use crate::engine::{Engine, Runner};
 use crate::secrets::{random_hex, Secret, Secrets};
 use anyhow::{bail, Context as _};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,25 +76,31 @@ impl Stack {
             .await
             .context("Failed to listen on a loopback port")?;
         let address = format!("http://{}", listener.local_addr()?);
-        let common = common(&options.root, options.database_url);
-        let engine = build_engine_with(&common, &address, secrets, options.clock).await?;
-        let detector = build_detector(&common, &engine)?.detector;
-        let app = api::router(AppState {
-            engine: engine.clone(),
+        let root = &options.root;
+        let definitions = Definitions::Files {
+            stories: root.join("stories"),
+            templates: root.join("templates"),
+            rules: root.join("rules"),
+            destinations: Some(root.join("destinations.yml")),
+        };
+        let app = App::build(Settings {
+            secrets,
+            clock: options.clock,
+            public_url: address.clone(),
             api_token: Some(api_token.clone()),
-            dev: false,
-            detector: detector.clone(),
-            ingest_limits: IngestLimits::default(),
-        });
+            ..Settings::new(options.database_url, definitions)
+        })
+        .await?;
+        let router = app.router();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(listener, router).await;
         });
         Ok(Stack {
-            runner: Runner::new(engine.clone(), RunnerConfig::default()),
-            deliverer: Deliverer::new(engine.clone(), detector.clone(), Default::default()),
+            runner: app.runner(),
+            deliverer: app.deliverer(),
             sims,
-            engine,
-            detector,
+            engine: app.engine,
+            detector: app.detector,
             address,
             server,
             http: reqwest::Client::new(),
@@ -237,20 +242,6 @@ fn walk(node: &Value, visit: &mut dyn FnMut(&Value)) {
         Value::Array(items) => items.iter().for_each(|i| walk(i, visit)),
         Value::Object(fields) => fields.values().for_each(|v| walk(v, visit)),
         _ => {}
-    }
-}
-
-fn common(root: &Path, database_url: String) -> Common {
-    Common {
-        database_url,
-        stories: root.join("stories"),
-        templates: root.join("templates"),
-        rules: root.join("rules"),
-        destinations: Some(root.join("destinations.yml")),
-        public_url: None,
-        okta_poll_secs: 60,
-        lease_secs: 30,
-        concurrency: 64,
     }
 }
 

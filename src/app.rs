@@ -1,0 +1,423 @@
+//! The one assembly of Warden: [`Settings`] in, an [`App`] out (store, stories, engine, detection
+//! stage), from which the HTTP API, the runner and the background work are started.
+//! `warden serve`, `warden worker`, `warden demo`, the benches and the integration tests all
+//! build through here, so what they run is wired the same way.
+
+use crate::api::{self, AppState, IngestLimits};
+use crate::clock::Clock;
+use crate::detect::deliver::{Deliverer, DeliveryPolicy};
+use crate::detect::detector::Detector;
+use crate::detect::load::LoadedRule;
+use crate::detect::okta_poll::{self, OktaLogPoller};
+use crate::detect::routing::{check_routing, Routing, Target};
+use crate::detect::scheduled::ScheduledQuery;
+use crate::detect::scheduler::Scheduler;
+use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
+use crate::http_client::HttpClients;
+use crate::secrets::{Secret, Secrets};
+use crate::store::{self, SqlStore};
+use crate::story::{load, Story};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why Warden cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Stories, templates, rules or destinations have problems; each is rendered with its
+    /// position.
+    #[error(
+        "{count} problem(s) in {what}; fix them (see `{command}`) and start again:\n{rendered}"
+    )]
+    Invalid {
+        /// What was read: `stories or templates`, `rules`, `destinations`.
+        what: &'static str,
+        /// The command that reports the same problems.
+        command: &'static str,
+        /// How many.
+        count: usize,
+        /// Every problem, one `path:line:col: error[…]` block each.
+        rendered: String,
+    },
+    /// A directory or file could not be read.
+    #[error("failed to read {path}: {source}")]
+    Read {
+        /// What.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("failed to open the database {url}: {source}")]
+    Store {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        source: store::Error,
+    },
+    /// The database failed while saving the stories' versions.
+    #[error("failed to save story versions: {0}")]
+    SaveVersions(store::Error),
+    /// The Okta poller's resource or credential is unusable.
+    #[error("cannot poll the Okta System Log: {0}")]
+    OktaPoller(String),
+}
+
+/// Where stories, templates, rules and destinations come from.
+pub enum Definitions {
+    /// Directories and a file on disk, as `warden serve` reads them: anything invalid stops the
+    /// build with every problem listed.
+    Files {
+        /// Stories directory.
+        stories: PathBuf,
+        /// Integration templates directory.
+        templates: PathBuf,
+        /// Detection rules directory (may be missing: no rules).
+        rules: PathBuf,
+        /// Alert destinations; `None`: `./destinations.yml` if it exists, else none.
+        destinations: Option<PathBuf>,
+    },
+    /// Already loaded and validated (benches, tests).
+    Loaded {
+        /// The stories.
+        stories: Vec<Story>,
+        /// The rules.
+        rules: Vec<LoadedRule>,
+        /// The scheduled queries.
+        queries: Vec<ScheduledQuery>,
+        /// The destinations.
+        routing: Routing,
+    },
+}
+
+impl Definitions {
+    /// Stories only: no rules, queries or destinations.
+    pub fn stories(stories: Vec<Story>) -> Definitions {
+        Definitions::Loaded {
+            stories,
+            rules: Vec::new(),
+            queries: Vec::new(),
+            routing: Routing::default(),
+        }
+    }
+}
+
+/// Everything the assembly needs.
+pub struct Settings {
+    /// `sqlite://FILE` or `postgres://…`; migrated on build.
+    pub database_url: String,
+    /// Stories, templates, rules and destinations.
+    pub definitions: Definitions,
+    /// Credentials and resources.
+    pub secrets: Secrets,
+    /// Time: the system's in production, a manual clock in tests.
+    pub clock: Arc<dyn Clock>,
+    /// The URL people reach Warden at (prompt links, alert links).
+    pub public_url: String,
+    /// The bearer token `/api/*` and `/ingest` require.
+    pub api_token: Option<Secret>,
+    /// Open the API without a token (trusted machines only).
+    pub dev: bool,
+    /// Body limits of `POST /ingest`.
+    pub ingest_limits: IngestLimits,
+    /// Runner tuning.
+    pub runner: RunnerConfig,
+    /// Alert delivery retries.
+    pub delivery: DeliveryPolicy,
+    /// How often to poll the Okta System Log (when its resource and credential are set);
+    /// `None`: never (workers, tests).
+    pub okta_poll: Option<Duration>,
+}
+
+impl Settings {
+    /// Settings with defaults for everything but where the data and definitions are.
+    pub fn new(database_url: impl Into<String>, definitions: Definitions) -> Settings {
+        Settings {
+            database_url: database_url.into(),
+            definitions,
+            secrets: Secrets::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            public_url: "http://127.0.0.1:8080".into(),
+            api_token: None,
+            dev: false,
+            ingest_limits: IngestLimits::default(),
+            runner: RunnerConfig::default(),
+            delivery: DeliveryPolicy::default(),
+            okta_poll: None,
+        }
+    }
+}
+
+/// Warden assembled: the engine and the detection stage over one store.
+pub struct App {
+    /// The engine: store, stories, secrets, HTTP, clock, metrics.
+    pub engine: Arc<Engine>,
+    /// The detection stage.
+    pub detector: Arc<Detector>,
+    queries: Vec<ScheduledQuery>,
+    api_token: Option<Secret>,
+    dev: bool,
+    ingest_limits: IngestLimits,
+    runner: RunnerConfig,
+    delivery: DeliveryPolicy,
+    okta_poll: Option<Duration>,
+}
+
+impl App {
+    /// Loads and checks the definitions, opens (and migrates) the store, saves the stories'
+    /// versions and builds the engine and the detector.
+    pub async fn build(settings: Settings) -> Result<App, Error> {
+        let (stories, rules, queries, routing) = match settings.definitions {
+            Definitions::Files {
+                stories,
+                templates,
+                rules,
+                destinations,
+            } => {
+                let stories = load_stories(&stories, &templates)?;
+                let (rules, queries) = load_rules(&rules)?;
+                let routing = read_routing(destinations.as_deref())?;
+                (stories, rules, queries, routing)
+            }
+            Definitions::Loaded {
+                stories,
+                rules,
+                queries,
+                routing,
+            } => (stories, rules, queries, routing),
+        };
+        let store = SqlStore::open(&settings.database_url)
+            .await
+            .map_err(|source| Error::Store {
+                url: store::redact_url(&settings.database_url),
+                source,
+            })?;
+        let stories = StoryBook::new(stories);
+        check_destinations(&routing, &stories)?;
+        stories
+            .save_versions(&store, settings.clock.now())
+            .await
+            .map_err(Error::SaveVersions)?;
+        let engine = Arc::new(Engine {
+            store,
+            stories,
+            secrets: settings.secrets,
+            http: HttpClients::new(),
+            clock: settings.clock,
+            metrics: Default::default(),
+            wake: Default::default(),
+            public_url: settings.public_url,
+        });
+        let detector = Arc::new(Detector::new(
+            rules,
+            routing,
+            engine.store.clone(),
+            engine.clock.clone(),
+            &engine.public_url,
+        ));
+        Ok(App {
+            engine,
+            detector,
+            queries,
+            api_token: settings.api_token,
+            dev: settings.dev,
+            ingest_limits: settings.ingest_limits,
+            runner: settings.runner,
+            delivery: settings.delivery,
+            okta_poll: settings.okta_poll,
+        })
+    }
+
+    /// The HTTP API: webhooks, Slack, prompts, ingest, `/api`, `/healthz`, `/metrics`.
+    pub fn router(&self) -> axum::Router {
+        api::router(AppState {
+            engine: self.engine.clone(),
+            api_token: self.api_token.clone(),
+            dev: self.dev,
+            detector: self.detector.clone(),
+            ingest_limits: self.ingest_limits,
+        })
+    }
+
+    /// A runner over the engine (tests drive it with `run_until_idle`).
+    pub fn runner(&self) -> Runner {
+        Runner::new(self.engine.clone(), self.runner.clone())
+    }
+
+    /// The alert delivery queue's worker.
+    pub fn deliverer(&self) -> Deliverer {
+        Deliverer::new(
+            self.engine.clone(),
+            self.detector.clone(),
+            self.delivery.clone(),
+        )
+    }
+
+    /// Starts the work that runs beside the API: the runner, alert delivery, scheduled queries
+    /// (when there are any) and the Okta poller (when configured).
+    pub fn start(&self) -> Result<Running, Error> {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = vec![
+            tokio::spawn(self.runner().run(stopped.clone())),
+            tokio::spawn(self.deliverer().run(stopped.clone())),
+        ];
+        let scheduler = Scheduler::new(
+            self.detector.clone(),
+            self.queries.clone(),
+            self.engine.clock.clone(),
+        );
+        if !scheduler.queries().is_empty() {
+            tracing::info!(
+                queries = scheduler.queries().len(),
+                "Scheduled queries are on."
+            );
+            tasks.push(tokio::spawn(scheduler.run(stopped.clone())));
+        }
+        if let Some(interval) = self.okta_poll {
+            if let Some((poller, source)) = self.okta_poller()? {
+                tracing::info!(%source, interval_secs = interval.as_secs(), "Polling the Okta System Log.");
+                let (detector, stopped) = (self.detector.clone(), stopped.clone());
+                tasks.push(tokio::spawn(async move {
+                    okta_poll::run(poller, &source, &*detector, interval, stopped).await;
+                }));
+            }
+        }
+        Ok(Running {
+            stop,
+            tasks,
+            engine: self.engine.clone(),
+        })
+    }
+
+    /// The Okta System Log poller, when the `okta_url` resource and the `okta` credential are
+    /// set, with the checkpoint source it stores its position under.
+    fn okta_poller(&self) -> Result<Option<(OktaLogPoller, String)>, Error> {
+        let secrets = &self.engine.secrets;
+        let (Some(org), Some(token)) = (secrets.resource("okta_url"), secrets.credential("okta"))
+        else {
+            return Ok(None);
+        };
+        let http = self.engine.http.for_redirects(false).clone();
+        let poller = OktaLogPoller::new(http, org, token.clone())
+            .map_err(|e| Error::OktaPoller(e.to_string()))?;
+        Ok(Some((poller, format!("okta:{org}"))))
+    }
+}
+
+/// The background work of a started [`App`].
+pub struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    engine: Arc<Engine>,
+}
+
+impl Running {
+    /// Stops claiming new work, lets in-flight steps and deliveries finish (each bounded by its
+    /// own drain timeout), then closes the store.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.engine.store.close().await;
+    }
+}
+
+fn load_stories(stories: &Path, templates: &Path) -> Result<Vec<Story>, Error> {
+    let loaded =
+        load::load(std::slice::from_ref(&stories.to_path_buf()), templates).map_err(|source| {
+            Error::Read {
+                path: stories.display().to_string(),
+                source,
+            }
+        })?;
+    if loaded.error_count() > 0 {
+        let rendered = loaded
+            .reports
+            .iter()
+            .flat_map(|r| r.diagnostics.iter().map(|d| d.render(&r.path)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(Error::Invalid {
+            what: "stories or templates",
+            command: "warden validate",
+            count: loaded.error_count(),
+            rendered,
+        });
+    }
+    Ok(loaded.stories)
+}
+
+fn load_rules(rules: &Path) -> Result<(Vec<LoadedRule>, Vec<ScheduledQuery>), Error> {
+    if !rules.exists() {
+        tracing::info!(rules = %rules.display(), "No rules directory: detection has no rules.");
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let loaded = crate::detect::load::load(std::slice::from_ref(&rules.to_path_buf())).map_err(
+        |source| Error::Read {
+            path: rules.display().to_string(),
+            source,
+        },
+    )?;
+    if loaded.error_count() > 0 {
+        let rendered = loaded
+            .invalid_files()
+            .flat_map(|r| r.diagnostics.iter().map(|d| d.render(&r.path)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(Error::Invalid {
+            what: "rules",
+            command: "warden rules test",
+            count: loaded.error_count(),
+            rendered,
+        });
+    }
+    let queries = loaded.queries.into_iter().map(|q| q.query).collect();
+    Ok((loaded.rules, queries))
+}
+
+fn read_routing(path: Option<&Path>) -> Result<Routing, Error> {
+    let default = Path::new("destinations.yml");
+    let path = match path {
+        Some(path) => path,
+        None if default.exists() => default,
+        None => return Ok(Routing::default()),
+    };
+    let shown = path.display().to_string();
+    let invalid = |rendered: String, count: usize| Error::Invalid {
+        what: "destinations",
+        command: "warden serve",
+        count,
+        rendered,
+    };
+    let source = load::read_source(path).map_err(|d| invalid(d.render(&shown), 1))?;
+    check_routing(&source).map_err(|problems| {
+        let rendered: Vec<String> = problems.iter().map(|d| d.render(&shown)).collect();
+        invalid(rendered.join("\n"), problems.len())
+    })
+}
+
+/// Every story-webhook destination names a loaded story's webhook.
+fn check_destinations(routing: &Routing, stories: &StoryBook) -> Result<(), Error> {
+    let unknown: Vec<String> = routing
+        .all()
+        .filter_map(|destination| match &destination.target {
+            Target::StoryWebhook(path) if stories.webhook(path).is_none() => Some(format!(
+                "destination `{}` delivers to the story webhook `{path}`, which no story has",
+                destination.id
+            )),
+            _ => None,
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        what: "destinations",
+        command: "warden serve",
+        count: unknown.len(),
+        rendered: unknown.join("\n"),
+    })
+}
