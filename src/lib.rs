@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod backoff;
 pub mod cli;
 pub mod demo;
 pub mod detect;

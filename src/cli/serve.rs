@@ -231,7 +231,8 @@ fn okta_poller(engine: &Engine) -> anyhow::Result<Option<(OktaLogPoller, String)
         return Ok(None);
     };
     let poller = OktaLogPoller::new(engine.http.for_redirects(false).clone(), org, token.clone())
-        .context("Cannot poll the Okta System Log")?;
+        .context("Cannot poll the Okta System Log")?
+        .with_clock(engine.clock.clone());
     Ok(Some((poller, format!("okta:{org}"))))
 }
 
