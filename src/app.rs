@@ -251,7 +251,7 @@ impl App {
         Deliverer::new(
             self.engine.clone(),
             self.detector.clone(),
-            self.delivery.clone(),
+            self.delivery,
         )
     }
 
@@ -301,7 +301,8 @@ impl App {
         };
         let http = self.engine.http.for_redirects(false).clone();
         let poller = OktaLogPoller::new(http, org, token.clone())
-            .map_err(|e| Error::OktaPoller(e.to_string()))?;
+            .map_err(|e| Error::OktaPoller(e.to_string()))?
+            .with_clock(self.engine.clock.clone());
         Ok(Some((poller, format!("okta:{org}"))))
     }
 }

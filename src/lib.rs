@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod demo;

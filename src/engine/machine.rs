@@ -3,6 +3,7 @@
 //! No I/O and no clock: time and jitter come in as arguments, so every branch is unit-tested.
 
 use crate::actions::{Error, Output};
+use crate::backoff::Backoff;
 use crate::run::{millis, Emitted, Millis, StepEnd, StepState, Wait};
 use crate::story::kinds::LinkKind;
 use crate::story::Story;
@@ -13,15 +14,18 @@ use std::time::Duration;
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// No computed backoff exceeds this (a `Retry-After` may).
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// Jitter takes off up to half of each wait.
+const STEP_BACKOFF: Backoff = Backoff {
+    first: BACKOFF_BASE,
+    cap: BACKOFF_CAP,
+    spread: 0.5,
+};
 
 /// Exponential backoff with jitter: attempt 1 waits 0.5–1 s, attempt 2 1–2 s, … capped at 5 min.
 /// `jitter` is a random number in `[0, 1)`, spreading retries of many steps apart.
 pub fn backoff(attempt: i64, jitter: f64) -> Duration {
-    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let full = BACKOFF_BASE
-        .saturating_mul(2u32.saturating_pow(exponent))
-        .min(BACKOFF_CAP);
-    full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    let retry = u32::try_from(attempt.saturating_sub(1).max(0)).unwrap_or(u32::MAX);
+    STEP_BACKOFF.wait(retry, jitter)
 }
 
 /// Where a step is in its attempts.

@@ -11,15 +11,17 @@ mod alert;
 mod expr;
 mod fields;
 mod read;
+mod top_level;
 
 pub use expr::condition_names;
 
 pub(super) use expr::Place;
 pub(super) use fields::{read_at_least, read_name};
+pub(super) use top_level::{check_file, entry, missing, require};
 
 use crate::detect::eval::{AlertSpec, Failure, JsonNode, Matcher};
 use crate::detect::Severity;
-use crate::diagnostic::{sort_and_dedup, Diagnostic, Span};
+use crate::diagnostic::{Diagnostic, Span};
 use crate::yaml::{from_node, Node, Spanned};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -214,8 +216,22 @@ impl<'d> Compiler<'d> {
         name: &str,
         known: &[&str],
     ) {
-        let hint = crate::diagnostic::did_you_mean(name, known.iter().copied())
-            .unwrap_or_else(|| format!("expected one of: {}", known.join(", ")));
+        self.unknown_key_or(span, name, known, || {
+            format!("expected one of: {}", known.join(", "))
+        });
+    }
+
+    /// As [`Compiler::unknown_key`], with `otherwise` as the hint when nothing in `known` is
+    /// close (for key lists too long to print).
+    pub(super) fn unknown_key_or(
+        &mut self,
+        span: crate::diagnostic::Span,
+        name: &str,
+        known: &[&str],
+        otherwise: impl FnOnce() -> String,
+    ) {
+        let hint =
+            crate::diagnostic::did_you_mean(name, known.iter().copied()).unwrap_or_else(otherwise);
         self.push(
             Diagnostic::new(
                 crate::diagnostic::Code::UnknownKey,
@@ -234,13 +250,12 @@ impl<'d> Compiler<'d> {
 /// Reads and validates a rule file. `Ok` is a compiled rule, an unsupported rule or another
 /// analysis file; `Err` is every problem found, sorted by position.
 pub fn check_rule(source: &str) -> Result<RuleFile, Vec<Diagnostic>> {
-    let mut d = Vec::new();
-    let file = read::check_inner(source, &mut d);
-    sort_and_dedup(&mut d);
-    match file {
-        Some(file) if d.is_empty() => Ok(file),
-        _ => Err(d),
-    }
+    check_file(
+        source,
+        "a rule",
+        "start the file with `AnalysisType: rule`, `RuleID:` and `Detection:`",
+        read::rule_file,
+    )
 }
 
 #[cfg(test)]

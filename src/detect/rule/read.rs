@@ -3,6 +3,7 @@
 
 use super::expr::Place;
 use super::fields::{read_id, read_name, read_positive, read_severity, read_tests};
+use super::top_level::{entry, missing, require};
 use super::{
     AnalysisType, Compiler, Rule, RuleFile, RuleTest, Unsupported, DEFAULT_DEDUP_PERIOD_MINUTES,
     DEFAULT_THRESHOLD,
@@ -81,30 +82,15 @@ const CORRELATION_KEYS: &[&str] = &[
     "BaseVersion",
 ];
 
-pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<RuleFile> {
-    let root = yaml::parse(source, d)?;
-    let Some(entries) = root.as_map() else {
-        d.push(
-            Diagnostic::new(
-                Code::InvalidValue,
-                root.span,
-                format!("expected a rule (a mapping), found {}", root.describe()),
-            )
-            .with_hint("start the file with `AnalysisType: rule`, `RuleID:` and `Detection:`"),
-        );
-        return None;
-    };
-    let mut c = Compiler::new(d);
-    let analysis_type = match entries.iter().find(|(k, _)| k.name == "AnalysisType") {
+/// A rule file's top level: `AnalysisType` decides how the rest is read.
+pub(super) fn rule_file(
+    c: &mut Compiler,
+    root: &Node,
+    entries: &[(Key, Node)],
+) -> Option<RuleFile> {
+    let analysis_type = match entry(entries, "AnalysisType") {
         None => {
-            c.push(
-                Diagnostic::new(
-                    Code::MissingKey,
-                    root.span,
-                    "missing required key `AnalysisType`",
-                )
-                .with_hint("add `AnalysisType: rule`"),
-            );
+            c.push(missing(root, "AnalysisType", "add `AnalysisType: rule`"));
             None
         }
         Some((_, node)) => {
@@ -112,7 +98,7 @@ pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<RuleF
             match text.as_str() {
                 "rule" => Some(AnalysisType::Rule),
                 "scheduled_rule" => Some(AnalysisType::ScheduledRule),
-                "correlation_rule" => return correlation_rule(&mut c, &root, entries),
+                "correlation_rule" => return correlation_rule(c, root, entries),
                 other if OTHER_TYPES.contains(&other) => return Some(RuleFile::Other(text)),
                 other => {
                     let known = ["rule", "scheduled_rule", "correlation_rule"];
@@ -134,7 +120,7 @@ pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<RuleF
             }
         }
     };
-    rule(&mut c, &root, entries, analysis_type)
+    rule(c, root, entries, analysis_type)
 }
 
 /// The top-level values of a rule as read, before cross-key checks.
@@ -245,12 +231,10 @@ fn rule(
                 .map(|v| h.alert.severities = v)
                 .is_some(),
             other => {
-                let hint = did_you_mean(other, RULE_KEYS.iter().copied())
-                    .unwrap_or_else(|| "see the rule keys in specs/panther.md §2.1".to_owned());
-                c.push(
-                    Diagnostic::new(Code::UnknownKey, key.span, format!("unknown key `{other}`"))
-                        .with_hint(hint),
-                );
+                // Thirty keys are too many to list in a hint.
+                c.unknown_key_or(key.span, other, RULE_KEYS, || {
+                    "see the rule keys in specs/panther.md §2.1".to_owned()
+                });
                 false
             }
         };
@@ -331,58 +315,50 @@ fn rule(
 /// Required keys and the pairs that exclude each other; true when all is well.
 fn check_required(c: &mut Compiler, root: &Node, h: &Header) -> bool {
     let present = |name: &str| root.get(name).is_some();
-    let mut problems = Vec::new();
-    let mut missing = |key: &str, hint: &str| {
-        problems.push(
-            Diagnostic::new(
-                Code::MissingKey,
-                root.span,
-                format!("missing required key `{key}`"),
-            )
-            .with_hint(hint.to_owned()),
-        );
-    };
-    if !present("RuleID") {
-        missing("RuleID", "add `RuleID: LogFamily.LogType.DetectionName`");
-    }
-    if !present("Enabled") {
-        missing("Enabled", "add `Enabled: true`");
-    }
-    if !present("Severity") {
-        missing(
-            "Severity",
-            "add `Severity:` (Info, Low, Medium, High or Critical)",
-        );
-    }
+    let mut ok = require(
+        c,
+        root,
+        "RuleID",
+        "add `RuleID: LogFamily.LogType.DetectionName`",
+    );
+    ok &= require(c, root, "Enabled", "add `Enabled: true`");
+    ok &= require(
+        c,
+        root,
+        "Severity",
+        "add `Severity:` (Info, Low, Medium, High or Critical)",
+    );
     if h.base_detection.is_none() {
-        if !present("Filename") && !present("Detection") {
-            missing(
+        if !present("Filename") {
+            ok &= require(
+                c,
+                root,
                 "Detection",
                 "add `Detection:` with match expressions (warden runs Simple Detections)",
             );
         }
-        if !present("LogTypes") && !present("ScheduledQueries") {
-            missing(
+        if !present("ScheduledQueries") {
+            ok &= require(
+                c,
+                root,
                 "LogTypes",
                 "add `LogTypes: [Okta.SystemLog]` (or `ScheduledQueries:` for a scheduled rule)",
             );
         }
         if let (Some(_), Some((key, _))) = (h.filename, h.detection) {
-            problems.push(
+            c.push(
                 Diagnostic::new(Code::KindConflict, key.span, "a rule has both `Filename` and `Detection`")
                     .with_hint("`Filename` names a Python rule, `Detection` makes a Simple Detection; keep one"),
             );
+            ok = false;
         }
         if let (Some(_), Some((key, _))) = (&h.log_types, &h.scheduled_queries) {
-            problems.push(
+            c.push(
                 Diagnostic::new(Code::KindConflict, key.span, "a rule has both `LogTypes` and `ScheduledQueries`")
                     .with_hint("`LogTypes` for a streaming rule, `ScheduledQueries` for a scheduled rule; keep one"),
             );
+            ok = false;
         }
-    }
-    let ok = problems.is_empty();
-    for problem in problems {
-        c.push(problem);
     }
     ok
 }
@@ -397,22 +373,18 @@ fn correlation_rule(c: &mut Compiler, root: &Node, entries: &[(Key, Node)]) -> O
             "Tests" => tests = seq_len(node),
             name if CORRELATION_KEYS.contains(&name) => {}
             other => {
-                let hint = did_you_mean(other, CORRELATION_KEYS.iter().copied())
-                    .unwrap_or_else(|| format!("expected one of: {}", CORRELATION_KEYS.join(", ")));
-                c.push(
-                    Diagnostic::new(Code::UnknownKey, key.span, format!("unknown key `{other}`"))
-                        .with_hint(hint),
-                );
+                c.unknown_key(key.span, other, CORRELATION_KEYS);
                 ok = false;
             }
         }
     }
-    if root.get("RuleID").is_none() {
-        c.push(
-            Diagnostic::new(Code::MissingKey, root.span, "missing required key `RuleID`")
-                .with_hint("add `RuleID: LogFamily.LogType.DetectionName`"),
-        );
-    }
+    // Without a `RuleID` the file cannot even be listed: `id?` below gives up.
+    require(
+        c,
+        root,
+        "RuleID",
+        "add `RuleID: LogFamily.LogType.DetectionName`",
+    );
     let (id, id_span) = id?;
     ok.then(|| {
         RuleFile::Unsupported(Unsupported {

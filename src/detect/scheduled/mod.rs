@@ -36,8 +36,8 @@ mod read;
 pub use cron::{Cron, CronError};
 pub use query::{MatchQuery, DEFAULT_COUNT_COLUMN, FIRST_MATCH, LAST_MATCH};
 
-use crate::detect::rule::Unsupported;
-use crate::diagnostic::{sort_and_dedup, Diagnostic, Span};
+use crate::detect::rule::{check_file, Unsupported};
+use crate::diagnostic::{Diagnostic, Span};
 use jiff::Timestamp;
 use std::time::Duration;
 
@@ -124,13 +124,12 @@ impl Schedule {
 /// Reads and validates a `scheduled_query` file. `Ok` is a query warden runs or an unsupported
 /// (SQL-only) one; `Err` is every problem found, sorted by position.
 pub fn check_scheduled_query(source: &str) -> Result<ScheduledQueryFile, Vec<Diagnostic>> {
-    let mut d = Vec::new();
-    let file = read::check_inner(source, &mut d);
-    sort_and_dedup(&mut d);
-    match file {
-        Some(file) if d.is_empty() => Ok(file),
-        _ => Err(d),
-    }
+    check_file(
+        source,
+        "a scheduled query",
+        "start the file with `AnalysisType: scheduled_query` and `QueryName:`",
+        read::query_file,
+    )
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
-//! Reading a `scheduled_query` file with the rule reader's helpers: every key is read on its own
-//! so one mistake does not hide the others, then the required keys are checked.
+//! Reading a `scheduled_query` file with the rule reader's helpers (`detect::rule`'s
+//! `check_file`, `require`, `entry`): every key is read on its own so one mistake does not hide
+//! the others, then the required keys are checked.
 
 mod schedule;
 mod warden_query;
 
 use super::query::MatchQuery;
 use super::{Schedule, ScheduledQuery, ScheduledQueryFile};
-use crate::detect::rule::{read_name, Compiler, Unsupported};
+use crate::detect::rule::{read_name, require, Compiler, Unsupported};
 use crate::diagnostic::{Code, Diagnostic, Span};
-use crate::yaml::{self, Key, Node};
+use crate::yaml::{Key, Node};
 use serde::Deserialize;
 
 /// Top-level keys (`panther_analysis_tool` `SCHEDULED_QUERY_SCHEMA`, `DatabricksQuery`, and
@@ -54,35 +55,24 @@ struct Header<'n> {
     query: Option<MatchQuery>,
 }
 
-pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<ScheduledQueryFile> {
-    let root = yaml::parse(source, d)?;
-    let Some(entries) = root.as_map() else {
-        d.push(
-            Diagnostic::new(
-                Code::InvalidValue,
-                root.span,
-                format!(
-                    "expected a scheduled query (a mapping), found {}",
-                    root.describe()
-                ),
-            )
-            .with_hint("start the file with `AnalysisType: scheduled_query` and `QueryName:`"),
-        );
-        return None;
-    };
-    let mut c = Compiler::new(d);
+/// A `scheduled_query` file's top level.
+pub(super) fn query_file(
+    c: &mut Compiler,
+    root: &Node,
+    entries: &[(Key, Node)],
+) -> Option<ScheduledQueryFile> {
     let mut h = Header::default();
     let mut ok = true;
     for (key, node) in entries {
         let read = match key.name.as_str() {
-            "AnalysisType" => analysis_type(&mut c, node),
-            "QueryName" => query_name(&mut c, node)
+            "AnalysisType" => analysis_type(c, node),
+            "QueryName" => query_name(c, node)
                 .map(|v| h.name = Some((v, node.span)))
                 .is_some(),
             "Enabled" => c.read(node).map(|v| h.enabled = Some(v)).is_some(),
             "Description" => c.read(node).map(|v| h.description = Some(v)).is_some(),
             "Tags" => c.read(node).map(|v| h.tags = Some(v)).is_some(),
-            "Schedule" => schedule::schedule(&mut c, node)
+            "Schedule" => schedule::schedule(c, node)
                 .map(|v| h.schedule = Some(v))
                 .is_some(),
             "Query" | "AthenaQuery" | "SnowflakeQuery" | "DatabricksQuery" => {
@@ -92,7 +82,7 @@ pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<Sched
             "Lookback" => c.read::<bool>(node).is_some(),
             "LookbackWindowSeconds" => c.read::<u32>(node).is_some(),
             "EmailConfig" => c.read::<EmailConfig>(node).is_some(),
-            "WardenQuery" => warden_query::match_query(&mut c, node)
+            "WardenQuery" => warden_query::match_query(c, node)
                 .map(|v| h.query = Some(v))
                 .is_some(),
             other => {
@@ -102,7 +92,7 @@ pub(super) fn check_inner(source: &str, d: &mut Vec<Diagnostic>) -> Option<Sched
         };
         ok &= read;
     }
-    ok &= check_required(&mut c, &root, &h);
+    ok &= check_required(c, root, &h);
     if !ok {
         return None;
     }
@@ -157,54 +147,34 @@ fn query_name(c: &mut Compiler, node: &Node) -> Option<String> {
     Some(name)
 }
 
-/// A missing required key, reported at the mapping that lacks it.
-pub(super) fn missing(node: &Node, key: &str, hint: &str) -> Diagnostic {
-    Diagnostic::new(
-        Code::MissingKey,
-        node.span,
-        format!("missing required key `{key}`"),
-    )
-    .with_hint(hint.to_owned())
-}
-
 /// Required keys; true when all are there.
 fn check_required(c: &mut Compiler, root: &Node, h: &Header) -> bool {
-    let mut problems = Vec::new();
-    let present = |name: &str| root.get(name).is_some();
-    if !present("AnalysisType") {
-        problems.push(missing(
-            root,
-            "AnalysisType",
-            "add `AnalysisType: scheduled_query`",
-        ));
-    }
-    if !present("QueryName") {
-        problems.push(missing(
-            root,
-            "QueryName",
-            "add `QueryName:`; scheduled rules list it in `ScheduledQueries`",
-        ));
-    }
-    if !present("Enabled") {
-        problems.push(missing(root, "Enabled", "add `Enabled: true`"));
-    }
-    if !present("Schedule") {
-        problems.push(missing(
-            root,
-            "Schedule",
-            "add `Schedule: {RateMinutes: 60, TimeoutMinutes: 1}` or `Schedule: {CronExpression: \"0 * * * *\", TimeoutMinutes: 1}`",
-        ));
-    }
-    if h.sql.is_none() && !present("WardenQuery") {
-        problems.push(missing(
+    let mut ok = require(
+        c,
+        root,
+        "AnalysisType",
+        "add `AnalysisType: scheduled_query`",
+    );
+    ok &= require(
+        c,
+        root,
+        "QueryName",
+        "add `QueryName:`; scheduled rules list it in `ScheduledQueries`",
+    );
+    ok &= require(c, root, "Enabled", "add `Enabled: true`");
+    ok &= require(
+        c,
+        root,
+        "Schedule",
+        "add `Schedule: {RateMinutes: 60, TimeoutMinutes: 1}` or `Schedule: {CronExpression: \"0 * * * *\", TimeoutMinutes: 1}`",
+    );
+    if h.sql.is_none() {
+        ok &= require(
+            c,
             root,
             "WardenQuery",
             "add `WardenQuery:` (RuleIDs, LookbackMinutes, GroupBy, CountAs): warden runs queries over stored rule matches, not warehouse SQL",
-        ));
-    }
-    let ok = problems.is_empty();
-    for problem in problems {
-        c.push(problem);
+        );
     }
     ok
 }
@@ -232,11 +202,4 @@ pub(super) fn keyed<'n>(
         }
     }
     Some(entries)
-}
-
-pub(super) fn entry<'n>(entries: &'n [(Key, Node)], name: &str) -> Option<(&'n Key, &'n Node)> {
-    entries
-        .iter()
-        .find(|(k, _)| k.name == name)
-        .map(|(k, v)| (k, v))
 }

@@ -1,7 +1,7 @@
 //! `Schedule`: a crontab or a rate, each with `TimeoutMinutes`.
 
-use super::{entry, keyed, missing};
-use crate::detect::rule::{read_at_least, Compiler};
+use super::keyed;
+use crate::detect::rule::{entry, missing, read_at_least, Compiler};
 use crate::detect::scheduled::{Cron, Schedule};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::yaml::{Node, NodeKind};

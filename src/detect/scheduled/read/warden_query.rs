@@ -1,8 +1,8 @@
 //! `WardenQuery`: which stored matches to read and how to fold them into rows.
 
-use super::{entry, keyed, missing};
+use super::keyed;
 use crate::detect::eval::{Matcher, Path};
-use crate::detect::rule::{read_at_least, Compiler, Place};
+use crate::detect::rule::{entry, missing, read_at_least, Compiler, Place};
 use crate::detect::scheduled::query::{MatchQuery, DEFAULT_COUNT_COLUMN, FIRST_MATCH, LAST_MATCH};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::yaml::{Key, Node, Spanned};
