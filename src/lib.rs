@@ -7,7 +7,6 @@
 pub mod actions;
 pub mod api;
 pub mod cli;
-pub mod demo;
 pub mod detect;
 pub mod diagnostic;
 pub mod engine;
