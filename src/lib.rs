@@ -10,7 +10,6 @@ pub mod app;
 pub mod backoff;
 pub mod cli;
 pub mod clock;
-pub mod demo;
 pub mod detect;
 pub mod diagnostic;
 pub mod engine;

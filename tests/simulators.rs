@@ -1,6 +1,6 @@
 //! The vendor simulators of `warden demo`, through plain HTTP: each vendor's happy path and
 //! error paths, checked against `specs/external-apis.md` and the shared fixtures (copied into
-//! `tests/fixtures/vendors/`).
+//! `sim/data/vendors/`, the ones only these tests read into `tests/fixtures/vendors/`).
 
 mod simulators {
     pub mod common;

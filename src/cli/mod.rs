@@ -1,6 +1,7 @@
 //! The command line: `warden <command>`. Each command is a thin shell over the library.
 
 mod bench;
+#[cfg(feature = "demo")]
 pub mod demo;
 mod replay;
 mod rules;
@@ -31,6 +32,7 @@ enum Command {
     /// Serve webhooks and the API, and run stories.
     Serve(serve::ServeArgs),
     /// Run the seed scenario end to end against local vendor simulators (temporary database).
+    #[cfg(feature = "demo")]
     Demo(demo::Args),
     /// Run stories only (extra processes sharing a Postgres database).
     Worker(serve::WorkerArgs),
@@ -52,6 +54,7 @@ pub fn run() -> ExitCode {
         Command::Rules(rules) => rules::run(rules),
         Command::Schema(args) => schema::run(args),
         Command::Serve(args) => serve::serve(args),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
         Command::Worker(args) => serve::worker(args),
         Command::Migrate(args) => serve::migrate(args),

@@ -39,6 +39,11 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The seed Okta event `warden demo` ingests (kept with the simulators, `sim/data/okta/`).
+fn seed_event() -> Value {
+    serde_json::from_str(warden_sim::SEED_OKTA_EVENT).unwrap()
+}
+
 fn shipped_rules() -> warden::detect::load::Loaded {
     let rules = warden::detect::load::load(&[root().join("rules")]).expect("read rules");
     assert_eq!(rules.error_count(), 0, "shipped rules are valid");
@@ -161,7 +166,7 @@ async fn the_seed_event_raises_one_alert_that_starts_the_seed_story() {
     each_backend(|db| async move {
         let soc = MockServer::start().await;
         let app = TestApp::spawn(&db, &soc.uri(), Arc::new(ManualClock::new(START))).await;
-        let seed = fixture("okta/user.account.privilege.grant.seed.json");
+        let seed = seed_event();
 
         let (status, report) = app.ingest("Okta.SystemLog", seed.to_string()).await;
         assert_eq!(status, 200, "{report}");
@@ -384,7 +389,7 @@ async fn url_deliveries_are_retried_then_given_up_and_never_leak_the_credential(
 async fn bad_input_gets_a_clear_4xx_and_good_lines_are_kept() {
     let db = TestDb::sqlite();
     let app = TestApp::spawn(&db, "http://127.0.0.1:9", Arc::new(ManualClock::new(START))).await;
-    let seed = fixture("okta/user.account.privilege.grant.seed.json").to_string();
+    let seed = seed_event().to_string();
 
     // NDJSON with a malformed line: reported by number, the rest evaluated.
     let body = format!("{seed}\n{{\"eventType\": \n\n[1]\n{seed}\n");
@@ -536,7 +541,7 @@ async fn the_scheduled_low_and_slow_rule_raises_one_high_alert_from_stored_match
 async fn okta_pages_are_stored_with_their_checkpoint() {
     each_backend(|db| async move {
         let okta = MockServer::start().await;
-        let seed = fixture("okta/user.account.privilege.grant.seed.json");
+        let seed = seed_event();
         let next = format!("{}/api/v1/logs?after=cursor-1&limit=1000", okta.uri());
         Mock::given(method("GET"))
             .and(path("/api/v1/logs"))

@@ -1,7 +1,7 @@
 //! The seed story end to end, on SQLite and Postgres, through the same wiring as `warden serve`:
 //! the seed Okta event is ingested over HTTP, the admin-grant rule's alert is delivered into
 //! `stories/panther-okta-admin-grant.yml`, and VirusTotal, GreyNoise, Slack, TheHive and Okta are
-//! played by the simulators (`warden::demo::sim`, built from the vendor fixtures). The user's
+//! played by the simulators (`warden_sim`, built from the vendor fixtures). The user's
 //! answer is a signed Slack click. Time is a manual clock started at the real time (Slack's
 //! signatures are checked against it).
 
@@ -17,7 +17,7 @@ use std::time::Duration;
 use support::{each_backend, TestDb};
 use warden::cli::demo::stack::{Stack, StackOptions};
 use warden::clock::ManualClock;
-use warden::demo::sim::{EditSource, OktaStatus, Scenario, SEED_CLIENT_IP};
+use warden_sim::{EditSource, OktaStatus, Scenario, SEED_CLIENT_IP, SEED_OKTA_EVENT};
 
 /// The asked user: the grant's target in the seed event.
 const TARGET_OKTA_ID: &str = "00u6eup97mAJZWYmP357";
@@ -73,10 +73,7 @@ impl Harness {
     async fn ingest_seed(&self) -> Value {
         let report = self
             .stack
-            .ingest(
-                "Okta.SystemLog",
-                &fixture("okta/user.account.privilege.grant.seed.json"),
-            )
+            .ingest("Okta.SystemLog", SEED_OKTA_EVENT)
             .await
             .expect("ingest");
         assert_eq!(report["accepted"], 1, "{report}");

@@ -4,7 +4,7 @@
 use super::*;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
-use warden::demo::sim::Vendor;
+use warden_sim::Vendor;
 
 /// Everything logged by this test binary, at debug level and finer for Warden.
 fn logs() -> &'static Mutex<Vec<u8>> {

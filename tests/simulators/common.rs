@@ -2,8 +2,8 @@
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use warden::demo::sim::{Scenario, Simulators, Vendor};
 use warden::http_client::HttpClients;
+use warden_sim::{Scenario, Simulators, Vendor};
 
 /// The seed scenario without VirusTotal's staged 429, so tests see it only when they ask.
 pub fn calm_seed() -> Scenario {

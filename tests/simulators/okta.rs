@@ -3,12 +3,12 @@
 
 use super::common::{calm_seed, client, fixture, keys, send, start, Reply};
 use serde_json::json;
-use warden::demo::sim::{OktaStatus, Person, Scenario, Simulators, Vendor, OKTA_API_TOKEN};
+use warden_sim::{OktaStatus, Person, Scenario, Simulators, Vendor, OKTA_API_TOKEN};
 
 const THOMAS_ID: &str = "00u6eup97mAJZWYmP357";
 const THOMAS_LOGIN: &str = "thomaskinsella@tines.io";
-const USER: &str = include_str!("../fixtures/vendors/okta/user-active.json");
-const NOT_ACTIVE: &str = include_str!("../fixtures/vendors/okta/suspend-400-not-active.json");
+const USER: &str = include_str!("../../sim/data/vendors/okta/user-active.json");
+const NOT_ACTIVE: &str = include_str!("../../sim/data/vendors/okta/suspend-400-not-active.json");
 
 async fn okta(sims: &Simulators, method: reqwest::Method, path: &str) -> Reply {
     let url = format!("{}{path}", sims.base_url(Vendor::Okta));

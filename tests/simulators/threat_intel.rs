@@ -3,16 +3,14 @@
 use super::common::{calm_seed, client, fixture, get, keys, send, start};
 use serde_json::json;
 use std::time::Duration;
-use warden::demo::sim::{
-    Vendor, GREYNOISE_API_KEY, SEED_CLIENT_IP, SIMULATOR_HEADER, VIRUSTOTAL_API_KEY,
-};
+use warden_sim::{Vendor, GREYNOISE_API_KEY, SEED_CLIENT_IP, SIMULATOR_HEADER, VIRUSTOTAL_API_KEY};
 
-const VT_MALICIOUS: &str = include_str!("../fixtures/vendors/virustotal/ip-malicious.json");
-const VT_CLEAN: &str = include_str!("../fixtures/vendors/virustotal/ip-clean.json");
-const VT_QUOTA: &str = include_str!("../fixtures/vendors/virustotal/error-429-quota.json");
+const VT_MALICIOUS: &str = include_str!("../../sim/data/vendors/virustotal/ip-malicious.json");
+const VT_CLEAN: &str = include_str!("../../sim/data/vendors/virustotal/ip-clean.json");
+const VT_QUOTA: &str = include_str!("../../sim/data/vendors/virustotal/error-429-quota.json");
 const GN_NOT_OBSERVED: &str =
-    include_str!("../fixtures/vendors/greynoise/community-404-not-observed.json");
-const GN_QUOTA: &str = include_str!("../fixtures/vendors/greynoise/community-429.json");
+    include_str!("../../sim/data/vendors/greynoise/community-404-not-observed.json");
+const GN_QUOTA: &str = include_str!("../../sim/data/vendors/greynoise/community-429.json");
 
 const VT_KEY: (&str, &str) = ("x-apikey", VIRUSTOTAL_API_KEY);
 const GN_KEY: (&str, &str) = ("key", GREYNOISE_API_KEY);
@@ -138,7 +136,7 @@ async fn virustotal_refuses_a_missing_or_wrong_key_with_401() {
 #[tokio::test]
 async fn virustotal_answers_quota_exceeded_once_then_the_report() {
     // The seed scenario stages one 429 with Retry-After: 1.
-    let sims = start(warden::demo::sim::Scenario::seed()).await;
+    let sims = start(warden_sim::Scenario::seed()).await;
     let path = format!("/ip_addresses/{SEED_CLIENT_IP}");
     let first = get(&sims, Vendor::VirusTotal, &path, VT_KEY).await;
     assert_eq!(first.status, 429);
@@ -203,7 +201,7 @@ async fn virustotal_reports_domains_and_known_files_and_refuses_the_rest() {
     assert_eq!(
         listed.json(),
         fixture(include_str!(
-            "../fixtures/vendors/virustotal/error-404.json"
+            "../../sim/data/vendors/virustotal/error-404.json"
         ))
     );
     let invalid = get(&sims, Vendor::VirusTotal, "/ip_addresses/999.1.1.1", VT_KEY).await;

@@ -25,7 +25,7 @@ pub struct Args {
     rules: Vec<PathBuf>,
     /// An NDJSON file of events. Default: real-shaped Okta System Log events (the seed grant, a
     /// Bypass-MFA group add and a sign-in, 1.2–2.3 KB each).
-    #[arg(long, default_value = "tests/fixtures/okta/systemlog.ndjson")]
+    #[arg(long, default_value = "bench/okta-systemlog.ndjson")]
     events: PathBuf,
     /// The events' log type: only its rules are evaluated, as at ingest.
     #[arg(long, default_value = "Okta.SystemLog")]

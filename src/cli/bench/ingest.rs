@@ -16,7 +16,7 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 /// Real-shaped Okta events: an admin grant, a Bypass-MFA add and a sign-in.
-const EVENTS: &str = include_str!("../../../tests/fixtures/okta/systemlog.ndjson");
+const EVENTS: &str = include_str!("../../../bench/okta-systemlog.ndjson");
 
 /// `warden bench ingest`.
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,6 @@
 pub mod stack;
 
 use crate::clock::SystemClock;
-use crate::demo::sim::{Scenario, Vendor};
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 use stack::{Stack, StackOptions};
@@ -14,10 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use warden_sim::{Scenario, Vendor, SEED_OKTA_EVENT};
 
-/// The seed Okta System Log event: an admin role granted from a malicious IP.
-const SEED_EVENT: &str =
-    include_str!("../../../tests/fixtures/okta/user.account.privilege.grant.seed.json");
 /// How long the demo waits for the run to reach the prompt, and then to finish.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -82,7 +79,7 @@ async fn demo(args: &Args, database_url: String) -> anyhow::Result<ExitCode> {
 
 /// The scenario; whether the run ended as `answer` says it should.
 async fn play(stack: &Stack, answer: &str) -> anyhow::Result<bool> {
-    let event: Value = serde_json::from_str(SEED_EVENT)?;
+    let event: Value = serde_json::from_str(SEED_OKTA_EVENT)?;
     println!(
         "\n1. A log shipper posts the seed Okta event ({}, {} granted to {}) to /ingest/Okta.SystemLog",
         event["eventType"].as_str().unwrap_or_default(),
@@ -93,7 +90,7 @@ async fn play(stack: &Stack, answer: &str) -> anyhow::Result<bool> {
             .as_str()
             .unwrap_or_default(),
     );
-    let report = stack.ingest("Okta.SystemLog", SEED_EVENT).await?;
+    let report = stack.ingest("Okta.SystemLog", SEED_OKTA_EVENT).await?;
     println!(
         "   accepted {}, rule matches {}, new alerts {}",
         report["accepted"],

@@ -5,7 +5,6 @@
 
 use crate::app::{App, Definitions, Settings};
 use crate::clock::Clock;
-use crate::demo::sim::{Scenario, Simulators, SlackMessage};
 use crate::detect::deliver::Deliverer;
 use crate::detect::detector::Detector;
 use crate::engine::{Engine, Runner};
@@ -15,6 +14,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use warden_sim::{Scenario, Simulators, SlackMessage};
 
 /// The seed story's webhook path.
 pub const SEED_WEBHOOK: &str = "panther-okta-admin";

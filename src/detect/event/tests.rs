@@ -185,8 +185,7 @@ fn every_rule_test_gets_the_same_verdict_and_alert_from_both_trees() {
 
 #[test]
 fn okta_events_normalize_alike_as_okta_and_as_generic_json() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/okta/systemlog.ndjson");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/okta-systemlog.ndjson");
     let text = std::fs::read_to_string(path).unwrap();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let value: Value = serde_json::from_str(line).unwrap();

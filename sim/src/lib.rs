@@ -13,14 +13,19 @@
 //! Slack would send to Warden's interactivity endpoint.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), warden::demo::sim::Error> {
-//! use warden::demo::sim::{Scenario, Simulators, Vendor};
+//! # async fn demo() -> Result<(), warden_sim::Error> {
+//! use warden_sim::{Scenario, Simulators, Vendor};
 //! let sims = Simulators::start(Scenario::seed()).await?;
 //! let vt = sims.base_url(Vendor::VirusTotal); // "http://127.0.0.1:PORT/api/v3"
 //! // … run Warden with sims.resources() and sims.credentials() …
 //! sims.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! The crate stands apart from Warden (it imports nothing of it), so a build without the `demo`
+//! feature ships no simulator. The payloads it answers with and the seed event `warden demo`
+//! ingests are under `sim/data/`.
+#![forbid(unsafe_code)]
 
 mod fixtures;
 mod greynoise;
@@ -34,7 +39,7 @@ mod virustotal;
 pub use okta::OktaUser;
 pub use scenario::{
     GreyNoiseScenario, OktaStatus, Person, Scenario, SlackChannel, VirusTotalScenario,
-    SEED_CLIENT_IP, SPEC_MALICIOUS_IP,
+    SEED_CLIENT_IP, SEED_OKTA_EVENT, SPEC_MALICIOUS_IP,
 };
 pub use server::{RecordedRequest, SIMULATOR_HEADER};
 pub use slack::{

@@ -152,7 +152,11 @@ impl OktaStatus {
     }
 }
 
-/// The seed alert's client IP (`okta/user.account.privilege.grant.seed.json`).
+/// The seed Okta System Log event: an admin role granted from a malicious IP. `warden demo`
+/// ingests it, and [`Scenario::seed`] stages the world it implies.
+pub const SEED_OKTA_EVENT: &str =
+    include_str!("../data/okta/user.account.privilege.grant.seed.json");
+/// The seed event's client IP ([`SEED_OKTA_EVENT`]).
 pub const SEED_CLIENT_IP: &str = "194.88.246.242";
 /// The spec's example malicious IP (a Tor exit).
 pub const SPEC_MALICIOUS_IP: &str = "185.220.101.4";
@@ -202,5 +206,29 @@ impl Scenario {
 impl Default for Scenario {
     fn default() -> Self {
         Scenario::seed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_event_comes_from_the_seed_client_ip() {
+        let event: serde_json::Value = serde_json::from_str(SEED_OKTA_EVENT).unwrap();
+        assert_eq!(event["client"]["ipAddress"], SEED_CLIENT_IP);
+    }
+
+    #[test]
+    fn the_seed_event_targets_a_person_of_the_seed_world() {
+        let event: serde_json::Value = serde_json::from_str(SEED_OKTA_EVENT).unwrap();
+        let target = event["target"][0]["id"].as_str().unwrap();
+        let seed = Scenario::seed();
+        assert!(
+            seed.people
+                .iter()
+                .any(|p| p.okta_id.as_deref() == Some(target)),
+            "{target}"
+        );
     }
 }

@@ -302,7 +302,7 @@ fn error_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::sim::Person;
+    use crate::Person;
 
     fn okta(people: Vec<Person>) -> Okta {
         let scenario = Scenario {

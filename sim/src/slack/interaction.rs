@@ -6,8 +6,8 @@
 use super::{
     assign_ids, EditSource, Slack, SlackEdit, SlackMessage, SlackResponse, BOT_ID, TEAM_ID,
 };
-use crate::demo::sim::server::lock;
-use crate::demo::sim::{fixtures, Error, SLACK_SIGNING_SECRET};
+use crate::server::lock;
+use crate::{fixtures, Error, SLACK_SIGNING_SECRET};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -106,7 +106,7 @@ pub fn sign(signing_secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 impl Slack {
     /// `user` (or, for a DM, its user) clicks the button valued `value` on message `ts`.
-    pub(in crate::demo::sim) fn click(
+    pub(crate) fn click(
         &self,
         user: Option<&str>,
         ts: &str,
@@ -307,7 +307,7 @@ mod tests {
     #[test]
     fn signatures_match_slacks_published_test_vector() {
         let vector = fixtures::json(include_str!(
-            "../../../../tests/fixtures/vendors/slack/signing-test-vector.json"
+            "../../data/vendors/slack/signing-test-vector.json"
         ));
         let signature = sign(
             vector["signing_secret"].as_str().unwrap(),
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn signatures_match_the_signed_block_actions_fixture() {
         let signed = fixtures::json(include_str!(
-            "../../../../tests/fixtures/vendors/slack/block_actions-denied.signed-request.json"
+            "../../data/vendors/slack/block_actions-denied.signed-request.json"
         ));
         let signature = sign(
             signed["signing_secret"].as_str().unwrap(),

@@ -4,9 +4,9 @@
 //! (`{"ok":false,"error":…}`), as Slack does.
 
 use super::{assign_ids, EditSource, Slack, SlackEdit, SlackMessage, BOT_ID, BOT_USER_ID, TEAM_ID};
-use crate::demo::sim::fixtures;
-use crate::demo::sim::server::{authorization, header, lock};
-use crate::demo::sim::SLACK_BOT_TOKEN;
+use crate::fixtures;
+use crate::server::{authorization, header, lock};
+use crate::SLACK_BOT_TOKEN;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
