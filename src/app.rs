@@ -248,11 +248,7 @@ impl App {
 
     /// The alert delivery queue's worker.
     pub fn deliverer(&self) -> Deliverer {
-        Deliverer::new(
-            self.engine.clone(),
-            self.detector.clone(),
-            self.delivery,
-        )
+        Deliverer::new(self.engine.clone(), self.detector.clone(), self.delivery)
     }
 
     /// Starts the work that runs beside the API: the runner, alert delivery, scheduled queries

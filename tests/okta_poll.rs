@@ -615,7 +615,7 @@ async fn run_until(
 
 #[tokio::test]
 async fn run_fetches_full_pages_back_to_back_then_sleeps_until_shutdown() {
-    let now = Timestamp::now();
+    let now = warden::clock::system_now();
     let log = events(7, now);
     let (server, _okta) = OktaLog::start(now, log.clone()).await;
     let sink = MemorySink::new(None);
@@ -635,7 +635,7 @@ async fn run_fetches_full_pages_back_to_back_then_sleeps_until_shutdown() {
 
 #[tokio::test]
 async fn run_resumes_from_the_stored_checkpoint() {
-    let now = Timestamp::now();
+    let now = warden::clock::system_now();
     let log = events(5, now);
     let (server, _okta) = OktaLog::start(now, log.clone()).await;
     // A previous process delivered the first page and stored its checkpoint.
@@ -659,7 +659,7 @@ async fn run_resumes_from_the_stored_checkpoint() {
 
 #[tokio::test]
 async fn run_restarts_from_since_when_the_cursor_is_rejected() {
-    let now = Timestamp::now();
+    let now = warden::clock::system_now();
     let log = events(5, now);
     let (server, _okta) = OktaLog::start(now, log.clone()).await;
     let stored = Checkpoint {
@@ -692,7 +692,7 @@ async fn run_restarts_from_since_when_the_cursor_is_rejected() {
 
 #[tokio::test]
 async fn run_backs_off_after_a_server_error_and_waits_out_a_rate_limit() {
-    let now = Timestamp::now();
+    let now = warden::clock::system_now();
     let log = events(2, now);
     let (server, _okta) = OktaLog::start(now, log.clone()).await;
     // The log's catch-all mock was mounted first: these one-offs outrank it.
@@ -785,7 +785,7 @@ async fn no_log_line_carries_the_token() {
     // The test runtime is single-threaded, so the thread's default catches every task's logs.
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let now = Timestamp::now();
+    let now = warden::clock::system_now();
     let (server, _okta) = OktaLog::start(now, events(2, now)).await;
     let sink = MemorySink::new(None);
     run_until(

@@ -2,7 +2,9 @@
 //! The status → retriable/permanent/misconfigured mapping lives here and nowhere else.
 
 use super::{render_dynamic, render_text, Error};
+use crate::clock::Clock;
 use crate::http_client::HttpClients;
+use crate::run::Millis;
 use crate::story::kinds::http_request::{ContentType, HttpMethod, ResponseFormat};
 use crate::story::kinds::HttpRequestOptions;
 use crate::story::value::StatusList;
@@ -35,6 +37,7 @@ pub fn max_attempts(options: &HttpRequestOptions) -> u32 {
 /// sets its own; it is the same on every attempt of a step.
 pub async fn send(
     clients: &HttpClients,
+    clock: &dyn Clock,
     options: &HttpRequestOptions,
     ctx: &Context,
     idempotency_key: &str,
@@ -58,7 +61,7 @@ pub async fn send(
     };
     let status = response.status().as_u16();
     let headers = headers_json(response.headers());
-    let retry_after = retry_after(response.headers());
+    let retry_after = retry_after(response.headers(), clock.now());
     let is_json = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -246,7 +249,7 @@ fn headers_json(headers: &HeaderMap) -> Value {
 }
 
 /// `Retry-After` as seconds or an HTTP date, capped.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+fn retry_after(headers: &HeaderMap, now: Millis) -> Option<Duration> {
     let text = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -256,8 +259,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => {
             let at = jiff::fmt::rfc2822::parse(text).ok()?.timestamp();
-            let now = jiff::Timestamp::now();
-            Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO)
+            let wait = at.as_millisecond().saturating_sub(now);
+            Duration::from_millis(u64::try_from(wait).unwrap_or(0))
         }
     };
     Some(wait.min(MAX_RETRY_AFTER))
@@ -311,22 +314,20 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_caps_long_waits() {
+        // 1994-11-06T08:49:37Z, less 10 s.
+        let now = 784_111_777_000 - 10_000;
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "7")])),
+            retry_after(&headers(&[("retry-after", "7")]), now),
             Some(Duration::from_secs(7))
         );
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "999999")])),
+            retry_after(&headers(&[("retry-after", "999999")]), now),
             Some(MAX_RETRY_AFTER)
         );
-        assert_eq!(
-            retry_after(&headers(&[(
-                "retry-after",
-                "Sun, 06 Nov 1994 08:49:37 GMT"
-            )])),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers(&[])), None);
+        let date = headers(&[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        assert_eq!(retry_after(&date, now), Some(Duration::from_secs(10)));
+        assert_eq!(retry_after(&date, now + 60_000), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers(&[]), now), None);
     }
 
     #[test]

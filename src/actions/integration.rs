@@ -114,7 +114,7 @@ async fn send_within_budget<S: RateLimits + Sync>(
             return Ok(Sent::Throttled(Output::Wait { until, wait }));
         }
     }
-    let result = http::send(env.http, options, ctx, idempotency_key).await;
+    let result = http::send(env.http, env.clock, options, ctx, idempotency_key).await;
     if let Some(key) = budget {
         let response = match &result {
             Ok(event) => Some(event),

@@ -133,7 +133,7 @@ async fn ask<S: Prompts + Sync>(
     }
     if let Some(request) = &options.request {
         let ctx = ctx.with(PROMPT_URLS, &Value::Object(urls));
-        http::send(env.http, request, &ctx, &idempotency_key(step)).await?;
+        http::send(env.http, env.clock, request, &ctx, &idempotency_key(step)).await?;
     }
     Ok(Output::Wait {
         until: prompt.expires_at,

@@ -78,7 +78,7 @@ pub async fn execute(
         // A webhook's step is recorded when the request is accepted; nothing runs later.
         ActionConfig::Webhook(_) => Ok(Output::Emit(Vec::new())),
         ActionConfig::HttpRequest(options) => {
-            http::send(env.http, options, ctx, &idempotency_key(step))
+            http::send(env.http, env.clock, options, ctx, &idempotency_key(step))
                 .await
                 .map(|event| Output::Emit(vec![event]))
         }

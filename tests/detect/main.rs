@@ -114,7 +114,7 @@ impl TestApp {
             deliverer: served.deliverer,
             detector: served.detector,
             engine: served.engine,
-            http: reqwest::Client::new(),
+            http: support::api_client(),
             server: served.server,
         }
     }
@@ -556,7 +556,7 @@ async fn okta_pages_are_stored_with_their_checkpoint() {
         let clock = Arc::new(ManualClock::new(START));
         let app = TestApp::spawn(&db, "http://127.0.0.1:9", clock.clone()).await;
         let poller = OktaLogPoller::new(
-            reqwest::Client::new(),
+            warden::http_client::HttpClients::new().direct,
             &okta.uri(),
             Secret::new("okta-token"),
         )

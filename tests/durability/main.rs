@@ -7,6 +7,9 @@
 //! deterministic, the mock receiver answers the first few calls and holds the rest until the
 //! test opens its gate, so a process is stopped while calls are provably outstanding.
 
+// These tests watch the real binary from outside, with their own client and the real clock.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

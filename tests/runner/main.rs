@@ -76,7 +76,7 @@ impl TestApp {
             address: served.address,
             engine: served.engine,
             runner: served.runner,
-            http: reqwest::Client::new(),
+            http: support::api_client(),
             server: served.server,
         }
     }

@@ -55,7 +55,7 @@ impl Harness {
         scenario: Scenario,
         credentials: Vec<(String, String)>,
     ) -> Harness {
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = warden::clock::system_now().as_millisecond();
         let clock = Arc::new(ManualClock::new(now));
         let stack = Stack::start(StackOptions {
             database_url: db.url.clone(),

@@ -126,3 +126,10 @@ pub async fn serve(settings: warden::app::Settings) -> Served {
         server,
     }
 }
+
+/// A client of Warden's own API, as a user's would be (not an outbound vendor call, so not one
+/// of `http_client`'s).
+#[allow(clippy::disallowed_methods)]
+pub fn api_client() -> reqwest::Client {
+    reqwest::Client::new()
+}

@@ -10,7 +10,6 @@ use crate::detect::load;
 use crate::detect::normalize::{new_row_id, LogType, Normalize, Normalizer};
 use crate::detect::Rule;
 use anyhow::{bail, Context as _};
-use jiff::Timestamp;
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -101,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         count: args.count.max(lines.len()),
         lines,
         rules,
-        normalizer: Normalizer::new(&log_type, Timestamp::now()),
+        normalizer: Normalizer::new(&log_type, crate::clock::system_now()),
     };
     println!(
         "bench detect: {} of {} rules are for {}; {} distinct events ({} bytes on average), {} events replayed on one core",

@@ -104,7 +104,7 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
         args.clients,
         args.match_every
     );
-    let client = reqwest::Client::new();
+    let client = super::load_client();
     let started = Instant::now();
     let mut clients = JoinSet::new();
     for c in 0..args.clients {

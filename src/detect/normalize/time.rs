@@ -45,6 +45,8 @@ pub fn new_row_id() -> RowId {
         static RANDOM: RefCell<fastrand::Rng> =
             RefCell::new(fastrand::Rng::with_seed(getrandom::u64().unwrap_or_else(|_| fastrand::u64(..))));
     }
+    // The id's time bits order ids, as a UUIDv7's do; nothing is decided on them.
+    #[allow(clippy::disallowed_methods)]
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

@@ -298,7 +298,7 @@ mod tests {
 
     fn poller() -> OktaLogPoller {
         OktaLogPoller::new(
-            reqwest::Client::new(),
+            crate::http_client::HttpClients::new().direct,
             "https://example.okta.com",
             Secret::new("t0ken"),
         )
@@ -307,7 +307,13 @@ mod tests {
 
     #[test]
     fn org_url_must_be_https_except_on_loopback() {
-        let new = |url: &str| OktaLogPoller::new(reqwest::Client::new(), url, Secret::new("t"));
+        let new = |url: &str| {
+            OktaLogPoller::new(
+                crate::http_client::HttpClients::new().direct,
+                url,
+                Secret::new("t"),
+            )
+        };
         assert!(new("https://example.okta.com").is_ok());
         assert!(new("https://example.okta.com/").is_ok());
         assert!(new("http://127.0.0.1:8080").is_ok());
@@ -328,7 +334,7 @@ mod tests {
         }
         assert!(matches!(
             OktaLogPoller::new(
-                reqwest::Client::new(),
+                crate::http_client::HttpClients::new().direct,
                 "https://example.okta.com",
                 Secret::default()
             ),

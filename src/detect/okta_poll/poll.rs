@@ -294,9 +294,13 @@ mod tests {
         let clock = Arc::new(ManualClock::new(
             ts("2020-05-01T01:00:00Z").as_millisecond(),
         ));
-        let poller = OktaLogPoller::new(reqwest::Client::new(), &okta.uri(), Secret::new("t"))
-            .unwrap()
-            .with_clock(clock);
+        let poller = OktaLogPoller::new(
+            crate::http_client::HttpClients::new().direct,
+            &okta.uri(),
+            Secret::new("t"),
+        )
+        .unwrap()
+        .with_clock(clock);
         let (stored, delivered) = watch::channel(0);
         let sink = Recorder {
             stored: Mutex::new(None),
