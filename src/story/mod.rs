@@ -1,6 +1,7 @@
-//! Stories: YAML graphs of actions. `raw` reads the file's shape, `validate` checks everything
-//! and collects diagnostics, `model` is the validated result the runner executes. Pure: the only
-//! I/O is in [`load`], which reads files and directories.
+//! Stories: YAML graphs of actions. `raw` reads the file's shape, `validate` runs every check and
+//! collects diagnostics (the checks of one kind live beside its options in `kinds`), `model` is
+//! the validated result the runner executes. Pure: the only I/O is in [`load`], which reads files
+//! and directories.
 
 pub mod integration;
 pub mod kinds;

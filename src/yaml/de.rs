@@ -130,6 +130,11 @@ impl<V> Entries<V> {
         self.0.iter()
     }
 
+    /// The keys in source order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + Clone {
+        self.0.iter().map(|(k, _)| k.value.as_str())
+    }
+
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

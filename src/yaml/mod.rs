@@ -149,6 +149,32 @@ impl Node {
         }
     }
 
+    /// The node's items when it is a list.
+    pub fn as_list(&self) -> Option<&[Node]> {
+        match &self.kind {
+            NodeKind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The node's items when it is a list; otherwise [`Node::wrong_shape`]'s diagnostic, for the
+    /// caller to add a hint to and report. `expected` may say more than "a list", e.g. "a list of
+    /// match expressions".
+    pub fn expect_list(&self, name: &str, expected: &str) -> Result<&[Node], Diagnostic> {
+        self.as_list()
+            .ok_or_else(|| self.wrong_shape(name, expected))
+    }
+
+    /// "`name` must be `expected`, found …" at this node: the value under the key `name` has the
+    /// wrong shape (a list, a mapping, a scalar).
+    pub fn wrong_shape(&self, name: &str, expected: &str) -> Diagnostic {
+        Diagnostic::new(
+            Code::InvalidValue,
+            self.span,
+            format!("`{name}` must be {expected}, found {}", self.describe()),
+        )
+    }
+
     /// The node's text when it is a string scalar (plain scalars that resolve to strings too).
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
@@ -565,6 +591,28 @@ mod tests {
         let node = parse(source, &mut diagnostics).expect("parses");
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         node
+    }
+
+    #[test]
+    fn expect_list_gives_the_items_or_says_what_was_found() {
+        let node = parse_ok("rules: [a, b]\nmatchers: {a: 1}\n");
+        let items = node
+            .get("rules")
+            .unwrap()
+            .expect_list("rules", "a list")
+            .unwrap();
+        assert_eq!(items.len(), 2);
+        let error = node
+            .get("matchers")
+            .unwrap()
+            .expect_list("matchers", "a list of matchers")
+            .unwrap_err();
+        assert_eq!(error.code, Code::InvalidValue);
+        assert_eq!(error.span, Span::new(2, 11));
+        assert_eq!(
+            error.message,
+            "`matchers` must be a list of matchers, found a mapping"
+        );
     }
 
     #[test]

@@ -158,20 +158,9 @@ impl Compiler<'_> {
     }
 
     pub(in crate::detect) fn list<'n>(&mut self, key: &Key, node: &'n Node) -> Option<&'n [Node]> {
-        match &node.kind {
-            NodeKind::Seq(items) => Some(items),
-            _ => {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidValue,
-                        node.span,
-                        format!("`{}` must be a list, found {}", key.name, node.describe()),
-                    )
-                    .with_hint("start each item with `- `"),
-                );
-                None
-            }
-        }
+        node.expect_list(&key.name, "a list")
+            .map_err(|error| self.push(error.with_hint("start each item with `- `")))
+            .ok()
     }
 
     /// A string scalar (plain scalars as written).

@@ -1,9 +1,14 @@
 //! `http_request`: one outbound HTTP call; its response is the action's event.
 
+use super::check::{check_duration, out_of_range};
+use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::story::value::{Duration, Dynamic, StatusList, Template};
 use crate::yaml::{Entries, Spanned};
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+/// The longest `timeout` a request may have: a step holds its lease while it waits.
+pub const MAX_HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Options of an `http_request` action (and the `request` of an integration template).
 ///
@@ -73,6 +78,68 @@ impl HttpRequestOptions {
             f("bearer_token", token);
         }
     }
+
+    /// Checks what the types cannot: ranges, a body the method and content type allow, one kind
+    /// of auth. Needs no context, so an `http_request` action, a prompt's `request` and an
+    /// integration template's requests are checked alike.
+    pub fn check(&self, d: &mut Vec<Diagnostic>) {
+        check_duration(
+            self.timeout.as_ref(),
+            MAX_HTTP_TIMEOUT,
+            "timeout must be between 1ms and 10m",
+            d,
+        );
+        if let Some(attempts) = &self.max_attempts {
+            if !(1..=25).contains(&attempts.value) {
+                d.push(out_of_range(attempts, "max_attempts", "1..=25"));
+            }
+        }
+        if let Some(body) = &self.body {
+            let span = first_span(body).unwrap_or(self.url.span);
+            if matches!(self.method, HttpMethod::Get | HttpMethod::Head) {
+                d.push(
+                    Diagnostic::new(
+                        Code::InvalidOption,
+                        span,
+                        "a GET or HEAD request cannot have a body",
+                    )
+                    .with_hint("send parameters with `query:`, or use POST"),
+                );
+            }
+            match (self.content_type, body) {
+                (ContentType::Form, Dynamic::Object(_))
+                | (ContentType::Text, Dynamic::Template(_))
+                | (ContentType::Json, _) => {}
+                (ContentType::Form, _) => d.push(Diagnostic::new(
+                    Code::InvalidOption,
+                    span,
+                    "a form body must be a mapping",
+                )),
+                (ContentType::Text, _) => d.push(Diagnostic::new(
+                    Code::InvalidOption,
+                    span,
+                    "a text body must be a string",
+                )),
+            }
+        }
+        if self.basic_auth.is_some() && self.bearer_token.is_some() {
+            d.push(Diagnostic::new(
+                Code::InvalidOption,
+                self.url.span,
+                "give `basic_auth` or `bearer_token`, not both",
+            ));
+        }
+    }
+}
+
+/// The position of a value's first template: a body has no span of its own, and pointing at its
+/// first string beats pointing at the URL.
+fn first_span(value: &Dynamic) -> Option<Span> {
+    let mut span = None;
+    value.each_template(&mut |t| {
+        span.get_or_insert(t.span);
+    });
+    span
 }
 
 /// An HTTP method.

@@ -1,19 +1,23 @@
-//! The action kinds a story can use, each with typed, documented options (one file per kind).
-//! The runner's `actions` module executes them; this module only describes them.
+//! The action kinds a story can use, each with typed, documented options (one file per kind)
+//! and the checks that only concern that kind. The runner's `actions` module executes them;
+//! this module describes them and checks their options.
 
+pub mod check;
 pub mod http_request;
+pub mod integration_call;
 pub mod prompt;
 pub mod send_to_story;
 pub mod transform;
 pub mod trigger;
 pub mod webhook;
 
-use super::integration::Integration;
-use super::value::{Dynamic, Template};
-use crate::yaml::Entries;
-use std::sync::Arc;
+use super::value::Template;
+use crate::diagnostic::Diagnostic;
+use crate::yaml::{from_node, Node};
 
+pub use check::CheckContext;
 pub use http_request::HttpRequestOptions;
+pub use integration_call::IntegrationCall;
 pub use prompt::PromptOptions;
 pub use send_to_story::SendToStoryOptions;
 pub use transform::TransformOptions;
@@ -71,16 +75,36 @@ pub enum ActionConfig {
     Integration(IntegrationCall),
 }
 
-/// An action that runs an integration template.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IntegrationCall {
-    /// The template, as loaded from `templates/`.
-    pub template: Arc<Integration>,
-    /// The inputs given under `with:`; rendered in the story's scope, then passed as `inputs`.
-    pub with: Entries<Dynamic>,
-}
-
 impl ActionConfig {
+    /// Reads a built-in kind's `options:`. `None` when they had errors (reported), or when
+    /// `kind` is not one of [`KINDS`]: the caller checks the name first, with hints only it can
+    /// give.
+    pub fn read(kind: &str, options: &Node, d: &mut Vec<Diagnostic>) -> Option<ActionConfig> {
+        Some(match kind {
+            "webhook" => ActionConfig::Webhook(from_node(options, d)?),
+            "http_request" => ActionConfig::HttpRequest(from_node(options, d)?),
+            "trigger" => ActionConfig::Trigger(from_node(options, d)?),
+            "transform" => ActionConfig::Transform(TransformOptions::read(options, d)?),
+            "prompt" => ActionConfig::Prompt(from_node(options, d)?),
+            "send_to_story" => ActionConfig::SendToStory(from_node(options, d)?),
+            _ => return None,
+        })
+    }
+
+    /// Checks what the option types cannot express, each kind in its own file. A request needs
+    /// no context; an integration call's inputs were checked as they were read.
+    pub fn check(&self, cx: &CheckContext, d: &mut Vec<Diagnostic>) {
+        match self {
+            ActionConfig::Webhook(o) => o.check(cx, d),
+            ActionConfig::HttpRequest(o) => o.check(d),
+            ActionConfig::Trigger(o) => o.check(cx, d),
+            ActionConfig::Transform(o) => o.check(cx, d),
+            ActionConfig::Prompt(o) => o.check(cx, d),
+            ActionConfig::SendToStory(o) => o.check(cx, d),
+            ActionConfig::Integration(_) => {}
+        }
+    }
+
     /// The kind's name as written in `type:`, or `uses` for integrations.
     pub fn kind_name(&self) -> &'static str {
         match self {

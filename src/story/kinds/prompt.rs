@@ -5,11 +5,17 @@
 //! (`prompt_url("denied")`). A Slack prompt's message is replaced with the outcome once answered
 //! (or timed out), through Slack's `response_url`.
 
+use super::check::{check_duration, check_non_empty, is_snake_case_id, CheckContext};
 use super::http_request::HttpRequestOptions;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::story::value::{Duration, Template};
 use crate::yaml::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// The longest a prompt may wait for an answer.
+pub const MAX_PROMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 /// Options of a `prompt` action.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -85,6 +91,55 @@ impl PromptOptions {
         }
         for t in self.allowed_responders.iter().flatten() {
             f("allowed_responders", t);
+        }
+    }
+}
+
+impl PromptOptions {
+    /// Checks what the types cannot: a way to reach someone, one Slack destination, distinct
+    /// choice values that can name a path (`timeout` is taken), the timeout's range, and the
+    /// `request` like any request.
+    pub fn check(&self, cx: &CheckContext, d: &mut Vec<Diagnostic>) {
+        if self.slack.is_none() && self.request.is_none() {
+            d.push(
+                Diagnostic::new(Code::InvalidOption, self.choices.span, format!("prompt `{}` has no way to reach anyone", cx.id))
+                    .with_hint("add `slack:` (buttons) or `request:` (any HTTP API, with prompt_url(\"<choice>\") links)"),
+            );
+        }
+        if let Some(slack) = &self.slack {
+            if slack.channel.is_some() == slack.user_email.is_some() {
+                d.push(Diagnostic::new(
+                    Code::InvalidOption,
+                    slack.text.span,
+                    "a Slack prompt needs exactly one of `channel` and `user_email`",
+                ));
+            }
+        }
+        check_non_empty(&self.choices, "a prompt", "choice", d);
+        let mut seen = BTreeSet::new();
+        for choice in self.choices.iter() {
+            let value = &choice.value;
+            if !is_snake_case_id(value) || value.value == "timeout" {
+                d.push(
+                    Diagnostic::new(Code::InvalidOption, value.span, format!("choice value `{}` is not allowed", value.value))
+                        .with_hint("use lowercase letters, digits and `_`; `timeout` is reserved for the timeout path"),
+                );
+            } else if !seen.insert(value.value.as_str()) {
+                d.push(Diagnostic::new(
+                    Code::InvalidOption,
+                    value.span,
+                    format!("choice value `{}` is repeated", value.value),
+                ));
+            }
+        }
+        check_duration(
+            self.timeout.as_ref(),
+            MAX_PROMPT_TIMEOUT,
+            "a prompt timeout must be between 1s and 30d",
+            d,
+        );
+        if let Some(request) = &self.request {
+            request.check(d);
         }
     }
 }

@@ -1,8 +1,10 @@
 //! `transform`: Tines' Event Transform modes. `options.mode` picks one; each mode has its own
 //! options.
 
+use super::check::{check_non_empty, out_of_range, CheckContext};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::story::value::{Duration, Dynamic, Pattern, Template};
-use crate::yaml::Spanned;
+use crate::yaml::{from_node, Node, NodeKind, Spanned};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -182,6 +184,145 @@ impl TransformOptions {
                     f("key", t);
                 }
             }
+        }
+    }
+
+    /// Reads `options:` by its `mode`: the mode picks the struct, so each mode's unknown keys
+    /// and type errors are reported against that mode's own fields. `message_only` (Tines'
+    /// export name) reads as `message`.
+    pub fn read(options: &Node, d: &mut Vec<Diagnostic>) -> Option<TransformOptions> {
+        let Some(entries) = options.as_map() else {
+            d.push(Diagnostic::new(
+                Code::InvalidValue,
+                options.span,
+                format!(
+                    "expected transform options (a mapping), found {}",
+                    options.describe()
+                ),
+            ));
+            return None;
+        };
+        let Some((_, mode_node)) = entries.iter().find(|(k, _)| k.name == "mode") else {
+            d.push(
+                Diagnostic::new(
+                    Code::MissingKey,
+                    options.span,
+                    "missing required key `mode`",
+                )
+                .with_hint(format!("add `mode:`, one of {}", MODES.join(", "))),
+            );
+            return None;
+        };
+        let mode = mode_node.as_str().unwrap_or_default();
+        let mode = if mode == "message_only" {
+            "message"
+        } else {
+            mode
+        };
+        if !MODES.contains(&mode) {
+            let hint = did_you_mean(mode, MODES.iter().copied())
+                .unwrap_or_else(|| format!("expected one of: {}", MODES.join(", ")));
+            d.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    mode_node.span,
+                    format!("unknown transform mode `{mode}`"),
+                )
+                .with_hint(hint),
+            );
+            return None;
+        }
+        // `mode` is not a field of the mode's struct: read the rest without it.
+        let rest = Node {
+            kind: NodeKind::Map(
+                entries
+                    .iter()
+                    .filter(|(k, _)| k.name != "mode")
+                    .cloned()
+                    .collect(),
+            ),
+            span: options.span,
+        };
+        Some(match mode {
+            "message" => TransformOptions::Message(from_node(&rest, d)?),
+            "extract" => TransformOptions::Extract(from_node(&rest, d)?),
+            "explode" => TransformOptions::Explode(from_node(&rest, d)?),
+            "implode" => TransformOptions::Implode(from_node(&rest, d)?),
+            "deduplicate" => TransformOptions::Deduplicate(from_node(&rest, d)?),
+            "delay" => TransformOptions::Delay(from_node(&rest, d)?),
+            "throttle" => TransformOptions::Throttle(from_node(&rest, d)?),
+            _ => unreachable!("checked against MODES above"),
+        })
+    }
+
+    /// Checks what the types cannot, per mode: at least one matcher, ranges, and the pairs of
+    /// options of which exactly one must be given.
+    pub fn check(&self, cx: &CheckContext, d: &mut Vec<Diagnostic>) {
+        match self {
+            TransformOptions::Extract(e) => {
+                check_non_empty(&e.matchers, "extract", "matcher", d);
+            }
+            TransformOptions::Explode(e) => {
+                if let Some(limit) = &e.limit {
+                    if !(1..=20_000).contains(&limit.value) {
+                        d.push(out_of_range(limit, "limit", "1..=20000"));
+                    }
+                }
+            }
+            TransformOptions::Deduplicate(e) => match (&e.lookback, &e.period) {
+                (Some(_), Some(period)) => d.push(
+                    Diagnostic::new(
+                        Code::InvalidOption,
+                        period.span,
+                        "give `lookback` or `period`, not both",
+                    )
+                    .with_hint("`lookback` counts past events; `period` is a time window"),
+                ),
+                (None, None) => d.push(Diagnostic::new(
+                    Code::InvalidOption,
+                    e.path.span,
+                    "deduplicate needs `lookback` (past events) or `period` (a time window)",
+                )),
+                (Some(lookback), None) if !(1..=1000).contains(&lookback.value) => {
+                    d.push(out_of_range(lookback, "lookback", "1..=1000"))
+                }
+                _ => {}
+            },
+            TransformOptions::Delay(e) => match (&e.duration, &e.until) {
+                (Some(duration), Some(_)) => d.push(Diagnostic::new(
+                    Code::InvalidOption,
+                    duration.span,
+                    "give `duration` or `until`, not both",
+                )),
+                (None, None) => d.push(Diagnostic::new(
+                    Code::MissingKey,
+                    cx.at,
+                    "delay needs `duration` or `until`",
+                )),
+                _ => {}
+            },
+            TransformOptions::Throttle(e) => {
+                if !(1..=10_000).contains(&e.runs_per_interval.value) {
+                    d.push(out_of_range(
+                        &e.runs_per_interval,
+                        "runs_per_interval",
+                        "1..=10000",
+                    ));
+                }
+                if let Some(n) = &e.events_per_run {
+                    if n.value != 1 {
+                        d.push(
+                            Diagnostic::new(
+                                Code::InvalidOption,
+                                n.span,
+                                "`events_per_run` above 1 (several events released as one list) is not supported yet",
+                            )
+                            .with_hint("leave it out (one event per release), or gather released events with an implode"),
+                        );
+                    }
+                }
+            }
+            TransformOptions::Message(_) | TransformOptions::Implode(_) => {}
         }
     }
 }

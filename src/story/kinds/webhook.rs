@@ -1,9 +1,14 @@
 //! `webhook`: the entry point of a story. `POST /webhook/{path}/{secret}` starts a run.
 
+use super::check::{out_of_range, CheckContext};
+use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::story::value::{Duration, Template};
 use crate::yaml::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+/// The largest `max_body_bytes` a webhook may ask for: a body is held in memory and stored.
+pub const MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Options of a `webhook` action.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -86,4 +91,66 @@ pub enum WebhookMethod {
     Put,
     /// GET (query parameters become the body).
     Get,
+}
+
+impl WebhookOptions {
+    /// Checks what the types cannot: a URL-safe path, secrets the story itself declares, and the
+    /// body limit's range.
+    pub fn check(&self, cx: &CheckContext, d: &mut Vec<Diagnostic>) {
+        let path_ok = self
+            .path
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && self
+                .path
+                .value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !path_ok {
+            d.push(
+                Diagnostic::new(
+                    Code::InvalidOption,
+                    self.path.span,
+                    format!("webhook path `{}` is not a URL-safe slug", self.path.value),
+                )
+                .with_hint("use lowercase letters, digits, `-` and `_`, e.g. `panther-okta-admin`"),
+            );
+        }
+        check_secret_credential(&self.secret_credential, cx, d);
+        if let Some(h) = &self.secret_header {
+            check_secret_credential(&h.credential, cx, d);
+        }
+        if let Some(s) = &self.signature {
+            check_secret_credential(&s.credential, cx, d);
+        }
+        if let Some(max) = &self.max_body_bytes {
+            if max.value == 0 || max.value > MAX_BODY_BYTES {
+                d.push(out_of_range(
+                    max,
+                    "max_body_bytes",
+                    &format!("1..={MAX_BODY_BYTES}"),
+                ));
+            }
+        }
+    }
+}
+
+/// A webhook's secret must be a credential the story declares (see
+/// [`CheckContext::declared_credentials`]).
+fn check_secret_credential(name: &Spanned<String>, cx: &CheckContext, d: &mut Vec<Diagnostic>) {
+    if !cx.declared_credentials.contains(&name.value) {
+        let hint = did_you_mean(&name.value, cx.declared_credentials.iter().map(String::as_str)).unwrap_or_else(|| {
+            "declare it under the story's top-level `credentials:` (name: what it holds); a webhook cannot reuse a vendor's credential".to_owned()
+        });
+        d.push(
+            Diagnostic::new(
+                Code::UnknownCredential,
+                name.span,
+                format!("unknown credential `{}`", name.value),
+            )
+            .with_hint(hint),
+        );
+    }
 }

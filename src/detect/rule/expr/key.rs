@@ -93,22 +93,12 @@ impl Compiler<'_> {
     }
 
     pub(super) fn deep_key(&mut self, node: &Node) -> Option<Path> {
-        let items = match &node.kind {
-            NodeKind::Seq(items) if !items.is_empty() => items,
-            _ => {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidValue,
-                        node.span,
-                        format!(
-                            "`DeepKey` must be a non-empty list of keys, found {}",
-                            node.describe()
-                        ),
-                    )
+        let Some(items) = node.as_list().filter(|items| !items.is_empty()) else {
+            self.push(
+                node.wrong_shape("DeepKey", "a non-empty list of keys")
                     .with_hint("write `DeepKey: [a, b, 0]`, or `KeyPath: a.b[0]`"),
-                );
-                return None;
-            }
+            );
+            return None;
         };
         let mut segments = Vec::with_capacity(items.len());
         for item in items {

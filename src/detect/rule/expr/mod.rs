@@ -154,24 +154,11 @@ impl Compiler<'_> {
     }
 
     fn expression_list<'n>(&mut self, key: &Key, node: &'n Node) -> Option<&'n [Node]> {
-        match &node.kind {
-            NodeKind::Seq(items) => Some(items),
-            _ => {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidValue,
-                        node.span,
-                        format!(
-                            "`{}` must be a list of match expressions, found {}",
-                            key.name,
-                            node.describe()
-                        ),
-                    )
-                    .with_hint("start each expression with `- `, e.g. `- {KeyPath: eventType, Condition: Equals, Value: x}`"),
-                );
-                None
-            }
-        }
+        node.expect_list(&key.name, "a list of match expressions")
+            .map_err(|error| {
+                self.push(error.with_hint("start each expression with `- `, e.g. `- {KeyPath: eventType, Condition: Equals, Value: x}`"));
+            })
+            .ok()
     }
 
     fn exprs(&mut self, key: &Key, node: &Node, place: Place) -> Option<Box<[Expr]>> {

@@ -268,17 +268,10 @@ impl Compiler<'_> {
             );
             return None;
         };
-        match &values.kind {
-            NodeKind::Seq(items) => Some(items),
-            _ => {
-                self.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    values.span,
-                    format!("`{}` must be a list, found {}", key.name, values.describe()),
-                ));
-                None
-            }
-        }
+        values
+            .expect_list(&key.name, "a list")
+            .map_err(|error| self.push(error))
+            .ok()
     }
 
     pub(super) fn cidrs(

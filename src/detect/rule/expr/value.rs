@@ -100,9 +100,9 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let items = match &values.kind {
-            NodeKind::Seq(items) if items.len() == 2 => items,
-            NodeKind::Seq(items) => {
+        let items = match values.expect_list("Values", "a list") {
+            Ok(items) if items.len() == 2 => items,
+            Ok(items) => {
                 self.push(
                     Diagnostic::new(
                         Code::InvalidOption,
@@ -113,12 +113,8 @@ impl Compiler<'_> {
                 );
                 return None;
             }
-            _ => {
-                self.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    values.span,
-                    format!("`Values` must be a list, found {}", values.describe()),
-                ));
+            Err(error) => {
+                self.push(error);
                 return None;
             }
         };
