@@ -11,73 +11,10 @@
 //! joins the open window rather than reopening a closed one.
 
 use super::Severity;
+use crate::run::Millis;
+use crate::store::{FirstMatch, Merged, NewMatch, Window, WindowPolicy};
 use md5::{Digest, Md5};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-/// Milliseconds since the Unix epoch.
-pub type Millis = i64;
-
-/// What a window keeps from its first match: Panther stores the generated fields of the first
-/// group and never overwrites them within the window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FirstMatch {
-    /// `title()` of the first match (without Panther's `New Alert: ` prefix).
-    pub title: String,
-    /// `severity()` of the first match.
-    pub severity: String,
-    /// `alert_context()` of the first match.
-    pub context: Map<String, Value>,
-    /// The log type of the first match.
-    pub log_type: String,
-}
-
-/// The dedup state of one `(rule, dedup string)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Window {
-    /// Windows opened so far for this dedup string (Panther's `alertCount`).
-    pub alert_count: i64,
-    /// The current window's alert id.
-    pub alert_id: String,
-    /// Matches in the current window.
-    pub event_count: i64,
-    /// The first match's event time: the window covers `[started_at, started_at + period)`.
-    pub started_at: Millis,
-    /// The last merge (processing time).
-    pub updated_at: Millis,
-    /// Whether the current window's alert exists (the threshold was reached).
-    pub alerted: bool,
-    /// The current window's generated fields.
-    pub first_match: FirstMatch,
-}
-
-/// A rule's window settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowPolicy {
-    /// `DedupPeriodMinutes`, in milliseconds.
-    pub period: Millis,
-    /// `Threshold` (at least 1).
-    pub threshold: i64,
-}
-
-impl WindowPolicy {
-    /// From a rule's `DedupPeriodMinutes` and `Threshold`.
-    pub fn new(dedup_period_minutes: u32, threshold: u32) -> WindowPolicy {
-        WindowPolicy {
-            period: i64::from(dedup_period_minutes) * 60_000,
-            threshold: i64::from(threshold.max(1)),
-        }
-    }
-}
-
-/// What adding one match did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Added {
-    /// The match's `p_alert_id`: its window's alert id.
-    pub alert_id: String,
-    /// This match reached the threshold: the window's alert is created now.
-    pub creates_alert: bool,
-}
 
 /// Adds one match at `event_time` (processed at `now`) to `window`, opening a new window if there
 /// is none or the match falls after the current one. `first` is called only to open a window.
@@ -89,7 +26,7 @@ pub fn add_match(
     now: Millis,
     policy: WindowPolicy,
     first: impl FnOnce() -> FirstMatch,
-) -> Added {
+) -> Merged {
     let opens = window
         .as_ref()
         .is_none_or(|w| event_time >= w.started_at.saturating_add(policy.period));
@@ -110,10 +47,24 @@ pub fn add_match(
     w.updated_at = now;
     let creates_alert = !w.alerted && w.event_count >= policy.threshold;
     w.alerted |= creates_alert;
-    Added {
+    Merged {
         alert_id: w.alert_id.clone(),
         creates_alert,
     }
+}
+
+/// [`add_match`] for a match being recorded: the store's [`MergeMatch`](crate::store::MergeMatch).
+/// Only a match that opens a window keeps its generated fields, so they are moved, not copied.
+pub fn merge(window: &mut Option<Window>, m: &mut NewMatch, now: Millis) -> Merged {
+    add_match(
+        window,
+        &m.rule_id,
+        &m.dedup,
+        m.event_time,
+        now,
+        m.policy,
+        || std::mem::take(&mut m.first),
+    )
 }
 
 /// Panther's alert id: `md5(rule_id + ":" + alertCount + ":" + dedup)`, lowercase hex.

@@ -5,7 +5,7 @@
 //! store part is one [`Detections::record_matches`] call per batch, so an acknowledged batch is
 //! durable: its matches, the alerts they raised and those alerts' deliveries commit together.
 
-use super::alerting::{self, AlertType, FirstMatch, RuleInfo, WindowPolicy};
+use super::alerting::{self, AlertType, RuleInfo};
 use super::body::{self, BodyError, Position, RawEvent};
 use super::event::{Doc, Parser};
 use super::load::LoadedRule;
@@ -15,7 +15,10 @@ use super::rule::AnalysisType;
 use super::Rule;
 use crate::clock::{rfc3339, Clock};
 use crate::run::Millis;
-use crate::store::{self, Detections, NewAlert, NewMatch, RecordedMatches, SqlStore, Window};
+use crate::store::{
+    self, Detections, FirstMatch, NewAlert, NewMatch, RecordedMatches, SqlStore, Window,
+    WindowPolicy,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -349,7 +352,9 @@ impl Detector {
         } else {
             let now = self.clock.now();
             self.store
-                .record_matches(matches, checkpoint, now, &|m, w| self.alert_for(m, w, now))
+                .record_matches(matches, checkpoint, now, &alerting::merge, &|m, w| {
+                    self.alert_for(m, w, now)
+                })
                 .await?
         };
         if recorded.deliveries > 0 {

@@ -53,10 +53,7 @@ struct Committers(Arc<[mpsc::Sender<(Completion, Reply)>]>);
 
 impl Committers {
     fn start(engine: &Arc<Engine>) -> Committers {
-        let count = match engine.store.dialect() {
-            crate::store::Dialect::Sqlite => 1,
-            crate::store::Dialect::Postgres => 4,
-        };
+        let count = engine.store.dialect().parallel_writers();
         let senders: Vec<_> = (0..count)
             .map(|_| {
                 let (sender, queue) = mpsc::channel(4096);

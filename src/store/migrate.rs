@@ -1,7 +1,7 @@
 //! Schema migrations: numbered SQL files embedded in the binary, one folder per backend kept in
 //! lock-step, applied in order inside transactions and recorded in `warden_migrations`.
 
-use super::sql::Dialect;
+use super::dialect::Dialect;
 use super::{Error, Result};
 use sqlx::{AnyPool, Row};
 
@@ -35,21 +35,22 @@ const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.
-const POSTGRES_LOCK_KEY: i64 = 0x5741_5244_454e; // "WARDEN"
+const MIGRATION_LOCK: i64 = 0x5741_5244_454e; // "WARDEN"
 
 /// Applies the migrations the database lacks; returns the versions applied.
 pub async fn apply(pool: &AnyPool, dialect: Dialect) -> Result<Vec<i64>> {
     let mut conn = pool.acquire().await?;
-    if dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(POSTGRES_LOCK_KEY)
+    let lock = dialect.session_lock();
+    if let Some((take, _)) = lock {
+        sqlx::query(take)
+            .bind(MIGRATION_LOCK)
             .execute(&mut *conn)
             .await?;
     }
     let result = apply_locked(&mut conn, dialect).await;
-    if dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(POSTGRES_LOCK_KEY)
+    if let Some((_, release)) = lock {
+        sqlx::query(release)
+            .bind(MIGRATION_LOCK)
             .execute(&mut *conn)
             .await?;
     }

@@ -1,12 +1,120 @@
-//! [`Prompts`] and [`RateLimits`](super::RateLimits) over SQL. Answering is a compare-and-set on the prompt's state in the same
-//! transaction that makes its step due, so two clicks (or a click and a replayed request) record
-//! one answer and wake the step once.
+//! [`Prompts`]: questions a waiting step asks people (on Slack or through single-use URLs).
+//! Answering is a compare-and-set on the prompt's state in the same transaction that makes its
+//! step due, so two clicks (or a click and a replayed request) record one answer and wake the step
+//! once.
 
-use super::sql::{stored_state, Dialect, SqlStore};
-use super::{Answered, NewPrompt, PromptRecord, Prompts, Result};
+use super::connection::SqlStore;
+use super::sql::stored_state;
+use super::Result;
 use crate::run::{Millis, PromptState, Wait};
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::future::Future;
+
+/// A prompt to open for a waiting step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPrompt {
+    /// A random, unguessable id.
+    pub id: String,
+    /// The step that waits.
+    pub step_id: i64,
+    /// Its run.
+    pub run_id: String,
+    /// Its story.
+    pub story_id: String,
+    /// Its action.
+    pub action_id: String,
+    /// The answers offered: `[{value, label}]`.
+    pub choices: Value,
+    /// Slack user ids allowed to answer; empty: anyone.
+    pub responders: Vec<String>,
+    /// Single-use answer URLs: the SHA-256 (hex) of each URL's token, and the answer it records.
+    pub links: Vec<(String, String)>,
+    /// When the step stops waiting.
+    pub expires_at: Millis,
+}
+
+/// A stored prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptRecord {
+    /// Its id.
+    pub id: String,
+    /// The waiting step.
+    pub step_id: i64,
+    /// Its run.
+    pub run_id: String,
+    /// Its story.
+    pub story_id: String,
+    /// Its action.
+    pub action_id: String,
+    /// The answers offered: `[{value, label}]`.
+    pub choices: Value,
+    /// Slack user ids allowed to answer; empty: anyone.
+    pub responders: Vec<String>,
+    /// The Slack message asking, once posted: channel and ts.
+    pub slack_message: Option<(String, String)>,
+    /// Where it is.
+    pub state: PromptState,
+    /// The answer, once answered.
+    pub answer: Option<String>,
+    /// Who answered (a Slack user id, or `prompt_url`).
+    pub responder: Option<String>,
+    /// When the step stops waiting.
+    pub expires_at: Millis,
+}
+
+/// What answering a prompt did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    /// Recorded; the waiting step is due now.
+    Recorded(PromptRecord),
+    /// Already answered or expired: nothing changed.
+    Closed(PromptRecord),
+    /// No such prompt.
+    Unknown,
+}
+
+/// Prompts waiting for people.
+pub trait Prompts {
+    /// Opens the prompt of a waiting step, or returns the one a previous attempt opened (adding
+    /// this attempt's answer links).
+    fn open_prompt(
+        &self,
+        prompt: &NewPrompt,
+        now: Millis,
+    ) -> impl Future<Output = Result<PromptRecord>> + Send;
+    /// Records where the Slack message asking is.
+    fn set_prompt_message(
+        &self,
+        id: &str,
+        channel: &str,
+        ts: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// One prompt.
+    fn prompt(&self, id: &str) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
+    /// The prompt and answer of a single-use URL, by its token's SHA-256 (hex).
+    fn prompt_link(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(PromptRecord, String)>>> + Send;
+    /// Records the first answer of an open, unexpired prompt and makes its step due, in one
+    /// transaction; a later answer changes nothing.
+    fn answer_prompt(
+        &self,
+        id: &str,
+        answer: &str,
+        responder: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Answered>> + Send;
+    /// Closes the open prompt of a step whose wait ran out; returns the prompt as it ends
+    /// (answered, if an answer won the race).
+    fn expire_prompt(
+        &self,
+        step_id: i64,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
+}
 
 /// A prompt's columns, selected by `$where`.
 macro_rules! select_prompt {
@@ -180,94 +288,4 @@ fn record(row: &AnyRow) -> Result<PromptRecord> {
         responder: row.try_get("responder")?,
         expires_at: row.try_get("expires_at")?,
     })
-}
-
-impl super::RateLimits for SqlStore {
-    async fn take_token(
-        &self,
-        key: &str,
-        limit: Option<crate::ratelimit::Limit>,
-        now: Millis,
-    ) -> Result<std::result::Result<(), Millis>> {
-        let Some(limit) = limit else {
-            // No budget of our own: only a vendor's "spent until" can hold the call.
-            let blocked: Option<Millis> =
-                sqlx::query("SELECT blocked_until FROM rate_buckets WHERE credential = $1")
-                    .bind(key)
-                    .fetch_optional(&self.inner.reader)
-                    .await?
-                    .map(|row| row.try_get(0))
-                    .transpose()?;
-            return Ok(match blocked {
-                Some(until) if until > now => Err(until),
-                _ => Ok(()),
-            });
-        };
-        let mut tx = self.begin().await?;
-        // The row must exist before it can be locked, or concurrent first takers would each
-        // start from a full bucket.
-        sqlx::query(
-            "INSERT INTO rate_buckets (credential, tokens, refilled_at, blocked_until)
-             VALUES ($1, $2, $3, 0) ON CONFLICT (credential) DO NOTHING",
-        )
-        .bind(key)
-        .bind(f64::from(limit.requests))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let lock = match self.inner.dialect {
-            Dialect::Sqlite => "",
-            // Workers taking from one bucket queue here instead of both spending a token.
-            Dialect::Postgres => "FOR UPDATE",
-        };
-        let sql = format!(
-            "SELECT tokens, refilled_at, blocked_until FROM rate_buckets WHERE credential = $1 {lock}"
-        );
-        let row = sqlx::query(&sql).bind(key).fetch_one(&mut *tx).await?;
-        let bucket = crate::ratelimit::Bucket {
-            tokens: row.try_get("tokens")?,
-            refilled_at: row.try_get("refilled_at")?,
-            blocked_until: row.try_get("blocked_until")?,
-        };
-        let (bucket, taken) = crate::ratelimit::take(Some(bucket), limit, now);
-        save_bucket(&mut tx, key, &bucket).await?;
-        tx.commit().await?;
-        Ok(taken)
-    }
-
-    async fn block_until(&self, key: &str, until: Millis, now: Millis) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO rate_buckets (credential, tokens, refilled_at, blocked_until)
-             VALUES ($1, 0, $2, $3)
-             ON CONFLICT (credential) DO UPDATE SET tokens = 0, refilled_at = $2,
-                 blocked_until = CASE WHEN rate_buckets.blocked_until > $3
-                                      THEN rate_buckets.blocked_until ELSE $3 END",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(until)
-        .execute(&self.inner.writer)
-        .await?;
-        Ok(())
-    }
-}
-
-async fn save_bucket(
-    conn: &mut AnyConnection,
-    key: &str,
-    bucket: &crate::ratelimit::Bucket,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO rate_buckets (credential, tokens, refilled_at, blocked_until)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (credential) DO UPDATE SET tokens = excluded.tokens,
-             refilled_at = excluded.refilled_at, blocked_until = excluded.blocked_until",
-    )
-    .bind(key)
-    .bind(bucket.tokens)
-    .bind(bucket.refilled_at)
-    .bind(bucket.blocked_until)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

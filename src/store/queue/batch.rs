@@ -3,54 +3,26 @@
 //! at once, insert every event at once, create every receiver's step at once, update every run's
 //! counters at once. Each completion stays all-or-nothing because the batch is one transaction.
 
-use super::{Completed, Completion, Result};
-use crate::run::{Millis, RunStatus, StepEnd};
+use super::{complete::wake_step, Completed, Completion};
+use crate::run::{Emitted, Millis, RunStatus, StepEnd};
+use crate::store::runs::{EVENT_INSERT, STEP_INSERT};
+use crate::store::sql::{add, placeholders, ROWS_PER_STATEMENT};
+use crate::store::Result;
 use sqlx::any::AnyArguments;
-use sqlx::{AnyConnection, Arguments, Row};
+use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, HashSet};
 
-/// Rows per multi-row statement: far below both databases' bind-parameter limits.
-pub(super) const ROWS_PER_STATEMENT: usize = 500;
-
 /// Whether a completion can go through the batch path.
-pub fn is_simple(c: &Completion) -> bool {
+pub(super) fn is_simple(c: &Completion) -> bool {
     matches!(c.end, StepEnd::Done { .. })
         && c.state_write.is_none()
         && c.start_runs.is_empty()
         && c.wake_steps.is_empty()
 }
 
-/// `($1, $2, …), ($n, …)` for `rows` rows of `width` placeholders, numbered from `first`.
-pub(super) fn placeholders(rows: usize, width: usize, first: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 5);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for column in 0..width {
-            if column > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(first + row * width + column).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
-pub(super) fn add<'q, T>(args: &mut AnyArguments<'q>, value: T) -> Result<()>
-where
-    T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    args.add(value).map_err(sqlx::Error::Encode)?;
-    Ok(())
-}
-
 /// Records `batch` (all [`is_simple`]); returns one result per completion, in order, and whether
 /// new work became due.
-pub async fn record(
+pub(super) async fn record(
     conn: &mut AnyConnection,
     batch: &[&Completion],
     now: Millis,
@@ -82,7 +54,7 @@ pub async fn record(
 /// Records what finished steps (already fenced) emit: their events, their receivers' steps and
 /// their runs' counters. Returns the runs closed (status, closing step) and whether new work is
 /// due.
-pub async fn emit(
+pub(super) async fn emit(
     conn: &mut AnyConnection,
     live: &[&Completion],
     now: Millis,
@@ -141,7 +113,7 @@ async fn fence(
 
 /// Every emitted event, in one statement per chunk.
 async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Millis) -> Result<()> {
-    let rows: Vec<(&Completion, usize, &crate::run::Emitted)> = live
+    let rows: Vec<(&Completion, usize, &Emitted)> = live
         .iter()
         .flat_map(|c| match &c.end {
             StepEnd::Done { emitted, .. } => emitted
@@ -164,12 +136,7 @@ async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Mill
             add(&mut args, event.payload.to_string())?;
             add(&mut args, now)?;
         }
-        let sql = format!(
-            "INSERT INTO events (run_id, parent_id, step_id, action_id, seq, link, payload,
-                                 created_at)
-             VALUES {}",
-            placeholders(chunk.len(), 8, 1)
-        );
+        let sql = format!("{EVENT_INSERT} VALUES {}", placeholders(chunk.len(), 8, 1));
         sqlx::query_with(&sql, args).execute(&mut *conn).await?;
     }
     Ok(())
@@ -206,9 +173,7 @@ async fn insert_receiver_steps(
         }
         let sql = format!(
             "WITH r (step_id, seq, receiver, story_id, story_version, started_at) AS (VALUES {})
-             INSERT INTO steps (run_id, story_id, story_version, run_started_at, action_id,
-                                input_event_id, state, attempt, lease_token, due_at, created_at,
-                                updated_at)
+             {STEP_INSERT})
              SELECT e.run_id, r.story_id, r.story_version, r.started_at, r.receiver, e.id,
                     'pending', 0, 0, $1, $1, $1
              FROM r JOIN events e ON e.step_id = r.step_id AND e.seq = r.seq
@@ -278,7 +243,7 @@ async fn update_runs(
             let status: String = row.try_get(2)?;
             let parent: Option<i64> = row.try_get(3)?;
             if let Some(parent) = parent {
-                super::sql::wake_step(conn, parent, now).await?;
+                wake_step(conn, parent, now).await?;
             }
             let closer = chunk
                 .iter()
@@ -294,14 +259,4 @@ async fn update_runs(
         }
     }
     Ok(finished)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_number_rows_in_order() {
-        assert_eq!(placeholders(2, 3, 2), "($2, $3, $4), ($5, $6, $7)");
-    }
 }
