@@ -22,3 +22,6 @@ pub mod store;
 pub mod story;
 pub mod template;
 pub mod yaml;
+
+#[cfg(test)]
+mod architecture;
