@@ -1,0 +1,99 @@
+//! Regular expressions: `regex_replace`, `regex_match`, `regex_extract`,
+//! with patterns compiled under size limits through a small shared cache.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use minijinja::value::Value;
+use minijinja::{Error, State};
+use regex::Regex;
+
+use super::{charge, fail};
+
+/// Longest regex pattern accepted, in bytes.
+const MAX_PATTERN_LEN: usize = 4096;
+/// Limit on a compiled regex (and on its lazy DFA cache), so a hostile
+/// pattern such as `\w{1000}{1000}` fails instead of eating memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Compiled regexes kept; the cache is cleared when full, which keeps it
+/// bounded without bookkeeping (stories use a handful of patterns).
+pub(super) const REGEX_CACHE_CAP: usize = 64;
+
+static REGEX_CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+
+/// How many compiled patterns the cache holds now.
+#[cfg(test)]
+pub(super) fn regex_cache_len() -> usize {
+    REGEX_CACHE
+        .get()
+        .map_or(0, |c| c.lock().unwrap_or_else(|p| p.into_inner()).len())
+}
+
+/// Compiles `pattern` with size limits, through a small shared cache.
+fn regex(filter: &str, pattern: &str) -> Result<Regex, Error> {
+    let cache = REGEX_CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(pattern) {
+        return Ok(hit.clone());
+    }
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(fail(format!(
+            "{filter}: pattern is longer than {MAX_PATTERN_LEN} bytes"
+        )));
+    }
+    let compiled = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| {
+            let why = match e {
+                regex::Error::CompiledTooBig(_) => "it compiles too large".to_owned(),
+                other => other
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_owned(),
+            };
+            fail(format!("{filter}: invalid pattern `{pattern}`: {why}"))
+        })?;
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= REGEX_CACHE_CAP {
+        map.clear();
+    }
+    map.insert(pattern.to_owned(), compiled.clone());
+    Ok(compiled)
+}
+
+/// `text | regex_replace(pattern, replacement)`: replaces every match;
+/// `$1` / `${name}` in `replacement` refer to capture groups.
+pub(super) fn regex_replace(
+    state: &State,
+    text: &str,
+    pattern: &str,
+    replacement: &str,
+) -> Result<String, Error> {
+    charge(state, text.len())?;
+    Ok(regex("regex_replace", pattern)?
+        .replace_all(text, replacement)
+        .into_owned())
+}
+
+/// `text | regex_match(pattern)`: true if the pattern matches anywhere in
+/// `text` (anchor with `^…$` for a whole-string match).
+pub(super) fn regex_match(state: &State, text: &str, pattern: &str) -> Result<bool, Error> {
+    charge(state, text.len())?;
+    Ok(regex("regex_match", pattern)?.is_match(text))
+}
+
+/// `text | regex_extract(pattern)`: capture group 1 of the first match, or
+/// the whole match when the pattern has no group; none when nothing matches.
+pub(super) fn regex_extract(state: &State, text: &str, pattern: &str) -> Result<Value, Error> {
+    charge(state, text.len())?;
+    let Some(caps) = regex("regex_extract", pattern)?.captures(text) else {
+        return Ok(Value::from(()));
+    };
+    let found = caps.get(1).or_else(|| caps.get(0));
+    Ok(found.map_or_else(|| Value::from(()), |m| Value::from(m.as_str())))
+}
