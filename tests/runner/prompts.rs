@@ -2,8 +2,9 @@
 //! signed click (or a single-use URL) answering once, and the timeout path.
 
 use super::*;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use harness::hmac_sha256_hex;
+use reqwest::Method;
+use std::sync::Arc;
 use wiremock::matchers::header;
 
 const ASK: &str = r#"
@@ -107,34 +108,49 @@ async fn requests_to(mock: &MockServer, route: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A `block_actions` request as Slack signs it, clicking `value`.
-fn click(
-    value: &str,
-    user: &str,
-    response_url: &str,
+/// A click on a prompt's button, as Slack would send it.
+#[derive(Clone)]
+struct Click<'a> {
+    /// The button's value, `<prompt id>:<choice>`.
+    value: String,
+    /// Who clicked (a Slack user id).
+    user: &'a str,
+    response_url: &'a str,
+    /// When Slack signed it (seconds).
     timestamp: i64,
-    secret: &str,
-) -> (String, String, String) {
-    let text = include_str!("../fixtures/slack/block_actions-denied.json");
-    let mut payload: Value = serde_json::from_str(text).unwrap();
-    payload["actions"][0]["value"] = json!(value);
-    payload["user"]["id"] = json!(user);
-    payload["response_url"] = json!(response_url);
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("payload", &payload.to_string())
-        .finish();
-    let timestamp = timestamp.to_string();
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
-    let signature = format!(
-        "v0={}",
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    (body, timestamp, signature)
+    /// The signing secret it is signed with.
+    secret: &'a str,
+}
+
+impl<'a> Click<'a> {
+    /// The asked user clicking `value`, signed with the app's secret at `timestamp`.
+    fn new(value: String, response_url: &'a str, timestamp: i64) -> Click<'a> {
+        Click {
+            value,
+            user: "U01AZ88AQQ4",
+            response_url,
+            timestamp,
+            secret: SLACK_SIGNING_SECRET,
+        }
+    }
+
+    /// The `block_actions` request: its body, timestamp and signature.
+    fn signed(&self) -> (String, String, String) {
+        let text = include_str!("../fixtures/slack/block_actions-denied.json");
+        let mut payload: Value = serde_json::from_str(text).unwrap();
+        payload["actions"][0]["value"] = json!(self.value);
+        payload["user"]["id"] = json!(self.user);
+        payload["response_url"] = json!(self.response_url);
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish();
+        let timestamp = self.timestamp.to_string();
+        let signature = format!(
+            "v0={}",
+            hmac_sha256_hex(self.secret, &format!("v0:{timestamp}:{body}"))
+        );
+        (body, timestamp, signature)
+    }
 }
 
 impl TestApp {
@@ -142,20 +158,45 @@ impl TestApp {
         &self,
         (body, timestamp, signature): &(String, String, String),
     ) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}/slack/interactions", self.address))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("x-slack-request-timestamp", timestamp.as_str())
-            .header("x-slack-signature", signature.as_str())
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        status_and_json(response).await
+        support::send(
+            self.request(Method::POST, "/slack/interactions")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-slack-request-timestamp", timestamp.as_str())
+                .header("x-slack-signature", signature.as_str())
+                .body(body.clone()),
+        )
+        .await
     }
 }
 
+/// The `ask` story over a Slack mock, with a run that has asked thomas@example.com.
+struct Asked {
+    mock: MockServer,
+    clock: Arc<ManualClock>,
+    app: TestApp,
+    /// The run's id.
+    run: String,
+}
+
+impl Asked {
+    async fn start(db: &TestDb) -> Asked {
+        let mock = slack_mock().await;
+        let clock = start_clock();
+        let app = TestApp::spawn(db, &[("ask", ASK)], &mock.uri(), clock.clone()).await;
+        let run = app
+            .start_run("ask", json!({"email": "thomas@example.com"}))
+            .await;
+        app.idle().await;
+        Asked {
+            mock,
+            clock,
+            app,
+            run,
+        }
+    }
+}
+
+/// The prompt's id in a posted question (its buttons' values are `<id>:<choice>`).
 fn prompt_id(posted: &Value) -> String {
     let value = posted["blocks"][1]["elements"][0]["value"]
         .as_str()
@@ -166,13 +207,7 @@ fn prompt_id(posted: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_slack_click_answers_the_prompt_once_and_resumes_the_run() {
     each_backend(|db| async move {
-        let mock = slack_mock().await;
-        let clock = Arc::new(ManualClock::new(START));
-        let app = TestApp::spawn(&db, &[("ask", ASK)], &mock.uri(), clock.clone()).await;
-        let run = app
-            .start_run("ask", json!({"email": "thomas@example.com"}))
-            .await;
-        app.idle().await;
+        let Asked { mock, app, run, .. } = Asked::start(&db).await;
         assert_eq!(app.run(&run).await["status"], "waiting");
         let posted = requests_to(&mock, "/chat.postMessage").await;
         assert_eq!(posted.len(), 1);
@@ -190,60 +225,37 @@ async fn a_signed_slack_click_answers_the_prompt_once_and_resumes_the_run() {
 
         // Refused, and nothing changes: a bad signature, a stale timestamp, an unknown prompt,
         // someone who may not answer.
-        let forged = click(
-            &format!("{id}:denied"),
-            "U01AZ88AQQ4",
-            &response_url,
-            now,
-            "wrong-secret",
-        );
-        assert_eq!(app.post_slack(&forged).await.0, 401);
-        let stale = click(
-            &format!("{id}:denied"),
-            "U01AZ88AQQ4",
-            &response_url,
-            now - 301,
-            SLACK_SIGNING_SECRET,
-        );
-        assert_eq!(app.post_slack(&stale).await.0, 401);
-        let unknown = click(
-            "0123abcd:denied",
-            "U01AZ88AQQ4",
-            &response_url,
-            now,
-            SLACK_SIGNING_SECRET,
-        );
-        assert_eq!(app.post_slack(&unknown).await.0, 404);
-        let stranger = click(
-            &format!("{id}:denied"),
-            "U0STRANGER",
-            &response_url,
-            now,
-            SLACK_SIGNING_SECRET,
-        );
-        let (status, error) = app.post_slack(&stranger).await;
+        let denied = Click::new(format!("{id}:denied"), &response_url, now);
+        let forged = Click {
+            secret: "wrong-secret",
+            ..denied.clone()
+        };
+        assert_eq!(app.post_slack(&forged.signed()).await.0, 401);
+        let stale = Click {
+            timestamp: now - 301,
+            ..denied.clone()
+        };
+        assert_eq!(app.post_slack(&stale.signed()).await.0, 401);
+        let unknown = Click {
+            value: "0123abcd:denied".into(),
+            ..denied.clone()
+        };
+        assert_eq!(app.post_slack(&unknown.signed()).await.0, 404);
+        let stranger = Click {
+            user: "U0STRANGER",
+            ..denied.clone()
+        };
+        let (status, error) = app.post_slack(&stranger.signed()).await;
         assert_eq!((status, error["code"].as_str()), (403, Some("forbidden")));
         app.idle().await;
         assert_eq!(app.run(&run).await["status"], "waiting");
 
-        let denied = click(
-            &format!("{id}:denied"),
-            "U01AZ88AQQ4",
-            &response_url,
-            now,
-            SLACK_SIGNING_SECRET,
-        );
+        let denied = denied.signed();
         assert_eq!(app.post_slack(&denied).await.0, 200);
         // The same request again (a replay within the window) or a second click: 409, no change.
         assert_eq!(app.post_slack(&denied).await.0, 409);
-        let confirmed = click(
-            &format!("{id}:confirmed"),
-            "U01AZ88AQQ4",
-            &response_url,
-            now,
-            SLACK_SIGNING_SECRET,
-        );
-        assert_eq!(app.post_slack(&confirmed).await.0, 409);
+        let confirmed = Click::new(format!("{id}:confirmed"), &response_url, now);
+        assert_eq!(app.post_slack(&confirmed.signed()).await.0, 409);
 
         app.idle().await;
         let detail = app.run(&run).await;
@@ -276,13 +288,12 @@ async fn a_signed_slack_click_answers_the_prompt_once_and_resumes_the_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_prompt_times_out_and_closes_its_message() {
     each_backend(|db| async move {
-        let mock = slack_mock().await;
-        let clock = Arc::new(ManualClock::new(START));
-        let app = TestApp::spawn(&db, &[("ask", ASK)], &mock.uri(), clock.clone()).await;
-        let run = app
-            .start_run("ask", json!({"email": "thomas@example.com"}))
-            .await;
-        app.idle().await;
+        let Asked {
+            mock,
+            clock,
+            app,
+            run,
+        } = Asked::start(&db).await;
         let id = prompt_id(&requests_to(&mock, "/chat.postMessage").await[0]);
         clock.advance(Duration::from_secs(3599));
         app.idle().await;
@@ -296,14 +307,12 @@ async fn an_unanswered_prompt_times_out_and_closes_its_message() {
         );
         assert_eq!(requests_to(&mock, "/chat.update").await.len(), 1);
         // A click after the timeout changes nothing.
-        let late = click(
-            &format!("{id}:confirmed"),
-            "U01AZ88AQQ4",
+        let late = Click::new(
+            format!("{id}:confirmed"),
             "http://127.0.0.1:9/x",
             clock_secs(&clock),
-            SLACK_SIGNING_SECRET,
         );
-        assert_eq!(app.post_slack(&late).await.0, 409);
+        assert_eq!(app.post_slack(&late.signed()).await.0, 409);
         app.stop().await;
         db
     })
@@ -318,26 +327,27 @@ fn clock_secs(clock: &ManualClock) -> i64 {
 async fn a_single_use_prompt_url_answers_once() {
     each_backend(|db| async move {
         let mock = slack_mock().await;
-        let clock = Arc::new(ManualClock::new(START));
+        let clock = start_clock();
         let app = TestApp::spawn(&db, &[("ask-link", ASK_BY_LINK)], &mock.uri(), clock).await;
         let run = app.start_run("ask-link", json!({})).await;
         app.idle().await;
         let mail = requests_to(&mock, "/mail").await;
         let deny = mail[0]["deny"].as_str().unwrap().to_owned();
         assert!(deny.starts_with("http://127.0.0.1:8080/prompt/"), "{deny}");
-        let deny = deny.replace("http://127.0.0.1:8080", &app.address);
-        let forged = format!("{}/prompt/{}", app.address, "f".repeat(32));
+        let deny = deny.trim_start_matches("http://127.0.0.1:8080");
+        let forged = format!("/prompt/{}", "f".repeat(32));
+        let post = |route: &str| app.request(Method::POST, route).send();
 
         // GET shows the answer and does not record it (mail scanners fetch links).
-        let page = app.http.get(&deny).send().await.unwrap();
+        let page = app.request(Method::GET, deny).send().await.unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("Not me"));
         app.idle().await;
         assert_eq!(app.run(&run).await["status"], "waiting");
-        assert_eq!(app.http.post(&forged).send().await.unwrap().status(), 404);
+        assert_eq!(post(&forged).await.unwrap().status(), 404);
 
-        assert_eq!(app.http.post(&deny).send().await.unwrap().status(), 200);
-        assert_eq!(app.http.post(&deny).send().await.unwrap().status(), 409);
+        assert_eq!(post(deny).await.unwrap().status(), 200);
+        assert_eq!(post(deny).await.unwrap().status(), 409);
         app.idle().await;
         let detail = app.run(&run).await;
         assert_eq!(detail["status"], "succeeded");

@@ -39,7 +39,7 @@ async fn the_fifth_virustotal_lookup_in_a_minute_waits_for_the_free_keys_budget(
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {}})))
             .mount(&mock)
             .await;
-        let clock = Arc::new(ManualClock::new(START));
+        let clock = start_clock();
         let app = TestApp::spawn(&db, &[("lookups", LOOKUPS)], &mock.uri(), clock.clone()).await;
         let mut runs = Vec::new();
         for n in 0..5 {
@@ -104,7 +104,7 @@ async fn okta_rate_limit_headers_pause_the_credential_until_the_reset() {
             )
             .mount(&mock)
             .await;
-        let clock = Arc::new(ManualClock::new(START));
+        let clock = start_clock();
         let app = TestApp::spawn(&db, &[("okta", OKTA)], &mock.uri(), clock.clone()).await;
         let first = app.start_run("okta", json!({"user": "00u1"})).await;
         app.idle().await;

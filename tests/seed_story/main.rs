@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{each_backend, TestDb};
+use support::{each_backend, step, TestDb};
 use warden::cli::demo::stack::{Stack, StackOptions};
 use warden::clock::ManualClock;
 use warden_sim::{EditSource, OktaStatus, Scenario, SEED_CLIENT_IP, SEED_OKTA_EVENT};
@@ -119,15 +119,6 @@ impl Harness {
 /// A condition on the harness, checked between clock steps.
 trait AsyncCheck {
     async fn check(&self, harness: &Harness) -> bool;
-}
-
-/// The step of `action` in a run's detail.
-fn step<'a>(run: &'a Value, action: &str) -> Option<&'a Value> {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["action"] == action)
 }
 
 /// The payload of `action`'s event in a run's detail.

@@ -5,7 +5,6 @@
 mod support;
 
 use serde_json::json;
-use support::TestDb;
 use warden::run::{Emitted, RunStatus, StepEnd, StepState, Wait};
 use warden::store::{
     ActionStates, Completed, Completion, NewRun, Queue, RunCreated, RunFilter, Runs, SqlStore,
@@ -36,18 +35,20 @@ fn done(emitted: Vec<Emitted>) -> StepEnd {
     }
 }
 
+/// Runs `test` on a store over each backend's fresh database (see [`support::each_backend`]).
 async fn each_backend<F, Fut>(test: F)
 where
     F: Fn(SqlStore) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for db in TestDb::all().await {
-        eprintln!("--- {}", db.backend);
+    let test = &test;
+    support::each_backend(|db| async move {
         let store = SqlStore::open(&db.url).await.expect("open");
         test(store.clone()).await;
         store.close().await;
-        db.drop_db().await;
-    }
+        db
+    })
+    .await;
 }
 
 #[tokio::test]

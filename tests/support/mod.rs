@@ -90,7 +90,8 @@ where
     }
 }
 
-/// Warden as [`warden::app::App`] assembles it, with its API on a loopback port.
+/// Warden as [`warden::app::App`] assembles it, with its API on a loopback port and a client of
+/// that API.
 pub struct Served {
     /// The API's base URL, e.g. `http://127.0.0.1:41234`.
     pub address: String,
@@ -104,10 +105,15 @@ pub struct Served {
     pub deliverer: warden::detect::deliver::Deliverer,
     /// The HTTP server.
     pub server: tokio::task::JoinHandle<()>,
+    /// A client of the API (see [`api_client`]).
+    pub http: reqwest::Client,
+    /// The settings' API token, which [`Served::authorized`] sends.
+    api_token: Option<warden::secrets::Secret>,
 }
 
 /// Builds the app from `settings` and serves its API on port 0.
 pub async fn serve(settings: warden::app::Settings) -> Served {
+    let api_token = settings.api_token.clone();
     let app = warden::app::App::build(settings)
         .await
         .unwrap_or_else(|e| panic!("build the app: {e}"));
@@ -124,7 +130,109 @@ pub async fn serve(settings: warden::app::Settings) -> Served {
         engine: app.engine,
         detector: app.detector,
         server,
+        http: api_client(),
+        api_token,
     }
+}
+
+impl Served {
+    /// A request to `route` (`/webhook/…`, `/api/…`) as anyone may send it: no API token.
+    pub fn request(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{route}", self.address))
+    }
+
+    /// A request to `route` with the settings' API token.
+    pub fn authorized(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
+        let request = self.request(method, route);
+        match &self.api_token {
+            Some(token) => request.bearer_auth(token.expose()),
+            None => request,
+        }
+    }
+
+    /// `GET route` with the API token; asserts a 200 and returns the JSON body.
+    pub async fn get(&self, route: &str) -> serde_json::Value {
+        let response = self
+            .authorized(reqwest::Method::GET, route)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {route}: {e}"));
+        assert_eq!(response.status(), 200, "{route}");
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+    }
+
+    /// Stops serving and closes the store, as a process exit would; the database stays, for a
+    /// restart over it.
+    pub async fn stop(self) {
+        self.server.abort();
+        self.engine.store.close().await;
+    }
+}
+
+/// Sends `request`; the answer's status and JSON body (`null` when the body is not JSON).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Sends only the head of a `POST target` declaring a `length`-byte body (with `headers`), and
+/// reads the answer: a limit must refuse such a body from its `Content-Length`, before reading
+/// it. The answer's status and JSON body (`null` when it is not JSON).
+pub async fn post_head_only(
+    address: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    length: usize,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut head = format!("POST {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    ));
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// The events of `action` in a run's detail (`GET /api/runs/{id}`), in order.
+pub fn events<'a>(run: &'a serde_json::Value, action: &str) -> Vec<&'a serde_json::Value> {
+    run["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+/// The (first) step of `action` in a run's detail.
+pub fn step<'a>(run: &'a serde_json::Value, action: &str) -> Option<&'a serde_json::Value> {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == action)
 }
 
 /// A client of Warden's own API, as a user's would be (not an outbound vendor call, so not one

@@ -1,0 +1,84 @@
+//! Bad ingest input gets a clear 4xx, and the good lines of a batch are kept.
+
+use crate::harness::{seed_event, TestApp, START, TOKEN};
+use crate::support::{self, TestDb};
+use reqwest::Method;
+use std::io::Write;
+use std::sync::Arc;
+use warden::clock::ManualClock;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_4xx_and_good_lines_are_kept() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn(&db, "http://127.0.0.1:9", Arc::new(ManualClock::new(START))).await;
+    let seed = seed_event().to_string();
+
+    // NDJSON with a malformed line: reported by number, the rest evaluated.
+    let body = format!("{seed}\n{{\"eventType\": \n\n[1]\n{seed}\n");
+    let (status, report) = app.ingest("Okta.SystemLog", body).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2);
+    assert_eq!(report["rejected"], 2);
+    assert_eq!(report["errors"][0]["line"], 2);
+    assert!(report["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invalid JSON"));
+    assert_eq!(report["errors"][1]["line"], 4);
+
+    // A JSON array, gzipped.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(format!("[{seed}, {seed}]").as_bytes())
+        .unwrap();
+    let (status, report) = app.ingest("Okta.SystemLog", gz.finish().unwrap()).await;
+    assert_eq!(
+        (status, report["accepted"].as_u64()),
+        (200, Some(2)),
+        "{report}"
+    );
+
+    // Binary garbage.
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (status, error) = app.ingest("Okta.SystemLog", garbage).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["code"], "invalid_body");
+
+    // Text that is not JSON at all.
+    let (status, error) = app.ingest("Okta.SystemLog", "hello\nworld\n").await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["details"]["errors"][1]["line"], 2);
+
+    // A bad log type name.
+    let (status, _) = app.ingest("Okta%2FSystemLog", seed.clone()).await;
+    assert_eq!(status, 404);
+
+    // No token.
+    let response = app
+        .served
+        .request(Method::POST, "/ingest/Okta.SystemLog")
+        .body(seed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // A 100 MB body is refused from its Content-Length, before it is read.
+    let (status, answer) = support::post_head_only(
+        &app.served.address,
+        "/ingest/Okta.SystemLog",
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("Content-Type", "application/x-ndjson"),
+        ],
+        104_857_600,
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "payload_too_large", "{answer}");
+
+    assert!(app.alerts("Okta.AdminPrivilegeGranted").await.len() == 1);
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,116 @@
+//! Webhooks as a sender sees them: a redelivered alert, an HMAC signature, and bad requests
+//! answered with JSON 4xx that create nothing.
+
+use super::*;
+use reqwest::Method;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_alert_creates_no_second_run() {
+    each_backend(|db| async move {
+        let app = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
+        let body = json!({"alertId": "same", "ip": "1.1.1.1", "score": 1}).to_string();
+        let (_, first) = app.post_webhook("alerts", SECRET, &body).await;
+        let (status, second) = app.post_webhook("alerts", SECRET, &body).await;
+        assert_eq!(status, 202);
+        assert_eq!(first["run_id"], second["run_id"]);
+        assert_eq!(second["duplicate"], true);
+        let runs = app.stored_runs().await;
+        assert_eq!(runs.len(), 1);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_json_4xx_and_create_nothing() {
+    each_backend(|db| async move {
+        let app = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
+        let cases = [
+            (
+                "alerts",
+                SECRET,
+                "{\"alertId\": ".to_owned(),
+                400,
+                "invalid_json",
+            ),
+            (
+                "alerts",
+                "wrong-secret",
+                "{}".to_owned(),
+                401,
+                "unauthorized",
+            ),
+            ("nowhere", SECRET, "{}".to_owned(), 404, "not_found"),
+        ];
+        for (hook, secret, body, status, code) in cases {
+            let (got, answer) = app.post_webhook(hook, secret, &body).await;
+            assert_eq!(got, status, "{hook}/{secret}: {answer}");
+            assert_eq!(answer["code"], code);
+            assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        // An oversize body is refused from its Content-Length, before it is read.
+        let (status, answer) = support::post_head_only(
+            &app.served.address,
+            &format!("/webhook/alerts/{SECRET}"),
+            &[("Content-Type", "application/json")],
+            2 * 1024 * 1024,
+        )
+        .await;
+        assert_eq!(status, 413, "{answer}");
+        assert_eq!(answer["code"], "payload_too_large");
+        let runs = app.stored_runs().await;
+        assert!(runs.is_empty(), "{runs:?}");
+        // A good request still works afterwards.
+        app.start_run("alerts", json!({"alertId": "ok", "ip": "1", "score": 1}))
+            .await;
+
+        let unauthenticated = app.request(Method::GET, "/api/runs").send().await.unwrap();
+        assert_eq!(unauthenticated.status(), 401);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+const SIGNED: &str = r#"
+name: Signed
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options:
+      path: signed
+      secret_credential: hook
+      signature: { header: X-Hub-Signature-256, credential: hook, prefix: "sha256=" }
+  note:
+    type: transform
+    from: hook
+    options: { mode: message, payload: { ok: true } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hmac_signed_webhook_accepts_only_a_matching_signature() {
+    let db = TestDb::sqlite();
+    let app = TestApp::offline(&db, &[("signed", SIGNED)]).await;
+    let body = r#"{"event":"push"}"#;
+    let good = harness::hmac_sha256_hex(SECRET, body);
+    for (signature, status) in [
+        (format!("sha256={good}"), 202),
+        (format!("sha256={}", "0".repeat(64)), 401),
+        (good.clone(), 401),
+    ] {
+        let response = app
+            .request(Method::POST, &format!("/webhook/signed/{SECRET}"))
+            .header("x-hub-signature-256", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status);
+    }
+    let runs = app.stored_runs().await;
+    assert_eq!(runs.len(), 1);
+    app.stop().await;
+    db.drop_db().await;
+}
