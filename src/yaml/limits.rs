@@ -2,8 +2,10 @@
 //! nesting), so "billion laughs" stops while counting rather than allocating.
 
 use super::node::{Node, NodeKind};
-use super::parse::Built;
 use crate::diagnostic::{Code, Diagnostic, Span};
+
+/// A step of building: a diagnostic that ends the document, boxed to keep results small.
+pub(super) type Built<T> = Result<T, Box<Diagnostic>>;
 
 /// The largest source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;

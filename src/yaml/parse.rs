@@ -2,7 +2,7 @@
 //! the core ones, merge keys and second documents are reported, not misread; a duplicate key is
 //! reported and the first occurrence kept.
 
-use super::limits::{check_depth, check_source, Anchored, Budget};
+use super::limits::{check_depth, check_source, Anchored, Budget, Built};
 use super::node::{Key, Node, NodeKind};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
@@ -31,9 +31,6 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Node> {
         }
     }
 }
-
-/// A step of building: a diagnostic that ends the document, boxed to keep results small.
-pub(super) type Built<T> = Result<T, Box<Diagnostic>>;
 
 struct Builder<'a, 'd> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
