@@ -5,12 +5,12 @@ use serde_json::json;
 use std::time::Duration;
 use warden_sim::{Vendor, GREYNOISE_API_KEY, SEED_CLIENT_IP, SIMULATOR_HEADER, VIRUSTOTAL_API_KEY};
 
-const VT_MALICIOUS: &str = include_str!("../../sim/data/vendors/virustotal/ip-malicious.json");
-const VT_CLEAN: &str = include_str!("../../sim/data/vendors/virustotal/ip-clean.json");
-const VT_QUOTA: &str = include_str!("../../sim/data/vendors/virustotal/error-429-quota.json");
+const VT_MALICIOUS: &str = include_str!("../../data/vendors/virustotal/ip-malicious.json");
+const VT_CLEAN: &str = include_str!("../../data/vendors/virustotal/ip-clean.json");
+const VT_QUOTA: &str = include_str!("../../data/vendors/virustotal/error-429-quota.json");
 const GN_NOT_OBSERVED: &str =
-    include_str!("../../sim/data/vendors/greynoise/community-404-not-observed.json");
-const GN_QUOTA: &str = include_str!("../../sim/data/vendors/greynoise/community-429.json");
+    include_str!("../../data/vendors/greynoise/community-404-not-observed.json");
+const GN_QUOTA: &str = include_str!("../../data/vendors/greynoise/community-429.json");
 
 const VT_KEY: (&str, &str) = ("x-apikey", VIRUSTOTAL_API_KEY);
 const GN_KEY: (&str, &str) = ("key", GREYNOISE_API_KEY);
@@ -200,9 +200,7 @@ async fn virustotal_reports_domains_and_known_files_and_refuses_the_rest() {
     .await;
     assert_eq!(
         listed.json(),
-        fixture(include_str!(
-            "../../sim/data/vendors/virustotal/error-404.json"
-        ))
+        fixture(include_str!("../../data/vendors/virustotal/error-404.json"))
     );
     let invalid = get(&sims, Vendor::VirusTotal, "/ip_addresses/999.1.1.1", VT_KEY).await;
     assert_eq!(invalid.status, 400);

@@ -105,7 +105,7 @@ async fn the_bot_finds_the_user_opens_a_dm_posts_and_updates() {
         .await
         .json();
     let expected = fixture(include_str!(
-        "../../sim/data/vendors/slack/users.lookupByEmail-ok.json"
+        "../../data/vendors/slack/users.lookupByEmail-ok.json"
     ));
     assert_eq!(keys(&found["user"]), keys(&expected["user"]));
     assert_eq!(found["user"]["id"], THOMAS);
@@ -127,7 +127,7 @@ async fn the_bot_finds_the_user_opens_a_dm_posts_and_updates() {
         .await
         .json();
     let expected = fixture(include_str!(
-        "../../sim/data/vendors/slack/chat.postMessage-ok.json"
+        "../../data/vendors/slack/chat.postMessage-ok.json"
     ));
     assert_eq!(keys(&posted), keys(&expected));
     assert_eq!(posted["channel"], "D01AZ88AQQ4");
@@ -184,7 +184,7 @@ async fn posting_to_a_user_id_dms_them_and_form_bodies_work() {
 async fn a_click_is_the_signed_block_actions_request_slack_sends() {
     // First the independent HMAC against Slack's published vector, then the click against it.
     let vector = fixture(include_str!(
-        "../../sim/data/vendors/slack/signing-test-vector.json"
+        "../../data/vendors/slack/signing-test-vector.json"
     ));
     let official = v0_signature(
         vector["signing_secret"].as_str().unwrap(),
@@ -214,7 +214,7 @@ async fn a_click_is_the_signed_block_actions_request_slack_sends() {
     assert_eq!(payload, click.payload);
 
     let shape = fixture(include_str!(
-        "../../sim/data/vendors/slack/block_actions-denied.json"
+        "../../data/vendors/slack/block_actions-denied.json"
     ));
     assert_eq!(keys(&payload), keys(&shape));
     assert_eq!(payload["type"], "block_actions");

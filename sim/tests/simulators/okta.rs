@@ -7,8 +7,8 @@ use warden_sim::{OktaStatus, Person, Scenario, Simulators, Vendor, OKTA_API_TOKE
 
 const THOMAS_ID: &str = "00u6eup97mAJZWYmP357";
 const THOMAS_LOGIN: &str = "thomaskinsella@tines.io";
-const USER: &str = include_str!("../../sim/data/vendors/okta/user-active.json");
-const NOT_ACTIVE: &str = include_str!("../../sim/data/vendors/okta/suspend-400-not-active.json");
+const USER: &str = include_str!("../../data/vendors/okta/user-active.json");
+const NOT_ACTIVE: &str = include_str!("../../data/vendors/okta/suspend-400-not-active.json");
 
 async fn okta(sims: &Simulators, method: reqwest::Method, path: &str) -> Reply {
     let url = format!("{}{path}", sims.base_url(Vendor::Okta));

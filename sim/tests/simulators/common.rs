@@ -2,7 +2,7 @@
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use warden::http_client::HttpClients;
+use std::time::Duration;
 use warden_sim::{Scenario, Simulators, Vendor};
 
 /// The seed scenario without VirusTotal's staged 429, so tests see it only when they ask.
@@ -16,8 +16,14 @@ pub async fn start(scenario: Scenario) -> Simulators {
     Simulators::start(scenario).await.expect("simulators start")
 }
 
+/// A client like Warden's non-following one: no redirects, no proxy, a bounded connect.
 pub fn client() -> reqwest::Client {
-    HttpClients::new().direct
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the HTTP client builds")
 }
 
 /// A response, read whole.

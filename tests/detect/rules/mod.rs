@@ -3,12 +3,10 @@
 //! failing rule, invalid rule files with positions and codes, and scheduled queries.
 //!
 //! The corpus is a verbatim copy of `../shared/conformance/…` (Apache-2.0, licences included)
-//! in `tests/fixtures/conformance/`. `UPDATE_GOLDEN=1 cargo test --test rules` rewrites the
-//! `.expected` file of the invalid fixtures; review the diff.
+//! in `tests/fixtures/conformance/`. `UPDATE_GOLDEN=1 cargo test --test detect rules::` rewrites
+//! the `.expected` file of the invalid fixtures; review the diff.
 
 mod fuzz;
-#[path = "../support/mutate.rs"]
-mod mutate;
 mod scheduled;
 
 use serde_json::Value;

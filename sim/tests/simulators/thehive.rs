@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 use warden_sim::{Simulators, Vendor};
 
 const BEARER: (&str, &str) = ("authorization", "Bearer warden-demo-thehive-key");
-const CASE: &str = include_str!("../../sim/data/vendors/thehive/case-create-201.json");
-const OBSERVABLES: &str = include_str!("../../sim/data/vendors/thehive/observable-create-201.json");
+const CASE: &str = include_str!("../../data/vendors/thehive/case-create-201.json");
+const OBSERVABLES: &str = include_str!("../../data/vendors/thehive/observable-create-201.json");
 
 /// The body `templates/thehive/create_case.yml` renders.
 fn case_request(title: &str) -> Value {
@@ -70,9 +70,7 @@ async fn cases_need_the_api_key_a_title_and_a_description() {
         (anonymous.status, anonymous.json()),
         (
             401,
-            fixture(include_str!(
-                "../../sim/data/vendors/thehive/error-401.json"
-            ))
+            fixture(include_str!("../../data/vendors/thehive/error-401.json"))
         )
     );
     let wrong = post_json(
