@@ -3,7 +3,9 @@
 use super::validate::{check_integration, check_story, Catalog};
 use super::{Integration, Story};
 use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::yaml::{source_too_large, MAX_SOURCE_BYTES};
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -73,15 +75,32 @@ pub fn story_id(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Reads a YAML file, or says why not as a diagnostic at 1:1.
+/// Reads a YAML file, or says why not as a diagnostic at 1:1. Reads at most one byte past
+/// [`MAX_SOURCE_BYTES`], so a huge (or endless) file costs no more memory than the limit.
 pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
-    std::fs::read_to_string(path).map_err(|error| {
+    let unreadable = |error: std::io::Error| {
         Diagnostic::new(
             Code::YamlSyntax,
             Span::new(1, 1),
             format!("cannot read the file: {error}"),
         )
         .with_hint("check the path and that the file is UTF-8 text")
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    let limit = MAX_SOURCE_BYTES as u64;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        let len = std::fs::metadata(path).map_or(limit + 1, |m| m.len().max(limit + 1));
+        return Err(source_too_large(len));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        unreadable(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
     })
 }
 
@@ -197,4 +216,27 @@ fn check_webhook_paths(loaded: &mut Loaded) {
         .map(|r| story_id(Path::new(&r.path)))
         .collect();
     loaded.stories.retain(|s| valid.contains(&s.id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_without_reading_it_whole() {
+        let dir = std::env::temp_dir().join(format!("warden-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("huge.yml");
+        // Sparse: 500 MB on paper, nothing on disk; reading it whole would take 500 MB.
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(500 << 20).unwrap();
+        let error = read_source(&path).unwrap_err();
+        assert_eq!(error.code, Code::YamlLimit);
+        assert!(
+            error.message.contains("524288000 bytes"),
+            "{}",
+            error.message
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -311,11 +311,22 @@ pub struct Pattern {
 /// Compiled regexes are capped so a hostile pattern cannot take the runner's memory.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Compiles a pattern with the story size limit; `case_insensitive` as Tines' trigger rules are.
+/// The longest pattern compiled: parsing happens before `size_limit` applies, and a
+/// multi-megabyte literal takes seconds and gigabytes to parse.
+pub const MAX_REGEX_BYTES: usize = 16 * 1024;
+
+/// Compiles a pattern with the story size limits; `case_insensitive` as Tines' trigger rules are.
 pub fn compile_regex(source: &str, case_insensitive: bool) -> Result<regex::Regex, regex::Error> {
+    if source.len() > MAX_REGEX_BYTES {
+        return Err(regex::Error::Syntax(format!(
+            "error: the pattern is {} bytes, longer than the {MAX_REGEX_BYTES}-byte limit",
+            source.len()
+        )));
+    }
     regex::RegexBuilder::new(source)
         .case_insensitive(case_insensitive)
         .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
 }
 
@@ -434,6 +445,20 @@ impl JsonSchema for StatusList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_over_the_length_limit_is_refused_before_it_is_parsed() {
+        let long = "a".repeat(MAX_REGEX_BYTES + 1);
+        let error = compile_regex(&long, false).unwrap_err();
+        assert_eq!(
+            regex_error_summary(&error),
+            format!(
+                "the pattern is {} bytes, longer than the {MAX_REGEX_BYTES}-byte limit",
+                long.len()
+            )
+        );
+        assert!(compile_regex(&"a".repeat(MAX_REGEX_BYTES), false).is_ok());
+    }
 
     #[test]
     fn durations_accept_units_and_compounds() {

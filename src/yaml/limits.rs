@@ -21,15 +21,17 @@ pub(super) fn check_source(source: &str) -> Result<(), Diagnostic> {
     if source.len() <= MAX_SOURCE_BYTES {
         return Ok(());
     }
-    Err(Diagnostic::new(
+    Err(source_too_large(source.len() as u64))
+}
+
+/// The diagnostic of a source of `len` bytes, over [`MAX_SOURCE_BYTES`].
+pub fn source_too_large(len: u64) -> Diagnostic {
+    Diagnostic::new(
         Code::YamlLimit,
         Span::new(1, 1),
-        format!(
-            "file is {} bytes, more than the {MAX_SOURCE_BYTES}-byte limit",
-            source.len()
-        ),
+        format!("file is {len} bytes, more than the {MAX_SOURCE_BYTES}-byte limit"),
     )
-    .with_hint("split the file; a story this large is hard to review anyway"))
+    .with_hint("split the file; a story this large is hard to review anyway")
 }
 
 /// Refuses a node nested deeper than [`MAX_DEPTH`].

@@ -20,7 +20,7 @@ mod parse;
 mod scalar;
 
 pub use de::{from_node, Entries, Spanned};
-pub use limits::{MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_NODES, MAX_SOURCE_BYTES};
+pub use limits::{source_too_large, MAX_DEPTH, MAX_EXPANDED_BYTES, MAX_NODES, MAX_SOURCE_BYTES};
 pub use node::{Key, Node, NodeKind};
 pub use parse::parse;
 pub use scalar::{resolve_plain, Resolved};
