@@ -191,6 +191,21 @@ pub fn render_dynamic(field: &str, value: &Dynamic, ctx: &Context) -> Result<Val
     })
 }
 
+/// Renders a template into Slack mrkdwn: its own text as written, every interpolated value
+/// escaped for Slack unless marked `| safe` ([`crate::template::Compiled::render_slack_mrkdwn`]).
+pub fn render_slack_mrkdwn(
+    field: &str,
+    template: &Template,
+    ctx: &Context,
+) -> Result<String, Error> {
+    let compiled = template.compiled().map_err(|e| Error::Misconfigured {
+        message: format!("`{field}` does not compile: {}", e.message()),
+    })?;
+    compiled
+        .render_slack_mrkdwn(ctx)
+        .map_err(|e| Error::permanent(format!("`{field}`: {}", e.message())))
+}
+
 /// Renders a template into text: strings as they are, other values as JSON.
 pub fn render_text(field: &str, template: &Template, ctx: &Context) -> Result<String, Error> {
     Ok(match render(field, template, ctx)? {

@@ -8,7 +8,9 @@
 //! an answer won the race) and updates the Slack message.
 
 use super::slack::{Button, Posted, Slack};
-use super::{http, idempotency_key, render_text, store_error, Env, Error, Output};
+use super::{
+    http, idempotency_key, render_slack_mrkdwn, render_text, store_error, Env, Error, Output,
+};
 use crate::clock::rfc3339;
 use crate::run::{millis, Millis, Wait};
 use crate::store::{ClaimedStep, NewPrompt, PromptRecord, Prompts};
@@ -109,7 +111,8 @@ async fn ask<S: Prompts + Sync>(
                 }
                 (None, None) => return Err(Error::permanent("slack needs channel or user_email")),
             };
-            let text = render_text("slack.text", &ask.text, ctx)?;
+            // Alert data is the attacker's: every value in the message is escaped for Slack.
+            let text = render_slack_mrkdwn("slack.text", &ask.text, ctx)?;
             let buttons: Vec<Button<'_>> = options
                 .choices
                 .iter()

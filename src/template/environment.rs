@@ -6,8 +6,17 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value as MjValue, ValueKind};
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior};
 
+use super::filters::markup::{escape_slack, printed};
 use super::value::to_json;
 use super::{filters, FUEL};
+
+/// The name a template is parsed under to render as Slack mrkdwn: every `{{ }}` output is
+/// escaped with Slack's rules unless it is marked safe (`| safe`, `| slack_escape`). Literal text
+/// written in the template (the author's `*bold*` and `<https://…|links>`) is not touched.
+pub(super) const SLACK_MRKDWN: &str = "<slack mrkdwn>";
+
+/// The custom auto-escape format of [`SLACK_MRKDWN`] templates.
+const SLACK_FORMAT: &str = "slack";
 
 static ENV: OnceLock<Environment<'static>> = OnceLock::new();
 
@@ -21,7 +30,13 @@ fn build_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
-    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_auto_escape_callback(|name| {
+        if name == SLACK_MRKDWN {
+            AutoEscape::Custom(SLACK_FORMAT.into())
+        } else {
+            AutoEscape::None
+        }
+    });
     // minijinja drops a template's final newline by default; a literal
     // field keeps it, so a field must not change ending when a `{{ }}` is
     // added to it (YAML `|` blocks end in a newline).
@@ -40,12 +55,21 @@ fn build_env() -> Environment<'static> {
 ///
 /// minijinja prints Python reprs (`None`, `True`, `{'a': [1]}`); a security
 /// workflow wants JSON, so everything but strings and numbers is written as
-/// compact JSON (`null`, `true`, `{"a":[1]}`).
+/// compact JSON (`null`, `true`, `{"a":[1]}`). In a [`SLACK_MRKDWN`]
+/// template that text is then escaped for Slack, unless the value is safe.
 fn format_output(
     out: &mut Output,
     state: &mut State,
     value: &MjValue,
 ) -> Result<(), minijinja::Error> {
+    if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SLACK_FORMAT) {
+        if value.is_safe() {
+            return write!(out, "{}", value.as_str().unwrap_or_default())
+                .map_err(minijinja::Error::from);
+        }
+        let text = escape_slack(&printed(value)?);
+        return out.write_str(&text).map_err(minijinja::Error::from);
+    }
     match value.kind() {
         ValueKind::None
         | ValueKind::Bool

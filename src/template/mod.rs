@@ -2,7 +2,7 @@
 //!
 //! Every string field of a story is a minijinja template such as
 //! `"{{ vt_lookup.body.data.attributes.last_analysis_stats.malicious }}"` or
-//! `"https://x/{{ inputs.ip | urlencode }}"`. Fields are compiled once when a
+//! `"https://x/{{ inputs.ip | path_segment }}"`. Fields are compiled once when a
 //! story is loaded ([`compile`]) and rendered many times by the runner
 //! ([`Compiled::render`]) against a [`Context`] of upstream action outputs
 //! and scopes.
@@ -14,7 +14,9 @@
 //! All templates share one environment: strict undefined handling (a typo is
 //! an error, not an empty string), a fuel budget ([`FUEL`]) so that no
 //! template can hang or exhaust the runner, and no auto-escaping (fields are
-//! URLs, JSON and chat messages, not HTML).
+//! URLs, JSON and chat messages, not HTML), except in a prompt's Slack text
+//! ([`Compiled::render_slack_mrkdwn`]), where every `{{ }}` output is escaped
+//! for Slack unless it is marked safe.
 //!
 //! The parts: `environment` (the one minijinja environment and how it prints
 //! values), `filters` (what templates can call, by family), `compile`

@@ -7,7 +7,7 @@ use minijinja::ErrorKind;
 use serde_json::{Map, Value as Json};
 
 use super::compile::{compile, root_of, Compiled, Kind};
-use super::environment::env;
+use super::environment::{env, SLACK_MRKDWN};
 use super::error::{describe, Error};
 use super::value::to_json;
 use super::{Context, FUEL};
@@ -28,6 +28,20 @@ impl Compiled {
                 .template_from_str(&self.source)
                 .and_then(|template| template.render(ctx.root().clone()))
                 .map(Json::String)
+                .map_err(|e| self.render_error(&e, ctx, 0)),
+        }
+    }
+
+    /// Renders the field as Slack mrkdwn text: the template's own text is kept as written (the
+    /// author's `*bold*` and `<https://…|links>` work), and every `{{ }}` output is escaped
+    /// with Slack's rules (`&`, `<`, `>` as entities) unless marked safe (`| safe`, or
+    /// already `| slack_escape`d). Outside data therefore cannot add links or mentions.
+    pub fn render_slack_mrkdwn(&self, ctx: &Context) -> Result<String, Error> {
+        match &self.kind {
+            Kind::Literal => Ok(self.source.to_string()),
+            Kind::Expression { .. } | Kind::Text => env()
+                .template_from_named_str(SLACK_MRKDWN, &self.source)
+                .and_then(|template| template.render(ctx.root().clone()))
                 .map_err(|e| self.render_error(&e, ctx, 0)),
         }
     }

@@ -465,6 +465,121 @@ async fn an_already_suspended_user_counts_as_locked() {
     .await;
 }
 
+/// The seed Okta event with `edit` applied to it.
+fn seed_event_with(edit: impl FnOnce(&mut Value)) -> String {
+    let mut event: Value = serde_json::from_str(SEED_OKTA_EVENT).unwrap();
+    edit(&mut event);
+    event.to_string()
+}
+
+impl Harness {
+    /// Ingests `event` (an edited seed event) and runs everything due; the seed story's run.
+    async fn ingest_event(&self, event: &str) -> Value {
+        let report = self.stack.ingest("Okta.SystemLog", event).await.unwrap();
+        assert_eq!(report["alerts"].as_array().unwrap().len(), 1, "{report}");
+        self.stack.settle().await.unwrap();
+        let runs = self.stack.seed_runs().await.unwrap();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        runs[0].clone()
+    }
+}
+
+/// Issue 13: the granting admin's `displayName` is the attacker's. A masked link and a
+/// `<!channel>` in it reach the victim's Slack DM as text (Slack's entities), while the story's
+/// own `*bold*` stays; in TheHive's Markdown description the alert title shows as text too.
+#[tokio::test]
+async fn a_hostile_display_name_reaches_slack_and_thehive_escaped() {
+    const NAME: &str =
+        "<https://evil.example/okta-verify|Click here to confirm…> <!channel> [Verify](https://evil.example/md)";
+    each_backend(|db| async move {
+        let h = Harness::start(&db, calm()).await;
+        let event = seed_event_with(|e| e["actor"]["displayName"] = NAME.into());
+        let run = h.ingest_event(&event).await;
+        let message = h.stack.open_prompt().expect("the user is asked on Slack");
+        assert!(
+            message.text.contains(
+                "&lt;https://evil.example/okta-verify|Click here to confirm…&gt; &lt;!channel&gt;"
+            ),
+            "{}",
+            message.text
+        );
+        assert!(!message.text.contains("<https://evil"), "{}", message.text);
+        assert!(!message.text.contains("<!channel>"), "{}", message.text);
+        assert!(
+            message
+                .text
+                .starts_with("*Okta administrator privileges were granted to your account*"),
+            "the author's mrkdwn is kept: {}",
+            message.text
+        );
+        let blocks = message.blocks.to_string();
+        assert!(!blocks.contains("<!channel>"), "{blocks}");
+
+        h.answer("denied").await;
+        assert_eq!(h.run(&run["id"]).await["status"], "succeeded");
+        let cases = h.stack.sims.thehive_cases();
+        let description = cases[0].case["description"].as_str().unwrap();
+        assert!(
+            description.contains(r"\[Verify\]\(https://evil.example/md\)"),
+            "{description}"
+        );
+        assert!(
+            description.contains(r"\<https://evil.example/okta\-verify\|Click"),
+            "{description}"
+        );
+        h.stop().await;
+        db
+    })
+    .await;
+}
+
+/// Ingests the seed event with the grant's target id set to `id`, denies, and returns the paths
+/// Okta was sent and `lock_user`'s step.
+async fn lock_user_with_target_id(db: &TestDb, id: &str) -> (Vec<String>, Value) {
+    let h = Harness::start(db, calm()).await;
+    let event = seed_event_with(|e| e["target"][0]["id"] = id.into());
+    let run = h.ingest_event(&event).await;
+    h.answer("denied").await;
+    let detail = h.run(&run["id"]).await;
+    let okta = h
+        .stack
+        .sims
+        .requests()
+        .into_iter()
+        .filter(|r| r.vendor == warden_sim::Vendor::Okta)
+        .map(|r| r.path)
+        .collect();
+    h.stop().await;
+    (okta, step(&detail, "lock_user").unwrap().clone())
+}
+
+/// Issue 13: a target user id of `../../../../echo/traversal` must not move `okta/lock_user`'s
+/// requests (and its Okta token) off `/api/v1/users/{id}`: the id is sent as one path segment
+/// (`/` as `%2F`), Okta answers "no such user" and the step fails.
+#[tokio::test]
+async fn a_traversing_user_id_never_leaves_the_users_path() {
+    each_backend(|db| async move {
+        let (okta, lock) = lock_user_with_target_id(&db, "../../../../echo/traversal").await;
+        assert_eq!(okta, ["/api/v1/users/..%2F..%2F..%2F..%2Fecho%2Ftraversal"]);
+        assert_eq!(lock["state"], "failed", "{lock:#}");
+        db
+    })
+    .await;
+}
+
+/// Issue 13: a target user id of `..` is refused by `path_segment`: the step fails and Okta is
+/// never called (URL parsers resolve `..`, encoded or not, to the parent path).
+#[tokio::test]
+async fn a_dot_dot_user_id_fails_the_step_unsent() {
+    each_backend(|db| async move {
+        let (okta, lock) = lock_user_with_target_id(&db, "..").await;
+        assert_eq!(okta, Vec::<String>::new());
+        assert_eq!(lock["state"], "failed", "{lock:#}");
+        db
+    })
+    .await;
+}
+
 /// `warden demo`, the newcomer's command, plays the whole scenario and exits 0.
 #[test]
 fn warden_demo_runs_the_seed_scenario() {

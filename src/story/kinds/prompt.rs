@@ -42,7 +42,9 @@ pub struct SlackPrompt {
     pub channel: Option<Template>,
     /// Send a direct message to the Slack user with this email. Give this or `channel`.
     pub user_email: Option<Template>,
-    /// The question (Slack mrkdwn).
+    /// The question (Slack mrkdwn). Every `{{ }}` value is escaped for Slack (`&`, `<`, `>`
+    /// as `&amp;`, `&lt;`, `&gt;`), so alert data cannot add links or mentions; the text written
+    /// here is kept as is. Mark a value that is mrkdwn on purpose with `| safe`.
     pub text: Template,
 }
 

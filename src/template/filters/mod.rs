@@ -1,7 +1,8 @@
 //! Filters and functions for Tines-formula users, on top of minijinja's
 //! builtins (`default`, `lower`, `join`, `map`, `selectattr`, `int`,
 //! `urlencode`…), by family: `json` (JSON text and JSONPath), `encoding`
-//! (base64, SHA-256), `regex`, `time` (dates and unix seconds) and `prompt`
+//! (base64, SHA-256), `regex`, `time` (dates and unix seconds), `markup`
+//! (escaping outside data for Slack, Markdown and URL paths) and `prompt`
 //! (`prompt_url()`).
 //!
 //! Error messages name the filter and the problem but never the filtered
@@ -10,6 +11,7 @@
 
 mod encoding;
 mod json;
+pub(super) mod markup;
 mod prompt;
 mod regex;
 mod time;
@@ -30,6 +32,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("timestamp", time::timestamp);
     env.add_filter("jsonpath", json::jsonpath);
     env.add_filter("first_or_none", json::first_or_none);
+    env.add_filter("slack_escape", markup::slack_escape);
+    env.add_filter("markdown_escape", markup::markdown_escape);
+    env.add_filter("path_segment", markup::path_segment);
     env.add_function("prompt_url", prompt::prompt_url);
 }
 

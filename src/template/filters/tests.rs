@@ -329,3 +329,87 @@ fn prompt_url_outside_a_prompt_is_an_error() {
         "invalid operation: prompt_url() is only available in a prompt action's message"
     );
 }
+
+#[test]
+fn slack_escape_turns_control_characters_into_entities() {
+    let out = render_in(
+        "{{ name | slack_escape }}",
+        json!({"name": "<https://evil.example/okta-verify|Click here to confirm…> <!channel> & co"}),
+    );
+    assert_eq!(
+        out.unwrap(),
+        json!("&lt;https://evil.example/okta-verify|Click here to confirm…&gt; &lt;!channel&gt; &amp; co")
+    );
+    assert_renders(&[
+        ("{{ 'plain *text*' | slack_escape }}", json!("plain *text*")),
+        ("{{ 3 | slack_escape }}", json!("3")),
+        ("{{ ['<a>'] | slack_escape }}", json!(r#"["&lt;a&gt;"]"#)),
+    ]);
+}
+
+#[test]
+fn markdown_escape_neutralises_links_html_and_formatting() {
+    let out = render_in(
+        "- By: {{ name | markdown_escape }}",
+        json!({"name": "[Verify](https://evil.example) ![x](y) <b>hi</b> *a* _b_ `c` # d | e ~f~ \\"}),
+    );
+    assert_eq!(
+        out.unwrap(),
+        json!(
+            r"- By: \[Verify\]\(https://evil.example\) \!\[x\]\(y\) \<b\>hi\</b\> \*a\* \_b\_ \`c\` \# d \| e \~f\~ \\"
+        )
+    );
+    assert_renders(&[
+        (
+            "{{ '185.220.101.4' | markdown_escape }}",
+            json!("185.220.101.4"),
+        ),
+        (
+            "{{ 'a@example.com' | markdown_escape }}",
+            json!("a@example.com"),
+        ),
+        ("{{ 61 | markdown_escape }}", json!("61")),
+    ]);
+}
+
+#[test]
+fn path_segment_encodes_everything_but_unreserved_characters() {
+    assert_renders(&[
+        (
+            "https://x/users/{{ '../../echo/traversal' | path_segment }}/sessions",
+            json!("https://x/users/..%2F..%2Fecho%2Ftraversal/sessions"),
+        ),
+        (
+            "{{ 'a b?c#d%2e&=é' | path_segment }}",
+            json!("a%20b%3Fc%23d%252e%26%3D%C3%A9"),
+        ),
+        (
+            "{{ '00u6eup97mAJZ-._~' | path_segment }}",
+            json!("00u6eup97mAJZ-._~"),
+        ),
+        ("{{ 42 | path_segment }}", json!("42")),
+        ("{{ '...' | path_segment }}", json!("...")),
+    ]);
+}
+
+#[test]
+fn path_segment_refuses_dot_segments_and_empty_values() {
+    assert_fails(&[
+        (
+            "https://x/users/{{ '..' | path_segment }}",
+            "invalid operation: path_segment: refusing `..` as a path segment (it would change the request's path)",
+        ),
+        (
+            "https://x/users/{{ '.' | path_segment }}",
+            "invalid operation: path_segment: refusing `.` as a path segment (it would change the request's path)",
+        ),
+        (
+            "https://x/users/{{ '' | path_segment }}/sessions",
+            "invalid operation: path_segment: refusing an empty value as a path segment (it would change the request's path)",
+        ),
+        (
+            "{{ none | path_segment }}",
+            "invalid operation: path_segment: expected a string or a number, got none",
+        ),
+    ]);
+}

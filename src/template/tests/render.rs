@@ -1,7 +1,7 @@
 //! Rendering: text output, undefined values, fuel, and whole JSON values.
 
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 #[test]
 fn text_template_renders_a_string() {
@@ -179,4 +179,53 @@ fn render_value_errors_name_the_json_pointer() {
         "{err:?}"
     );
     assert!(err.to_string().starts_with("/x: syntax error"), "{err}");
+}
+
+fn slack(source: &str, vars: Json) -> Result<String, Error> {
+    compile(source)?.render_slack_mrkdwn(&ctx(vars))
+}
+
+#[test]
+fn slack_mrkdwn_escapes_interpolated_values_but_not_the_authors_text() {
+    let name = "<https://evil.example/okta-verify|Click here to confirm…> <!channel>";
+    let out = slack(
+        "*Admin granted* by {{ actor.displayName }} (<https://okta.example/u|profile>) & {{ n }}",
+        json!({"actor": {"displayName": name}, "n": 2}),
+    );
+    assert_eq!(
+        out.unwrap(),
+        "*Admin granted* by &lt;https://evil.example/okta-verify|Click here to confirm…&gt; &lt;!channel&gt; \
+         (<https://okta.example/u|profile>) & 2"
+    );
+}
+
+#[test]
+fn slack_mrkdwn_escapes_every_kind_of_output_once() {
+    let vars = json!({"v": "<!here>", "list": ["<a>", "b"], "m": {"k": "<@U1>"}});
+    let cases = [
+        // A field that is one expression is text here, escaped like any other.
+        ("{{ v }}", "&lt;!here&gt;"),
+        ("{{ list }}", r#"["&lt;a&gt;","b"]"#),
+        ("{{ m }}", r#"{"k":"&lt;@U1&gt;"}"#),
+        ("{{ list | join(', ') }}", "&lt;a&gt;, b"),
+        ("{{ 'x' ~ v }}", "x&lt;!here&gt;"),
+        ("{% for i in list %}{{ i }};{% endfor %}", "&lt;a&gt;;b;"),
+        // Already escaped, or marked safe by the author: written as is.
+        ("{{ v | slack_escape }}", "&lt;!here&gt;"),
+        ("{{ '<!here>' | safe }}", "<!here>"),
+        ("{{ v | e }}", "&lt;!here&gt;"),
+        ("no markup <!here>", "no markup <!here>"),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(slack(source, vars.clone()).unwrap(), expected, "{source}");
+    }
+}
+
+#[test]
+fn slack_mrkdwn_keeps_strict_undefined() {
+    let err = slack("hi {{ actor.nope }}", json!({"actor": {}})).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "undefined value `actor.nope`: `actor` (map) has no attribute `nope`"
+    );
 }
