@@ -1,9 +1,10 @@
 //! `GET /api/alerts`, `GET /api/alerts/{id}`.
 
+use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::clock::rfc3339;
 use crate::store::{AlertFilter, AlertRecord, Detections};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -19,7 +20,7 @@ pub(super) struct ListQuery {
 
 pub(super) async fn list_alerts(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = AlertFilter {
         rule_id: query.rule,

@@ -4,6 +4,7 @@
 mod alerts;
 mod ingest;
 mod prompt;
+mod query;
 mod runs;
 mod slack;
 mod webhook;

@@ -1,10 +1,11 @@
 //! `GET /api/stories`, `GET /api/runs`, `GET /api/runs/{id}`.
 
+use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::clock::rfc3339;
 use crate::run::RunStatus;
 use crate::store::{EventRecord, RunFilter, RunRecord, Runs, StepRecord};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -39,7 +40,7 @@ pub(super) struct ListQuery {
 
 pub(super) async fn list_runs(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let status = match query.status.as_deref() {
         None => None,

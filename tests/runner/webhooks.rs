@@ -67,6 +67,12 @@ async fn bad_requests_get_json_4xx_and_create_nothing() {
 
         let unauthenticated = app.request(Method::GET, "/api/runs").send().await.unwrap();
         assert_eq!(unauthenticated.status(), 401);
+        // A query that does not parse gets the JSON error shape too.
+        for route in ["/api/runs?limit=abc", "/api/alerts?before=yesterday"] {
+            let (status, answer) = support::send(app.served.authorized(Method::GET, route)).await;
+            assert_eq!(status, 400, "{route}: {answer}");
+            assert_eq!(answer["code"], "invalid_query", "{route}: {answer}");
+        }
         app.stop().await;
         db
     })
