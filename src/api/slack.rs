@@ -120,7 +120,8 @@ pub fn verify_signature(
     let sent: i64 = timestamp
         .parse()
         .map_err(|_| "missing or malformed X-Slack-Request-Timestamp")?;
-    if (now - sent).abs() > MAX_AGE_SECS {
+    // `abs_diff` cannot overflow, whatever timestamp a caller sends.
+    if now.abs_diff(sent) > MAX_AGE_SECS.unsigned_abs() {
         return Err("the request timestamp is more than 5 minutes from now (a replay?)");
     }
     let given = signature
@@ -210,5 +211,19 @@ mod tests {
         assert!(verify(SECRET, "soon", BODY, SIGNATURE, now).is_err());
         assert!(verify(SECRET, TIMESTAMP, BODY, "a2114d57", now).is_err());
         assert!(verify(SECRET, TIMESTAMP, BODY, "v0=zz", now).is_err());
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let verified = verify_signature(
+                SECRET.as_bytes(),
+                &ts,
+                BODY.as_bytes(),
+                SIGNATURE,
+                1_531_420_618,
+            );
+            assert!(verified.is_err(), "{ts}");
+        }
     }
 }
