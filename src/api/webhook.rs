@@ -111,7 +111,13 @@ async fn accept(
         "method": method.as_str(),
     });
     let now = engine.clock.now();
-    let run = crate::engine::entry::webhook_run(&story, index, payload, None, now);
+    let run = crate::engine::entry::webhook_run(
+        &story,
+        index,
+        payload,
+        crate::engine::entry::Source::Http,
+        now,
+    );
     let created = engine
         .store
         .create_runs(std::slice::from_ref(&run), now)
@@ -325,8 +331,6 @@ fn headers_json(headers: &HeaderMap, options: &WebhookOptions, url_secret: &str)
     Value::Object(out)
 }
 
-/// The delivery's dedupe key, when the webhook has one and it renders to something. A key that
-/// cannot be computed for this payload does not block the delivery: the run is created.
 #[cfg(test)]
 mod tests {
     use super::decode_hex;

@@ -1,8 +1,9 @@
 //! Delivering alerts: each queued delivery goes to its destination exactly once.
 //!
 //! - A story webhook gets a run created in-process, with the body Panther would have posted;
-//!   the run's dedupe key (the webhook's own, else `alert:<alertId>`) makes a repeated attempt
-//!   after a crash find the first run instead of starting a second.
+//!   the run's dedupe key (the webhook's own, else the alert id, in the `alert:` namespace that
+//!   HTTP requests cannot reach) makes a repeated attempt after a crash find the first run
+//!   instead of starting a second.
 //! - A URL gets Panther's `POST` (JSON, `Accept: application/json`, configured headers). Like
 //!   Panther, anything but a 2xx is retried after a random 30–300 s, up to 10 attempts.
 //!
@@ -11,7 +12,7 @@
 
 use super::detector::Detector;
 use super::routing::{HeaderValue, Target};
-use crate::engine::entry::webhook_run;
+use crate::engine::entry::{webhook_run, Source};
 use crate::engine::Engine;
 use crate::run::Millis;
 use crate::store::{DeliveryOutcome, Detections, DueDelivery, Runs};
@@ -167,8 +168,10 @@ impl Deliverer {
             "method": "POST",
         });
         let now = self.engine.clock.now();
-        let fallback = format!("alert:{}", due.delivery.alert_id);
-        let run = webhook_run(&story, index, payload, Some(fallback), now);
+        let source = Source::Alert {
+            alert_id: &due.delivery.alert_id,
+        };
+        let run = webhook_run(&story, index, payload, source, now);
         let created = self
             .engine
             .store
