@@ -116,6 +116,7 @@ async fn accept(
         index,
         payload,
         crate::engine::entry::Source::Http,
+        &engine.secrets,
         now,
     );
     let created = engine

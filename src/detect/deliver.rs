@@ -143,6 +143,11 @@ impl Deliverer {
                 Target::Url { url, headers } => self.to_url(url, headers, due).await,
             },
         };
+        // A destination may echo the request, credential header included, in its error answer.
+        let result = result.map_err(|mut error| {
+            self.engine.secrets.scrub_text(&mut error);
+            error
+        });
         match result {
             Ok(run_id) => DeliveryOutcome::Delivered { run_id },
             Err(error) if d.attempts >= self.policy.max_attempts => DeliveryOutcome::Failed {
@@ -171,7 +176,7 @@ impl Deliverer {
         let source = Source::Alert {
             alert_id: &due.delivery.alert_id,
         };
-        let run = webhook_run(&story, index, payload, source, now);
+        let run = webhook_run(&story, index, payload, source, &self.engine.secrets, now);
         let created = self
             .engine
             .store

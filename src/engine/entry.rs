@@ -8,6 +8,7 @@
 //! `send_to_story` carry no dedupe key: the parent names the child's id before it exists.
 
 use crate::run::{millis, new_run_id, Millis};
+use crate::secrets::Secrets;
 use crate::store::NewRun;
 use crate::story::kinds::{ActionConfig, LinkKind, WebhookOptions};
 use crate::story::Story;
@@ -47,14 +48,17 @@ impl Source<'_> {
 }
 
 /// The run `payload` (`{body, headers, query, method}`) starts at the webhook action `index` of
-/// `story`, coming from `source`.
+/// `story`, coming from `source`. Credential values in it (a URL secret repeated in the query,
+/// a token in the body) are scrubbed before anything is stored or keyed.
 pub fn webhook_run(
     story: &Story,
     index: usize,
-    payload: Value,
+    mut payload: Value,
     source: Source<'_>,
+    secrets: &Secrets,
     now: Millis,
 ) -> NewRun {
+    secrets.scrub(&mut payload);
     let action = &story.actions[index];
     let options = match &action.config {
         ActionConfig::Webhook(options) => Some(options),

@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod echo;
 mod secrets;
 
 use serde_json::Value;
