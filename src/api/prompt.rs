@@ -58,7 +58,7 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
                         Err(error) => Err(error),
                     };
                     if let Err(error) = updated {
-                        tracing::warn!(%error, "Could not replace the answered prompt on Slack.");
+                        tracing::warn!(error = %crate::escape::Escaped(&error), "Could not replace the answered prompt on Slack.");
                     }
                 });
             }

@@ -2,6 +2,7 @@
 //! 202. A malformed or unauthenticated request gets a 4xx and creates nothing.
 
 use super::{ApiError, AppState};
+use crate::escape::Escaped;
 use crate::secrets::Secret;
 use crate::store::{RunCreated, Runs};
 use crate::story::kinds::webhook::{
@@ -33,7 +34,11 @@ pub(super) async fn receive(
         Err(error) => {
             if error.status.is_client_error() {
                 state.engine.metrics.webhook_rejected();
-                tracing::info!(webhook = %path, code = error.code, "Webhook request refused.");
+                tracing::info!(
+                    webhook = %Escaped(&path),
+                    code = error.code,
+                    "Webhook request refused."
+                );
             }
             error.into_response()
         }

@@ -14,6 +14,7 @@ use super::detector::Detector;
 use super::routing::{HeaderValue, Target};
 use crate::engine::entry::{webhook_run, Source};
 use crate::engine::Engine;
+use crate::escape::Escaped;
 use crate::run::Millis;
 use crate::store::{DeliveryOutcome, Detections, DueDelivery, Runs};
 use serde_json::json;
@@ -98,7 +99,7 @@ impl Deliverer {
                             alert_id = %delivery.delivery.alert_id,
                             destination = %delivery.delivery.destination,
                             attempt = delivery.delivery.attempts,
-                            %error,
+                            error = %Escaped(error),
                             "Alert delivery failed."
                         )
                     }
@@ -120,7 +121,7 @@ impl Deliverer {
                 return;
             }
             if let Err(error) = self.deliver_due().await {
-                tracing::error!(%error, "Could not deliver alerts; retrying shortly.");
+                tracing::error!(error = %Escaped(&error), "Could not deliver alerts; retrying shortly.");
             }
             tokio::select! {
                 _ = queued.notified() => {}

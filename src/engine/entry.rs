@@ -102,7 +102,7 @@ fn dedupe_value(options: &WebhookOptions, action_id: &str, payload: &Value) -> O
         Ok(Value::String(text)) if text.is_empty() => None,
         Ok(value) => Some(value),
         Err(error) => {
-            tracing::warn!(%error, "Dedupe key not computed; accepting the delivery without it.");
+            tracing::warn!(error = %crate::escape::Escaped(&error), "Dedupe key not computed; accepting the delivery without it.");
             None
         }
     }

@@ -1,7 +1,8 @@
-//! The secret canary against a vendor that echoes what it was sent: its answer (with the
-//! `Authorization: Bearer <key>` it received), its error answer, and a webhook caller who repeats
-//! the URL secret in the query. No credential value is stored, shown by the API or logged;
-//! `[redacted]` stands where it was echoed.
+//! Outside data against the secret canary and the log: a vendor that echoes what it was sent
+//! (the `Authorization: Bearer <key>` it received, in its answer and its error answer) and a
+//! webhook caller who repeats the URL secret in the query leave no credential value stored, shown
+//! by the API or logged, only `[redacted]`; a request path made to forge a log line is logged on
+//! its own line, escaped.
 
 use super::secrets::{logs, stored};
 use super::support::{self, each_backend};
@@ -141,6 +142,51 @@ async fn an_echoing_vendor_and_a_repeated_url_secret_leave_no_credential_stored(
                 assert!(!text.contains(secret), "{secret} appears in {place}");
             }
         }
+        served.stop().await;
+        db
+    })
+    .await;
+}
+
+/// `POST /webhook/<path with a newline and an escape sequence>/x` is refused and logged with its
+/// path, but the newline and ESC are written escaped: no forged line, no terminal colours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_path_cannot_forge_a_log_line() {
+    logs();
+    each_backend(|db| async move {
+        let catalog = Catalog {
+            story_ids: ["echoed".to_owned()].into(),
+            integrations: Default::default(),
+        };
+        let story = check_story("echoed", ECHOED, &catalog).expect("valid story");
+        let served = support::serve(Settings {
+            secrets: Secrets::default().with_credential("hook", HOOK_SECRET),
+            api_token: Some(Secret::new(API_TOKEN)),
+            ..Settings::new(&db.url, Definitions::stories(vec![story]))
+        })
+        .await;
+        let marker = format!("FORGED-{}", uuid::Uuid::now_v7().simple());
+        let route = format!("/webhook/nope%0a{marker}%20INFO%20ok%1b%5b31mRED/x");
+        let (status, _) = support::send(served.request(reqwest::Method::POST, &route)).await;
+        assert_eq!(status, 404);
+        let log = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+        let line = log
+            .lines()
+            .find(|l| l.contains(&marker))
+            .unwrap_or_else(|| panic!("the refused path is logged: {log}"));
+        assert!(
+            line.contains("Webhook request refused."),
+            "the path stays on its own line: {line:?}"
+        );
+        assert!(
+            line.contains(&format!("nope\\n{marker} INFO ok\\u{{1b}}[31mRED")),
+            "{line:?}"
+        );
+        assert!(
+            !log.contains(&format!("\n{marker}")),
+            "a raw newline before the marker"
+        );
+        assert!(!log.contains("\u{1b}[31mRED"), "a raw escape sequence");
         served.stop().await;
         db
     })
