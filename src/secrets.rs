@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// A secret string whose `Debug` and `Display` show nothing.
@@ -82,6 +83,8 @@ pub const REDACTED: &str = "[redacted]";
 pub struct Secrets {
     credentials: BTreeMap<String, Secret>,
     resources: BTreeMap<String, String>,
+    /// What [`Secrets::scrub`] looks for, kept in step with `credentials`.
+    needles: Arc<[String]>,
 }
 
 impl fmt::Debug for Secrets {
@@ -120,12 +123,14 @@ impl Secrets {
                 secrets.resources.insert(name.to_lowercase(), value);
             }
         }
+        secrets.needles = needles(&secrets.credentials);
         Ok(secrets)
     }
 
     /// Adds or replaces a credential.
     pub fn with_credential(mut self, name: &str, value: &str) -> Secrets {
         self.credentials.insert(name.to_owned(), Secret::new(value));
+        self.needles = needles(&self.credentials);
         self
     }
 
@@ -160,35 +165,14 @@ impl Secrets {
     /// vendor echoing `Authorization: Bearer <key>` or a caller repeating the URL secret in the
     /// query leaves no copy. Values are found raw, JSON-escaped and debug-escaped.
     pub fn scrub(&self, value: &mut Value) {
-        let needles = self.needles();
-        if !needles.is_empty() {
-            scrub_value(&needles, value);
+        if !self.needles.is_empty() {
+            scrub_value(&self.needles, value);
         }
     }
 
     /// [`Secrets::scrub`] for text (an error message, a vendor's answer).
     pub fn scrub_text(&self, text: &mut String) {
-        let needles = self.needles();
-        scrub_string(&needles, text);
-    }
-
-    /// Every credential value in the forms outside text could carry it, longest first so that a
-    /// secret containing another is replaced whole.
-    fn needles(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for secret in self.credentials.values() {
-            let raw = secret.expose();
-            if raw.is_empty() {
-                continue;
-            }
-            out.push(raw.to_owned());
-            let json = Value::String(raw.to_owned()).to_string();
-            out.push(json[1..json.len() - 1].to_owned());
-            out.push(raw.escape_debug().to_string());
-        }
-        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        out.dedup();
-        out
+        scrub_string(&self.needles, text);
     }
 
     /// The `resources` template scope: configured values over `defaults`.
@@ -205,6 +189,25 @@ impl Secrets {
         }
         Value::Object(out)
     }
+}
+
+/// Every credential value in the forms outside text could carry it (raw, JSON-escaped,
+/// debug-escaped), longest first so that a secret containing another is replaced whole.
+fn needles(credentials: &BTreeMap<String, Secret>) -> Arc<[String]> {
+    let mut out = Vec::new();
+    for secret in credentials.values() {
+        let raw = secret.expose();
+        if raw.is_empty() {
+            continue;
+        }
+        out.push(raw.to_owned());
+        let json = Value::String(raw.to_owned()).to_string();
+        out.push(json[1..json.len() - 1].to_owned());
+        out.push(raw.escape_debug().to_string());
+    }
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out.into()
 }
 
 fn scrub_string(needles: &[String], text: &mut String) {
