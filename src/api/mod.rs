@@ -106,7 +106,7 @@ impl ApiError {
 
     /// A 500 whose cause is logged, not sent.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %crate::escape::Escaped(&error), "Request failed.");
+        tracing::error!(%error, "Request failed.");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -164,7 +164,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
     match state.engine.store.next_due().await {
         Ok(_) => Json(json!({"status": "ok"})).into_response(),
         Err(error) => {
-            tracing::error!(error = %crate::escape::Escaped(&error), "Health check: the database is unreachable.");
+            tracing::error!(%error, "Health check: the database is unreachable.");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"code": "unavailable", "message": "the database is unreachable", "details": null})),
