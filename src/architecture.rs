@@ -87,6 +87,7 @@ fn pure_parts_use_no_io_crate() {
 #[test]
 fn the_domain_types_are_a_leaf() {
     assert_free_of("run", &["crate::", "super::"]);
+    assert_free_of("escape", &["crate::", "super::"]);
 }
 
 #[test]

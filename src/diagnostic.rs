@@ -77,6 +77,7 @@ codes! {
     BadDuration = "W040", "bad-duration";
     BadRegex = "W041", "bad-regex";
     InvalidOption = "W042", "invalid-option";
+    UnverifiableResponders = "W043", "unverifiable-responders";
     UnknownStory = "W050", "unknown-story";
 }
 

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod detect;
 pub mod diagnostic;
 pub mod engine;
+pub mod escape;
 pub mod http_client;
 pub mod metrics;
 pub mod ratelimit;

@@ -1,12 +1,15 @@
 //! Credentials and resources: read once at start from the environment (`WARDEN_CREDENTIAL_<NAME>`,
 //! `WARDEN_RESOURCE_<NAME>`) or from files of `name: value` lines. A credential's value never
 //! reaches the store, a log line, an error or the API: it only renders into request headers,
-//! bodies and auth (validation enforces where), and template errors scrub it.
+//! bodies and auth (validation enforces where), and template errors scrub it. What comes back
+//! from outside (a vendor that echoes the request, a caller who repeats the URL secret in the
+//! query) is scrubbed with [`Secrets::scrub`] before it is stored or logged.
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// A secret string whose `Debug` and `Display` show nothing.
@@ -72,11 +75,16 @@ pub enum Error {
     },
 }
 
+/// Stored in place of a credential value found in outside data.
+pub const REDACTED: &str = "[redacted]";
+
 /// Credentials and resources by name.
 #[derive(Clone, Default)]
 pub struct Secrets {
     credentials: BTreeMap<String, Secret>,
     resources: BTreeMap<String, String>,
+    /// What [`Secrets::scrub`] looks for, kept in step with `credentials`.
+    needles: Arc<[String]>,
 }
 
 impl fmt::Debug for Secrets {
@@ -115,12 +123,14 @@ impl Secrets {
                 secrets.resources.insert(name.to_lowercase(), value);
             }
         }
+        secrets.needles = needles(&secrets.credentials);
         Ok(secrets)
     }
 
     /// Adds or replaces a credential.
     pub fn with_credential(mut self, name: &str, value: &str) -> Secrets {
         self.credentials.insert(name.to_owned(), Secret::new(value));
+        self.needles = needles(&self.credentials);
         self
     }
 
@@ -150,6 +160,21 @@ impl Secrets {
         )
     }
 
+    /// Replaces every credential value inside `value`'s strings and keys with [`REDACTED`]: run
+    /// events, step errors and webhook entries pass through here before they are stored, so a
+    /// vendor echoing `Authorization: Bearer <key>` or a caller repeating the URL secret in the
+    /// query leaves no copy. Values are found raw, JSON-escaped and debug-escaped.
+    pub fn scrub(&self, value: &mut Value) {
+        if !self.needles.is_empty() {
+            scrub_value(&self.needles, value);
+        }
+    }
+
+    /// [`Secrets::scrub`] for text (an error message, a vendor's answer).
+    pub fn scrub_text(&self, text: &mut String) {
+        scrub_string(&self.needles, text);
+    }
+
     /// The `resources` template scope: configured values over `defaults`.
     pub fn resources_json<'a>(
         &self,
@@ -163,6 +188,56 @@ impl Secrets {
             out.insert(name.clone(), Value::String(value.clone()));
         }
         Value::Object(out)
+    }
+}
+
+/// Every credential value in the forms outside text could carry it (raw, JSON-escaped,
+/// debug-escaped), longest first so that a secret containing another is replaced whole.
+fn needles(credentials: &BTreeMap<String, Secret>) -> Arc<[String]> {
+    let mut out = Vec::new();
+    for secret in credentials.values() {
+        let raw = secret.expose();
+        if raw.is_empty() {
+            continue;
+        }
+        out.push(raw.to_owned());
+        let json = Value::String(raw.to_owned()).to_string();
+        out.push(json[1..json.len() - 1].to_owned());
+        out.push(raw.escape_debug().to_string());
+    }
+    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    out.dedup();
+    out.into()
+}
+
+fn scrub_string(needles: &[String], text: &mut String) {
+    for needle in needles {
+        if text.contains(needle.as_str()) {
+            *text = text.replace(needle.as_str(), REDACTED);
+        }
+    }
+}
+
+fn scrub_value(needles: &[String], value: &mut Value) {
+    match value {
+        Value::String(text) => scrub_string(needles, text),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(needles, v)),
+        Value::Object(map) => {
+            if map
+                .keys()
+                .any(|k| needles.iter().any(|n| k.contains(n.as_str())))
+            {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(mut k, v)| {
+                        scrub_string(needles, &mut k);
+                        (k, v)
+                    })
+                    .collect();
+            }
+            map.values_mut().for_each(|v| scrub_value(needles, v));
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 
@@ -230,6 +305,32 @@ mod tests {
         let shown = format!("{secrets:?} {:?}", secrets.credential("slack"));
         assert!(!shown.contains("xoxb-very-secret"), "{shown}");
         assert!(shown.contains("slack"));
+    }
+
+    #[test]
+    fn scrub_replaces_credentials_inside_strings_and_keys() {
+        let secrets = Secrets::default()
+            .with_credential("api", "k3y\"value")
+            .with_credential("hook", "s3cret");
+        let mut echoed = serde_json::json!({
+            "headers": {"authorization": "Bearer k3y\"value", "x": "plain"},
+            "query": {"s": "s3cret"},
+            "raw": "{\"token\":\"k3y\\\"value\"}",
+            "s3cret": [1, true, null, "a s3cret b"],
+        });
+        secrets.scrub(&mut echoed);
+        assert_eq!(
+            echoed,
+            serde_json::json!({
+                "headers": {"authorization": "Bearer [redacted]", "x": "plain"},
+                "query": {"s": "[redacted]"},
+                "raw": "{\"token\":\"[redacted]\"}",
+                "[redacted]": [1, true, null, "a [redacted] b"],
+            })
+        );
+        let mut text = "HTTP 400: echo s3cret".to_owned();
+        secrets.scrub_text(&mut text);
+        assert_eq!(text, "HTTP 400: echo [redacted]");
     }
 
     #[test]

@@ -206,7 +206,7 @@ async fn tell_timeout<S>(env: &Env<'_, S>, options: &PromptOptions, channel: &st
         .update(&posted, "No answer in time: this question has closed.")
         .await
     {
-        tracing::warn!(%error, "Could not mark a timed-out prompt on Slack.");
+        tracing::warn!(error = %crate::escape::Escaped(&error), "Could not mark a timed-out prompt on Slack.");
     }
 }
 

@@ -58,7 +58,7 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
                         Err(error) => Err(error),
                     };
                     if let Err(error) = updated {
-                        tracing::warn!(%error, "Could not replace the answered prompt on Slack.");
+                        tracing::warn!(error = %crate::escape::Escaped(&error), "Could not replace the answered prompt on Slack.");
                     }
                 });
             }
@@ -77,14 +77,25 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
     }
 }
 
+/// The prompt and answer of a link. A link carries no identity, so a prompt restricted to named
+/// responders refuses it (403): validation no longer lets a story combine `allowed_responders`
+/// with `request:` links (W043), but prompts opened before that may still be waiting.
 async fn link(state: &AppState, token: &str) -> Result<(PromptRecord, String), ApiError> {
-    state
+    let (prompt, answer) = state
         .engine
         .store
         .prompt_link(&token_hash(token))
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(unknown_prompt)
+        .ok_or_else(unknown_prompt)?;
+    if !prompt.responders.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this prompt may only be answered on Slack by the people it names",
+        ));
+    }
+    Ok((prompt, answer))
 }
 
 fn error_page(error: ApiError) -> Response {

@@ -8,6 +8,7 @@
 
 use super::{ApiError, AppState};
 use crate::actions::slack::respond;
+use crate::escape::Escaped;
 use crate::run::PromptState;
 use crate::store::{Answered, PromptRecord, Prompts};
 use axum::body::Bytes;
@@ -91,14 +92,18 @@ pub(super) async fn interactions(
     {
         Answered::Recorded(_) => {
             engine.wake.notify_one();
-            tracing::info!(prompt_id, answer, "Prompt answered on Slack.");
+            tracing::info!(
+                prompt_id = %Escaped(&prompt_id),
+                answer = %Escaped(&answer),
+                "Prompt answered on Slack."
+            );
             if let Some(url) = payload["response_url"].as_str() {
                 let (engine, url) = (engine.clone(), url.to_owned());
                 let text = format!("*{label}*: answered by <@{user}>.");
                 tokio::spawn(async move {
                     if let Err(error) = respond(engine.http.for_redirects(false), &url, &text).await
                     {
-                        tracing::warn!(%error, "Could not replace the answered prompt on Slack.");
+                        tracing::warn!(error = %Escaped(&error), "Could not replace the answered prompt on Slack.");
                     }
                 });
             }

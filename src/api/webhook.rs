@@ -2,6 +2,7 @@
 //! 202. A malformed or unauthenticated request gets a 4xx and creates nothing.
 
 use super::{ApiError, AppState};
+use crate::escape::Escaped;
 use crate::secrets::Secret;
 use crate::store::{RunCreated, Runs};
 use crate::story::kinds::webhook::{
@@ -33,7 +34,11 @@ pub(super) async fn receive(
         Err(error) => {
             if error.status.is_client_error() {
                 state.engine.metrics.webhook_rejected();
-                tracing::info!(webhook = %path, code = error.code, "Webhook request refused.");
+                tracing::info!(
+                    webhook = %Escaped(&path),
+                    code = error.code,
+                    "Webhook request refused."
+                );
             }
             error.into_response()
         }
@@ -111,7 +116,14 @@ async fn accept(
         "method": method.as_str(),
     });
     let now = engine.clock.now();
-    let run = crate::engine::entry::webhook_run(&story, index, payload, None, now);
+    let run = crate::engine::entry::webhook_run(
+        &story,
+        index,
+        payload,
+        crate::engine::entry::Source::Http,
+        &engine.secrets,
+        now,
+    );
     let created = engine
         .store
         .create_runs(std::slice::from_ref(&run), now)
@@ -325,8 +337,6 @@ fn headers_json(headers: &HeaderMap, options: &WebhookOptions, url_secret: &str)
     Value::Object(out)
 }
 
-/// The delivery's dedupe key, when the webhook has one and it renders to something. A key that
-/// cannot be computed for this payload does not block the delivery: the run is created.
 #[cfg(test)]
 mod tests {
     use super::decode_hex;

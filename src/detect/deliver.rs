@@ -1,8 +1,9 @@
 //! Delivering alerts: each queued delivery goes to its destination exactly once.
 //!
 //! - A story webhook gets a run created in-process, with the body Panther would have posted;
-//!   the run's dedupe key (the webhook's own, else `alert:<alertId>`) makes a repeated attempt
-//!   after a crash find the first run instead of starting a second.
+//!   the run's dedupe key (the webhook's own, else the alert id, in the `alert:` namespace that
+//!   HTTP requests cannot reach) makes a repeated attempt after a crash find the first run
+//!   instead of starting a second.
 //! - A URL gets Panther's `POST` (JSON, `Accept: application/json`, configured headers). Like
 //!   Panther, anything but a 2xx is retried after a random 30–300 s, up to 10 attempts.
 //!
@@ -11,8 +12,9 @@
 
 use super::detector::Detector;
 use super::routing::{HeaderValue, Target};
-use crate::engine::entry::webhook_run;
+use crate::engine::entry::{webhook_run, Source};
 use crate::engine::Engine;
+use crate::escape::Escaped;
 use crate::run::Millis;
 use crate::store::{DeliveryOutcome, Detections, DueDelivery, Runs};
 use serde_json::json;
@@ -97,7 +99,7 @@ impl Deliverer {
                             alert_id = %delivery.delivery.alert_id,
                             destination = %delivery.delivery.destination,
                             attempt = delivery.delivery.attempts,
-                            %error,
+                            error = %Escaped(error),
                             "Alert delivery failed."
                         )
                     }
@@ -119,7 +121,7 @@ impl Deliverer {
                 return;
             }
             if let Err(error) = self.deliver_due().await {
-                tracing::error!(%error, "Could not deliver alerts; retrying shortly.");
+                tracing::error!(error = %Escaped(&error), "Could not deliver alerts; retrying shortly.");
             }
             tokio::select! {
                 _ = queued.notified() => {}
@@ -142,6 +144,11 @@ impl Deliverer {
                 Target::Url { url, headers } => self.to_url(url, headers, due).await,
             },
         };
+        // A destination may echo the request, credential header included, in its error answer.
+        let result = result.map_err(|mut error| {
+            self.engine.secrets.scrub_text(&mut error);
+            error
+        });
         match result {
             Ok(run_id) => DeliveryOutcome::Delivered { run_id },
             Err(error) if d.attempts >= self.policy.max_attempts => DeliveryOutcome::Failed {
@@ -167,8 +174,10 @@ impl Deliverer {
             "method": "POST",
         });
         let now = self.engine.clock.now();
-        let fallback = format!("alert:{}", due.delivery.alert_id);
-        let run = webhook_run(&story, index, payload, Some(fallback), now);
+        let source = Source::Alert {
+            alert_id: &due.delivery.alert_id,
+        };
+        let run = webhook_run(&story, index, payload, source, &self.engine.secrets, now);
         let created = self
             .engine
             .store

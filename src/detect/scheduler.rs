@@ -111,7 +111,7 @@ impl Scheduler {
                 return;
             }
             if let Err(error) = self.run_due().await {
-                tracing::error!(error = %format!("{error:#}"), "A scheduled query failed; it runs again at its next check.");
+                tracing::error!(error = %crate::escape::Escaped(format!("{error:#}")), "A scheduled query failed; it runs again at its next check.");
             }
             let sleep = self.until_next_due().await.min(MAX_SLEEP);
             tokio::select! {

@@ -9,6 +9,7 @@ use crate::actions::{
 };
 use crate::clock::rfc3339;
 use crate::run::Millis;
+use crate::secrets::Secrets;
 use crate::store::{ClaimedStep, SqlStore, StepInput};
 use crate::story::kinds::transform::TransformOptions;
 use crate::story::kinds::ActionConfig;
@@ -103,5 +104,33 @@ pub async fn execute(
             send_to_story::run(env, options, step, ctx, now, &mut effects).await
         }
     };
+    scrub(&engine.secrets, result, effects)
+}
+
+/// What a step hands to the store and the log, without credential values: a vendor may echo
+/// the request (its `Authorization` header) in its answer or in an error.
+fn scrub(
+    secrets: &Secrets,
+    mut result: Result<Output, Error>,
+    mut effects: Effects,
+) -> (Result<Output, Error>, Effects) {
+    match &mut result {
+        Ok(Output::Emit(events)) => events.iter_mut().for_each(|e| secrets.scrub(e)),
+        Ok(Output::NoMatch(event)) => secrets.scrub(event),
+        Ok(Output::Skip | Output::Wait { .. }) => {}
+        Err(
+            Error::Retriable {
+                message, details, ..
+            }
+            | Error::Permanent { message, details },
+        ) => {
+            secrets.scrub_text(message);
+            details.iter_mut().for_each(|d| secrets.scrub(d));
+        }
+        Err(Error::Misconfigured { message }) => secrets.scrub_text(message),
+    }
+    for run in &mut effects.start_runs {
+        secrets.scrub(&mut run.payload);
+    }
     (result, effects)
 }

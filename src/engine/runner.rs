@@ -9,6 +9,7 @@ use super::execute::{execute, max_attempts};
 use super::machine::{fail, settle, Attempt};
 use super::Engine;
 use crate::actions::{Effects, Error};
+use crate::escape::Escaped;
 use crate::run::{millis, new_run_id, StepEnd, StepState};
 use crate::store::{ClaimedStep, Completed, Completion, Queue, StepInput};
 use std::collections::HashMap;
@@ -139,7 +140,7 @@ impl Runner {
         let mut listener = match self.engine.store.listen().await {
             Ok(listener) => listener,
             Err(error) => {
-                tracing::warn!(%error, "Could not listen for wake-ups; polling every second.");
+                tracing::warn!(error = %Escaped(&error), "Could not listen for wake-ups; polling every second.");
                 None
             }
         };
@@ -171,7 +172,7 @@ impl Runner {
                         let inputs = match self.engine.store.step_inputs(&steps).await {
                             Ok(inputs) => inputs.into_iter().map(Some).collect(),
                             Err(error) => {
-                                tracing::warn!(%error, "Reading step inputs failed.");
+                                tracing::warn!(error = %Escaped(&error), "Reading step inputs failed.");
                                 vec![None; steps.len()]
                             }
                         };
@@ -196,7 +197,7 @@ impl Runner {
                         }
                     }
                     Err(error) => {
-                        tracing::error!(%error, "Claiming steps failed; retrying in a second.");
+                        tracing::error!(error = %Escaped(&error), "Claiming steps failed; retrying in a second.");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
@@ -252,7 +253,7 @@ impl Runner {
             }
             Ok(None) => Duration::from_secs(5),
             Err(error) => {
-                tracing::error!(%error, "Reading the next due time failed.");
+                tracing::error!(error = %Escaped(&error), "Reading the next due time failed.");
                 Duration::from_secs(1)
             }
         }
@@ -263,7 +264,7 @@ async fn wait_listener(listener: &mut Option<crate::store::postgres::WakeListene
     match listener {
         Some(listener) => {
             if let Err(error) = listener.wait().await {
-                tracing::warn!(%error, "The wake-up listener failed; reconnecting.");
+                tracing::warn!(error = %Escaped(&error), "The wake-up listener failed; reconnecting.");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -291,7 +292,7 @@ async fn renew_leases(engine: Arc<Engine>, leases: Arc<Mutex<HashMap<i64, i64>>>
                     tracing::warn!(steps = ?lost, "Leases lost; their results will be discarded.");
                 }
             }
-            Err(error) => tracing::error!(%error, "Renewing leases failed."),
+            Err(error) => tracing::error!(error = %Escaped(&error), "Renewing leases failed."),
         }
     }
 }
@@ -313,7 +314,7 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
         for _ in 0..5 {
             match &outcome {
                 Err(error) if error.is_transient() => {
-                    tracing::warn!(%error, "Commit conflicted with another transaction; retrying.");
+                    tracing::warn!(error = %Escaped(&error), "Commit conflicted with another transaction; retrying.");
                     tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..20))).await;
                     outcome = engine
                         .store
@@ -331,7 +332,7 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
             }
             Err(error) if completions.len() > 1 => {
                 // One bad completion must not sink its neighbours: commit each on its own.
-                tracing::warn!(%error, steps = completions.len(), "A batch commit failed; committing its steps one by one.");
+                tracing::warn!(error = %Escaped(&error), steps = completions.len(), "A batch commit failed; committing its steps one by one.");
                 for (completion, reply) in completions.iter().zip(replies) {
                     let result = engine
                         .store
@@ -340,14 +341,14 @@ async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completi
                     let _ = reply.send(match result {
                         Ok(mut results) => results.pop().ok_or_else(|| "no result".to_owned()),
                         Err(error) => {
-                            tracing::error!(%error, step_id = completion.step_id, "Committing a step's result failed; it will run again.");
+                            tracing::error!(error = %Escaped(&error), step_id = completion.step_id, "Committing a step's result failed; it will run again.");
                             Err(error.to_string())
                         }
                     });
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "Committing a step's result failed; it will run again.");
+                tracing::error!(error = %Escaped(&error), "Committing a step's result failed; it will run again.");
                 for reply in replies {
                     let _ = reply.send(Err(error.to_string()));
                 }
@@ -373,7 +374,7 @@ async fn process(
         Ok((Some(index), story)) => (story, index),
         Err(super::stories::Unavailable::Store(error)) => {
             // The database hiccuped: leave the step leased; it is re-claimed after the lease.
-            tracing::warn!(%error, step_id = step.id, "Reading the step's story version failed.");
+            tracing::warn!(error = %Escaped(&error), step_id = step.id, "Reading the step's story version failed.");
             return;
         }
         Ok((None, _)) | Err(super::stories::Unavailable::Gone(_)) => {
@@ -413,7 +414,7 @@ async fn process(
                     Ok(mut inputs) if !inputs.is_empty() => inputs.remove(0),
                     Ok(_) => return,
                     Err(error) => {
-                        tracing::error!(%error, step_id = step.id, "Reading the step's input failed.");
+                        tracing::error!(error = %Escaped(&error), step_id = step.id, "Reading the step's input failed.");
                         return;
                     }
                 },
@@ -491,13 +492,13 @@ async fn commit(
 fn log_failure(step: &ClaimedStep, error: &Error) {
     match error {
         Error::Retriable { .. } => {
-            tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, attempt = step.attempt, %error, "Step failed; will retry if attempts remain.")
+            tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, attempt = step.attempt, error = %Escaped(error), "Step failed; will retry if attempts remain.")
         }
         Error::Permanent { .. } => {
-            tracing::info!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, %error, "Step failed.")
+            tracing::info!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed.")
         }
         Error::Misconfigured { .. } => {
-            tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, %error, "Step failed: configuration needs fixing.")
+            tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed: configuration needs fixing.")
         }
     }
 }

@@ -102,6 +102,58 @@ async fn the_seed_event_raises_one_alert_that_starts_the_seed_story() {
     .await;
 }
 
+/// An HTTP caller who can compute the alert id (it is `md5(rule:count:dedup)`) and posts it to
+/// the story's webhook first gets a run of its own; the alert's delivery still starts its own run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_post_of_the_alert_id_first_does_not_capture_the_alert() {
+    each_backend(|db| async move {
+        let soc = MockServer::start().await;
+        let app = TestApp::spawn(&db, &soc.uri(), Arc::new(ManualClock::new(START))).await;
+        let seed = seed_event();
+        let request_id = seed["debugContext"]["debugData"]["requestId"]
+            .as_str()
+            .unwrap();
+        let alert_id = format!(
+            "{:x}",
+            md5_of(&format!("Okta.AdminPrivilegeGranted:1:{request_id}"))
+        );
+        let decoy = json!({"alertId": alert_id, "title": "decoy"}).to_string();
+        let (status, posted) = crate::support::send(
+            app.served
+                .request(
+                    reqwest::Method::POST,
+                    "/webhook/panther-okta-admin/hook-secret",
+                )
+                .header("content-type", "application/json")
+                .body(decoy),
+        )
+        .await;
+        assert_eq!(status, 202, "{posted}");
+
+        let (status, report) = app.ingest("Okta.SystemLog", seed.to_string()).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(app.deliver_due().await, 1);
+        let alert = app.get(&format!("/api/alerts/{alert_id}")).await;
+        let delivered = &alert["deliveries"][0];
+        assert_eq!(delivered["state"], "delivered", "{alert}");
+        assert_ne!(
+            delivered["run_id"], posted["run_id"],
+            "the alert landed in the decoy run"
+        );
+        let run = app
+            .get(&format!(
+                "/api/runs/{}",
+                delivered["run_id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(run["events"][0]["payload"]["body"]["alertId"], alert_id);
+        assert_ne!(run["events"][0]["payload"]["body"]["title"], "decoy");
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
 fn md5_of(text: &str) -> u128 {
     use md5::Digest;
     u128::from_be_bytes(md5::Md5::digest(text.as_bytes()).into())

@@ -120,12 +120,16 @@ impl TestApp {
         runs
     }
 
-    /// Every run in the store.
+    /// Every run in the store (up to the store's cap of 500; the default filter's limit of 0
+    /// would be read as 1).
     pub async fn stored_runs(&self) -> Vec<RunRecord> {
         self.served
             .engine
             .store
-            .list_runs(&Default::default())
+            .list_runs(&warden::store::RunFilter {
+                limit: 500,
+                ..Default::default()
+            })
             .await
             .unwrap()
     }

@@ -361,3 +361,40 @@ async fn a_single_use_prompt_url_answers_once() {
     })
     .await;
 }
+
+/// A prompt restricted to named responders, opened with links before validation refused that
+/// combination (W043): a link has no identity, so it cannot answer (403), neither by GET nor
+/// by POST, and the run keeps waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_url_cannot_answer_a_prompt_restricted_to_named_responders() {
+    each_backend(|db| async move {
+        let mock = slack_mock().await;
+        let clock = start_clock();
+        let app = TestApp::spawn(&db, &[("ask-link", ASK_BY_LINK)], &mock.uri(), clock).await;
+        let run = app.start_run("ask-link", json!({})).await;
+        app.idle().await;
+        let mail = requests_to(&mock, "/mail").await;
+        let deny = mail[0]["deny"].as_str().unwrap().to_owned();
+        let deny = deny.trim_start_matches("http://127.0.0.1:8080").to_owned();
+        {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+            let updated = sqlx::query("UPDATE prompts SET responders = '[\"U01ALLOWED\"]'")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(updated.rows_affected(), 1);
+            conn.close().await.unwrap();
+        }
+        let get = app.request(Method::GET, &deny).send().await.unwrap();
+        assert_eq!(get.status(), 403);
+        let post = app.request(Method::POST, &deny).send().await.unwrap();
+        assert_eq!(post.status(), 403);
+        app.idle().await;
+        assert_eq!(app.run(&run).await["status"], "waiting");
+        app.stop().await;
+        db
+    })
+    .await;
+}

@@ -1,4 +1,4 @@
-//! Webhooks as a sender sees them: a redelivered alert, an HMAC signature, and bad requests
+//! Webhooks as a sender sees them: a redelivered alert, typed dedupe keys, an HMAC signature, and bad requests
 //! answered with JSON 4xx that create nothing.
 
 use super::*;
@@ -16,6 +16,29 @@ async fn a_redelivered_alert_creates_no_second_run() {
         assert_eq!(second["duplicate"], true);
         let runs = app.stored_runs().await;
         assert_eq!(runs.len(), 1);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_key_and_the_same_digits_as_text_are_different_deliveries() {
+    each_backend(|db| async move {
+        let app = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
+        let number = json!({"alertId": 1, "ip": "1.1.1.1", "score": 1}).to_string();
+        let text = json!({"alertId": "1", "ip": "1.1.1.1", "score": 1}).to_string();
+        let (_, first) = app.post_webhook("alerts", SECRET, &number).await;
+        let (status, second) = app.post_webhook("alerts", SECRET, &text).await;
+        assert_eq!(status, 202);
+        assert_eq!(second["duplicate"], false, "{second}");
+        assert_ne!(first["run_id"], second["run_id"]);
+        let (_, again) = app.post_webhook("alerts", SECRET, &number).await;
+        assert_eq!(
+            again["run_id"], first["run_id"],
+            "the same number is a redelivery"
+        );
+        assert_eq!(app.stored_runs().await.len(), 2);
         app.stop().await;
         db
     })

@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod outside_data;
 mod secrets;
 
 use serde_json::Value;

@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use warden_sim::Vendor;
 
 /// Everything logged by this test binary, at debug level and finer for Warden.
-fn logs() -> &'static Mutex<Vec<u8>> {
+pub(crate) fn logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
@@ -32,7 +32,7 @@ impl Write for Sink {
 }
 
 /// Every byte the database holds: the SQLite files, or each Postgres row as text.
-async fn stored(db: &TestDb) -> String {
+pub(crate) async fn stored(db: &TestDb) -> String {
     if let Some(path) = db.url.strip_prefix("sqlite://") {
         let mut all = Vec::new();
         for suffix in ["", "-wal", "-journal"] {

@@ -55,7 +55,7 @@ impl OktaLogPoller {
             },
             None => {
                 // Polling mode always has one; without it, restart from `since` next time.
-                tracing::warn!(url = %url, "Okta sent no rel=\"next\" link; the next poll restarts from `since`.");
+                tracing::warn!(url = %crate::escape::Escaped(&url), "Okta sent no rel=\"next\" link; the next poll restarts from `since`.");
                 None
             }
         };
@@ -113,7 +113,7 @@ pub async fn run(
             Ok(stored) => break stored.unwrap_or_default(),
             Err(error) => {
                 let wait = failures.next(fastrand::f64());
-                tracing::error!(source, error = %format!("{error:#}"), wait_ms = millis(wait), "Reading the Okta checkpoint failed; retrying.");
+                tracing::error!(source, error = %crate::escape::Escaped(format!("{error:#}")), wait_ms = millis(wait), "Reading the Okta checkpoint failed; retrying.");
                 if !sleep_unless_stopped(wait, &mut shutdown).await {
                     return;
                 }
@@ -139,7 +139,7 @@ pub async fn run(
                     if let Err(error) = sink.deliver(source, page.events, &page.checkpoint).await {
                         // The page is fetched again from the old checkpoint.
                         let wait = failures.next(fastrand::f64());
-                        tracing::error!(source, error = %format!("{error:#}"), wait_ms = millis(wait), "Storing Okta events failed; retrying.");
+                        tracing::error!(source, error = %crate::escape::Escaped(format!("{error:#}")), wait_ms = millis(wait), "Storing Okta events failed; retrying.");
                         wait
                     } else {
                         checkpoint = page.checkpoint;
@@ -169,7 +169,7 @@ pub async fn run(
                 error_code,
                 summary,
             }) => {
-                tracing::warn!(source, error_code, summary, since = ?checkpoint.since, "Okta rejected the cursor; restarting from `since`.");
+                tracing::warn!(source, error_code = %crate::escape::Escaped(&error_code), summary = %crate::escape::Escaped(&summary), since = ?checkpoint.since, "Okta rejected the cursor; restarting from `since`.");
                 checkpoint.next = None;
                 continue;
             }
@@ -179,14 +179,14 @@ pub async fn run(
                 | PollError::InvalidResponse(_)),
             ) => {
                 let wait = failures.next(fastrand::f64());
-                tracing::warn!(source, %error, wait_ms = millis(wait), "Okta System Log poll failed; retrying.");
+                tracing::warn!(source, error = %crate::escape::Escaped(&error), wait_ms = millis(wait), "Okta System Log poll failed; retrying.");
                 wait
             }
             Err(error @ (PollError::Rejected { .. } | PollError::Misconfigured(_))) => {
                 // Retrying will not help until an operator acts, but stopping would leave the
                 // source silently dead: keep trying, backing off to the cap.
                 let wait = failures.next(fastrand::f64());
-                tracing::error!(source, %error, wait_ms = millis(wait), "Okta System Log poll failed; an operator must act.");
+                tracing::error!(source, error = %crate::escape::Escaped(&error), wait_ms = millis(wait), "Okta System Log poll failed; an operator must act.");
                 wait
             }
         };

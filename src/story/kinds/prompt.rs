@@ -30,8 +30,8 @@ pub struct PromptOptions {
     pub choices: Spanned<Vec<Choice>>,
     /// How long to wait before emitting `status: timeout`. Default `24h`, at most `30d`.
     pub timeout: Option<Duration>,
-    /// Who may answer: emails or Slack user ids (templates). Default: anyone who can reach the
-    /// message.
+    /// Who may answer on Slack: emails or Slack user ids (templates). Default: anyone who can
+    /// reach the message. Not with `request:`: a prompt URL's answer carries no identity to check.
     pub allowed_responders: Option<Vec<Template>>,
 }
 
@@ -142,6 +142,28 @@ impl PromptOptions {
         );
         if let Some(request) = &self.request {
             request.check(d);
+            self.check_responders_verifiable(cx, d);
         }
+    }
+
+    /// A prompt URL answers for whoever holds the link, so `allowed_responders` could not be
+    /// applied to it: refusing every URL answer would make `request:` useless, accepting them
+    /// would make the restriction a lie. The combination is refused up front instead.
+    fn check_responders_verifiable(&self, cx: &CheckContext, d: &mut Vec<Diagnostic>) {
+        let Some(responders) = &self.allowed_responders else {
+            return;
+        };
+        let span = responders.first().map_or(self.choices.span, |t| t.span);
+        d.push(
+            Diagnostic::new(
+                Code::UnverifiableResponders,
+                span,
+                format!(
+                    "prompt `{}` restricts `allowed_responders` but also answers through `request:` links, which carry no identity",
+                    cx.id
+                ),
+            )
+            .with_hint("keep `allowed_responders` on a Slack-only prompt, or drop it and send the `request:` links only to the people allowed to answer"),
+        );
     }
 }
