@@ -3,6 +3,7 @@
 //! `warden serve`, `warden worker`, `warden demo`, the benches and the integration tests all
 //! build through here, so what they run is wired the same way.
 
+use crate::api::server::ServerLimits;
 use crate::api::{self, AppState, IngestLimits};
 use crate::clock::Clock;
 use crate::detect::deliver::{Deliverer, DeliveryPolicy};
@@ -122,6 +123,8 @@ pub struct Settings {
     pub dev: bool,
     /// Body limits of `POST /ingest`.
     pub ingest_limits: IngestLimits,
+    /// The HTTP server's timeouts and connection limit.
+    pub server: ServerLimits,
     /// Runner tuning.
     pub runner: RunnerConfig,
     /// Alert delivery retries.
@@ -143,6 +146,7 @@ impl Settings {
             api_token: None,
             dev: false,
             ingest_limits: IngestLimits::default(),
+            server: ServerLimits::default(),
             runner: RunnerConfig::default(),
             delivery: DeliveryPolicy::default(),
             okta_poll: None,
@@ -160,6 +164,7 @@ pub struct App {
     api_token: Option<Secret>,
     dev: bool,
     ingest_limits: IngestLimits,
+    server: ServerLimits,
     runner: RunnerConfig,
     delivery: DeliveryPolicy,
     okta_poll: Option<Duration>,
@@ -224,6 +229,7 @@ impl App {
             api_token: settings.api_token,
             dev: settings.dev,
             ingest_limits: settings.ingest_limits,
+            server: settings.server,
             runner: settings.runner,
             delivery: settings.delivery,
             okta_poll: settings.okta_poll,
@@ -239,6 +245,11 @@ impl App {
             detector: self.detector.clone(),
             ingest_limits: self.ingest_limits,
         })
+    }
+
+    /// The HTTP server's limits, for [`api::server::serve`].
+    pub fn server_limits(&self) -> ServerLimits {
+        self.server
     }
 
     /// A runner over the engine (tests drive it with `run_until_idle`).

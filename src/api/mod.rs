@@ -5,6 +5,7 @@ mod alerts;
 mod ingest;
 mod prompt;
 mod runs;
+pub mod server;
 mod slack;
 mod webhook;
 

@@ -1,5 +1,6 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
+use crate::api::server::{self, ServerLimits};
 use crate::app::{App, Definitions, Settings};
 use crate::engine::RunnerConfig;
 use crate::secrets::{Secret, Secrets};
@@ -53,6 +54,44 @@ pub struct ServeArgs {
     /// Open the API without a token (trusted machines only).
     #[arg(long)]
     dev: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// The HTTP server's limits (see `api::server`).
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Seconds a client has to send a request's head (from connecting, or from the first byte of
+    /// a keep-alive connection's next request).
+    #[arg(long, env = "WARDEN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body, from the end of its head.
+    #[arg(long, env = "WARDEN_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait silently for its next request.
+    #[arg(long, env = "WARDEN_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    idle_timeout_secs: u64,
+    /// Connections open at once; more wait to be accepted (lowered to fit the open-files limit).
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds requests in progress may take to finish after SIGTERM before their connections
+    /// are closed.
+    #[arg(long, env = "WARDEN_SHUTDOWN_SECS", default_value_t = 10)]
+    shutdown_secs: u64,
+}
+
+impl ServerArgs {
+    /// The limits these options ask for.
+    pub fn limits(&self) -> ServerLimits {
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        ServerLimits {
+            header_timeout: secs(self.header_timeout_secs),
+            body_timeout: secs(self.body_timeout_secs),
+            idle_timeout: secs(self.idle_timeout_secs),
+            max_connections: self.max_connections.max(1),
+            shutdown_grace: Duration::from_secs(self.shutdown_secs),
+        }
+    }
 }
 
 /// `warden worker`.
@@ -173,6 +212,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             api_token,
             dev: args.dev,
             okta_poll,
+            server: args.server.limits(),
             ..args
                 .common
                 .settings(&public_url(&args.common, &args.listen))?
@@ -188,10 +228,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rules = app.detector.rules().count(),
             "Warden is serving."
         );
-        axum::serve(listener, app.router())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("The HTTP server failed")?;
+        server::serve(
+            listener,
+            app.router(),
+            app.server_limits(),
+            shutdown_signal(),
+        )
+        .await;
         tracing::info!("Shutting down: no new requests; draining steps.");
         running.stop().await;
         Ok(ExitCode::SUCCESS)

@@ -1,0 +1,126 @@
+//! The server under connection abuse: idle sockets and half-sent requests do not keep others
+//! from being answered, and are closed after the header timeout.
+
+use super::*;
+use reqwest::Method;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use warden::api::server::{open_files_limit, ServerLimits};
+
+/// Idle and half-sent connections to open: 2,000 and 200, or fewer when this process's
+/// open-files limit would not hold them (each is two descriptors here, client and server side).
+fn abuse_counts() -> (usize, usize) {
+    let limit = open_files_limit().unwrap_or(1024) as usize;
+    let room = limit.saturating_sub(512) / 2;
+    if room >= 2_200 {
+        (2_000, 200)
+    } else {
+        eprintln!("open-files limit {limit}: scaling the connections down to {room}");
+        (room * 10 / 11, room / 11)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_do_not_stop_the_server() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn_with(
+        &db,
+        &[("pipeline", PIPELINE)],
+        "http://127.0.0.1:9",
+        start_clock(),
+        |settings| {
+            settings.server = ServerLimits {
+                header_timeout: Duration::from_secs(2),
+                ..ServerLimits::default()
+            }
+        },
+    )
+    .await;
+    let host = app.served.address.trim_start_matches("http://").to_owned();
+    let (idle_count, half_count) = abuse_counts();
+    let mut idle = Vec::new();
+    for _ in 0..idle_count {
+        idle.push(TcpStream::connect(&host).await.unwrap());
+    }
+    let mut half = Vec::new();
+    for _ in 0..half_count {
+        let mut stream = TcpStream::connect(&host).await.unwrap();
+        let head = format!("POST /webhook/alerts/{SECRET} HTTP/1.1\r\nHost: {host}\r\nContent-Le");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        half.push(stream);
+    }
+
+    // Answered, not timed: the bound only keeps a broken server from hanging the suite.
+    let bound = Duration::from_secs(30);
+    let health = tokio::time::timeout(bound, app.request(Method::GET, "/healthz").send())
+        .await
+        .expect("/healthz is answered while the abusive connections are open")
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let body = json!({"alertId": "under-load", "ip": "1.1.1.1", "score": 1}).to_string();
+    let (status, answer) = tokio::time::timeout(bound, app.post_webhook("alerts", SECRET, &body))
+        .await
+        .expect("a valid webhook is answered while the abusive connections are open");
+    assert_eq!(status, 202, "{answer}");
+
+    // The server closes each half-sent request's connection after the header timeout: the
+    // client reads the end of the stream (or a reset), not silence.
+    for mut stream in half {
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(bound, async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "a half-sent request's connection stayed open");
+    }
+    drop(idle);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_idle_connections_and_stops_waiting_after_its_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let limits = ServerLimits {
+        header_timeout: Duration::from_secs(600),
+        idle_timeout: Duration::from_secs(600),
+        shutdown_grace: Duration::from_secs(1),
+        ..ServerLimits::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(warden::api::server::serve(
+        listener,
+        router,
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut idle = TcpStream::connect(&host).await.unwrap();
+    let mut half = TcpStream::connect(&host).await.unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server stops within its shutdown deadline")
+        .unwrap();
+    for stream in [&mut idle, &mut half] {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the connection is closed"
+        );
+    }
+}
