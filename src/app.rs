@@ -4,7 +4,7 @@
 //! build through here, so what they run is wired the same way.
 
 use crate::api::server::ServerLimits;
-use crate::api::{self, AppState, IngestLimits};
+use crate::api::{self, AppState, IngestLimits, PublicReads};
 use crate::clock::Clock;
 use crate::detect::deliver::{Deliverer, DeliveryPolicy};
 use crate::detect::detector::Detector;
@@ -125,6 +125,8 @@ pub struct Settings {
     pub ingest_limits: IngestLimits,
     /// The HTTP server's timeouts and connection limit.
     pub server: ServerLimits,
+    /// Requests in progress at once on the public routes (webhooks, Slack, prompt links).
+    pub max_public_reads: usize,
     /// Runner tuning.
     pub runner: RunnerConfig,
     /// Alert delivery retries.
@@ -147,6 +149,7 @@ impl Settings {
             dev: false,
             ingest_limits: IngestLimits::default(),
             server: ServerLimits::default(),
+            max_public_reads: PublicReads::DEFAULT,
             runner: RunnerConfig::default(),
             delivery: DeliveryPolicy::default(),
             okta_poll: None,
@@ -165,6 +168,7 @@ pub struct App {
     dev: bool,
     ingest_limits: IngestLimits,
     server: ServerLimits,
+    public_reads: PublicReads,
     runner: RunnerConfig,
     delivery: DeliveryPolicy,
     okta_poll: Option<Duration>,
@@ -230,6 +234,7 @@ impl App {
             dev: settings.dev,
             ingest_limits: settings.ingest_limits,
             server: settings.server,
+            public_reads: PublicReads::new(settings.max_public_reads),
             runner: settings.runner,
             delivery: settings.delivery,
             okta_poll: settings.okta_poll,
@@ -244,6 +249,7 @@ impl App {
             dev: self.dev,
             detector: self.detector.clone(),
             ingest_limits: self.ingest_limits,
+            public_reads: self.public_reads.clone(),
         })
     }
 

@@ -21,6 +21,8 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -35,6 +37,30 @@ pub struct AppState {
     pub detector: Arc<Detector>,
     /// Body limits of `POST /ingest`.
     pub ingest_limits: IngestLimits,
+    /// Requests in progress on the public routes.
+    pub public_reads: PublicReads,
+}
+
+/// Bounds the requests in progress on the public routes (webhooks, Slack, prompt links), whose
+/// bodies are read before anyone is authenticated: without it, N slow senders make Warden hold
+/// N bodies. A request that finds every slot taken waits [`PublicReads::WAIT`], then gets 503.
+#[derive(Debug, Clone)]
+pub struct PublicReads {
+    slots: Arc<Semaphore>,
+}
+
+impl PublicReads {
+    /// How long a request waits for a slot before its 503.
+    pub const WAIT: Duration = Duration::from_secs(1);
+    /// The default number of slots.
+    pub const DEFAULT: usize = 128;
+
+    /// `max` requests at once.
+    pub fn new(max: usize) -> PublicReads {
+        PublicReads {
+            slots: Arc::new(Semaphore::new(max.max(1))),
+        }
+    }
 }
 
 /// Body limits of `POST /ingest/{log_type}`.
@@ -66,12 +92,18 @@ pub fn router(state: AppState) -> Router {
         .route("/ingest/{log_type}", post(ingest::ingest))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let ingest_ceiling = state.ingest_limits.max_body;
-    Router::new()
+    let public = Router::new()
         .route("/webhook/{path}/{secret}", any(webhook::receive))
         // Each webhook enforces its own (smaller) limit; this is the ceiling any may set.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_CEILING))
         .route("/slack/interactions", post(slack::interactions))
         .route("/prompt/{token}", get(prompt::show).post(prompt::answer))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit_public_reads,
+        ));
+    Router::new()
+        .merge(public)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api.layer(DefaultBodyLimit::max(ingest_ceiling)))
@@ -128,6 +160,29 @@ impl IntoResponse for ApiError {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn limit_public_reads(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let slots = state.public_reads.slots.clone();
+    let Ok(Ok(slot)) = tokio::time::timeout(PublicReads::WAIT, slots.acquire_owned()).await else {
+        tracing::warn!(
+            route = %request.uri().path().split('/').nth(1).unwrap_or_default(),
+            "Every public request slot is taken: answering 503."
+        );
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many requests in progress; retry shortly",
+        );
+        return ([(header::RETRY_AFTER, "1")], busy).into_response();
+    };
+    let response = next.run(request).await;
+    drop(slot);
+    response
 }
 
 async fn require_token(

@@ -78,6 +78,10 @@ pub struct ServerArgs {
     /// are closed.
     #[arg(long, env = "WARDEN_SHUTDOWN_SECS", default_value_t = 10)]
     shutdown_secs: u64,
+    /// Requests in progress at once on the public routes (webhooks, Slack, prompt links), whose
+    /// bodies are read before the sender is authenticated; more wait a second, then get 503.
+    #[arg(long, env = "WARDEN_MAX_PUBLIC_READS", default_value_t = crate::api::PublicReads::DEFAULT)]
+    max_public_reads: usize,
 }
 
 impl ServerArgs {
@@ -213,6 +217,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             dev: args.dev,
             okta_poll,
             server: args.server.limits(),
+            max_public_reads: args.server.max_public_reads,
             ..args
                 .common
                 .settings(&public_url(&args.common, &args.listen))?

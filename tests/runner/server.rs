@@ -124,3 +124,61 @@ async fn shutdown_closes_idle_connections_and_stops_waiting_after_its_deadline()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_slack_interaction_is_refused_before_its_signature_is_checked() {
+    let db = TestDb::sqlite();
+    let app = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
+    // 200 KiB: over Slack's cap (64 KiB), under axum's default limit (2 MiB) that applied before.
+    let body = format!("payload={}", "x".repeat(200 * 1024));
+    let (status, answer) = support::send(
+        app.request(Method::POST, "/slack/interactions")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", (START / 1000).to_string())
+            .header("x-slack-signature", "v0=00")
+            .body(body),
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["code"], "payload_too_large");
+    // Declared, not sent: refused from the Content-Length alone.
+    let (status, _) =
+        support::post_head_only(&app.served.address, "/slack/interactions", &[], 1 << 20).await;
+    assert_eq!(status, 413);
+    app.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_requests_past_their_slots_get_503() {
+    let db = TestDb::sqlite();
+    let app = TestApp::spawn_with(
+        &db,
+        &[("pipeline", PIPELINE)],
+        "http://127.0.0.1:9",
+        start_clock(),
+        |settings| settings.max_public_reads = 1,
+    )
+    .await;
+    let host = app.served.address.trim_start_matches("http://").to_owned();
+    // A sender that declares a body and trickles it holds the one slot.
+    let mut slow = TcpStream::connect(&host).await.unwrap();
+    let head = format!(
+        "POST /webhook/alerts/{SECRET} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = json!({"alertId": "second", "ip": "1.1.1.1", "score": 1}).to_string();
+    let (status, answer) = app.post_webhook("alerts", SECRET, &body).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["code"], "busy");
+    // Health and the API are not public-body routes: unaffected.
+    let health = app.request(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, answer) = app.post_webhook("alerts", SECRET, &body).await;
+    assert_eq!(status, 202, "{answer}");
+    app.stop().await;
+    db.drop_db().await;
+}
