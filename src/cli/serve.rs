@@ -6,6 +6,7 @@ use crate::engine::RunnerConfig;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use anyhow::Context as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -199,6 +200,41 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Who may use the API, from `--dev`, whether `WARDEN_API_TOKEN` is set and where Warden
+/// listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiAccess {
+    /// Bearer token required (a token is set; `--dev` then changes nothing).
+    Token,
+    /// Open without a token: `--dev`, no token, loopback only.
+    Open,
+    /// No token and no `--dev`: every API request gets 401.
+    Closed,
+}
+
+/// `--dev` on an address other machines can reach.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--dev opens the API without a token, so it only listens on loopback (127.0.0.1 or [::1]); set WARDEN_API_TOKEN and drop --dev to listen elsewhere")]
+pub struct DevNotLoopback;
+
+/// Decides [`ApiAccess`]. `--dev` is refused unless every address `listen` resolved to is
+/// loopback, token or not; with a token, the token is still required (a forgotten `--dev` must
+/// not silently open an API that was given a token).
+pub fn api_access(
+    dev: bool,
+    token_set: bool,
+    listen: &[SocketAddr],
+) -> Result<ApiAccess, DevNotLoopback> {
+    if dev && (listen.is_empty() || !listen.iter().all(|a| a.ip().is_loopback())) {
+        return Err(DevNotLoopback);
+    }
+    Ok(match (token_set, dev) {
+        (true, _) => ApiAccess::Token,
+        (false, true) => ApiAccess::Open,
+        (false, false) => ApiAccess::Closed,
+    })
+}
+
 /// `warden serve`: webhooks, API and a runner in one process.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
@@ -207,14 +243,23 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .filter(|t| !t.is_empty())
             .map(Secret::new);
-        if api_token.is_none() && !args.dev {
-            tracing::warn!("WARDEN_API_TOKEN is not set: /api/* answers 401 (use --dev to open it on a trusted machine).");
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host(&args.listen)
+            .await
+            .with_context(|| format!("Failed to resolve the listen address {}", args.listen))?
+            .collect();
+        let access = api_access(args.dev, api_token.is_some(), &addresses)
+            .map_err(|refused| anyhow::anyhow!("{refused} (listen: {})", args.listen))?;
+        match access {
+            ApiAccess::Closed => tracing::warn!("WARDEN_API_TOKEN is not set: /api/* answers 401 (use --dev to open it on a trusted machine)."),
+            ApiAccess::Token if args.dev => tracing::warn!("--dev is ignored because WARDEN_API_TOKEN is set: the API still requires the token."),
+            ApiAccess::Open => tracing::warn!("--dev: the API is open without a token, on loopback only."),
+            ApiAccess::Token => {}
         }
         let okta_poll = (std::env::var("WARDEN_OKTA_POLL").as_deref() != Ok("off"))
             .then(|| Duration::from_secs(args.common.okta_poll_secs.max(1)));
         let settings = Settings {
             api_token,
-            dev: args.dev,
+            dev: access == ApiAccess::Open,
             okta_poll,
             server: args.server.limits(),
             max_public_reads: args.server.max_public_reads,
@@ -282,4 +327,56 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addresses(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn dev_is_refused_off_loopback_even_with_a_token() {
+        for listen in [
+            &["0.0.0.0:8080"][..],
+            &["10.0.0.5:80"],
+            &["[::]:8080"],
+            &["127.0.0.1:8080", "10.0.0.5:8080"],
+            &[],
+        ] {
+            let listen = addresses(listen);
+            assert_eq!(
+                api_access(true, false, &listen),
+                Err(DevNotLoopback),
+                "{listen:?}"
+            );
+            assert_eq!(
+                api_access(true, true, &listen),
+                Err(DevNotLoopback),
+                "{listen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dev_opens_the_api_on_loopback_unless_a_token_is_set() {
+        for listen in [
+            &["127.0.0.1:8080"][..],
+            &["[::1]:8080"],
+            &["127.0.0.1:1", "[::1]:1"],
+        ] {
+            let listen = addresses(listen);
+            assert_eq!(api_access(true, false, &listen), Ok(ApiAccess::Open));
+            assert_eq!(api_access(true, true, &listen), Ok(ApiAccess::Token));
+        }
+    }
+
+    #[test]
+    fn without_dev_the_token_decides_anywhere() {
+        let listen = addresses(&["0.0.0.0:8080"]);
+        assert_eq!(api_access(false, true, &listen), Ok(ApiAccess::Token));
+        assert_eq!(api_access(false, false, &listen), Ok(ApiAccess::Closed));
+    }
 }

@@ -182,3 +182,53 @@ async fn public_requests_past_their_slots_get_503() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[test]
+fn warden_serve_refuses_dev_off_loopback_with_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("warden-dev-{}", std::process::id()));
+    // Valid (empty) definitions, so that only `--dev` can stop it.
+    for sub in ["stories", "templates", "rules"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["serve", "--dev", "--listen", "0.0.0.0:0"])
+        .env(
+            "WARDEN_DATABASE_URL",
+            format!("sqlite://{}", dir.join("warden.db").display()),
+        )
+        .env("WARDEN_STORIES", dir.join("stories"))
+        .env("WARDEN_TEMPLATES", dir.join("templates"))
+        .env_remove("WARDEN_DESTINATIONS")
+        .env("WARDEN_OKTA_POLL", "off")
+        .current_dir(&dir)
+        .env("WARDEN_RULES", dir.join("rules"))
+        .env_remove("WARDEN_API_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("`warden serve --dev --listen 0.0.0.0:0` kept running");
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("loopback"), "{stderr}");
+    assert!(
+        !dir.join("warden.db").exists(),
+        "refused before opening the database"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
