@@ -6,6 +6,7 @@
 use crate::api::server::ServerLimits;
 use crate::api::{self, AppState, IngestLimits, PublicReads};
 use crate::clock::Clock;
+use crate::detect::budget::DecompressionBudget;
 use crate::detect::deliver::{Deliverer, DeliveryPolicy};
 use crate::detect::detector::Detector;
 use crate::detect::load::LoadedRule;
@@ -169,6 +170,7 @@ pub struct App {
     ingest_limits: IngestLimits,
     server: ServerLimits,
     public_reads: PublicReads,
+    decompression: Arc<DecompressionBudget>,
     runner: RunnerConfig,
     delivery: DeliveryPolicy,
     okta_poll: Option<Duration>,
@@ -235,6 +237,7 @@ impl App {
             ingest_limits: settings.ingest_limits,
             server: settings.server,
             public_reads: PublicReads::new(settings.max_public_reads),
+            decompression: DecompressionBudget::new(settings.ingest_limits.decompressed_in_flight),
             runner: settings.runner,
             delivery: settings.delivery,
             okta_poll: settings.okta_poll,
@@ -250,6 +253,7 @@ impl App {
             detector: self.detector.clone(),
             ingest_limits: self.ingest_limits,
             public_reads: self.public_reads.clone(),
+            decompression: self.decompression.clone(),
         })
     }
 

@@ -9,6 +9,7 @@ pub mod server;
 mod slack;
 mod webhook;
 
+use crate::detect::budget::DecompressionBudget;
 use crate::detect::detector::Detector;
 use crate::engine::Engine;
 use crate::secrets::Secret;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub ingest_limits: IngestLimits,
     /// Requests in progress on the public routes.
     pub public_reads: PublicReads,
+    /// What `/ingest` requests may decompress together.
+    pub decompression: Arc<DecompressionBudget>,
 }
 
 /// Bounds the requests in progress on the public routes (webhooks, Slack, prompt links), whose
@@ -70,6 +73,9 @@ pub struct IngestLimits {
     pub max_body: usize,
     /// The largest gzip body once decompressed (a zip bomb stops here).
     pub max_decompressed: usize,
+    /// Decompressed bytes of all requests together (see `detect::budget`); a request that cannot
+    /// get its share in time gets 503.
+    pub decompressed_in_flight: usize,
 }
 
 impl Default for IngestLimits {
@@ -77,6 +83,7 @@ impl Default for IngestLimits {
         IngestLimits {
             max_body: 32 * 1024 * 1024,
             max_decompressed: 256 * 1024 * 1024,
+            decompressed_in_flight: 512 * 1024 * 1024,
         }
     }
 }
