@@ -79,7 +79,7 @@ pub async fn serve(
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                if saturation.at_limit() {
+                if saturation.at_limit(Instant::now()) {
                     tracing::warn!(
                         max_connections = max,
                         "The connection limit is reached: new connections wait until others close."
@@ -111,7 +111,6 @@ pub async fn serve(
                 continue;
             }
         };
-        saturation.accepted(slots.available_permits(), max);
         connections.spawn(connection(
             stream,
             router.clone(),
@@ -394,24 +393,24 @@ impl http_body::Body for EndsRequest {
     }
 }
 
-/// Whether the connection limit's WARN was logged for the current burst: once when the limit is
-/// reached, again only after a tenth of the slots were free in between.
+/// Whether reaching the connection limit starts a new burst, and so gets its WARN: a burst is
+/// every time the limit is hit with less than [`Saturation::QUIET`] between one and the next
+/// (under a flood, slots free up every header timeout and fill again at once).
 #[derive(Debug, Default)]
 struct Saturation {
-    warned: bool,
+    last_hit: Option<Instant>,
 }
 
 impl Saturation {
-    /// The limit is reached; true when this burst has not been logged yet.
-    fn at_limit(&mut self) -> bool {
-        !std::mem::replace(&mut self.warned, true)
-    }
+    const QUIET: Duration = Duration::from_secs(60);
 
-    /// A connection was accepted with `free` of `max` slots left.
-    fn accepted(&mut self, free: usize, max: usize) {
-        if free.saturating_mul(10) >= max {
-            self.warned = false;
-        }
+    /// The limit is reached at `now`; true when this starts a burst.
+    fn at_limit(&mut self, now: Instant) -> bool {
+        let new_burst = self
+            .last_hit
+            .is_none_or(|last| now.saturating_duration_since(last) >= Saturation::QUIET);
+        self.last_hit = Some(now);
+        new_burst
     }
 }
 
@@ -451,13 +450,19 @@ mod tests {
     #[test]
     fn the_limit_warning_is_logged_once_per_burst() {
         let mut saturation = Saturation::default();
-        assert!(saturation.at_limit());
-        assert!(!saturation.at_limit());
-        saturation.accepted(0, 100);
-        saturation.accepted(5, 100);
-        assert!(!saturation.at_limit(), "still the same burst");
-        saturation.accepted(10, 100);
-        assert!(saturation.at_limit(), "a new burst after a tenth was free");
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        assert!(saturation.at_limit(at(0)));
+        assert!(!saturation.at_limit(at(0)));
+        assert!(
+            !saturation.at_limit(at(10)),
+            "hit again every header timeout"
+        );
+        assert!(!saturation.at_limit(at(69)), "still the same burst");
+        assert!(
+            saturation.at_limit(at(129)),
+            "a new burst after a quiet minute"
+        );
     }
 
     #[test]
