@@ -3,8 +3,10 @@
 //! `warden serve`, `warden worker`, `warden demo`, the benches and the integration tests all
 //! build through here, so what they run is wired the same way.
 
-use crate::api::{self, AppState, IngestLimits};
+use crate::api::server::ServerLimits;
+use crate::api::{self, AppState, IngestLimits, PublicReads};
 use crate::clock::Clock;
+use crate::detect::budget::DecompressionBudget;
 use crate::detect::deliver::{Deliverer, DeliveryPolicy};
 use crate::detect::detector::Detector;
 use crate::detect::load::LoadedRule;
@@ -122,6 +124,10 @@ pub struct Settings {
     pub dev: bool,
     /// Body limits of `POST /ingest`.
     pub ingest_limits: IngestLimits,
+    /// The HTTP server's timeouts and connection limit.
+    pub server: ServerLimits,
+    /// Requests in progress at once on the public routes (webhooks, Slack, prompt links).
+    pub max_public_reads: usize,
     /// Runner tuning.
     pub runner: RunnerConfig,
     /// Alert delivery retries.
@@ -143,6 +149,8 @@ impl Settings {
             api_token: None,
             dev: false,
             ingest_limits: IngestLimits::default(),
+            server: ServerLimits::default(),
+            max_public_reads: PublicReads::DEFAULT,
             runner: RunnerConfig::default(),
             delivery: DeliveryPolicy::default(),
             okta_poll: None,
@@ -160,6 +168,9 @@ pub struct App {
     api_token: Option<Secret>,
     dev: bool,
     ingest_limits: IngestLimits,
+    server: ServerLimits,
+    public_reads: PublicReads,
+    decompression: Arc<DecompressionBudget>,
     runner: RunnerConfig,
     delivery: DeliveryPolicy,
     okta_poll: Option<Duration>,
@@ -224,6 +235,9 @@ impl App {
             api_token: settings.api_token,
             dev: settings.dev,
             ingest_limits: settings.ingest_limits,
+            server: settings.server,
+            public_reads: PublicReads::new(settings.max_public_reads),
+            decompression: DecompressionBudget::new(settings.ingest_limits.decompressed_in_flight),
             runner: settings.runner,
             delivery: settings.delivery,
             okta_poll: settings.okta_poll,
@@ -238,7 +252,14 @@ impl App {
             dev: self.dev,
             detector: self.detector.clone(),
             ingest_limits: self.ingest_limits,
+            public_reads: self.public_reads.clone(),
+            decompression: self.decompression.clone(),
         })
+    }
+
+    /// The HTTP server's limits, for [`api::server::serve`].
+    pub fn server_limits(&self) -> ServerLimits {
+        self.server
     }
 
     /// A runner over the engine (tests drive it with `run_until_idle`).

@@ -37,24 +37,38 @@ pub(super) async fn ingest(
     let bytes = axum::body::to_bytes(request.into_body(), limits.max_body)
         .await
         .map_err(|_| too_large())?;
-    let report = state
+    let ingested = state
         .detector
-        .ingest_body(&log_type, bytes, limits.max_decompressed)
-        .await
-        .map_err(|error| match error {
-            IngestError::BadLogType(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_log_type", error.to_string())
-            }
-            IngestError::Body(BodyError::TooLarge { .. }) => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                error.to_string(),
-            ),
-            IngestError::Body(body) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", body.to_string())
-            }
-            IngestError::Store(store) => ApiError::internal(store),
-        })?;
+        .ingest_body(
+            &log_type,
+            bytes,
+            limits.max_decompressed,
+            Some(state.decompression.clone()),
+        )
+        .await;
+    if let Err(IngestError::Body(BodyError::Busy)) = &ingested {
+        tracing::warn!("The decompression budget is spent: answering 503.");
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            BodyError::Busy.to_string(),
+        );
+        return Ok(([(header::RETRY_AFTER, "2")], busy).into_response());
+    }
+    let report = ingested.map_err(|error| match error {
+        IngestError::BadLogType(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_log_type", error.to_string())
+        }
+        IngestError::Body(BodyError::TooLarge { .. }) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            error.to_string(),
+        ),
+        IngestError::Body(body) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", body.to_string())
+        }
+        IngestError::Store(store) => ApiError::internal(store),
+    })?;
     state
         .engine
         .metrics

@@ -6,9 +6,11 @@ mod ingest;
 mod prompt;
 mod query;
 mod runs;
+pub mod server;
 mod slack;
 mod webhook;
 
+use crate::detect::budget::DecompressionBudget;
 use crate::detect::detector::Detector;
 use crate::engine::Engine;
 use crate::secrets::Secret;
@@ -21,6 +23,8 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -35,6 +39,32 @@ pub struct AppState {
     pub detector: Arc<Detector>,
     /// Body limits of `POST /ingest`.
     pub ingest_limits: IngestLimits,
+    /// Requests in progress on the public routes.
+    pub public_reads: PublicReads,
+    /// What `/ingest` requests may decompress together.
+    pub decompression: Arc<DecompressionBudget>,
+}
+
+/// Bounds the requests in progress on the public routes (webhooks, Slack, prompt links), whose
+/// bodies are read before anyone is authenticated: without it, N slow senders make Warden hold
+/// N bodies. A request that finds every slot taken waits [`PublicReads::WAIT`], then gets 503.
+#[derive(Debug, Clone)]
+pub struct PublicReads {
+    slots: Arc<Semaphore>,
+}
+
+impl PublicReads {
+    /// How long a request waits for a slot before its 503.
+    pub const WAIT: Duration = Duration::from_secs(1);
+    /// The default number of slots.
+    pub const DEFAULT: usize = 128;
+
+    /// `max` requests at once.
+    pub fn new(max: usize) -> PublicReads {
+        PublicReads {
+            slots: Arc::new(Semaphore::new(max.max(1))),
+        }
+    }
 }
 
 /// Body limits of `POST /ingest/{log_type}`.
@@ -44,6 +74,9 @@ pub struct IngestLimits {
     pub max_body: usize,
     /// The largest gzip body once decompressed (a zip bomb stops here).
     pub max_decompressed: usize,
+    /// Decompressed bytes of all requests together (see `detect::budget`); a request that cannot
+    /// get its share in time gets 503.
+    pub decompressed_in_flight: usize,
 }
 
 impl Default for IngestLimits {
@@ -51,6 +84,7 @@ impl Default for IngestLimits {
         IngestLimits {
             max_body: 32 * 1024 * 1024,
             max_decompressed: 256 * 1024 * 1024,
+            decompressed_in_flight: 512 * 1024 * 1024,
         }
     }
 }
@@ -66,12 +100,18 @@ pub fn router(state: AppState) -> Router {
         .route("/ingest/{log_type}", post(ingest::ingest))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let ingest_ceiling = state.ingest_limits.max_body;
-    Router::new()
+    let public = Router::new()
         .route("/webhook/{path}/{secret}", any(webhook::receive))
         // Each webhook enforces its own (smaller) limit; this is the ceiling any may set.
         .layer(DefaultBodyLimit::max(webhook::MAX_BODY_CEILING))
         .route("/slack/interactions", post(slack::interactions))
         .route("/prompt/{token}", get(prompt::show).post(prompt::answer))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit_public_reads,
+        ));
+    Router::new()
+        .merge(public)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api.layer(DefaultBodyLimit::max(ingest_ceiling)))
@@ -128,6 +168,29 @@ impl IntoResponse for ApiError {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn limit_public_reads(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let slots = state.public_reads.slots.clone();
+    let Ok(Ok(slot)) = tokio::time::timeout(PublicReads::WAIT, slots.acquire_owned()).await else {
+        tracing::warn!(
+            route = %request.uri().path().split('/').nth(1).unwrap_or_default(),
+            "Every public request slot is taken: answering 503."
+        );
+        let busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many requests in progress; retry shortly",
+        );
+        return ([(header::RETRY_AFTER, "1")], busy).into_response();
+    };
+    let response = next.run(request).await;
+    drop(slot);
+    response
 }
 
 async fn require_token(

@@ -12,8 +12,8 @@ use crate::escape::Escaped;
 use crate::run::PromptState;
 use crate::store::{Answered, PromptRecord, Prompts};
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
@@ -22,11 +22,35 @@ use sha2::Sha256;
 /// Slack's replay window.
 const MAX_AGE_SECS: i64 = 300;
 
+/// The largest interaction body read: Slack's block_actions payloads are tens of KB. A larger
+/// one is refused from its `Content-Length`, or once this much was read, before the signature
+/// is checked (an unauthenticated sender must not make Warden buffer megabytes).
+pub const MAX_BODY: usize = 64 * 1024;
+
 pub(super) async fn interactions(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a Slack interaction is at most {MAX_BODY} bytes"),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY) {
+        return Err(too_large());
+    }
+    let body: Bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| too_large())?;
+    let headers = parts.headers;
     let engine = &state.engine;
     let secret = engine
         .secrets

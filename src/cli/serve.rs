@@ -1,10 +1,12 @@
 //! `warden serve`, `warden worker` and `warden migrate`.
 
+use crate::api::server::{self, ServerLimits};
 use crate::app::{App, Definitions, Settings};
 use crate::engine::RunnerConfig;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use anyhow::Context as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,6 +55,48 @@ pub struct ServeArgs {
     /// Open the API without a token (trusted machines only).
     #[arg(long)]
     dev: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// The HTTP server's limits (see `api::server`).
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Seconds a client has to send a request's head (from connecting, or from the first byte of
+    /// a keep-alive connection's next request).
+    #[arg(long, env = "WARDEN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body, from the end of its head.
+    #[arg(long, env = "WARDEN_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait silently for its next request.
+    #[arg(long, env = "WARDEN_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    idle_timeout_secs: u64,
+    /// Connections open at once; more wait to be accepted (lowered to fit the open-files limit).
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds requests in progress may take to finish after SIGTERM before their connections
+    /// are closed.
+    #[arg(long, env = "WARDEN_SHUTDOWN_SECS", default_value_t = 10)]
+    shutdown_secs: u64,
+    /// Requests in progress at once on the public routes (webhooks, Slack, prompt links), whose
+    /// bodies are read before the sender is authenticated; more wait a second, then get 503.
+    #[arg(long, env = "WARDEN_MAX_PUBLIC_READS", default_value_t = crate::api::PublicReads::DEFAULT)]
+    max_public_reads: usize,
+}
+
+impl ServerArgs {
+    /// The limits these options ask for.
+    pub fn limits(&self) -> ServerLimits {
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        ServerLimits {
+            header_timeout: secs(self.header_timeout_secs),
+            body_timeout: secs(self.body_timeout_secs),
+            idle_timeout: secs(self.idle_timeout_secs),
+            max_connections: self.max_connections.max(1),
+            shutdown_grace: Duration::from_secs(self.shutdown_secs),
+        }
+    }
 }
 
 /// `warden worker`.
@@ -156,6 +200,41 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Who may use the API, from `--dev`, whether `WARDEN_API_TOKEN` is set and where Warden
+/// listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiAccess {
+    /// Bearer token required (a token is set; `--dev` then changes nothing).
+    Token,
+    /// Open without a token: `--dev`, no token, loopback only.
+    Open,
+    /// No token and no `--dev`: every API request gets 401.
+    Closed,
+}
+
+/// `--dev` on an address other machines can reach.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--dev opens the API without a token, so it only listens on loopback (127.0.0.1 or [::1]); set WARDEN_API_TOKEN and drop --dev to listen elsewhere")]
+pub struct DevNotLoopback;
+
+/// Decides [`ApiAccess`]. `--dev` is refused unless every address `listen` resolved to is
+/// loopback, token or not; with a token, the token is still required (a forgotten `--dev` must
+/// not silently open an API that was given a token).
+pub fn api_access(
+    dev: bool,
+    token_set: bool,
+    listen: &[SocketAddr],
+) -> Result<ApiAccess, DevNotLoopback> {
+    if dev && (listen.is_empty() || !listen.iter().all(|a| a.ip().is_loopback())) {
+        return Err(DevNotLoopback);
+    }
+    Ok(match (token_set, dev) {
+        (true, _) => ApiAccess::Token,
+        (false, true) => ApiAccess::Open,
+        (false, false) => ApiAccess::Closed,
+    })
+}
+
 /// `warden serve`: webhooks, API and a runner in one process.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
@@ -164,15 +243,26 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .filter(|t| !t.is_empty())
             .map(Secret::new);
-        if api_token.is_none() && !args.dev {
-            tracing::warn!("WARDEN_API_TOKEN is not set: /api/* answers 401 (use --dev to open it on a trusted machine).");
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host(&args.listen)
+            .await
+            .with_context(|| format!("Failed to resolve the listen address {}", args.listen))?
+            .collect();
+        let access = api_access(args.dev, api_token.is_some(), &addresses)
+            .map_err(|refused| anyhow::anyhow!("{refused} (listen: {})", args.listen))?;
+        match access {
+            ApiAccess::Closed => tracing::warn!("WARDEN_API_TOKEN is not set: /api/* answers 401 (use --dev to open it on a trusted machine)."),
+            ApiAccess::Token if args.dev => tracing::warn!("--dev is ignored because WARDEN_API_TOKEN is set: the API still requires the token."),
+            ApiAccess::Open => tracing::warn!("--dev: the API is open without a token, on loopback only."),
+            ApiAccess::Token => {}
         }
         let okta_poll = (std::env::var("WARDEN_OKTA_POLL").as_deref() != Ok("off"))
             .then(|| Duration::from_secs(args.common.okta_poll_secs.max(1)));
         let settings = Settings {
             api_token,
-            dev: args.dev,
+            dev: access == ApiAccess::Open,
             okta_poll,
+            server: args.server.limits(),
+            max_public_reads: args.server.max_public_reads,
             ..args
                 .common
                 .settings(&public_url(&args.common, &args.listen))?
@@ -188,10 +278,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             rules = app.detector.rules().count(),
             "Warden is serving."
         );
-        axum::serve(listener, app.router())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("The HTTP server failed")?;
+        server::serve(
+            listener,
+            app.router(),
+            app.server_limits(),
+            shutdown_signal(),
+        )
+        .await;
         tracing::info!("Shutting down: no new requests; draining steps.");
         running.stop().await;
         Ok(ExitCode::SUCCESS)
@@ -234,4 +327,56 @@ pub fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addresses(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn dev_is_refused_off_loopback_even_with_a_token() {
+        for listen in [
+            &["0.0.0.0:8080"][..],
+            &["10.0.0.5:80"],
+            &["[::]:8080"],
+            &["127.0.0.1:8080", "10.0.0.5:8080"],
+            &[],
+        ] {
+            let listen = addresses(listen);
+            assert_eq!(
+                api_access(true, false, &listen),
+                Err(DevNotLoopback),
+                "{listen:?}"
+            );
+            assert_eq!(
+                api_access(true, true, &listen),
+                Err(DevNotLoopback),
+                "{listen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dev_opens_the_api_on_loopback_unless_a_token_is_set() {
+        for listen in [
+            &["127.0.0.1:8080"][..],
+            &["[::1]:8080"],
+            &["127.0.0.1:1", "[::1]:1"],
+        ] {
+            let listen = addresses(listen);
+            assert_eq!(api_access(true, false, &listen), Ok(ApiAccess::Open));
+            assert_eq!(api_access(true, true, &listen), Ok(ApiAccess::Token));
+        }
+    }
+
+    #[test]
+    fn without_dev_the_token_decides_anywhere() {
+        let listen = addresses(&["0.0.0.0:8080"]);
+        assert_eq!(api_access(false, true, &listen), Ok(ApiAccess::Token));
+        assert_eq!(api_access(false, false, &listen), Ok(ApiAccess::Closed));
+    }
 }

@@ -5,6 +5,7 @@
 //! once, into whatever representation it evaluates. A malformed NDJSON line is reported with its
 //! line number and the other lines are kept; a malformed array or object rejects the body.
 
+use super::budget::{DecompressionBudget, Share};
 use serde_json::value::RawValue;
 use std::io::Read;
 
@@ -36,6 +37,9 @@ pub enum BodyError {
         /// The limit.
         limit: usize,
     },
+    /// Too much is being decompressed at once (the shared budget is spent); retry shortly.
+    #[error("the server is decompressing too much at once; retry shortly")]
+    Busy,
     /// The gzip stream is corrupt.
     #[error("the body looks gzip-compressed but does not decompress: {0}")]
     Gzip(String),
@@ -59,14 +63,42 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The body as text: gunzipped if it starts with gzip's magic bytes (at most `limit` bytes
 /// once decompressed), then checked to be UTF-8.
 pub fn text(bytes: &[u8], limit: usize) -> Result<std::borrow::Cow<'_, str>, BodyError> {
+    text_within(bytes, limit, None)
+}
+
+/// [`text`], with the decompressed bytes' memory taken from `share` as it is allocated (waiting
+/// [`DecompressionBudget::WAIT`](super::budget::DecompressionBudget::WAIT) at most, else
+/// [`BodyError::Busy`]). Keep the share until the text is dropped.
+pub fn text_within<'a>(
+    bytes: &'a [u8],
+    limit: usize,
+    mut share: Option<&mut Share>,
+) -> Result<std::borrow::Cow<'a, str>, BodyError> {
     if bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| BodyError::Gzip(e.to_string()))?;
-        if out.len() > limit {
-            return Err(BodyError::TooLarge { limit });
+        let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+        let mut out: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = decoder
+                .read(&mut chunk)
+                .map_err(|e| BodyError::Gzip(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            if out.len() + n > limit {
+                return Err(BodyError::TooLarge { limit });
+            }
+            if out.len() + n > out.capacity() {
+                // Grow as a Vec would (doubling), and count what is allocated, not what is used.
+                let capacity = (out.capacity() * 2).max(out.len() + n).min(limit);
+                if let Some(share) = share.as_deref_mut() {
+                    if !share.grow(capacity - out.capacity(), DecompressionBudget::WAIT) {
+                        return Err(BodyError::Busy);
+                    }
+                }
+                out.reserve_exact(capacity - out.len());
+            }
+            out.extend_from_slice(&chunk[..n]);
         }
         String::from_utf8(out)
             .map(Into::into)
@@ -176,6 +208,31 @@ mod tests {
         assert_eq!(text(&bytes, 100).unwrap(), "{\"a\":1}\n");
         assert_eq!(text(&bytes, 4), Err(BodyError::TooLarge { limit: 4 }));
         assert!(matches!(text(&bytes[..8], 100), Err(BodyError::Gzip(_))));
+    }
+
+    #[test]
+    fn gzip_takes_its_memory_from_the_shared_budget() {
+        let plain = "{\"a\":1}\n".repeat(100_000);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(plain.as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        let budget = DecompressionBudget::new(4 << 20);
+        let mut share = budget.share();
+        let text = text_within(&bytes, 8 << 20, Some(&mut share)).unwrap();
+        assert_eq!(text.len(), plain.len());
+        assert!(share.bytes() >= plain.len(), "the allocation is counted");
+        assert_eq!(budget.in_use(), share.bytes());
+        drop((text, share));
+        assert_eq!(budget.in_use(), 0);
+
+        let small = DecompressionBudget::new(1000);
+        let mut share = small.share();
+        assert_eq!(
+            text_within(&bytes, 8 << 20, Some(&mut share)),
+            Err(BodyError::Busy)
+        );
+        // Plain text needs no share.
+        assert!(text_within(b"{}", 10, Some(&mut share)).is_ok());
     }
 
     #[test]

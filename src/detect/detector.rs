@@ -7,6 +7,7 @@
 
 use super::alerting::{self, AlertType, RuleInfo};
 use super::body::{self, BodyError, Position, RawEvent};
+use super::budget::DecompressionBudget;
 use super::event::{Doc, Parser};
 use super::load::LoadedRule;
 use super::normalize::{new_row_id, LogType, Normalize, Normalizer};
@@ -188,18 +189,22 @@ impl Detector {
         self.rules.iter().map(|r| &r.rule)
     }
 
-    /// Reads a body (gzip, JSON, array or NDJSON), evaluates it and records the result.
+    /// Reads a body (gzip, JSON, array or NDJSON), evaluates it and records the result. A gzip
+    /// body's decompressed bytes are taken from `budget`, when given, until evaluation ends.
     pub async fn ingest_body(
         self: &Arc<Self>,
         log_type: &str,
         bytes: axum::body::Bytes,
         max_decompressed: usize,
+        budget: Option<Arc<DecompressionBudget>>,
     ) -> Result<IngestReport, IngestError> {
         let log_type = parse_log_type(log_type)?;
         let now = self.clock.now();
         let detector = self.clone();
         let evaluated = tokio::task::spawn_blocking(move || {
-            let text = body::text(&bytes, max_decompressed)?;
+            // Held until the text is dropped, after evaluation.
+            let mut share = budget.map(|b| b.share());
+            let text = body::text_within(&bytes, max_decompressed, share.as_mut())?;
             let events = body::split(&text)?;
             Ok::<_, BodyError>(detector.evaluate(&log_type, &events, now))
         })

@@ -18,6 +18,7 @@
 
 pub mod alerting;
 pub mod body;
+pub mod budget;
 pub mod deliver;
 pub mod detector;
 pub mod eval;

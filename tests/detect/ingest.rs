@@ -82,3 +82,44 @@ async fn bad_input_gets_a_clear_4xx_and_good_lines_are_kept() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_past_the_shared_decompression_budget_gets_503() {
+    let db = TestDb::sqlite();
+    let served = support::serve(warden::app::Settings {
+        api_token: Some(warden::secrets::Secret::new(TOKEN)),
+        ingest_limits: warden::api::IngestLimits {
+            max_decompressed: 8 << 20,
+            decompressed_in_flight: 256 << 10,
+            ..Default::default()
+        },
+        ..warden::app::Settings::new(&db.url, warden::app::Definitions::stories(Vec::new()))
+    })
+    .await;
+    let gzip = |text: &str| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    };
+    let ingest = |body: Vec<u8>| {
+        support::send(
+            served
+                .authorized(Method::POST, "/ingest/Okta.SystemLog")
+                .body(body),
+        )
+    };
+    // 2 MiB once decompressed: under the request's limit, over what all requests may share.
+    let (status, answer) = ingest(gzip(&"{\"a\":1}\n".repeat(256 << 10))).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["code"], "busy");
+    // A small gzip body fits, and the refused one gave its share back.
+    let (status, answer) = ingest(gzip(&"{\"a\":1}\n".repeat(1000))).await;
+    assert_eq!(
+        (status, answer["accepted"].as_u64()),
+        (200, Some(1000)),
+        "{answer}"
+    );
+    assert_eq!(served.detector.rules().count(), 0);
+    served.stop().await;
+    db.drop_db().await;
+}

@@ -35,6 +35,17 @@ impl TestApp {
         mock: &str,
         clock: Arc<ManualClock>,
     ) -> TestApp {
+        TestApp::spawn_with(db, stories, mock, clock, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`], with `adjust` changing the settings first (limits, timeouts).
+    pub async fn spawn_with(
+        db: &TestDb,
+        stories: &[(&str, &str)],
+        mock: &str,
+        clock: Arc<ManualClock>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let mut shipped = warden::story::load::Loaded::default();
         let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         warden::story::load::load_integrations(&templates, &mut shipped);
@@ -58,13 +69,14 @@ impl TestApp {
             .with_credential("slack_signing_secret", SLACK_SIGNING_SECRET)
             .with_resource("mock_url", mock)
             .with_resource("slack_url", mock);
-        let served = support::serve(Settings {
+        let mut settings = Settings {
             secrets,
             clock,
             api_token: Some(Secret::new(TOKEN)),
             ..Settings::new(&db.url, Definitions::stories(stories))
-        })
-        .await;
+        };
+        adjust(&mut settings);
+        let served = support::serve(settings).await;
         TestApp { served }
     }
 

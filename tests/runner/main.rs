@@ -9,6 +9,7 @@ mod harness;
 mod links;
 mod prompts;
 mod rate_limits;
+mod server;
 mod stories;
 mod transforms;
 mod webhooks;

@@ -119,10 +119,13 @@ pub async fn serve(settings: warden::app::Settings) -> Served {
         .unwrap_or_else(|e| panic!("build the app: {e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let router = app.router();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
+    let (router, limits) = (app.router(), app.server_limits());
+    let server = tokio::spawn(warden::api::server::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     Served {
         address,
         runner: app.runner(),

@@ -93,8 +93,12 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let engine = &app.engine;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}/ingest/Okta.SystemLog", listener.local_addr()?);
-    let router = app.router();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = tokio::spawn(crate::api::server::serve(
+        listener,
+        app.router(),
+        app.server_limits(),
+        std::future::pending(),
+    ));
     let body = body(args.batch, args.match_every);
     println!(
         "bench ingest ({backend}, {shown}): {rule_count} rules, {} requests of {} events ({} KiB), {} clients, 1 in {} events matching",

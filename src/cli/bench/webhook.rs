@@ -62,15 +62,15 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let engine = &app.engine;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = app.router();
     let (server_stop, server_stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = server_stopped.await;
-            })
-            .await
-    });
+    let server = tokio::spawn(crate::api::server::serve(
+        listener,
+        app.router(),
+        app.server_limits(),
+        async {
+            let _ = server_stopped.await;
+        },
+    ));
     let (runner_stop, runner_stopped) = watch::channel(false);
     let runner = tokio::spawn(app.runner().run(runner_stopped));
 

@@ -91,10 +91,12 @@ impl Stack {
             ..Settings::new(options.database_url, definitions)
         })
         .await?;
-        let router = app.router();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let server = tokio::spawn(crate::api::server::serve(
+            listener,
+            app.router(),
+            app.server_limits(),
+            std::future::pending(),
+        ));
         Ok(Stack {
             runner: app.runner(),
             deliverer: app.deliverer(),
