@@ -122,6 +122,9 @@ pub struct Settings {
     pub api_token: Option<Secret>,
     /// Open the API without a token (trusted machines only).
     pub dev: bool,
+    /// Serve `/metrics` without the API token (a scraper on a trusted network); else it needs the
+    /// token like `/api`.
+    pub metrics_open: bool,
     /// Body limits of `POST /ingest`.
     pub ingest_limits: IngestLimits,
     /// The HTTP server's timeouts and connection limit.
@@ -148,6 +151,7 @@ impl Settings {
             public_url: "http://127.0.0.1:8080".into(),
             api_token: None,
             dev: false,
+            metrics_open: false,
             ingest_limits: IngestLimits::default(),
             server: ServerLimits::default(),
             max_public_reads: PublicReads::DEFAULT,
@@ -167,6 +171,7 @@ pub struct App {
     queries: Vec<ScheduledQuery>,
     api_token: Option<Secret>,
     dev: bool,
+    metrics_open: bool,
     ingest_limits: IngestLimits,
     server: ServerLimits,
     public_reads: PublicReads,
@@ -234,6 +239,7 @@ impl App {
             queries,
             api_token: settings.api_token,
             dev: settings.dev,
+            metrics_open: settings.metrics_open,
             ingest_limits: settings.ingest_limits,
             server: settings.server,
             public_reads: PublicReads::new(settings.max_public_reads),
@@ -250,6 +256,7 @@ impl App {
             engine: self.engine.clone(),
             api_token: self.api_token.clone(),
             dev: self.dev,
+            metrics_open: self.metrics_open,
             detector: self.detector.clone(),
             ingest_limits: self.ingest_limits,
             public_reads: self.public_reads.clone(),

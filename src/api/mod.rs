@@ -35,6 +35,8 @@ pub struct AppState {
     pub api_token: Option<Secret>,
     /// Dev mode: the API is open without a token.
     pub dev: bool,
+    /// `/metrics` is served without the token.
+    pub metrics_open: bool,
     /// The detection stage.
     pub detector: Arc<Detector>,
     /// Body limits of `POST /ingest`.
@@ -110,10 +112,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limit_public_reads,
         ));
+    // Metrics name stories, rules and volumes: behind the token unless the operator opens them.
+    let metrics = Router::new().route("/metrics", get(metrics));
+    let metrics = if state.metrics_open {
+        metrics
+    } else {
+        metrics.route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+    };
     Router::new()
         .merge(public)
+        .merge(metrics)
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .merge(api.layer(DefaultBodyLimit::max(ingest_ceiling)))
         .fallback(not_found)
         .with_state(state)

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Open the API without a token (trusted machines only).
     #[arg(long)]
     dev: bool,
+    /// Serve `/metrics` without the API token (for a scraper on a trusted network).
+    #[arg(long, env = "WARDEN_METRICS_OPEN")]
+    metrics_open: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -260,6 +263,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let settings = Settings {
             api_token,
             dev: access == ApiAccess::Open,
+            metrics_open: args.metrics_open,
             okta_poll,
             server: args.server.limits(),
             max_public_reads: args.server.max_public_reads,

@@ -143,3 +143,35 @@ async fn an_hmac_signed_webhook_accepts_only_a_matching_signature() {
     app.stop().await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_token_unless_the_operator_opens_them() {
+    let db = TestDb::sqlite();
+    let closed = TestApp::offline(&db, &[("pipeline", PIPELINE)]).await;
+    let anonymous = closed
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let (status, _) = support::send(closed.served.authorized(Method::GET, "/metrics")).await;
+    assert_eq!(status, 200);
+    closed.stop().await;
+
+    let opened = TestApp::spawn_with(
+        &db,
+        &[("pipeline", PIPELINE)],
+        "http://127.0.0.1:9",
+        start_clock(),
+        |settings| settings.metrics_open = true,
+    )
+    .await;
+    let anonymous = opened
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+    opened.stop().await;
+    db.drop_db().await;
+}
