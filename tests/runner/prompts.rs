@@ -323,18 +323,25 @@ fn clock_secs(clock: &ManualClock) -> i64 {
     warden::clock::Clock::now(clock) / 1000
 }
 
+/// The `ask-link` story started and asking by mail: the app, the run, the "deny" link's route
+/// and the mock that received the mail.
+async fn asked_by_link(db: &TestDb) -> (TestApp, String, String, MockServer) {
+    let mock = slack_mock().await;
+    let app = TestApp::spawn(db, &[("ask-link", ASK_BY_LINK)], &mock.uri(), start_clock()).await;
+    let run = app.start_run("ask-link", json!({})).await;
+    app.idle().await;
+    let mail = requests_to(&mock, "/mail").await;
+    let deny = mail[0]["deny"].as_str().unwrap().to_owned();
+    assert!(deny.starts_with("http://127.0.0.1:8080/prompt/"), "{deny}");
+    let route = deny.trim_start_matches("http://127.0.0.1:8080").to_owned();
+    (app, run, route, mock)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_use_prompt_url_answers_once() {
     each_backend(|db| async move {
-        let mock = slack_mock().await;
-        let clock = start_clock();
-        let app = TestApp::spawn(&db, &[("ask-link", ASK_BY_LINK)], &mock.uri(), clock).await;
-        let run = app.start_run("ask-link", json!({})).await;
-        app.idle().await;
-        let mail = requests_to(&mock, "/mail").await;
-        let deny = mail[0]["deny"].as_str().unwrap().to_owned();
-        assert!(deny.starts_with("http://127.0.0.1:8080/prompt/"), "{deny}");
-        let deny = deny.trim_start_matches("http://127.0.0.1:8080");
+        let (app, run, deny, _mock) = asked_by_link(&db).await;
+        let deny = deny.as_str();
         let forged = format!("/prompt/{}", "f".repeat(32));
         let post = |route: &str| app.request(Method::POST, route).send();
 
@@ -368,14 +375,7 @@ async fn a_single_use_prompt_url_answers_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prompt_url_cannot_answer_a_prompt_restricted_to_named_responders() {
     each_backend(|db| async move {
-        let mock = slack_mock().await;
-        let clock = start_clock();
-        let app = TestApp::spawn(&db, &[("ask-link", ASK_BY_LINK)], &mock.uri(), clock).await;
-        let run = app.start_run("ask-link", json!({})).await;
-        app.idle().await;
-        let mail = requests_to(&mock, "/mail").await;
-        let deny = mail[0]["deny"].as_str().unwrap().to_owned();
-        let deny = deny.trim_start_matches("http://127.0.0.1:8080").to_owned();
+        let (app, run, deny, _mock) = asked_by_link(&db).await;
         {
             use sqlx::Connection;
             sqlx::any::install_default_drivers();
