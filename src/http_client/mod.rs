@@ -141,3 +141,38 @@ fn build(redirects: reqwest::redirect::Policy, outbound: Outbound) -> reqwest::C
         // Building fails only without a TLS backend, which is compiled in.
         .expect("the HTTP client builds")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn send_to(clients: &HttpClients, url: &str) -> Result<reqwest::Response, Error> {
+        let request = clients.direct.get(url).timeout(Duration::from_secs(5));
+        clients.send(request).await
+    }
+
+    #[tokio::test]
+    async fn a_guarded_send_refuses_loopback_literals_and_names() {
+        let guarded = HttpClients::with_outbound(Outbound::PublicOnly);
+        for url in [
+            "http://127.0.0.1:9/",
+            "http://0x7f000001:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+            "http://localhost:9/",
+        ] {
+            match send_to(&guarded, url).await {
+                Err(Error::Refused(refused)) => assert_eq!(refused.class, Class::Loopback, "{url}"),
+                other => panic!("{url}: not refused: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_open_send_tries_to_connect_to_loopback() {
+        // The control: the same destination without the guard fails to connect, not refused.
+        match send_to(&HttpClients::new(), "http://127.0.0.1:9/").await {
+            Err(Error::Request(_)) | Ok(_) => {}
+            Err(Error::Refused(refused)) => panic!("refused without the guard: {refused}"),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The outbound guard (`Settings::outbound`, `WARDEN_OUTBOUND_GUARD=private`): a story's request
 //! to a loopback destination, named by address, by name or by an obfuscated literal, is refused
 //! before anything reaches the mock; with the guard off (the default) the same requests arrive.
+//! Slack, through the same clients, is refused too.
 
 use super::*;
 use warden::http_client::Outbound;
@@ -116,6 +117,55 @@ async fn with_the_guard_off_the_same_requests_go_through() {
             assert!(events(&run, "on_failure").is_empty(), "{url}");
         }
         assert_eq!(mock.received_requests().await.unwrap().len(), urls.len());
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+/// A prompt asked on Slack (`slack_url` points at the mock).
+const ASK: &str = r#"
+name: Ask
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: ask, secret_credential: hook }
+  ask_user:
+    type: prompt
+    from: hook
+    options:
+      slack: { user_email: "{{ hook.body.email }}", text: "Was this you?" }
+      choices:
+        - { value: confirmed, label: "Yes" }
+        - { value: denied, label: "No" }
+      timeout: 1h
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_guard_on_slack_on_loopback_is_refused_without_the_token() {
+    each_backend(|db| async move {
+        let mock = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+            .mount(&mock)
+            .await;
+        let app = TestApp::spawn_with(&db, &[("ask", ASK)], &mock.uri(), start_clock(), |s| {
+            s.outbound = Outbound::PublicOnly;
+        })
+        .await;
+        let id = app
+            .start_run("ask", json!({ "email": "ana@example.com" }))
+            .await;
+        app.idle().await;
+
+        let run = app.run(&id).await;
+        let ask = support::step(&run, "ask_user").expect("the prompt step");
+        assert_eq!(ask["error"]["class"], "misconfigured", "{run:#}");
+        let message = ask["error"]["message"].as_str().unwrap();
+        assert!(message.contains("loopback address"), "{message}");
+        assert!(!run.to_string().contains(harness::SLACK_TOKEN), "{run:#}");
+        assert!(mock.received_requests().await.unwrap().is_empty());
         app.stop().await;
         db
     })

@@ -389,4 +389,22 @@ mod tests {
         assert_eq!(code, "");
         assert_eq!(summary, "<html>bad gateway [redacted]</html>");
     }
+
+    #[tokio::test]
+    async fn with_the_outbound_guard_a_loopback_org_is_refused_as_misconfigured() {
+        let guarded = crate::http_client::HttpClients::with_outbound(
+            crate::http_client::Outbound::PublicOnly,
+        );
+        let poller = OktaLogPoller::new(guarded, "http://127.0.0.1:9", Secret::new("t0ken"))
+            .expect("loopback http is a valid org URL");
+        let error = poller
+            .get(&poller.logs, Timestamp::UNIX_EPOCH, false)
+            .await
+            .expect_err("refused");
+        let PollError::Misconfigured(message) = &error else {
+            panic!("not misconfigured: {error:?}");
+        };
+        assert!(message.contains("loopback address"), "{message}");
+        assert!(!message.contains("t0ken"), "{message}");
+    }
 }
