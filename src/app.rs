@@ -216,6 +216,11 @@ impl App {
             .save_versions(&store, settings.clock.now())
             .await
             .map_err(Error::SaveVersions)?;
+        if settings.outbound == Outbound::PublicOnly {
+            tracing::info!(
+                "Outbound guard on: requests to loopback, private, link-local and other non-public addresses are refused."
+            );
+        }
         let engine = Arc::new(Engine {
             store,
             stories,
