@@ -15,7 +15,7 @@ use crate::detect::routing::{check_routing, Routing, Target};
 use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
-use crate::http_client::HttpClients;
+use crate::http_client::{HttpClients, Outbound};
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use crate::story::{load, Story};
@@ -138,6 +138,10 @@ pub struct Settings {
     /// How often to poll the Okta System Log (when its resource and credential are set);
     /// `None`: never (workers, tests).
     pub okta_poll: Option<Duration>,
+    /// Which destinations outbound requests (stories, Slack, the Okta poller, alert delivery to
+    /// URLs) may reach; [`Outbound::PublicOnly`] refuses loopback, private, link-local and other
+    /// non-public addresses.
+    pub outbound: Outbound,
 }
 
 impl Settings {
@@ -158,6 +162,7 @@ impl Settings {
             runner: RunnerConfig::default(),
             delivery: DeliveryPolicy::default(),
             okta_poll: None,
+            outbound: Outbound::Any,
         }
     }
 }
@@ -216,11 +221,16 @@ impl App {
             .save_versions(&store, settings.clock.now())
             .await
             .map_err(Error::SaveVersions)?;
+        if settings.outbound == Outbound::PublicOnly {
+            tracing::info!(
+                "Outbound guard on: requests to loopback, private, link-local and other non-public addresses are refused."
+            );
+        }
         let engine = Arc::new(Engine {
             store,
             stories,
             secrets: settings.secrets,
-            http: HttpClients::new(),
+            http: HttpClients::with_outbound(settings.outbound),
             clock: settings.clock,
             metrics: Default::default(),
             wake: Default::default(),
@@ -323,7 +333,7 @@ impl App {
         else {
             return Ok(None);
         };
-        let http = self.engine.http.for_redirects(false).clone();
+        let http = self.engine.http.clone();
         let poller = OktaLogPoller::new(http, org, token.clone())
             .map_err(|e| Error::OktaPoller(e.to_string()))?
             .with_clock(self.engine.clock.clone());

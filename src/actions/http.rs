@@ -44,9 +44,15 @@ pub async fn send(
 ) -> Result<Value, Error> {
     let request = build(clients, options, ctx, idempotency_key)?;
     let retry_on = options.retry_on_status.as_ref();
-    let response = match request.send().await {
+    let response = match clients.send(request).await {
         Ok(response) => response,
-        Err(error) => {
+        // The destination is not allowed: no retry reaches it, and the operator decides.
+        Err(crate::http_client::Error::Refused(refused)) => {
+            return Err(Error::Misconfigured {
+                message: format!("request refused: {refused}"),
+            })
+        }
+        Err(crate::http_client::Error::Request(error)) => {
             let message = format!("request failed: {}", error.without_url());
             return Err(if retries(retry_on, 0) {
                 Error::Retriable {

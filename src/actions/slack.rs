@@ -25,8 +25,8 @@ const MISCONFIGURED: &[&str] = &[
 /// A Slack Web API client for one workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct Slack<'a> {
-    /// The HTTP client.
-    pub http: &'a reqwest::Client,
+    /// The HTTP clients (the one that does not follow redirects is used).
+    pub http: &'a HttpClients,
     /// The API base (`slack_url` resource), e.g. `https://slack.com/api`.
     pub base: &'a str,
     /// The bot token (`slack` credential).
@@ -45,7 +45,7 @@ impl<'a> Slack<'a> {
                 message: "the `slack` credential (bot token) is not set".into(),
             })?;
         Ok(Slack {
-            http: http.for_redirects(false),
+            http,
             base: secrets.resource("slack_url").unwrap_or(SLACK_API),
             token,
         })
@@ -76,7 +76,7 @@ impl Slack<'_> {
     /// `users.lookupByEmail`: the user's id.
     pub async fn user_by_email(&self, email: &str) -> Result<String, Error> {
         let url = format!("{}/users.lookupByEmail", self.base.trim_end_matches('/'));
-        let request = self.http.get(url).query(&[("email", email)]);
+        let request = self.http.direct.get(url).query(&[("email", email)]);
         let body = self.call("users.lookupByEmail", request).await?;
         body["user"]["id"]
             .as_str()
@@ -136,6 +136,7 @@ impl Slack<'_> {
         let url = format!("{}/{method}", self.base.trim_end_matches('/'));
         let request = self
             .http
+            .direct
             .post(url)
             .header("Content-Type", "application/json; charset=utf-8")
             .body(body.to_string());
@@ -143,16 +144,14 @@ impl Slack<'_> {
     }
 
     async fn call(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, Error> {
-        let response = request
+        let request = request
             .bearer_auth(self.token.expose())
-            .timeout(Duration::from_secs(10))
-            .send()
+            .timeout(Duration::from_secs(10));
+        let response = self
+            .http
+            .send(request)
             .await
-            .map_err(|e| Error::Retriable {
-                message: format!("Slack {method} failed: {}", e.without_url()),
-                retry_after: None,
-                details: None,
-            })?;
+            .map_err(|e| send_error(&format!("Slack {method}"), e))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -191,22 +190,35 @@ impl Slack<'_> {
     }
 }
 
+/// A request to Slack that got no answer: refused by the outbound guard (misconfigured: the
+/// operator pointed `slack_url` somewhere the guard forbids), else retried.
+fn send_error(what: &str, error: crate::http_client::Error) -> Error {
+    match error {
+        crate::http_client::Error::Refused(refused) => Error::Misconfigured {
+            message: format!("{what} refused: {refused}"),
+        },
+        crate::http_client::Error::Request(e) => Error::Retriable {
+            message: format!("{what} failed: {}", e.without_url()),
+            retry_after: None,
+            details: None,
+        },
+    }
+}
+
 /// Replaces an interactive message through the click's `response_url` (no token: the URL is the
 /// capability).
-pub async fn respond(http: &reqwest::Client, response_url: &str, text: &str) -> Result<(), Error> {
+pub async fn respond(http: &HttpClients, response_url: &str, text: &str) -> Result<(), Error> {
     let body = json!({ "replace_original": true, "text": text, "blocks": [section(text)] });
-    let response = http
+    let request = http
+        .direct
         .post(response_url)
         .header("Content-Type", "application/json")
         .timeout(Duration::from_secs(10))
-        .body(body.to_string())
-        .send()
+        .body(body.to_string());
+    let response = http
+        .send(request)
         .await
-        .map_err(|e| Error::Retriable {
-            message: format!("Slack response_url failed: {}", e.without_url()),
-            retry_after: None,
-            details: None,
-        })?;
+        .map_err(|e| send_error("Slack response_url", e))?;
     if response.status().is_success() {
         Ok(())
     } else {

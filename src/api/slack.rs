@@ -125,8 +125,7 @@ pub(super) async fn interactions(
                 let (engine, url) = (engine.clone(), url.to_owned());
                 let text = format!("*{label}*: answered by <@{user}>.");
                 tokio::spawn(async move {
-                    if let Err(error) = respond(engine.http.for_redirects(false), &url, &text).await
-                    {
+                    if let Err(error) = respond(&engine.http, &url, &text).await {
                         tracing::warn!(error = %Escaped(&error), "Could not replace the answered prompt on Slack.");
                     }
                 });

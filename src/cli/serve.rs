@@ -3,6 +3,7 @@
 use crate::api::server::{self, ServerLimits};
 use crate::app::{App, Definitions, Settings};
 use crate::engine::RunnerConfig;
+use crate::http_client::Outbound;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use anyhow::Context as _;
@@ -42,6 +43,29 @@ pub struct Common {
     /// Steps executing at once in this process.
     #[arg(long, env = "WARDEN_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
+    /// Outbound guard: `private` refuses requests (stories, Slack, Okta, alert URLs) to
+    /// loopback, private, link-local (cloud metadata), shared, multicast and other non-public
+    /// addresses, checked after DNS resolution; `off` reaches any address.
+    #[arg(long, env = "WARDEN_OUTBOUND_GUARD", value_enum, default_value_t = OutboundGuard::Off)]
+    pub outbound_guard: OutboundGuard,
+}
+
+/// `--outbound-guard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutboundGuard {
+    /// Any destination.
+    Off,
+    /// Public addresses only.
+    Private,
+}
+
+impl From<OutboundGuard> for Outbound {
+    fn from(guard: OutboundGuard) -> Outbound {
+        match guard {
+            OutboundGuard::Off => Outbound::Any,
+            OutboundGuard::Private => Outbound::PublicOnly,
+        }
+    }
 }
 
 /// `warden serve`.
@@ -158,6 +182,7 @@ impl Common {
             secrets,
             public_url: public_url.to_owned(),
             runner: runner_config(self),
+            outbound: self.outbound_guard.into(),
             ..Settings::new(&self.database_url, self.definitions())
         })
     }

@@ -217,10 +217,10 @@ impl Deliverer {
             };
             request = request.header(name.as_str(), value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+        let response = self.engine.http.send(request).await.map_err(|e| match e {
+            crate::http_client::Error::Refused(refused) => format!("request refused: {refused}"),
+            crate::http_client::Error::Request(e) => format!("request failed: {}", e.without_url()),
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(None);

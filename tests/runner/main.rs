@@ -7,6 +7,7 @@ mod support;
 mod harness;
 
 mod links;
+mod outbound;
 mod prompts;
 mod rate_limits;
 mod server;

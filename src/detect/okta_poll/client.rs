@@ -13,6 +13,7 @@ use super::pagination::next_link;
 use super::{PollError, DEFAULT_INITIAL_LOOKBACK, DEFAULT_PAGE_LIMIT};
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
+use crate::http_client::HttpClients;
 use crate::secrets::Secret;
 
 const MAX_PAGE_LIMIT: u16 = 1000;
@@ -30,7 +31,7 @@ pub(super) const LOGS_PATH: &str = "/api/v1/logs";
 /// Reads Okta's System Log for one org, a page at a time.
 #[derive(Debug, Clone)]
 pub struct OktaLogPoller {
-    http: reqwest::Client,
+    http: HttpClients,
     org: Url,
     pub(super) logs: Url,
     token: Secret,
@@ -56,7 +57,7 @@ pub(super) struct Answer {
 impl OktaLogPoller {
     /// A poller for the org at `org_url` (`https://<org>.okta.com`; plain `http` only on
     /// `localhost`/`127.0.0.1`/`[::1]`, for tests), authenticating with an SSWS API token.
-    pub fn new(http: reqwest::Client, org_url: &str, token: Secret) -> Result<Self, PollError> {
+    pub fn new(http: HttpClients, org_url: &str, token: Secret) -> Result<Self, PollError> {
         let org = parse_org_url(org_url)?;
         if token.expose().is_empty() {
             return Err(PollError::Misconfigured(
@@ -151,15 +152,19 @@ impl OktaLogPoller {
                 PollError::Misconfigured("the Okta API token is not a valid header value".into())
             })?;
         auth.set_sensitive(true);
-        let response = self
+        let request = self
             .http
+            .direct
             .get(url.clone())
             .header(AUTHORIZATION, auth)
             .header(ACCEPT, "application/json")
-            .timeout(self.request_timeout)
-            .send()
-            .await
-            .map_err(|error| PollError::Transport(describe(&error)))?;
+            .timeout(self.request_timeout);
+        let response = self.http.send(request).await.map_err(|error| match error {
+            crate::http_client::Error::Refused(refused) => {
+                PollError::Misconfigured(format!("request refused: {refused}"))
+            }
+            crate::http_client::Error::Request(error) => PollError::Transport(describe(&error)),
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
@@ -298,7 +303,7 @@ mod tests {
 
     fn poller() -> OktaLogPoller {
         OktaLogPoller::new(
-            crate::http_client::HttpClients::new().direct,
+            crate::http_client::HttpClients::new(),
             "https://example.okta.com",
             Secret::new("t0ken"),
         )
@@ -309,7 +314,7 @@ mod tests {
     fn org_url_must_be_https_except_on_loopback() {
         let new = |url: &str| {
             OktaLogPoller::new(
-                crate::http_client::HttpClients::new().direct,
+                crate::http_client::HttpClients::new(),
                 url,
                 Secret::new("t"),
             )
@@ -334,7 +339,7 @@ mod tests {
         }
         assert!(matches!(
             OktaLogPoller::new(
-                crate::http_client::HttpClients::new().direct,
+                crate::http_client::HttpClients::new(),
                 "https://example.okta.com",
                 Secret::default()
             ),
@@ -383,5 +388,23 @@ mod tests {
         let (code, summary) = okta_error(b"<html>bad gateway t0ken</html>", "t0ken");
         assert_eq!(code, "");
         assert_eq!(summary, "<html>bad gateway [redacted]</html>");
+    }
+
+    #[tokio::test]
+    async fn with_the_outbound_guard_a_loopback_org_is_refused_as_misconfigured() {
+        let guarded = crate::http_client::HttpClients::with_outbound(
+            crate::http_client::Outbound::PublicOnly,
+        );
+        let poller = OktaLogPoller::new(guarded, "http://127.0.0.1:9", Secret::new("t0ken"))
+            .expect("loopback http is a valid org URL");
+        let error = poller
+            .get(&poller.logs, Timestamp::UNIX_EPOCH, false)
+            .await
+            .expect_err("refused");
+        let PollError::Misconfigured(message) = &error else {
+            panic!("not misconfigured: {error:?}");
+        };
+        assert!(message.contains("loopback address"), "{message}");
+        assert!(!message.contains("t0ken"), "{message}");
     }
 }

@@ -295,7 +295,7 @@ mod tests {
             ts("2020-05-01T01:00:00Z").as_millisecond(),
         ));
         let poller = OktaLogPoller::new(
-            crate::http_client::HttpClients::new().direct,
+            crate::http_client::HttpClients::new(),
             &okta.uri(),
             Secret::new("t"),
         )

@@ -56,7 +56,7 @@ fn events(count: usize, now: Timestamp) -> Vec<Value> {
 }
 
 fn poller(server: &MockServer, token: &str) -> OktaLogPoller {
-    OktaLogPoller::new(HttpClients::new().direct, &server.uri(), Secret::new(token))
+    OktaLogPoller::new(HttpClients::new(), &server.uri(), Secret::new(token))
         .unwrap()
         .with_page_limit(3)
         .with_backoff(Duration::from_millis(10), Duration::from_millis(50))

@@ -30,7 +30,7 @@ async fn okta_pages_are_stored_with_their_checkpoint() {
         let clock = Arc::new(ManualClock::new(START));
         let app = TestApp::spawn(&db, "http://127.0.0.1:9", clock.clone()).await;
         let poller = OktaLogPoller::new(
-            warden::http_client::HttpClients::new().direct,
+            warden::http_client::HttpClients::new(),
             &okta.uri(),
             Secret::new("okta-token"),
         )
