@@ -16,6 +16,7 @@ pub struct Metrics {
     steps_finished: [AtomicU64; 6],
     steps_retried: AtomicU64,
     steps_fenced: AtomicU64,
+    steps_poisoned: AtomicU64,
     runs_created: AtomicU64,
     runs_deduplicated: AtomicU64,
     webhooks_rejected: AtomicU64,
@@ -50,6 +51,11 @@ impl Metrics {
     /// A completion lost its lease.
     pub fn step_fenced(&self) {
         self.steps_fenced.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A step was failed as poisoned: lost with its worker as many times as the poison limit.
+    pub fn step_poisoned(&self) {
+        self.steps_poisoned.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A webhook created a run (or matched an earlier one by its dedupe key).
@@ -107,6 +113,12 @@ impl Metrics {
             "warden_step_fenced_total",
             "Completions refused because the lease was lost.",
             &self.steps_fenced,
+        );
+        counter(
+            &mut out,
+            "warden_steps_poisoned_total",
+            "Steps failed as poisoned: lost with their worker as many times as the poison limit.",
+            &self.steps_poisoned,
         );
         counter(
             &mut out,

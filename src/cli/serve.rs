@@ -40,6 +40,10 @@ pub struct Common {
     /// Seconds a step lease lasts before another worker may take the step over.
     #[arg(long, env = "WARDEN_LEASE_SECS", default_value_t = 30)]
     pub lease_secs: u64,
+    /// Times a step may be lost with its worker (lease expired while running) before it fails
+    /// as `poisoned` instead of running again; lost leases never spend an action's attempts.
+    #[arg(long, env = "WARDEN_POISON_LIMIT", default_value_t = 20)]
+    pub poison_limit: u32,
     /// Steps executing at once in this process.
     #[arg(long, env = "WARDEN_CONCURRENCY", default_value_t = 64)]
     pub concurrency: usize,
@@ -202,6 +206,7 @@ fn runner_config(common: &Common) -> RunnerConfig {
     RunnerConfig {
         lease: Duration::from_secs(common.lease_secs.max(1)),
         max_in_flight: common.concurrency.max(1),
+        poison_limit: common.poison_limit.max(1),
         ..RunnerConfig::default()
     }
 }

@@ -117,15 +117,46 @@ pub fn settle(
 
 /// The step fails for good: its error goes along `.failure` links, or fails the run.
 pub fn fail(story: &Story, action: usize, error: &Error) -> StepEnd {
+    fail_with(story, action, error.to_json(), failure_event(error))
+}
+
+/// The error class of a step that was lost with its worker too many times.
+pub const POISONED: &str = "poisoned";
+
+/// Whether a step claimed with `lost_leases` lost leases (its worker died or stalled while
+/// running it that many times, this claim being a takeover) must not run again: `Some` when the
+/// count reached `limit` (at least 1). It then fails like any other failure — along `.failure`
+/// links with `error: {class: poisoned, message}`, or failing the run — so a step that kills
+/// every worker that takes it stops instead of taking the fleet down in turn. Lost leases are
+/// not attempts: below the limit the step runs again with its retry budget untouched.
+pub fn poisoned(story: &Story, action: usize, lost_leases: i64, limit: u32) -> Option<StepEnd> {
+    if lost_leases < i64::from(limit.max(1)) {
+        return None;
+    }
+    let mut error = Map::new();
+    error.insert("class".into(), POISONED.into());
+    error.insert(
+        "message".into(),
+        format!("the step was lost with its worker {lost_leases} times; it is not run again")
+            .into(),
+    );
+    let error = Value::Object(error);
+    let mut event = Map::new();
+    event.insert("error".into(), error.clone());
+    Some(fail_with(story, action, error, Value::Object(event)))
+}
+
+/// A failure with its stored `error` and the `event` its `.failure` links carry.
+fn fail_with(story: &Story, action: usize, error: Value, event: Value) -> StepEnd {
     let receivers = story.receiver_ids(action, LinkKind::Failure);
     let handled = !receivers.is_empty();
     StepEnd::Done {
         state: StepState::Failed,
-        error: Some(error.to_json()),
+        error: Some(error),
         emitted: if handled {
             vec![Emitted {
                 link: "failure",
-                payload: failure_event(error),
+                payload: event,
                 receivers,
             }]
         } else {
@@ -289,6 +320,64 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_step_lost_fewer_times_than_the_poison_limit_runs_again() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        assert_eq!(poisoned(&story, call, 0, 20), None);
+        assert_eq!(poisoned(&story, call, 19, 20), None);
+    }
+
+    #[test]
+    fn a_step_lost_as_many_times_as_the_poison_limit_fails_along_its_failure_link() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        let end = poisoned(&story, call, 20, 20).expect("poisoned");
+        let StepEnd::Done {
+            state,
+            error,
+            emitted,
+            unhandled_failure,
+        } = end
+        else {
+            panic!("expected Done, got {end:?}")
+        };
+        assert_eq!(state, StepState::Failed);
+        let error = error.unwrap();
+        assert_eq!(error["class"], "poisoned");
+        assert_eq!(
+            error["message"],
+            "the step was lost with its worker 20 times; it is not run again"
+        );
+        assert!(!unhandled_failure);
+        assert_eq!(emitted[0].link, "failure");
+        assert_eq!(emitted[0].receivers, vec!["on_fail".to_owned()]);
+        assert_eq!(emitted[0].payload["error"], error);
+    }
+
+    #[test]
+    fn a_poisoned_step_without_a_failure_link_fails_the_run() {
+        let story = story();
+        let next = story.action_index("next").unwrap();
+        let end = poisoned(&story, next, 3, 3).expect("poisoned");
+        assert!(matches!(
+            end,
+            StepEnd::Done {
+                state: StepState::Failed,
+                unhandled_failure: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_poison_limit_of_zero_still_lets_a_step_run_once() {
+        let story = story();
+        let call = story.action_index("call").unwrap();
+        assert_eq!(poisoned(&story, call, 0, 0), None);
+        assert!(poisoned(&story, call, 1, 0).is_some());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! that commit, so an outbound call is at-least-once and carries a stable idempotency key.
 
 use super::execute::{execute, max_attempts};
-use super::machine::{fail, settle, Attempt};
+use super::machine::{poisoned, settle, Attempt};
 use super::Engine;
 use crate::actions::{Effects, Error};
 use crate::escape::Escaped;
@@ -31,6 +31,10 @@ pub struct RunnerConfig {
     pub claim_batch: u32,
     /// How long shutdown waits for in-flight steps before leaving them to lease expiry.
     pub drain_timeout: Duration,
+    /// How many times a step may be lost with its worker (its lease expired while it ran) before
+    /// it fails with class `poisoned` instead of running again. Lost leases are counted apart
+    /// from the action's attempts, so a crash never spends its retry budget.
+    pub poison_limit: u32,
 }
 
 impl Default for RunnerConfig {
@@ -41,6 +45,7 @@ impl Default for RunnerConfig {
             max_in_flight: 64,
             claim_batch: 64,
             drain_timeout: Duration::from_secs(30),
+            poison_limit: 20,
         }
     }
 }
@@ -108,6 +113,7 @@ impl Runner {
                 self.commits.clone(),
                 step,
                 Some(input),
+                self.config.poison_limit,
             ));
         }
         while tasks.join_next().await.is_some() {}
@@ -183,9 +189,10 @@ impl Runner {
                             let engine = self.engine.clone();
                             let commits = self.commits.clone();
                             let leases = self.leases.clone();
+                            let poison_limit = self.config.poison_limit;
                             tasks.spawn(async move {
                                 let (id, token) = (step.id, step.lease_token);
-                                process(engine, commits, step, input).await;
+                                process(engine, commits, step, input, poison_limit).await;
                                 if let Ok(mut leases) = leases.lock() {
                                     // A newer claim of the same step keeps its entry.
                                     if leases.get(&id) == Some(&token) {
@@ -364,6 +371,7 @@ async fn process(
     commits: Committers,
     step: ClaimedStep,
     mut prefetched: Option<StepInput>,
+    poison_limit: u32,
 ) {
     let started = Instant::now();
     let story = engine
@@ -397,15 +405,15 @@ async fn process(
     };
     let action = &story.actions[index];
     let limit = max_attempts(action);
+    // Taken over after its worker died (or stalled) with it too many times: stop running it.
+    let poison = poisoned(&story, index, step.lost_leases, poison_limit);
+    if poison.is_some() {
+        tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, lost_leases = step.lost_leases, "Step lost with its worker too many times; failing it as poisoned.");
+    }
     for _ in 0..16 {
         let now = engine.clock.now();
-        let (end, effects) = if step.wait.is_none() && step.attempt > i64::from(limit) {
-            // Claimed again after its worker died on the last allowed attempt.
-            let error = Error::permanent(format!(
-                "gave up after {} attempts (the worker running it stopped)",
-                step.attempt - 1
-            ));
-            (fail(&story, index, &error), Effects::default())
+        let (end, effects) = if let Some(end) = &poison {
+            (end.clone(), Effects::default())
         } else {
             // Read with the claim; read again only when an action-state conflict re-runs it.
             let input = match prefetched.take() {
@@ -443,6 +451,9 @@ async fn process(
         match commit(&commits, &step, end, effects).await {
             Some(Completed::Recorded(finished)) => {
                 engine.metrics.step_finished(state, started.elapsed());
+                if poison.is_some() {
+                    engine.metrics.step_poisoned();
+                }
                 if state == StepState::Pending {
                     engine.metrics.step_retried();
                 }

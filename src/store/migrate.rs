@@ -32,6 +32,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_prompts.sql"),
         postgres: include_str!("../../migrations/postgres/0003_prompts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "lost_leases",
+        sqlite: include_str!("../../migrations/sqlite/0004_lost_leases.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_lost_leases.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

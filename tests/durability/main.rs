@@ -156,14 +156,17 @@ async fn wait_all_finished(warden: &Warden, api: &Api) {
 
 /// The checks shared by the flow tests: exactly the posted runs exist, each succeeded with one
 /// succeeded step and one event per action, and the mock saw every run's call under the key of
-/// that run's `call` step — at least once, never more often than the step was claimed. Returns
-/// the problems found and the number of calls per key.
+/// that run's `call` step — at least once, never more often than the step was claimed (its
+/// attempts plus its lost leases, read from the store in `db`). Returns the problems found and
+/// the number of calls per key.
 async fn check_flow(
     api: &Api,
     runs: &[(String, u64)],
     mock: &Mock,
+    db: &TestDb,
 ) -> (Vec<String>, HashMap<String, u32>) {
     let mut problems = Vec::new();
+    let store = SqlStore::open(&db.url).await.expect("open the store");
     let listed: BTreeSet<String> = api.statuses().await.into_keys().collect();
     let posted: BTreeSet<String> = runs.iter().map(|(id, _)| id.clone()).collect();
     if listed != posted {
@@ -182,11 +185,18 @@ async fn check_flow(
             continue;
         };
         let key = format!("warden-{id}-{}", call.id);
+        // A takeover after a lost lease runs the action again without counting an attempt.
+        let claims = store
+            .run_steps(id)
+            .await
+            .expect("read steps")
+            .iter()
+            .find(|s| s.id == call.id)
+            .map_or(call.attempt, |s| s.attempt + s.lost_leases);
         match calls.get(&key) {
             None => problems.push(format!("run {id}: the mock never saw `{key}`")),
-            Some(&count) if i64::from(count) > call.attempt => problems.push(format!(
-                "run {id}: `{key}` was called {count} times but the step ran {} times",
-                call.attempt
+            Some(&count) if i64::from(count) > claims => problems.push(format!(
+                "run {id}: `{key}` was called {count} times but the step was claimed {claims} times",
             )),
             Some(_) => {}
         }
@@ -222,6 +232,7 @@ async fn check_flow(
             mock.unkeyed()
         ));
     }
+    store.close().await;
     (problems, calls)
 }
 
@@ -248,7 +259,7 @@ async fn killed_server(db: &TestDb) {
     let (second, api) = Warden::serve(serve("serve-2", &ws, db, 2)).await;
     wait_all_finished(&second, &api).await;
 
-    let (mut problems, calls) = check_flow(&api, &runs, &mock).await;
+    let (mut problems, calls) = check_flow(&api, &runs, &mock, db).await;
     for key in &held {
         let count = calls.get(key).copied().unwrap_or(0);
         if count < 2 {
@@ -336,7 +347,7 @@ async fn graceful_shutdown(db: &TestDb) {
 
     let (second, api) = Warden::serve(serve("serve-2", &ws, db, lease)).await;
     wait_all_finished(&second, &api).await;
-    let (mut problems, calls) = check_flow(&api, &runs, &mock).await;
+    let (mut problems, calls) = check_flow(&api, &runs, &mock, db).await;
     for (key, count) in &calls {
         if *count != 1 {
             problems.push(format!(

@@ -6,6 +6,7 @@ mod support;
 
 mod harness;
 
+mod leases;
 mod links;
 mod outbound;
 mod prompts;

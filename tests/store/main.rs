@@ -118,7 +118,8 @@ async fn a_step_completes_once_and_a_stale_lease_is_fenced_off() {
         // The lease expires; worker b takes the step over.
         let second = store.claim("b", T0 + 1_001, T0 + 2_000, 10).await.unwrap();
         assert_eq!(second.len(), 1);
-        assert_eq!(second[0].attempt, 2);
+        assert_eq!(second[0].attempt, 1, "a takeover is not an attempt");
+        assert_eq!(second[0].lost_leases, 1);
         assert!(second[0].lease_token > first[0].lease_token);
 
         let zombie = store
@@ -211,6 +212,76 @@ async fn emitted_events_create_receiver_steps_and_carry_ancestor_outputs() {
         );
         assert_eq!(store.run_events("r1").await.unwrap().len(), 3);
         assert_eq!(store.next_due().await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn claiming_an_expired_lease_counts_a_lost_lease_and_not_an_attempt() {
+    each_backend(|store| async move {
+        store.create_runs(&[new_run("r1", None)], T0).await.unwrap();
+        let first = store
+            .claim("a", T0, T0 + 1_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((first.attempt, first.lost_leases), (1, 0));
+
+        // Its worker dies twice: each takeover after the lease expired is a lost lease.
+        let second = store
+            .claim("b", T0 + 1_000, T0 + 2_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((second.attempt, second.lost_leases), (1, 1));
+        let third = store
+            .claim("c", T0 + 2_000, T0 + 3_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((third.attempt, third.lost_leases), (1, 2));
+        let steps = store.run_steps("r1").await.unwrap();
+        let step = steps.iter().find(|s| s.id == first.id).unwrap();
+        assert_eq!((step.attempt, step.lost_leases), (1, 2));
+
+        // A retry is a real attempt; the lost leases are kept.
+        let retry = StepEnd::Retry {
+            due_at: T0 + 5_000,
+            error: json!({"class": "retriable"}),
+        };
+        store
+            .complete(&[Completion::new(&third, retry)], T0 + 2_500)
+            .await
+            .unwrap();
+        let retried = store
+            .claim("c", T0 + 5_000, T0 + 6_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((retried.attempt, retried.lost_leases), (2, 2));
+
+        // A woken step taken over after its lease expired counts a lost lease too.
+        let wait = StepEnd::Wait {
+            due_at: T0 + 10_000,
+            wait: Wait::Delay,
+        };
+        store
+            .complete(&[Completion::new(&retried, wait)], T0 + 5_500)
+            .await
+            .unwrap();
+        let woken = store
+            .claim("c", T0 + 10_000, T0 + 11_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((woken.attempt, woken.lost_leases), (2, 2));
+        let taken_over = store
+            .claim("d", T0 + 11_000, T0 + 12_000, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!((taken_over.attempt, taken_over.lost_leases), (2, 3));
+        assert_eq!(taken_over.wait, Some(Wait::Delay));
     })
     .await;
 }

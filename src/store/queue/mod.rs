@@ -32,8 +32,12 @@ pub struct ClaimedStep {
     pub action_id: String,
     /// The event it runs on.
     pub input_event_id: Option<i64>,
-    /// Executions so far, this one included (a wake-up from waiting does not count).
+    /// Executions of its action started so far, this one included: claims of the step while
+    /// pending (a wake-up from waiting and a takeover after a lost lease do not count).
     pub attempt: i64,
+    /// How many times its lease expired while it ran (its worker died or stalled) and another
+    /// claim took it over, this claim included; bounded by the runner's poison limit.
+    pub lost_leases: i64,
     /// The fencing token: a completion is recorded only while this is still the step's token.
     pub lease_token: i64,
     /// Why it was waiting, when this claim is a wake-up rather than an execution.

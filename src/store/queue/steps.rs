@@ -16,7 +16,7 @@ const OPEN: &str = "state IN ('pending', 'running', 'waiting')";
 
 /// A [`ClaimedStep`]'s columns.
 const CLAIMED_COLUMNS: &str = "id, run_id, story_id, story_version, run_started_at, action_id,
-                               input_event_id, attempt, lease_token, wait";
+                               input_event_id, attempt, lost_leases, lease_token, wait";
 
 impl Queue for SqlStore {
     async fn claim(
@@ -29,10 +29,16 @@ impl Queue for SqlStore {
         let due = format!("{OPEN} AND due_at <= $3");
         let sql = Claim {
             table: "steps",
-            // A wake-up from waiting is not another attempt.
+            // Only a pending step's claim starts another execution of its action: a wake-up from
+            // waiting is not another attempt, and taking over a running step whose lease expired
+            // (its worker died) counts a lost lease, not an attempt, so a crash never spends the
+            // action's retry budget. The CASEs read the row as it was before this claim.
             set: "state = 'running', lease_token = lease_token + 1, lease_owner = $1,
                   due_at = $2, updated_at = $3,
-                  attempt = CASE WHEN wait IS NULL THEN attempt + 1 ELSE attempt END",
+                  attempt = CASE WHEN state = 'pending' AND wait IS NULL
+                                 THEN attempt + 1 ELSE attempt END,
+                  lost_leases = CASE WHEN state = 'running'
+                                     THEN lost_leases + 1 ELSE lost_leases END",
             due: &due,
             limit: "$4",
             returning: CLAIMED_COLUMNS,
@@ -189,6 +195,7 @@ fn claimed_step(row: &AnyRow) -> Result<ClaimedStep> {
         action_id: row.try_get("action_id")?,
         input_event_id: row.try_get("input_event_id")?,
         attempt: row.try_get("attempt")?,
+        lost_leases: row.try_get("lost_leases")?,
         lease_token: row.try_get("lease_token")?,
         wait: parse_json(row.try_get("wait")?)?,
     })

@@ -84,8 +84,10 @@ pub struct StepRecord {
     pub action_id: String,
     /// State.
     pub state: StepState,
-    /// Executions so far.
+    /// Executions of its action started so far (takeovers after a lost lease do not count).
     pub attempt: i64,
+    /// Times its lease expired while it ran and another claim took it over.
+    pub lost_leases: i64,
     /// The event it ran on.
     pub input_event_id: Option<i64>,
     /// Its last failure.
@@ -168,7 +170,8 @@ const RUN_COLUMNS: &str = concat!(
 
 /// A [`StepRecord`]'s columns.
 const STEP_COLUMNS: &str =
-    "id, action_id, state, attempt, input_event_id, error, due_at, created_at, finished_at";
+    "id, action_id, state, attempt, lost_leases, input_event_id, error, due_at, created_at,
+     finished_at";
 
 /// An [`EventRecord`]'s columns.
 pub(super) const EVENT_COLUMNS: &str =
@@ -278,6 +281,7 @@ fn step_record(row: &AnyRow) -> Result<StepRecord> {
         action_id: row.try_get("action_id")?,
         state: StepState::parse(&state).unwrap_or(StepState::Pending),
         attempt: row.try_get("attempt")?,
+        lost_leases: row.try_get("lost_leases")?,
         input_event_id: row.try_get("input_event_id")?,
         error: parse_json(row.try_get("error")?)?,
         due_at: row.try_get("due_at")?,

@@ -140,7 +140,7 @@ pub struct StepView {
     pub action: String,
     /// Its state.
     pub state: String,
-    /// Executions (claims) so far.
+    /// Executions of its action started (takeovers after a lost lease not counted).
     pub attempt: i64,
 }
 

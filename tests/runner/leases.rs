@@ -1,0 +1,140 @@
+//! Lost leases: a step whose worker dies (here: a claim nobody completes, its lease left to
+//! expire on the manual clock) runs again without spending its action's attempts, and a step
+//! lost with its worker as many times as the poison limit fails as `poisoned`.
+
+use super::*;
+use reqwest::Method;
+use support::step;
+use warden::clock::Clock;
+use warden::engine::RunnerConfig;
+use warden::store::{Queue, Runs};
+
+/// A webhook and one outbound call with no `.failure` link: a failed call fails the run.
+const LOOKUP: &str = r#"
+name: Lookup
+credentials: { hook: webhook secret }
+resources: { mock_url: the mock }
+actions:
+  hook:
+    type: webhook
+    options: { path: lookup, secret_credential: hook }
+  lookup:
+    type: http_request
+    from: hook
+    options: { url: "{{ resources.mock_url }}/lookup", method: POST, body: { ip: "{{ hook.body.ip }}" } }
+"#;
+
+/// A worker that claims every due step and dies before running any: `times` claims, each left
+/// to expire (the clock moves past its lease before the next one).
+async fn lose_leases(app: &TestApp, clock: &ManualClock, times: usize) {
+    let lease = RunnerConfig::default().lease;
+    for _ in 0..times {
+        let now = clock.now();
+        let lease_until = now + i64::try_from(lease.as_millis()).unwrap();
+        let claimed = app
+            .served
+            .engine
+            .store
+            .claim("dead-worker", now, lease_until, 64)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 1, "the lookup step is due");
+        clock.advance(lease + Duration::from_millis(1));
+    }
+}
+
+async fn mock_lookup() -> MockServer {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/lookup"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"verdict": "ok"})))
+        .mount(&mock)
+        .await;
+    mock
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_lease_expired_runs_again_without_spending_an_attempt() {
+    each_backend(|db| async move {
+        let mock = mock_lookup().await;
+        let clock = start_clock();
+        let app = TestApp::spawn(&db, &[("lookup", LOOKUP)], &mock.uri(), clock.clone()).await;
+        let id = app.start_run("lookup", json!({"ip": "1.2.3.4"})).await;
+
+        // Lost six times: more than the action's five attempts, fewer than the poison limit.
+        lose_leases(&app, &clock, 6).await;
+        app.idle().await;
+
+        let run = app.run(&id).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        let lookup = step(&run, "lookup").unwrap();
+        assert_eq!(lookup["state"], "succeeded", "{run:#}");
+        assert_eq!(
+            lookup["attempt"], 1,
+            "lost leases are not attempts: {run:#}"
+        );
+        assert_eq!(
+            events(&run, "lookup")[0]["payload"]["body"]["verdict"],
+            "ok"
+        );
+        let steps = app.served.engine.store.run_steps(&id).await.unwrap();
+        let stored = steps.iter().find(|s| s.action_id == "lookup").unwrap();
+        assert_eq!((stored.attempt, stored.lost_leases), (1, 6));
+        assert_eq!(mock.received_requests().await.unwrap().len(), 1);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_lost_with_its_worker_as_often_as_the_poison_limit_fails_as_poisoned() {
+    each_backend(|db| async move {
+        let mock = mock_lookup().await;
+        let clock = start_clock();
+        let app = TestApp::spawn_with(
+            &db,
+            &[("lookup", LOOKUP)],
+            &mock.uri(),
+            clock.clone(),
+            |settings| settings.runner.poison_limit = 3,
+        )
+        .await;
+        let id = app.start_run("lookup", json!({"ip": "6.6.6.6"})).await;
+
+        // The first claim and two takeovers die; the third takeover is the third lost lease.
+        lose_leases(&app, &clock, 3).await;
+        app.idle().await;
+
+        let run = app.run(&id).await;
+        assert_eq!(run["status"], "failed", "{run:#}");
+        let lookup = step(&run, "lookup").unwrap();
+        assert_eq!(lookup["state"], "failed", "{run:#}");
+        assert_eq!(lookup["error"]["class"], "poisoned", "{run:#}");
+        assert_eq!(
+            lookup["error"]["message"],
+            "the step was lost with its worker 3 times; it is not run again"
+        );
+        assert_eq!(lookup["attempt"], 1, "{run:#}");
+        assert!(
+            mock.received_requests().await.unwrap().is_empty(),
+            "a poisoned step is not run again"
+        );
+        let metrics = app
+            .served
+            .authorized(Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("warden_steps_poisoned_total 1"),
+            "{metrics}"
+        );
+        app.stop().await;
+        db
+    })
+    .await;
+}
