@@ -414,9 +414,14 @@ impl Saturation {
     }
 }
 
+/// Raises the process's soft limit on open files to its hard limit, so idle sockets cannot run
+/// the process out of descriptors at a distribution's default of 1,024; returns the new limit.
+/// Past the hard limit only the operator can go (`ulimit -Hn`, systemd's `LimitNOFILE`).
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
 /// The process's soft limit on open files, where the system says (Linux's `/proc`).
-/// Raising it to the hard limit needs `setrlimit`, which this crate cannot call without `unsafe`
-/// or a new dependency; the operator raises it (`ulimit -n`, systemd's `LimitNOFILE`).
 pub fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
@@ -471,6 +476,15 @@ mod tests {
         assert_eq!(fit_to_fd_limit(4096, Some(65536)), 4096);
         assert_eq!(fit_to_fd_limit(4096, None), 4096);
         assert_eq!(fit_to_fd_limit(0, Some(100)), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_open_files_limit_is_raised_to_the_hard_limit() {
+        let raised = raise_open_files_limit().unwrap();
+        let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+        assert_eq!((raised, soft), (hard, hard));
+        assert_eq!(open_files_limit(), Some(hard));
     }
 
     #[test]

@@ -271,6 +271,10 @@ pub fn api_access(
 /// `warden serve`: webhooks, API and a runner in one process.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
+    match server::raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(open_files_limit = limit, "Open-files limit raised."),
+        Err(error) => tracing::warn!(%error, "Could not raise the open-files limit."),
+    }
     runtime()?.block_on(async {
         let api_token = std::env::var("WARDEN_API_TOKEN")
             .ok()
