@@ -7,6 +7,7 @@ mod support;
 mod harness;
 
 mod links;
+mod outage;
 mod prompts;
 mod rate_limits;
 mod server;
