@@ -3,13 +3,11 @@
 //! a stopped or unreachable server does; the shared Postgres server itself is never touched.
 
 use crate::harness::{TestApp, SECRET};
+use crate::outage_proxy::Outage;
 use crate::support::TestDb;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 /// Bounds each request: the answer is due within the store's acquire timeout (1.5 s); before
 /// this change it came after 30 s. Not a speed assertion, a hang detector.
@@ -27,61 +25,6 @@ actions:
     from: hook
     options: { mode: message, payload: { id: "{{ hook.body.alertId }}" } }
 "#;
-
-/// A proxy to `upstream` on a fixed loopback port that can be cut and restored.
-struct Outage {
-    port: u16,
-    upstream: String,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: Option<JoinHandle<()>>,
-}
-
-impl Outage {
-    async fn start(upstream: String) -> Outage {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut outage = Outage {
-            port: listener.local_addr().unwrap().port(),
-            upstream,
-            connections: Arc::default(),
-            accept: None,
-        };
-        outage.accept = Some(outage.forward(listener));
-        outage
-    }
-
-    fn forward(&self, listener: TcpListener) -> JoinHandle<()> {
-        let (upstream, connections) = (self.upstream.clone(), self.connections.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let connection = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                connections.lock().unwrap().push(connection);
-            }
-        })
-    }
-
-    /// New connections are refused, open ones closed.
-    async fn cut(&mut self) {
-        let accept = self.accept.take().expect("not cut yet");
-        accept.abort();
-        let _ = accept.await;
-        let open: Vec<_> = self.connections.lock().unwrap().drain(..).collect();
-        for connection in open {
-            connection.abort();
-            let _ = connection.await;
-        }
-    }
-
-    /// Accepts again, on the same port.
-    async fn restore(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
-        self.accept = Some(self.forward(listener));
-    }
-}
 
 /// `GET route`: status, `Retry-After`, JSON body; panics if no answer comes in time.
 async fn get(app: &TestApp, route: &str) -> (u16, Option<String>, Value) {
@@ -108,12 +51,7 @@ async fn during_a_database_outage_webhooks_get_503_with_retry_after_and_work_res
         eprintln!("WARDEN_TEST_POSTGRES_URL is not set: Postgres skipped");
         return;
     };
-    let mut url = reqwest::Url::parse(&db.url).unwrap();
-    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
-    let mut outage = Outage::start(upstream).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(outage.port)).unwrap();
-    db.url = url.to_string();
+    let mut outage = Outage::in_front_of(&mut db).await;
     let app = TestApp::offline(&db, &[("outage", STORY)]).await;
     let before = app.start_run("alerts", json!({"alertId": "before"})).await;
 
