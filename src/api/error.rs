@@ -16,7 +16,7 @@ pub struct ApiError {
     pub(super) message: String,
     details: Value,
     /// Seconds, sent as `Retry-After`.
-    pub(super) retry_after: Option<u32>,
+    pub(super) retry_after: Option<u16>,
 }
 
 impl ApiError {
@@ -75,7 +75,7 @@ impl ApiError {
 }
 
 /// The `Retry-After` (seconds) of a 503 `unavailable`.
-pub(super) const UNAVAILABLE_RETRY_AFTER: u32 = 5;
+pub(super) const UNAVAILABLE_RETRY_AFTER: u16 = 5;
 
 impl From<store::Error> for ApiError {
     fn from(error: store::Error) -> ApiError {
