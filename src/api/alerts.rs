@@ -33,7 +33,7 @@ pub(super) async fn list_alerts(
         .store()
         .list_alerts(&filter)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     Ok(Json(
         json!({ "alerts": alerts.iter().map(alert_json).collect::<Vec<_>>() }),
     ))
@@ -48,7 +48,7 @@ pub(super) async fn get_alert(
         .store()
         .alert(&id)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,

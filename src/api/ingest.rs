@@ -67,7 +67,7 @@ pub(super) async fn ingest(
         IngestError::Body(body) => {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", body.to_string())
         }
-        IngestError::Store(store) => ApiError::internal(store),
+        IngestError::Store(store) => ApiError::store(store),
     })?;
     state
         .engine

@@ -1,7 +1,10 @@
-//! HTTP: webhooks that start runs, the runs API, health and metrics. Every error is JSON
-//! `{code, message, details}`; a 5xx never carries internals (they are logged instead).
+//! HTTP: webhooks that start runs, the runs API, liveness, readiness and metrics. Every error is
+//! JSON `{code, message, details}`; a 5xx never carries internals (they are logged instead). A
+//! store error is a 503 `unavailable` with `Retry-After` when the database cannot be reached
+//! ([`ApiError::store`]), otherwise a 500.
 
 mod alerts;
+mod error;
 mod ingest;
 mod prompt;
 mod query;
@@ -10,9 +13,13 @@ pub mod server;
 mod slack;
 mod webhook;
 
+pub use error::ApiError;
+use error::UNAVAILABLE_RETRY_AFTER;
+
 use crate::detect::budget::DecompressionBudget;
 use crate::detect::detector::Detector;
 use crate::engine::Engine;
+use crate::escape::Escaped;
 use crate::secrets::Secret;
 use crate::store::Queue;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -123,56 +130,10 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(metrics)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(api.layer(DefaultBodyLimit::max(ingest_ceiling)))
         .fallback(not_found)
         .with_state(state)
-}
-
-/// An API error: status, stable code, message, optional details.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    details: Value,
-}
-
-impl ApiError {
-    /// An error with no details.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: Value::Null,
-        }
-    }
-
-    /// Adds details.
-    pub fn with_details(mut self, details: Value) -> ApiError {
-        self.details = details;
-        self
-    }
-
-    /// A 500 whose cause is logged, not sent.
-    pub fn internal(error: impl std::fmt::Display) -> ApiError {
-        tracing::error!(%error, "Request failed.");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Warden could not complete the request; the error is in its log",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"code": self.code, "message": self.message, "details": self.details})),
-        )
-            .into_response()
-    }
 }
 
 async fn not_found() -> ApiError {
@@ -233,27 +194,33 @@ async fn require_token(
     Ok(next.run(request).await)
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.engine.store.next_due().await {
-        Ok(_) => Json(json!({"status": "ok"})).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "Health check: the database is unreachable.");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"code": "unavailable", "message": "the database is unreachable", "details": null})),
-            )
-                .into_response()
-        }
-    }
+/// Liveness: the process serves HTTP. Never touches the database, so an outage does not make an
+/// orchestrator restart a process that would recover by itself.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// How long `/readyz` waits for the database's answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Readiness: the database answers a `SELECT 1` within [`READY_TIMEOUT`].
+async fn readyz(State(state): State<AppState>) -> Response {
+    let error = match tokio::time::timeout(READY_TIMEOUT, state.engine.store.ping()).await {
+        Ok(Ok(())) => return Json(json!({"store": "ok"})).into_response(),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {} ms", READY_TIMEOUT.as_millis()),
+    };
+    tracing::warn!(error = %Escaped(&error), "Readiness check: the database cannot be reached.");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER.to_string())],
+        Json(json!({"store": "unavailable"})),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let depth = state
-        .engine
-        .store
-        .queue_depth()
-        .await
-        .map_err(ApiError::internal)?;
+    let depth = state.engine.store.queue_depth().await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.engine.metrics.render(&depth),

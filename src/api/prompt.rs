@@ -73,7 +73,7 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
         }
         Ok(Answered::Closed(prompt)) => error_page(closed(&prompt)),
         Ok(Answered::Unknown) => error_page(unknown_prompt()),
-        Err(error) => error_page(ApiError::internal(error)),
+        Err(error) => error_page(ApiError::store(error)),
     }
 }
 
@@ -86,7 +86,7 @@ async fn link(state: &AppState, token: &str) -> Result<(PromptRecord, String), A
         .store
         .prompt_link(&token_hash(token))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .ok_or_else(unknown_prompt)?;
     if !prompt.responders.is_empty() {
         return Err(ApiError::new(
@@ -99,12 +99,17 @@ async fn link(state: &AppState, token: &str) -> Result<(PromptRecord, String), A
 }
 
 fn error_page(error: ApiError) -> Response {
-    let status = error.status;
-    page(
-        status,
+    let mut response = page(
+        error.status,
         "Cannot answer",
         &format!("<p>{}</p>", escape(&error.message)),
-    )
+    );
+    if let Some(seconds) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {

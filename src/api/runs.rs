@@ -63,7 +63,7 @@ pub(super) async fn list_runs(
         .store
         .list_runs(&filter)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::store)?;
     let next = (runs.len() as u32 >= filter.limit.clamp(1, 500))
         .then(|| runs.last().map(|r| r.id.clone()))
         .flatten();
@@ -81,12 +81,12 @@ pub(super) async fn get_run(
     let run = store
         .run(&id)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no run `{id}`"))
         })?;
-    let steps = store.run_steps(&id).await.map_err(ApiError::internal)?;
-    let events = store.run_events(&id).await.map_err(ApiError::internal)?;
+    let steps = store.run_steps(&id).await.map_err(ApiError::store)?;
+    let events = store.run_events(&id).await.map_err(ApiError::store)?;
     let mut body = run_json(&run);
     body["steps"] = steps.iter().map(step_json).collect();
     body["events"] = events.iter().map(event_json).collect();

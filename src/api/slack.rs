@@ -97,7 +97,7 @@ pub(super) async fn interactions(
         .store
         .prompt(prompt_id)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .ok_or_else(unknown_prompt)?;
     let label = choice_label(&prompt, answer)
         .ok_or_else(|| bad_request(format!("`{answer}` is not one of the prompt's answers")))?;
@@ -112,7 +112,7 @@ pub(super) async fn interactions(
         .store
         .answer_prompt(prompt_id, answer, user, now)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
     {
         Answered::Recorded(_) => {
             engine.wake.notify_one();

@@ -128,7 +128,7 @@ async fn accept(
         .store
         .create_runs(std::slice::from_ref(&run), now)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(ApiError::store)?
         .pop()
         .ok_or_else(|| ApiError::internal("the store created no run"))?;
     let duplicate = matches!(created, RunCreated::Duplicate(_));

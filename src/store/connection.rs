@@ -95,6 +95,13 @@ impl SqlStore {
         }
     }
 
+    /// Whether the database answers a `SELECT 1` (readiness). Fails like any statement: see
+    /// [`Error::is_unavailable`].
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
+        Ok(())
+    }
+
     /// Closes the pools, waiting for connections in use.
     pub async fn close(&self) {
         self.inner.writer.close().await;

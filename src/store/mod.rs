@@ -68,7 +68,44 @@ impl Error {
             _ => false,
         }
     }
+
+    /// The database cannot be reached or is not serving now (no connection within
+    /// [`ACQUIRE_TIMEOUT`], the connection refused, reset or closed, Postgres shutting down or
+    /// refusing connections, SQLite still busy after its busy timeout): nothing was done, and the
+    /// same request may succeed later. Everything else is a fault to log.
+    pub fn is_unavailable(&self) -> bool {
+        let Error::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(e) => e.code().as_deref().is_some_and(is_unavailable_code),
+            _ => false,
+        }
+    }
 }
+
+/// Postgres SQLSTATEs and SQLite result codes that mean "not serving now".
+fn is_unavailable_code(code: &str) -> bool {
+    // Postgres: class 08 (connection exception), 57P01-57P03 (admin shutdown, crash shutdown,
+    // cannot connect now), 53300 (too many connections). SQLite (numeric, never `08…`):
+    // SQLITE_BUSY and SQLITE_LOCKED with their extended codes.
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "5" | "6" | "261" | "517" | "773" | "262"
+        )
+}
+
+/// How long a statement waits for a pooled connection (including connecting) before the store
+/// answers [`Error::is_unavailable`]. Short on purpose: a request is answered 503 with
+/// `Retry-After` within it when the database cannot be reached, instead of hanging; the runner
+/// retries on its own (claims every second, commits a few times, then the step runs again).
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Results of store calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

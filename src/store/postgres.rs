@@ -6,7 +6,6 @@ use super::Result;
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgListener;
 use sqlx::AnyPool;
-use std::time::Duration;
 
 /// The channel every commit that adds due work notifies.
 pub const WAKE_CHANNEL: &str = "warden_steps";
@@ -16,7 +15,7 @@ pub async fn connect(url: &str) -> Result<AnyPool> {
     Ok(AnyPoolOptions::new()
         .max_connections(16)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(super::ACQUIRE_TIMEOUT)
         .connect(url)
         .await?)
 }

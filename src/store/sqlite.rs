@@ -8,7 +8,6 @@
 use super::Result;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
-use std::time::Duration;
 
 /// Connects the writer and reader pools, creating the file if needed.
 pub async fn connect(url: &str) -> Result<(AnyPool, AnyPool)> {
@@ -24,7 +23,7 @@ async fn pool(url: &str, connections: u32) -> Result<AnyPool> {
     Ok(AnyPoolOptions::new()
         .max_connections(connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(super::ACQUIRE_TIMEOUT)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 conn.execute(

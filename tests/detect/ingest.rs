@@ -123,3 +123,56 @@ async fn gzip_past_the_shared_decompression_budget_gets_503() {
     served.stop().await;
     db.drop_db().await;
 }
+
+/// Bounds each request: the answer is due within the store's acquire timeout (1.5 s); before it
+/// came after 30 s. A hang detector, not a speed assertion.
+const ANSWERED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_during_a_database_outage_gets_503_with_retry_after_then_works_again() {
+    let Some(mut db) = TestDb::postgres().await else {
+        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: Postgres skipped");
+        return;
+    };
+    let mut outage = crate::outage_proxy::Outage::in_front_of(&mut db).await;
+    let app = TestApp::spawn(&db, "http://127.0.0.1:9", Arc::new(ManualClock::new(START))).await;
+    let seed = seed_event().to_string();
+    let ingest = || {
+        app.served
+            .authorized(Method::POST, "/ingest/Okta.SystemLog")
+            .body(seed.clone())
+            .send()
+    };
+
+    outage.cut().await;
+    let response = tokio::time::timeout(ANSWERED_WITHIN, ingest())
+        .await
+        .expect("ingest is answered while the database is away")
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let error: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(error["code"], "unavailable", "{error}");
+    assert!(retry_after.is_some(), "Retry-After is sent");
+
+    outage.restore().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let response = tokio::time::timeout(ANSWERED_WITHIN, ingest())
+            .await
+            .expect("ingest is answered")
+            .unwrap();
+        if response.status() == 200 {
+            let report: serde_json::Value =
+                serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            assert_eq!(report["accepted"], 1, "{report}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "ingest works again");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+    db.drop_db().await;
+}

@@ -7,6 +7,8 @@
 
 #[path = "../support/mutate.rs"]
 mod mutate;
+#[path = "../support/outage.rs"]
+mod outage_proxy;
 #[path = "../support/mod.rs"]
 mod support;
 

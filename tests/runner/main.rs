@@ -1,6 +1,8 @@
 //! End-to-end through HTTP, in process, on SQLite and Postgres: webhooks start runs, the runner
 //! executes them against local mocks, the API reports them. Time is a manual clock.
 
+#[path = "../support/outage.rs"]
+mod outage_proxy;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -8,6 +10,7 @@ mod harness;
 
 mod leases;
 mod links;
+mod outage;
 mod outbound;
 mod prompts;
 mod rate_limits;

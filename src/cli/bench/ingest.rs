@@ -70,7 +70,7 @@ fn body(batch: usize, match_every: usize) -> String {
 }
 
 async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
-    let backend = args.db.backend.as_str();
+    let backend = args.db.backend().as_str();
     let loaded = load::load(&args.rules).context("Failed to read the rules")?;
     if loaded.error_count() > 0 {
         bail!(

@@ -7,16 +7,18 @@
 mod detect;
 mod ingest;
 mod runner;
+mod scratch;
 mod webhook;
+
+pub use scratch::{with_scratch_db, DbArgs};
 
 use crate::app::{Definitions, Settings};
 use crate::engine::RunnerConfig;
 use crate::secrets::Secrets;
-use crate::store;
 use crate::story::{check_story, Catalog, Story};
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use serde_json::{json, Value};
-use sqlx::{ConnectOptions as _, Connection as _, Row as _};
+use sqlx::{Connection as _, Row as _};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -136,177 +138,6 @@ pub fn peak_rss_mb() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
-}
-
-/// Which database a benchmark uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// A temporary SQLite file.
-    Sqlite,
-    /// A fresh database on a Postgres server.
-    Postgres,
-}
-
-impl Backend {
-    fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
-
-/// Where the scratch database goes.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DbArgs {
-    /// The database backend.
-    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
-    pub backend: Backend,
-    /// Postgres: the server to use, as a URL to an existing database there (default
-    /// `postgres://postgres@127.0.0.1:5432/postgres`); a fresh database is created beside it and
-    /// dropped at the end. SQLite: `sqlite://FILE`, a file that must not exist yet (default: a
-    /// temporary file); it is deleted at the end.
-    #[arg(long)]
-    pub database_url: Option<String>,
-}
-
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A database that exists only for one benchmark.
-pub struct ScratchDb {
-    /// What the store connects to.
-    pub url: String,
-    /// What the summary shows.
-    pub shown: String,
-    drop: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl ScratchDb {
-    /// Creates an empty database (the store migrates it when it opens).
-    pub async fn create(args: &DbArgs) -> anyhow::Result<ScratchDb> {
-        let suffix = format!("{}_{:08x}", std::process::id(), fastrand::u32(..));
-        match args.backend {
-            Backend::Sqlite => {
-                let path = match &args.database_url {
-                    Some(url) => {
-                        let Some(file) = url.strip_prefix("sqlite://") else {
-                            bail!(
-                                "--backend sqlite needs a `sqlite://FILE` URL, not `{}`",
-                                store::redact_url(url)
-                            );
-                        };
-                        std::path::PathBuf::from(file.split('?').next().unwrap_or(file))
-                    }
-                    None => std::env::temp_dir().join(format!("warden_bench_{suffix}.db")),
-                };
-                if path.exists() {
-                    bail!(
-                        "{} exists; the benchmark deletes its database, so give a new file",
-                        path.display()
-                    );
-                }
-                Ok(ScratchDb {
-                    url: format!("sqlite://{}", path.display()),
-                    shown: path.display().to_string(),
-                    drop: Cleanup::File(path),
-                })
-            }
-            Backend::Postgres => {
-                let admin_url = args.database_url.as_deref().unwrap_or(DEFAULT_POSTGRES_URL);
-                if !(admin_url.starts_with("postgres://") || admin_url.starts_with("postgresql://"))
-                {
-                    bail!(
-                        "--backend postgres needs a `postgres://…` URL, not `{}`",
-                        store::redact_url(admin_url)
-                    );
-                }
-                let name = format!("warden_bench_{suffix}");
-                let mut admin = admin_connection(admin_url).await.with_context(|| {
-                    format!("Failed to connect to {}", store::redact_url(admin_url))
-                })?;
-                sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .with_context(|| format!("Failed to create the database {name}"))?;
-                let _ = admin.close().await;
-                let url = with_database(admin_url, &name);
-                Ok(ScratchDb {
-                    shown: store::redact_url(&url),
-                    url,
-                    drop: Cleanup::Postgres {
-                        admin_url: admin_url.to_owned(),
-                        name,
-                    },
-                })
-            }
-        }
-    }
-
-    /// Deletes the database; the store must be closed first.
-    pub async fn remove(self) -> anyhow::Result<()> {
-        match self.drop {
-            Cleanup::File(path) => {
-                for extra in ["", "-wal", "-shm", "-journal"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(extra);
-                    match std::fs::remove_file(&file) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(e)
-                                .with_context(|| format!("Failed to delete {}", path.display()));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                let mut admin = admin_connection(&admin_url).await?;
-                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await
-                    .with_context(|| format!("Failed to drop the database {name}"))?;
-                let _ = admin.close().await;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A connection for creating and dropping databases (which sqlx would log as slow statements).
-async fn admin_connection(url: &str) -> anyhow::Result<sqlx::postgres::PgConnection> {
-    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
-    Ok(options.disable_statement_logging().connect().await?)
-}
-
-/// `postgres://u@h:5432/db?x=y` with `db` replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let authority = url.find("://").map_or(0, |i| i + 3);
-    let (base, query) = match url.find('?') {
-        Some(q) => (&url[..q], &url[q..]),
-        None => (url, ""),
-    };
-    let host_end = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    format!("{}/{name}{query}", &base[..host_end])
-}
-
-/// Runs `body` on a scratch database and removes the database whatever the outcome.
-pub async fn with_scratch_db<F, Fut, T>(args: &DbArgs, body: F) -> anyhow::Result<T>
-where
-    F: FnOnce(String, String) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let db = ScratchDb::create(args).await?;
-    let result = body(db.url.clone(), db.shown.clone()).await;
-    let removed = db.remove().await;
-    let value = result?;
-    removed?;
-    Ok(value)
 }
 
 /// The webhook secret of the benchmark story.
@@ -473,21 +304,5 @@ mod tests {
         let story = check_story(BENCH_STORY_ID, BENCH_STORY, &Catalog::default())
             .unwrap_or_else(|d| panic!("{d:?}"));
         assert_eq!(story.actions.len() as u64, STEPS_PER_RUN + 1);
-    }
-
-    #[test]
-    fn scratch_postgres_urls_keep_server_and_options() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b"),
-            "postgres://postgres@127.0.0.1:5432/b"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "b"),
-            "postgres://u:p@h/b?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "b"),
-            "postgres://h:5432/b"
-        );
     }
 }

@@ -62,7 +62,7 @@ struct Timings {
 }
 
 async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
-    let backend = args.db.backend.as_str();
+    let backend = args.db.backend().as_str();
     let definitions = Definitions::stories(vec![bench_story()?]);
     let app = App::build(bench_settings(&url, definitions, args.concurrency)).await?;
     let engine = &app.engine;

@@ -56,7 +56,7 @@ struct Load {
 }
 
 async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
-    let backend = args.db.backend.as_str();
+    let backend = args.db.backend().as_str();
     let definitions = Definitions::stories(vec![bench_story()?]);
     let app = App::build(bench_settings(&url, definitions, args.concurrency)).await?;
     let engine = &app.engine;
