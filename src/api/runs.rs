@@ -112,6 +112,7 @@ fn step_json(step: &StepRecord) -> Value {
         "action": step.action_id,
         "state": step.state.as_str(),
         "attempt": step.attempt,
+        "lost_leases": step.lost_leases,
         "input_event_id": step.input_event_id,
         "error": step.error,
         "due_at": rfc3339(step.due_at),

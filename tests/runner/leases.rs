@@ -73,6 +73,7 @@ async fn a_step_whose_lease_expired_runs_again_without_spending_an_attempt() {
             lookup["attempt"], 1,
             "lost leases are not attempts: {run:#}"
         );
+        assert_eq!(lookup["lost_leases"], 6, "{run:#}");
         assert_eq!(
             events(&run, "lookup")[0]["payload"]["body"]["verdict"],
             "ok"
