@@ -60,14 +60,7 @@ async fn with_the_guard_on_requests_to_loopback_are_refused_however_they_are_spe
             },
         )
         .await;
-        let mut runs = Vec::new();
-        for url in loopback_urls(&mock) {
-            runs.push((
-                url.clone(),
-                app.start_run("out", json!({ "url": url })).await,
-            ));
-        }
-        app.idle().await;
+        let runs = call_each(&app, loopback_urls(&mock)).await;
 
         for (url, id) in &runs {
             let run = app.run(id).await;
@@ -99,15 +92,7 @@ async fn with_the_guard_off_the_same_requests_go_through() {
         let mock = ping_mock().await;
         let app = TestApp::spawn(&db, &[("outbound", CALL)], &mock.uri(), start_clock()).await;
         // The positive control: the refusals above are the guard's, not an unreachable mock.
-        let urls = loopback_urls(&mock);
-        let mut runs = Vec::new();
-        for url in &urls {
-            runs.push((
-                url.clone(),
-                app.start_run("out", json!({ "url": url })).await,
-            ));
-        }
-        app.idle().await;
+        let runs = call_each(&app, loopback_urls(&mock)).await;
 
         for (url, id) in &runs {
             let run = app.run(id).await;
@@ -116,11 +101,22 @@ async fn with_the_guard_off_the_same_requests_go_through() {
             assert_eq!(call[0]["payload"]["status"], 200, "{url}: {run:#}");
             assert!(events(&run, "on_failure").is_empty(), "{url}");
         }
-        assert_eq!(mock.received_requests().await.unwrap().len(), urls.len());
+        assert_eq!(mock.received_requests().await.unwrap().len(), runs.len());
         app.stop().await;
         db
     })
     .await;
+}
+
+/// Starts one run of `out` per URL and runs them all: each URL with its run's id.
+async fn call_each(app: &TestApp, urls: Vec<String>) -> Vec<(String, String)> {
+    let mut runs = Vec::new();
+    for url in urls {
+        let id = app.start_run("out", json!({ "url": url })).await;
+        runs.push((url, id));
+    }
+    app.idle().await;
+    runs
 }
 
 /// A prompt asked on Slack (`slack_url` points at the mock).
