@@ -16,6 +16,7 @@ use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
 use crate::http_client::{HttpClients, Outbound};
+use crate::retention::{self, Pruner};
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use crate::story::{load, Story};
@@ -142,6 +143,10 @@ pub struct Settings {
     /// URLs) may reach; [`Outbound::PublicOnly`] refuses loopback, private, link-local and other
     /// non-public addresses.
     pub outbound: Outbound,
+    /// How long finished runs and rule matches are kept before the background sweep deletes
+    /// them (`warden serve` defaults to [`retention::DEFAULT_AGE`], 30 days); `None`: forever
+    /// (the default here, for tests and benches).
+    pub retention: Option<Duration>,
 }
 
 impl Settings {
@@ -163,6 +168,7 @@ impl Settings {
             delivery: DeliveryPolicy::default(),
             okta_poll: None,
             outbound: Outbound::Any,
+            retention: None,
         }
     }
 }
@@ -184,6 +190,7 @@ pub struct App {
     runner: RunnerConfig,
     delivery: DeliveryPolicy,
     okta_poll: Option<Duration>,
+    retention: Option<Duration>,
 }
 
 impl App {
@@ -257,6 +264,7 @@ impl App {
             runner: settings.runner,
             delivery: settings.delivery,
             okta_poll: settings.okta_poll,
+            retention: settings.retention,
         })
     }
 
@@ -290,7 +298,8 @@ impl App {
     }
 
     /// Starts the work that runs beside the API: the runner, alert delivery, scheduled queries
-    /// (when there are any) and the Okta poller (when configured).
+    /// (when there are any), the Okta poller (when configured) and the retention sweep (when
+    /// `Settings::retention` is set).
     pub fn start(&self) -> Result<Running, Error> {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = vec![
@@ -317,6 +326,20 @@ impl App {
                     okta_poll::run(poller, &source, &*detector, interval, stopped).await;
                 }));
             }
+        }
+        if let Some(age) = self.retention {
+            if age < retention::MINIMUM_ADVISED {
+                tracing::warn!(
+                    retention_days = age.as_secs() / 86_400,
+                    "Retention is under 28 days: scheduled queries over four weeks of matches (Bypass-MFA) will miss some."
+                );
+            }
+            tracing::info!(
+                retention_days = age.as_secs() / 86_400,
+                "Finished runs and rule matches past retention are pruned hourly."
+            );
+            let pruner = Pruner::new(self.engine.clone(), retention::Policy::new(age));
+            tasks.push(tokio::spawn(pruner.run(stopped.clone())));
         }
         Ok(Running {
             stop,

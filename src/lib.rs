@@ -17,6 +17,7 @@ pub mod escape;
 pub mod http_client;
 pub mod metrics;
 pub mod ratelimit;
+pub mod retention;
 pub mod run;
 pub mod secrets;
 pub mod store;

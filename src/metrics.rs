@@ -22,6 +22,8 @@ pub struct Metrics {
     webhooks_rejected: AtomicU64,
     events_ingested: AtomicU64,
     events_rejected: AtomicU64,
+    pruned_runs: AtomicU64,
+    pruned_matches: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -78,6 +80,12 @@ impl Metrics {
             .fetch_add(accepted as u64, Ordering::Relaxed);
         self.events_rejected
             .fetch_add(rejected as u64, Ordering::Relaxed);
+    }
+
+    /// A retention sweep deleted `runs` finished runs and `matches` rule matches.
+    pub fn pruned(&self, runs: u64, matches: u64) {
+        self.pruned_runs.fetch_add(runs, Ordering::Relaxed);
+        self.pruned_matches.fetch_add(matches, Ordering::Relaxed);
     }
 
     /// Steps finished so far in `state`.
@@ -149,6 +157,18 @@ impl Metrics {
             "warden_events_rejected_total",
             "Log events refused by the detection stage (not a JSON object).",
             &self.events_rejected,
+        );
+        counter(
+            &mut out,
+            "warden_pruned_runs_total",
+            "Finished runs deleted by retention, with their steps, events and prompts.",
+            &self.pruned_runs,
+        );
+        counter(
+            &mut out,
+            "warden_pruned_matches_total",
+            "Rule matches deleted by retention.",
+            &self.pruned_matches,
         );
         let _ = writeln!(
             out,

@@ -52,6 +52,10 @@ pub struct Common {
     /// addresses, checked after DNS resolution; `off` reaches any address.
     #[arg(long, env = "WARDEN_OUTBOUND_GUARD", value_enum, default_value_t = OutboundGuard::Off)]
     pub outbound_guard: OutboundGuard,
+    /// Days finished runs (with their steps and events) and rule matches are kept; 0 keeps them
+    /// forever. Keep at least 28: the Bypass-MFA threshold query counts four weeks of matches.
+    #[arg(long, env = "WARDEN_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u64,
 }
 
 /// `--outbound-guard`.
@@ -187,6 +191,8 @@ impl Common {
             public_url: public_url.to_owned(),
             runner: runner_config(self),
             outbound: self.outbound_guard.into(),
+            retention: (self.retention_days > 0)
+                .then(|| Duration::from_secs(self.retention_days.saturating_mul(86_400))),
             ..Settings::new(&self.database_url, self.definitions())
         })
     }

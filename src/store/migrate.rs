@@ -38,6 +38,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_lost_leases.sql"),
         postgres: include_str!("../../migrations/postgres/0004_lost_leases.sql"),
     },
+    Migration {
+        version: 5,
+        name: "retention",
+        sqlite: include_str!("../../migrations/sqlite/0005_retention.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_retention.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

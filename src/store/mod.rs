@@ -15,6 +15,7 @@ pub mod postgres;
 mod prompts;
 mod queue;
 mod rate_limits;
+mod retention;
 mod runs;
 mod sql;
 pub mod sqlite;
@@ -30,6 +31,7 @@ pub use dialect::Dialect;
 pub use prompts::{Answered, NewPrompt, PromptRecord, Prompts};
 pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput};
 pub use rate_limits::RateLimits;
+pub use retention::Retention;
 pub use runs::{EventRecord, NewRun, RunCreated, RunFilter, RunRecord, Runs, StepRecord};
 pub use versions::Versions;
 

@@ -4,6 +4,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod retention;
+
 use serde_json::json;
 use warden::run::{Emitted, RunStatus, StepEnd, StepState, Wait};
 use warden::store::{

@@ -1,0 +1,94 @@
+//! [`Retention`]: pruning finished runs (with their steps, events, prompts and prompt links) and
+//! old rule matches, a bounded batch per short transaction so the runner, which shares SQLite's
+//! one writer, waits at most one batch.
+
+use super::connection::SqlStore;
+use super::sql::{add, in_list};
+use super::Result;
+use crate::run::Millis;
+use sqlx::any::AnyArguments;
+use sqlx::Row;
+use std::future::Future;
+
+/// Deleting what is past its retention, one bounded batch per call.
+pub trait Retention {
+    /// Deletes up to `limit` runs that finished (succeeded or failed) before `cutoff`, with every
+    /// row that belongs only to them (steps, events, prompts, prompt links), in one transaction;
+    /// returns how many runs went. Kept whatever their age: a run whose dedupe key is still
+    /// inside its window at `now` (the key lives on the run's row), and a child run whose parent
+    /// step is still open (pending, running or waiting: it reads the child's status and last
+    /// event when woken). Alerts, deliveries, windows and action state are never touched.
+    fn prune_runs(
+        &self,
+        cutoff: Millis,
+        now: Millis,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Deletes up to `limit` rule matches whose event time is before `cutoff`; returns how many.
+    fn prune_matches(
+        &self,
+        cutoff: Millis,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+impl Retention for SqlStore {
+    async fn prune_runs(&self, cutoff: Millis, now: Millis, limit: usize) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        // Oldest first, over the partial index on finished runs (migration 0005).
+        let ids: Vec<String> = sqlx::query(
+            "SELECT r.id FROM runs r
+             WHERE r.status IN ('succeeded', 'failed') AND r.finished_at < $1
+               AND (r.dedupe_expires_at IS NULL OR r.dedupe_expires_at <= $2)
+               AND NOT EXISTS (SELECT 1 FROM steps p WHERE p.id = r.parent_step_id
+                               AND p.state IN ('pending', 'running', 'waiting'))
+             ORDER BY r.finished_at
+             LIMIT $3",
+        )
+        .bind(cutoff)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let list = in_list(1, ids.len());
+        for statement in [
+            format!(
+                "DELETE FROM prompt_links WHERE prompt_id IN
+                 (SELECT id FROM prompts WHERE run_id IN ({list}))"
+            ),
+            format!("DELETE FROM prompts WHERE run_id IN ({list})"),
+            format!("DELETE FROM events WHERE run_id IN ({list})"),
+            format!("DELETE FROM steps WHERE run_id IN ({list})"),
+            format!("DELETE FROM runs WHERE id IN ({list})"),
+        ] {
+            let mut args = AnyArguments::default();
+            for id in &ids {
+                add(&mut args, id.as_str())?;
+            }
+            sqlx::query_with(&statement, args).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    async fn prune_matches(&self, cutoff: Millis, limit: usize) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM rule_matches WHERE id IN
+             (SELECT id FROM rule_matches WHERE event_time < $1 ORDER BY event_time LIMIT $2)",
+        )
+        .bind(cutoff)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}
