@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// How long finished runs and rule matches are kept by default: 30 days. Never lower this
-/// below [`MINIMUM_ADVISED`]: the shipped Bypass-MFA threshold query counts four weeks of matches.
+/// below [`MINIMUM_ADVISED`]: the shipped Bypass-MFA scheduled query counts four weeks of stored
+/// matches.
 pub const DEFAULT_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Four weeks: what the scheduled queries shipped in `rules/` read back; a shorter retention is

@@ -53,7 +53,7 @@ pub struct Common {
     #[arg(long, env = "WARDEN_OUTBOUND_GUARD", value_enum, default_value_t = OutboundGuard::Off)]
     pub outbound_guard: OutboundGuard,
     /// Days finished runs (with their steps and events) and rule matches are kept; 0 keeps them
-    /// forever. Keep at least 28: the Bypass-MFA threshold query counts four weeks of matches.
+    /// forever. Keep at least 28: the Bypass-MFA scheduled query counts four weeks of matches.
     #[arg(long, env = "WARDEN_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u64,
 }
