@@ -2,7 +2,7 @@
 //! links; open runs, recent runs, runs a waiting parent still reads and runs whose dedupe key is
 //! live stay; old rule matches go, recent ones stay; and batches of N remove everything eligible.
 
-use super::{each_backend, new_run, T0};
+use super::{each_backend, new_run, support, T0};
 use serde_json::json;
 use warden::detect::alerting;
 use warden::run::{RunStatus, StepEnd, Wait};
@@ -180,4 +180,65 @@ async fn pruning_in_batches_removes_everything_eligible() {
         assert_eq!(stored_matches(&store).await, 1);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_sweep_prunes_batch_by_batch_and_counts_what_went() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use warden::app::{App, Definitions, Settings};
+    use warden::clock::ManualClock;
+    use warden::retention::{Policy, Pruned, Pruner};
+
+    support::each_backend(|db| async move {
+        let clock = Arc::new(ManualClock::new(T0));
+        let app = App::build(Settings {
+            clock: clock.clone(),
+            ..Settings::new(&db.url, Definitions::stories(vec![]))
+        })
+        .await
+        .unwrap();
+        let store = &app.engine.store;
+        for n in 0..5 {
+            finished_run(store, &format!("old-{n}"), None, T0 + n).await;
+        }
+        record_matches(store, &[T0, T0 + 1, T0 + 2]).await;
+        clock.advance(Duration::from_secs(31 * 86_400));
+        finished_run(store, "recent", None, clock_now(&app)).await;
+        record_matches(store, &[clock_now(&app)]).await;
+
+        let pruner = Pruner::new(
+            app.engine.clone(),
+            Policy {
+                batch: 2,
+                pause: Duration::ZERO,
+                ..Policy::new(Duration::from_secs(30 * 86_400))
+            },
+        );
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let pruned = pruner.sweep(&stopped).await.unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                runs: 5,
+                matches: 3
+            }
+        );
+        assert!(store.run("recent").await.unwrap().is_some());
+        assert_eq!(stored_matches(store).await, 1);
+        let metrics = app.engine.metrics.render(&[]);
+        assert!(metrics.contains("warden_pruned_runs_total 5"), "{metrics}");
+        assert!(
+            metrics.contains("warden_pruned_matches_total 3"),
+            "{metrics}"
+        );
+        assert_eq!(pruner.sweep(&stopped).await.unwrap(), Pruned::default());
+        store.close().await;
+        db
+    })
+    .await;
+}
+
+fn clock_now(app: &warden::app::App) -> i64 {
+    app.engine.clock.now()
 }
