@@ -8,149 +8,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod harness;
 mod outside_data;
 mod secrets;
 
+use harness::*;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use support::{each_backend, step, TestDb};
-use warden::cli::demo::stack::{Stack, StackOptions};
-use warden::clock::ManualClock;
 use warden_sim::{EditSource, OktaStatus, Scenario, SEED_CLIENT_IP, SEED_OKTA_EVENT};
-
-/// The asked user: the grant's target in the seed event.
-const TARGET_OKTA_ID: &str = "00u6eup97mAJZWYmP357";
-const TARGET_SLACK_ID: &str = "U01AZ88AQQ4";
-const PROMPT_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn fixture(name: &str) -> String {
-    let path = root().join("tests/fixtures").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The seed world without VirusTotal's staged first 429.
-fn calm() -> Scenario {
-    let mut scenario = Scenario::seed();
-    scenario.virustotal.quota_exceeded_first = 0;
-    scenario
-}
-
-struct Harness {
-    stack: Stack,
-    clock: Arc<ManualClock>,
-}
-
-impl Harness {
-    async fn start(db: &TestDb, scenario: Scenario) -> Harness {
-        Harness::start_with(db, scenario, Vec::new()).await
-    }
-
-    async fn start_with(
-        db: &TestDb,
-        scenario: Scenario,
-        credentials: Vec<(String, String)>,
-    ) -> Harness {
-        let now = warden::clock::system_now().as_millisecond();
-        let clock = Arc::new(ManualClock::new(now));
-        let stack = Stack::start(StackOptions {
-            database_url: db.url.clone(),
-            clock: clock.clone(),
-            scenario,
-            root: root(),
-            credentials,
-        })
-        .await
-        .expect("start the stack");
-        Harness { stack, clock }
-    }
-
-    /// Ingests the seed event and runs everything due; the seed story's run.
-    async fn ingest_seed(&self) -> Value {
-        let report = self
-            .stack
-            .ingest("Okta.SystemLog", SEED_OKTA_EVENT)
-            .await
-            .expect("ingest");
-        assert_eq!(report["accepted"], 1, "{report}");
-        assert_eq!(report["alerts"].as_array().unwrap().len(), 1, "{report}");
-        self.stack.settle().await.expect("settle");
-        let runs = self.stack.seed_runs().await.unwrap();
-        assert_eq!(runs.len(), 1, "the alert starts one run: {runs:?}");
-        runs[0].clone()
-    }
-
-    async fn run(&self, id: &Value) -> Value {
-        self.stack.run(id.as_str().unwrap()).await.unwrap()
-    }
-
-    /// Answers the open prompt and lets the run finish.
-    async fn answer(&self, choice: &str) {
-        assert_eq!(self.stack.click(choice).await.unwrap(), 200);
-        assert!(
-            self.stack
-                .await_slack_responses(1, Duration::from_secs(10))
-                .await,
-            "the message is replaced through response_url"
-        );
-        self.stack.settle().await.unwrap();
-    }
-
-    /// Moves time on in steps of `step` until `done` or `limit` has passed.
-    async fn advance_until(&self, step: Duration, limit: Duration, done: impl AsyncCheck) {
-        let mut waited = Duration::ZERO;
-        while !done.check(self).await {
-            assert!(waited < limit, "nothing happened within {limit:?}");
-            self.clock.advance(step);
-            waited += step;
-            self.stack.settle().await.unwrap();
-        }
-    }
-
-    async fn stop(self) {
-        self.stack.stop().await;
-    }
-}
-
-/// A condition on the harness, checked between clock steps.
-trait AsyncCheck {
-    async fn check(&self, harness: &Harness) -> bool;
-}
-
-/// The payload of `action`'s event in a run's detail.
-fn output<'a>(run: &'a Value, action: &str) -> Option<&'a Value> {
-    run["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == action)
-        .map(|e| &e["payload"])
-}
-
-/// The actions that ran, in order.
-fn actions(run: &Value) -> Vec<String> {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["action"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn requests_to(harness: &Harness, path_part: &str) -> usize {
-    harness
-        .stack
-        .sims
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains(path_part))
-        .count()
-}
 
 /// Malicious IP, the user says "I don't recognize this": a case with the IP as an observable,
 /// the user suspended with sessions and OAuth tokens cleared, the Slack message replaced.
