@@ -11,7 +11,7 @@ use super::Engine;
 use crate::actions::{Effects, Error};
 use crate::escape::Escaped;
 use crate::run::{millis, new_run_id, StepEnd, StepState};
-use crate::store::{ClaimedStep, Completed, Completion, Queue, StepInput};
+use crate::store::{ClaimedStep, Completed, Completion, Dialect, Queue, StepInput, WorkerLock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,6 +50,18 @@ impl Default for RunnerConfig {
     }
 }
 
+/// How often a Postgres runner looks for workers that died (their liveness lock released) to take
+/// their steps over; an idle runner sleeps at most this long. Recovery after a crash takes about
+/// this long, whatever the lease.
+const REAP_EVERY: Duration = Duration::from_secs(1);
+
+/// This runner's liveness: registered at its first claim, held until it is dropped.
+#[derive(Default)]
+struct Liveness {
+    lock: Option<WorkerLock>,
+    last_reap: Option<Instant>,
+}
+
 type Reply = oneshot::Sender<Result<Completed, String>>;
 
 /// The committer tasks. SQLite has one writer, so one committer; Postgres commits in parallel
@@ -85,6 +97,7 @@ pub struct Runner {
     commits: Committers,
     in_flight: Arc<Semaphore>,
     leases: Arc<Mutex<HashMap<i64, i64>>>,
+    liveness: tokio::sync::Mutex<Liveness>,
 }
 
 impl Runner {
@@ -97,6 +110,7 @@ impl Runner {
             config,
             commits,
             leases: Arc::default(),
+            liveness: tokio::sync::Mutex::default(),
         }
     }
 
@@ -133,12 +147,41 @@ impl Runner {
     }
 
     async fn claim(&self, limit: u32) -> Result<Vec<ClaimedStep>, crate::store::Error> {
+        self.find_dead_workers().await?;
         let now = self.engine.clock.now();
         let lease_until = now.saturating_add(millis(self.config.lease));
         self.engine
             .store
             .claim(&self.config.owner, now, lease_until, limit)
             .await
+    }
+
+    /// Registers this worker as alive (first call), and on Postgres at most every [`REAP_EVERY`]
+    /// makes the steps of dead workers due, so they are taken over now rather than after their
+    /// lease (the claim still counts a lost lease and bumps the fencing token).
+    async fn find_dead_workers(&self) -> Result<(), crate::store::Error> {
+        let mut liveness = self.liveness.lock().await;
+        let store = &self.engine.store;
+        if liveness.lock.is_none() {
+            let now = self.engine.clock.now();
+            liveness.lock = Some(store.register_worker(&self.config.owner, now).await?);
+            liveness.last_reap = Some(Instant::now());
+        } else if liveness
+            .last_reap
+            .is_none_or(|at| at.elapsed() >= REAP_EVERY)
+        {
+            store.reap_dead_workers(self.engine.clock.now()).await?;
+            liveness.last_reap = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// The longest an idle runner sleeps: on Postgres, until its next look for dead workers.
+    fn max_sleep(&self) -> Duration {
+        match self.engine.store.dialect() {
+            Dialect::Postgres => REAP_EVERY,
+            Dialect::Sqlite => Duration::from_secs(5),
+        }
     }
 
     /// Runs until `shutdown` turns true, then stops claiming and drains in-flight steps.
@@ -218,9 +261,9 @@ impl Runner {
             // Steps just claimed (or many in flight) wake us when they finish; only a claim that
             // found nothing due needs the next timer or lease expiry to know how long to sleep.
             let sleep = if batchy && claimed == 0 {
-                self.idle_wait().await
+                self.idle_wait().await.min(self.max_sleep())
             } else {
-                Duration::from_secs(5)
+                self.max_sleep()
             };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}

@@ -20,7 +20,7 @@ pub(super) struct Inner {
     /// Reads.
     pub(super) reader: AnyPool,
     /// Postgres only: the URL the wake-up listener connects to.
-    listen_url: Option<String>,
+    pub(super) listen_url: Option<String>,
 }
 
 impl std::fmt::Debug for SqlStore {

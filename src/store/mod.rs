@@ -29,7 +29,7 @@ pub use detections::{
 };
 pub use dialect::Dialect;
 pub use prompts::{Answered, NewPrompt, PromptRecord, Prompts};
-pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput};
+pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput, WorkerLock};
 pub use rate_limits::RateLimits;
 pub use retention::Retention;
 pub use runs::{EventRecord, NewRun, RunCreated, RunFilter, RunRecord, Runs, StepRecord};

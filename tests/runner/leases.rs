@@ -1,6 +1,8 @@
 //! Lost leases: a step whose worker dies (here: a claim nobody completes, its lease left to
 //! expire on the manual clock) runs again without spending its action's attempts, and a step
-//! lost with its worker as many times as the poison limit fails as `poisoned`.
+//! lost with its worker as many times as the poison limit fails as `poisoned`. A worker known to
+//! be dead (Postgres: its liveness lock released; SQLite: another process opened the file) loses
+//! its steps at once, whatever the lease; a live one keeps them until its lease expires.
 
 use super::*;
 use reqwest::Method;
@@ -134,6 +136,97 @@ async fn a_step_lost_with_its_worker_as_often_as_the_poison_limit_fails_as_poiso
             metrics.contains("warden_steps_poisoned_total 1"),
             "{metrics}"
         );
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+/// How long real time may pass before a dead worker's steps are taken over; the lease is 30 s.
+const RECOVERY: Duration = Duration::from_secs(2);
+
+/// A worker that claims the due lookup with the default 30 s lease, alive while the returned lock
+/// lives (on SQLite the lock holds nothing: one process at a time owns the file).
+async fn claim_as(app: &TestApp, clock: &ManualClock, owner: &str) -> warden::store::WorkerLock {
+    let store = &app.served.engine.store;
+    let now = clock.now();
+    let lock = store.register_worker(owner, now).await.expect("register");
+    let lease = i64::try_from(RunnerConfig::default().lease.as_millis()).unwrap();
+    let claimed = store
+        .claim(owner, now, now + lease, 64)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1, "the lookup step is due");
+    lock
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_step_is_taken_over_within_two_seconds_whatever_the_lease() {
+    each_backend(|db| async move {
+        let mock = mock_lookup().await;
+        let clock = start_clock();
+        let dead = TestApp::spawn(&db, &[("lookup", LOOKUP)], &mock.uri(), clock.clone()).await;
+        let id = dead.start_run("lookup", json!({"ip": "1.2.3.4"})).await;
+        let lock = claim_as(&dead, &clock, "worker-dead").await;
+        // The process dies: its store closes and its liveness lock's connection with it.
+        lock.release().await;
+        dead.stop().await;
+
+        // The next process (on SQLite: the next to open the file), at the same clock time.
+        let app = TestApp::spawn(&db, &[("lookup", LOOKUP)], &mock.uri(), clock.clone()).await;
+        let started = std::time::Instant::now();
+        let run = loop {
+            app.idle().await;
+            let run = app.run(&id).await;
+            if run["status"] == "succeeded" || started.elapsed() > RECOVERY {
+                break run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(run["status"], "succeeded", "within {RECOVERY:?}: {run:#}");
+        assert_eq!(clock.now(), START, "no clock moved past the lease");
+        let lookup = step(&run, "lookup").unwrap();
+        assert_eq!(lookup["attempt"], 1, "{run:#}");
+        assert_eq!(
+            lookup["lost_leases"], 1,
+            "a takeover is a lost lease: {run:#}"
+        );
+        assert_eq!(mock.received_requests().await.unwrap().len(), 1);
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_workers_step_is_not_taken_before_its_lease_expires() {
+    each_backend(|db| async move {
+        if db.backend == "sqlite" {
+            // One process at a time owns a SQLite file: there is no other live worker.
+            return db;
+        }
+        let mock = mock_lookup().await;
+        let clock = start_clock();
+        let app = TestApp::spawn(&db, &[("lookup", LOOKUP)], &mock.uri(), clock.clone()).await;
+        let id = app.start_run("lookup", json!({"ip": "1.2.3.4"})).await;
+        let lock = claim_as(&app, &clock, "worker-other").await;
+
+        let started = std::time::Instant::now();
+        while started.elapsed() < RECOVERY + Duration::from_millis(500) {
+            app.idle().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let run = app.run(&id).await;
+        assert_eq!(step(&run, "lookup").unwrap()["state"], "running", "{run:#}");
+        assert!(mock.received_requests().await.unwrap().is_empty());
+
+        // Its lease expires (the worker stalled): taken over like any other.
+        clock.advance(RunnerConfig::default().lease + Duration::from_millis(1));
+        app.idle().await;
+        let run = app.run(&id).await;
+        assert_eq!(run["status"], "succeeded", "{run:#}");
+        assert_eq!(step(&run, "lookup").unwrap()["lost_leases"], 1, "{run:#}");
+        lock.release().await;
         app.stop().await;
         db
     })

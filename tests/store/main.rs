@@ -5,6 +5,7 @@
 mod support;
 
 mod retention;
+mod workers;
 
 use serde_json::json;
 use warden::run::{Emitted, RunStatus, StepEnd, StepState, Wait};

@@ -8,6 +8,9 @@
 mod batch;
 mod complete;
 mod steps;
+mod workers;
+
+pub use workers::WorkerLock;
 
 use super::runs::EventRecord;
 use super::{NewRun, Result, StateWrite};
