@@ -20,7 +20,7 @@ use harness::{
     Workspace,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::TestDb;
 use warden::run::{RunStatus, StepState};
 use warden::store::{NewRun, Queue, RunCreated, RunFilter, Runs, SqlStore, Versions};
@@ -249,15 +249,28 @@ async fn killed_server(db: &TestDb) {
     let mock = Mock::start(FREE_CALLS).await;
     let ws = Workspace::new("flow", &FLOW.replace("MOCK_URL", &mock.url));
 
-    let (first, api) = Warden::serve(serve("serve-1", &ws, db, 2)).await;
+    // The default 30 s lease: the restarted server must not wait it out (a dead worker is known
+    // by its released liveness lock on Postgres, by the file's next process on SQLite).
+    let lease = 30;
+    let (first, api) = Warden::serve(serve("serve-1", &ws, db, lease)).await;
     let runs = api.post_webhooks("durability", RUNS).await;
     let (succeeded, held) = wait_mid_flight(&first, &api, &mock).await;
     first.kill();
     let unfinished = RUNS as usize - succeeded;
     mock.open_gate();
 
-    let (second, api) = Warden::serve(serve("serve-2", &ws, db, 2)).await;
+    let killed = Instant::now();
+    let (second, api) = Warden::serve(serve("serve-2", &ws, db, lease)).await;
     wait_all_finished(&second, &api).await;
+    let recovered = killed.elapsed();
+    // A loose bound (half the lease) so a slow machine does not fail it; what it rules out is
+    // waiting for the lease.
+    assert!(
+        recovered < Duration::from_secs(lease / 2),
+        "[{}] the steps of the killed server were finished {recovered:.1?} after the kill, \
+         not before their {lease} s lease",
+        db.backend
+    );
 
     let (mut problems, calls) = check_flow(&api, &runs, &mock, db).await;
     for key in &held {
@@ -275,7 +288,8 @@ async fn killed_server(db: &TestDb) {
     let repeated = calls.values().filter(|c| **c > 1).count();
     eprintln!(
         "[{}] killed with {succeeded} of {RUNS} runs succeeded ({unfinished} not), {} calls held; \
-         {repeated} calls repeated under their key; all {RUNS} runs succeeded once, in {:.1?}",
+         {repeated} calls repeated under their key; all {RUNS} runs succeeded once, in {:.1?} \
+         ({recovered:.1?} after the kill)",
         db.backend,
         held.len(),
         started.elapsed()
