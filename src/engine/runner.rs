@@ -162,14 +162,22 @@ impl Runner {
     async fn find_dead_workers(&self) -> Result<(), crate::store::Error> {
         let mut liveness = self.liveness.lock().await;
         let store = &self.engine.store;
+        let due = liveness
+            .last_reap
+            .is_none_or(|at| at.elapsed() >= REAP_EVERY);
+        let mut lost = false;
+        if let (true, Some(lock)) = (due, liveness.lock.as_mut()) {
+            lost = !lock.is_alive().await;
+        }
+        if lost {
+            tracing::warn!(owner = %self.config.owner, "The liveness lock's connection dropped; registering again.");
+            liveness.lock = None;
+        }
         if liveness.lock.is_none() {
             let now = self.engine.clock.now();
             liveness.lock = Some(store.register_worker(&self.config.owner, now).await?);
             liveness.last_reap = Some(Instant::now());
-        } else if liveness
-            .last_reap
-            .is_none_or(|at| at.elapsed() >= REAP_EVERY)
-        {
+        } else if due {
             store.reap_dead_workers(self.engine.clock.now()).await?;
             liveness.last_reap = Some(Instant::now());
         }

@@ -232,3 +232,56 @@ async fn a_live_workers_step_is_not_taken_before_its_lease_expires() {
     })
     .await;
 }
+
+/// Terminates the backends holding `owner`'s liveness lock in `db`; whether one was found.
+async fn cut_liveness_lock(db: &TestDb, owner: &str) -> bool {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let cut: Option<bool> = sqlx::query_scalar(
+        "SELECT bool_or(pg_terminate_backend(pid)) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = hashtext($1)::oid
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .bind(owner)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    admin.close().await.unwrap();
+    cut.unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_whose_liveness_lock_dropped_registers_again() {
+    each_backend(|db| async move {
+        if db.backend == "sqlite" {
+            // No lock to lose: one process owns the file.
+            return db;
+        }
+        let app = TestApp::spawn_with(
+            &db,
+            &[("lookup", LOOKUP)],
+            "http://127.0.0.1:9",
+            start_clock(),
+            |settings| settings.runner.owner = "worker-app".into(),
+        )
+        .await;
+        app.idle().await;
+        assert!(
+            cut_liveness_lock(&db, "worker-app").await,
+            "registered at its first claim"
+        );
+
+        // Its next look for dead workers finds its own lock gone and takes it again.
+        let started = std::time::Instant::now();
+        let mut again = false;
+        while !again && started.elapsed() < RECOVERY + Duration::from_secs(1) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            app.idle().await;
+            again = cut_liveness_lock(&db, "worker-app").await;
+        }
+        assert!(again, "the runner holds its liveness lock again");
+        app.stop().await;
+        db
+    })
+    .await;
+}

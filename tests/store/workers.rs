@@ -122,3 +122,40 @@ async fn a_new_sqlite_process_takes_over_steps_left_running_at_once() {
     store.close().await;
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn a_postgres_worker_lock_whose_connection_dropped_is_not_alive_and_its_steps_are_reaped() {
+    use sqlx::Connection;
+    let Some(db) = support::TestDb::postgres().await else {
+        eprintln!("WARDEN_TEST_POSTGRES_URL is not set: Postgres skipped");
+        return;
+    };
+    let store = SqlStore::open(&db.url).await.expect("open");
+    store.create_runs(&[new_run("r1", None)], T0).await.unwrap();
+    let mut lock = store.register_worker("worker-cut", T0).await.unwrap();
+    assert!(lock.is_alive().await);
+    store.claim("worker-cut", T0, T0 + LEASE, 10).await.unwrap();
+
+    // The lock's connection is cut (a database restart, a proxy) while the process lives.
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let cut: bool = sqlx::query_scalar(
+        "SELECT bool_or(pg_terminate_backend(pid)) FROM pg_locks
+         WHERE locktype = 'advisory' AND objsubid = 2 AND objid = hashtext($1)::oid
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .bind("worker-cut")
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(cut, "the lock's backend was found");
+    let started = Instant::now();
+    while lock.is_alive().await && started.elapsed() < RECOVERY {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!lock.is_alive().await, "a cut lock is not alive");
+    // Until it registers again, its steps look like a dead worker's.
+    assert_eq!(store.reap_dead_workers(T0).await.unwrap(), 1);
+    admin.close().await.unwrap();
+    store.close().await;
+    db.drop_db().await;
+}

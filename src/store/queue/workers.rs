@@ -35,6 +35,20 @@ impl std::fmt::Debug for WorkerLock {
 }
 
 impl WorkerLock {
+    /// Whether the lock's connection still answers (if it dropped, say across a database restart,
+    /// the lock is gone and the worker must register again before others take its steps). A lock
+    /// never held (a key collision) has nothing to lose and counts as alive.
+    pub async fn is_alive(&mut self) -> bool {
+        match &mut self.conn {
+            // Bounded: a connection whose network went silent must not stall the claims.
+            Some(conn) => matches!(
+                tokio::time::timeout(crate::store::ACQUIRE_TIMEOUT, conn.ping()).await,
+                Ok(Ok(()))
+            ),
+            None => true,
+        }
+    }
+
     /// Releases the lock by closing its connection, as the worker's death would.
     pub async fn release(self) {
         if let Some(conn) = self.conn {
