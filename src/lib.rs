@@ -14,6 +14,7 @@ pub mod detect;
 pub mod diagnostic;
 pub mod engine;
 pub mod escape;
+pub mod hex;
 pub mod http_client;
 pub mod metrics;
 pub mod ratelimit;

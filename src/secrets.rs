@@ -43,7 +43,7 @@ impl fmt::Debug for Secret {
 pub fn random_hex(len: usize) -> Result<String, getrandom::Error> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::hex(&bytes))
 }
 
 /// Why credentials or resources could not be read.
@@ -84,7 +84,7 @@ pub struct Secrets {
     credentials: BTreeMap<String, Secret>,
     resources: BTreeMap<String, String>,
     /// What [`Secrets::scrub`] looks for, kept in step with `credentials`.
-    needles: Arc<[String]>,
+    needles: Redactor,
 }
 
 impl fmt::Debug for Secrets {
@@ -123,14 +123,14 @@ impl Secrets {
                 secrets.resources.insert(name.to_lowercase(), value);
             }
         }
-        secrets.needles = needles(&secrets.credentials);
+        secrets.needles = Redactor::of(secrets.credentials.values().map(Secret::expose));
         Ok(secrets)
     }
 
     /// Adds or replaces a credential.
     pub fn with_credential(mut self, name: &str, value: &str) -> Secrets {
         self.credentials.insert(name.to_owned(), Secret::new(value));
-        self.needles = needles(&self.credentials);
+        self.needles = Redactor::of(self.credentials.values().map(Secret::expose));
         self
     }
 
@@ -165,14 +165,12 @@ impl Secrets {
     /// vendor echoing `Authorization: Bearer <key>` or a caller repeating the URL secret in the
     /// query leaves no copy. Values are found raw, JSON-escaped and debug-escaped.
     pub fn scrub(&self, value: &mut Value) {
-        if !self.needles.is_empty() {
-            scrub_value(&self.needles, value);
-        }
+        self.needles.scrub(value);
     }
 
     /// [`Secrets::scrub`] for text (an error message, a vendor's answer).
     pub fn scrub_text(&self, text: &mut String) {
-        scrub_string(&self.needles, text);
+        self.needles.scrub_text(text);
     }
 
     /// The `resources` template scope: configured values over `defaults`.
@@ -191,23 +189,38 @@ impl Secrets {
     }
 }
 
-/// Every credential value in the forms outside text could carry it (raw, JSON-escaped,
-/// debug-escaped), longest first so that a secret containing another is replaced whole.
-fn needles(credentials: &BTreeMap<String, Secret>) -> Arc<[String]> {
-    let mut out = Vec::new();
-    for secret in credentials.values() {
-        let raw = secret.expose();
-        if raw.is_empty() {
-            continue;
+/// Secret values to find in outside text, in every form it could carry them (raw,
+/// JSON-escaped, debug-escaped), longest first so that a secret containing another is replaced
+/// whole. One for the engine's credentials, one per template context; clones share it.
+#[derive(Clone, Default)]
+pub struct Redactor(Arc<[String]>);
+
+impl Redactor {
+    /// The needles of `values` (empty ones are skipped).
+    pub fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> Redactor {
+        let mut out = Vec::new();
+        for raw in values.into_iter().filter(|v| !v.is_empty()) {
+            out.push(raw.to_owned());
+            let json = Value::String(raw.to_owned()).to_string();
+            out.push(json[1..json.len() - 1].to_owned());
+            out.push(raw.escape_debug().to_string());
         }
-        out.push(raw.to_owned());
-        let json = Value::String(raw.to_owned()).to_string();
-        out.push(json[1..json.len() - 1].to_owned());
-        out.push(raw.escape_debug().to_string());
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        out.dedup();
+        Redactor(out.into())
     }
-    out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    out.dedup();
-    out.into()
+
+    /// Replaces every needle in `text` with [`REDACTED`].
+    pub fn scrub_text(&self, text: &mut String) {
+        scrub_string(&self.0, text);
+    }
+
+    /// Replaces every needle in `value`'s strings and keys with [`REDACTED`].
+    pub fn scrub(&self, value: &mut Value) {
+        if !self.0.is_empty() {
+            scrub_value(&self.0, value);
+        }
+    }
 }
 
 fn scrub_string(needles: &[String], text: &mut String) {

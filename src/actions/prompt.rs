@@ -72,9 +72,11 @@ async fn ask<S: Prompts + Sync>(
         .collect();
     let mut links = Vec::new();
     let mut urls = Map::new();
+    let mut tokens = Vec::new();
     if options.request.is_some() {
         for choice in options.choices.iter() {
             let token = random_hex()?;
+            tokens.push(token.clone());
             urls.insert(
                 choice.value.value.clone(),
                 format!("{}/prompt/{token}", env.public_url.trim_end_matches('/')).into(),
@@ -136,7 +138,10 @@ async fn ask<S: Prompts + Sync>(
     }
     if let Some(request) = &options.request {
         let ctx = ctx.with(PROMPT_URLS, &Value::Object(urls));
-        http::send(env.http, env.clock, request, &ctx, &idempotency_key(step)).await?;
+        let sent = http::send(env.http, env.clock, request, &ctx, &idempotency_key(step)).await;
+        // The request carries single-use answer links: a receiver that echoes it in a failure
+        // must not leave them in the stored error, where a reader of runs could answer.
+        sent.map_err(|error| without_links(error, &tokens))?;
     }
     Ok(Output::Wait {
         until: prompt.expires_at,
@@ -210,9 +215,27 @@ async fn tell_timeout<S>(env: &Env<'_, S>, options: &PromptOptions, channel: &st
     }
 }
 
+/// `error` without any of the prompt's link tokens: its details (the receiver's answer) are
+/// dropped when they quote one, and the message is scrubbed.
+fn without_links(mut error: Error, tokens: &[String]) -> Error {
+    let quotes = |text: &str| tokens.iter().any(|t| text.contains(t.as_str()));
+    if let Error::Retriable { details, .. } | Error::Permanent { details, .. } = &mut error {
+        if details.as_ref().is_some_and(|d| quotes(&d.to_string())) {
+            *details = None;
+        }
+    }
+    let (Error::Retriable { message, .. }
+    | Error::Permanent { message, .. }
+    | Error::Misconfigured { message }) = &mut error;
+    for token in tokens {
+        *message = message.replace(token.as_str(), crate::secrets::REDACTED);
+    }
+    error
+}
+
 /// The SHA-256 of a prompt URL's token, as stored.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    crate::hex::hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn random_hex() -> Result<String, Error> {
@@ -223,6 +246,29 @@ fn random_hex() -> Result<String, Error> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_request_keeps_no_answer_link() {
+        let tokens = vec!["t0k3n".to_owned()];
+        let echoed = Error::Permanent {
+            message: "HTTP 400: sent https://w/prompt/t0k3n".into(),
+            details: Some(json!({"status": 400, "body": {"echo": "https://w/prompt/t0k3n"}})),
+        };
+        let Error::Permanent { message, details } = without_links(echoed, &tokens) else {
+            panic!("the class is kept");
+        };
+        assert_eq!(message, "HTTP 400: sent https://w/prompt/[redacted]");
+        assert_eq!(details, None);
+        let unrelated = Error::Permanent {
+            message: "HTTP 400".into(),
+            details: Some(json!({"status": 400})),
+        };
+        let Error::Permanent { details, .. } = without_links(unrelated, &tokens) else {
+            panic!("the class is kept");
+        };
+        assert_eq!(details, Some(json!({"status": 400})));
+    }
 }

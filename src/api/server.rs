@@ -48,14 +48,19 @@ pub struct ServerLimits {
 
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
-        ServerLimits {
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
-            max_connections: 4096,
-            shutdown_grace: Duration::from_secs(10),
-        }
+        ServerLimits::DEFAULT
     }
+}
+
+impl ServerLimits {
+    /// The production defaults (the CLI's defaults read them too).
+    pub const DEFAULT: ServerLimits = ServerLimits {
+        header_timeout: Duration::from_secs(10),
+        body_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: 4096,
+        shutdown_grace: Duration::from_secs(10),
+    };
 }
 
 /// File descriptors kept free of connections: the database, log files, outbound requests.
@@ -421,11 +426,11 @@ pub fn raise_open_files_limit() -> std::io::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX)
 }
 
-/// The process's soft limit on open files, where the system says (Linux's `/proc`).
+/// The process's soft limit on open files.
 pub fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+    rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 /// `max_connections`, lowered (with a WARN) so that connections cannot take the file

@@ -99,20 +99,20 @@ pub struct ServeArgs {
 pub struct ServerArgs {
     /// Seconds a client has to send a request's head (from connecting, or from the first byte of
     /// a keep-alive connection's next request).
-    #[arg(long, env = "WARDEN_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    #[arg(long, env = "WARDEN_HEADER_TIMEOUT_SECS", default_value_t = ServerLimits::DEFAULT.header_timeout.as_secs())]
     header_timeout_secs: u64,
     /// Seconds a client has to send a request's body, from the end of its head.
-    #[arg(long, env = "WARDEN_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "WARDEN_BODY_TIMEOUT_SECS", default_value_t = ServerLimits::DEFAULT.body_timeout.as_secs())]
     body_timeout_secs: u64,
     /// Seconds a keep-alive connection may wait silently for its next request.
-    #[arg(long, env = "WARDEN_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    #[arg(long, env = "WARDEN_IDLE_TIMEOUT_SECS", default_value_t = ServerLimits::DEFAULT.idle_timeout.as_secs())]
     idle_timeout_secs: u64,
     /// Connections open at once; more wait to be accepted (lowered to fit the open-files limit).
-    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = 4096)]
+    #[arg(long, env = "WARDEN_MAX_CONNECTIONS", default_value_t = ServerLimits::DEFAULT.max_connections)]
     max_connections: usize,
     /// Seconds requests in progress may take to finish after SIGTERM before their connections
     /// are closed.
-    #[arg(long, env = "WARDEN_SHUTDOWN_SECS", default_value_t = 10)]
+    #[arg(long, env = "WARDEN_SHUTDOWN_SECS", default_value_t = ServerLimits::DEFAULT.shutdown_grace.as_secs())]
     shutdown_secs: u64,
     /// Requests in progress at once on the public routes (webhooks, Slack, prompt links), whose
     /// bodies are read before the sender is authenticated; more wait a second, then get 503.

@@ -70,7 +70,7 @@ pub fn merge(window: &mut Option<Window>, m: &mut NewMatch, now: Millis) -> Merg
 /// Panther's alert id: `md5(rule_id + ":" + alertCount + ":" + dedup)`, lowercase hex.
 pub fn alert_id(rule_id: &str, alert_count: i64, dedup: &str) -> String {
     let digest = Md5::digest(format!("{rule_id}:{alert_count}:{dedup}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(&digest)
 }
 
 /// `RULE` for streaming rules, `SCHEDULED_RULE` for rules over scheduled queries.

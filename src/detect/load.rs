@@ -148,7 +148,7 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
 fn version_of(source: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(source.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(&digest[..16])
 }
 
 /// The names of one kind (`RuleID`, `QueryName`) claimed so far, with the file of each.

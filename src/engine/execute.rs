@@ -15,7 +15,7 @@ use crate::story::kinds::transform::TransformOptions;
 use crate::story::kinds::ActionConfig;
 use crate::story::{Action, Story};
 use crate::template::Context;
-use serde_json::{json, Map};
+use serde_json::json;
 
 /// Attempts allowed for an action.
 pub fn max_attempts(action: &Action) -> u32 {
@@ -69,9 +69,11 @@ pub async fn execute(
 ) -> (Result<Output, Error>, Effects) {
     let mut effects = Effects::default();
     // Implode orders its items by their explode marks, which only the raw input has.
-    let upstream = match &action.config {
-        ActionConfig::Transform(TransformOptions::Implode(_)) => input.outputs.clone(),
-        _ => Map::new(),
+    let marks = match &action.config {
+        ActionConfig::Transform(TransformOptions::Implode(_)) => {
+            transform::explode_marks(&input.outputs)
+        }
+        _ => Vec::new(),
     };
     let ctx = &context(engine, story, step, input);
     let env: &Env<'_, SqlStore> = &engine.action_env();
@@ -97,7 +99,7 @@ pub async fn execute(
                 action,
                 step,
             };
-            transform::run(env, at, options, ctx, &upstream, now, &mut effects).await
+            transform::run(env, at, options, ctx, &marks, now, &mut effects).await
         }
         ActionConfig::Prompt(options) => prompt::run(env, options, step, ctx, now).await,
         ActionConfig::SendToStory(options) => {

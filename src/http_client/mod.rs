@@ -52,7 +52,7 @@ impl HttpClients {
     /// Builds both clients with the given outbound guard.
     pub fn with_outbound(outbound: Outbound) -> HttpClients {
         HttpClients {
-            following: build(same_origin_redirects(outbound), outbound),
+            following: build(same_origin_redirects(), outbound),
             direct: build(reqwest::redirect::Policy::none(), outbound),
             outbound,
         }
@@ -101,25 +101,20 @@ impl Default for HttpClients {
 /// Follows up to 10 redirects that stay on the same scheme, host and port. A redirect elsewhere
 /// is returned as it is: following it would carry the request's credential headers and body
 /// (reqwest strips only `Authorization` and cookies) to another server, or down to plain HTTP.
-/// With the guard on, a redirect to a non-public IP literal is an error (a name is checked by
-/// the resolver when it connects).
-fn same_origin_redirects(outbound: Outbound) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
+/// Same origin means the host [`HttpClients::send`] already checked, so the outbound guard
+/// needs no second look here.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()
             .last()
             .is_some_and(|previous| previous.origin() == attempt.url().origin());
         if attempt.previous().len() > 10 {
             attempt.error("more than 10 redirects")
-        } else if !same_origin {
-            attempt.stop()
-        } else if outbound == Outbound::PublicOnly {
-            match guard::check_url(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(refused) => attempt.error(refused),
-            }
-        } else {
+        } else if same_origin {
             attempt.follow()
+        } else {
+            attempt.stop()
         }
     })
 }
@@ -137,6 +132,21 @@ fn build(redirects: reqwest::redirect::Policy, outbound: Outbound) -> reqwest::C
         builder = builder.dns_resolver(Arc::new(guard::Resolver));
     }
     builder
+        .build()
+        // Building fails only without a TLS backend, which is compiled in.
+        .expect("the HTTP client builds")
+}
+
+/// A client of Warden's own API, as a user's would be (the demo's stack, the benches' load
+/// generators, the tests): not an outbound vendor call, so none of the guarded clients above.
+#[allow(clippy::disallowed_methods)]
+pub fn api_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+}
+
+/// [`api_client_builder`] with its defaults.
+pub fn api_client() -> reqwest::Client {
+    api_client_builder()
         .build()
         // Building fails only without a TLS backend, which is compiled in.
         .expect("the HTTP client builds")

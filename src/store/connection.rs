@@ -51,7 +51,7 @@ impl SqlStore {
         // Connection setup is where the backends differ most (pool shapes, pragmas, listener),
         // so each has its own module.
         let (writer, reader, listen_url) = match dialect {
-            Dialect::Sqlite if url.contains(":memory:") => {
+            Dialect::Sqlite if super::sqlite::file_path(url).is_none() => {
                 // Each pooled connection would open its own empty database.
                 return Err(Error::UnsupportedUrl(format!(
                     "{url} (in-memory SQLite is not supported; use a file)"

@@ -3,7 +3,7 @@
 //! one writer, waits at most one batch.
 
 use super::connection::SqlStore;
-use super::sql::{add, in_list};
+use super::sql::{add, in_list, OPEN, ROWS_PER_STATEMENT};
 use super::Result;
 use crate::run::Millis;
 use sqlx::any::AnyArguments;
@@ -34,17 +34,18 @@ pub trait Retention {
 
 impl Retention for SqlStore {
     async fn prune_runs(&self, cutoff: Millis, now: Millis, limit: usize) -> Result<u64> {
+        // Each id is bound once per statement below: stay within the bind limits.
+        let limit = limit.min(ROWS_PER_STATEMENT);
         let mut tx = self.begin().await?;
         // Oldest first, over the partial index on finished runs (migration 0005).
-        let ids: Vec<String> = sqlx::query(
+        let ids: Vec<String> = sqlx::query(&format!(
             "SELECT r.id FROM runs r
              WHERE r.status IN ('succeeded', 'failed') AND r.finished_at < $1
                AND (r.dedupe_expires_at IS NULL OR r.dedupe_expires_at <= $2)
-               AND NOT EXISTS (SELECT 1 FROM steps p WHERE p.id = r.parent_step_id
-                               AND p.state IN ('pending', 'running', 'waiting'))
+               AND NOT EXISTS (SELECT 1 FROM steps p WHERE p.id = r.parent_step_id AND p.{OPEN})
              ORDER BY r.finished_at
-             LIMIT $3",
-        )
+             LIMIT $3"
+        ))
         .bind(cutoff)
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))

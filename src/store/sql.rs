@@ -11,6 +11,10 @@ use sqlx::Arguments;
 /// Rows per multi-row statement: far below both databases' bind-parameter limits.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
+/// The states of open steps (the run is not finished while it has any); the `steps_due`
+/// partial index is built on this same list.
+pub(super) const OPEN: &str = "state IN ('pending', 'running', 'waiting')";
+
 /// `($1, $2, …), ($n, …)` for `rows` rows of `width` placeholders, numbered from `first`.
 pub(super) fn placeholders(rows: usize, width: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * width * 5);

@@ -56,7 +56,7 @@ fn create_private(url: &str) -> std::io::Result<()> {
 }
 
 /// The file a `sqlite:` URL names; none for an in-memory database.
-fn file_path(url: &str) -> Option<&str> {
+pub(super) fn file_path(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

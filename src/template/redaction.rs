@@ -5,54 +5,37 @@
 //! quote an argument that came from a credential, so every message a
 //! [`Context`](super::Context) returns passes through [`Secrets::scrub`].
 
-use std::sync::Arc;
-
+use crate::secrets::Redactor;
 use serde_json::Value as Json;
 
-/// Text put in an error message in place of a credential value.
-pub(super) const REDACTED: &str = "[redacted]";
-
-/// The credential strings of one context, longest first so that a secret
-/// containing another is replaced whole. Clones share them.
+/// The credential strings of one context. Clones share them.
 #[derive(Clone)]
-pub(super) struct Secrets(Arc<[String]>);
+pub(super) struct Secrets(Redactor);
 
 impl Secrets {
     /// Every scalar under `credentials` (the context's `credentials` root).
     pub(super) fn of(credentials: Option<&Json>) -> Secrets {
-        let mut secrets = Vec::new();
+        let mut scalars = Vec::new();
         if let Some(credentials) = credentials {
-            collect_secrets(credentials, &mut secrets);
+            collect_scalars(credentials, &mut scalars);
         }
-        secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        secrets.dedup();
-        Secrets(Arc::from(secrets))
+        Secrets(Redactor::of(scalars.iter().map(String::as_str)))
     }
 
-    /// `message` with every secret replaced by [`REDACTED`].
+    /// `message` with every secret replaced by [`crate::secrets::REDACTED`].
     pub(super) fn scrub(&self, mut message: String) -> String {
-        for secret in self.0.iter() {
-            if message.contains(secret.as_str()) {
-                message = message.replace(secret.as_str(), REDACTED);
-            }
-        }
+        self.0.scrub_text(&mut message);
         message
     }
 }
 
-/// Gathers every scalar under `credentials`, in the forms an error message
-/// could carry it: raw, JSON-escaped and Rust-debug-escaped.
-fn collect_secrets(value: &Json, out: &mut Vec<String>) {
+/// Every scalar under `credentials`, as text.
+fn collect_scalars(value: &Json, out: &mut Vec<String>) {
     match value {
-        Json::String(s) if !s.is_empty() => {
-            out.push(s.clone());
-            let json = Json::String(s.clone()).to_string();
-            out.push(json[1..json.len() - 1].to_owned());
-            out.push(s.escape_debug().to_string());
-        }
+        Json::String(s) => out.push(s.clone()),
         Json::Number(n) => out.push(n.to_string()),
-        Json::Array(items) => items.iter().for_each(|v| collect_secrets(v, out)),
-        Json::Object(map) => map.values().for_each(|v| collect_secrets(v, out)),
+        Json::Array(items) => items.iter().for_each(|v| collect_scalars(v, out)),
+        Json::Object(map) => map.values().for_each(|v| collect_scalars(v, out)),
         _ => {}
     }
 }

@@ -238,9 +238,7 @@ pub fn step<'a>(run: &'a serde_json::Value, action: &str) -> Option<&'a serde_js
         .find(|s| s["action"] == action)
 }
 
-/// A client of Warden's own API, as a user's would be (not an outbound vendor call, so not one
-/// of `http_client`'s).
-#[allow(clippy::disallowed_methods)]
+/// A client of Warden's own API, as a user's would be.
 pub fn api_client() -> reqwest::Client {
-    reqwest::Client::new()
+    warden::http_client::api_client()
 }

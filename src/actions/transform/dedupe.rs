@@ -54,7 +54,7 @@ pub fn deduplicate(
 /// not a practical concern, at half the storage of the full digest.
 fn fingerprint(key: &Value) -> String {
     let digest = Sha256::digest(key.to_string().as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(&digest[..16])
 }
 
 fn read(state: Option<Value>) -> Vec<(String, i64)> {

@@ -27,14 +27,14 @@ pub struct At<'a> {
     pub step: &'a ClaimedStep,
 }
 
-/// Runs a transform. `upstream` is the step's raw input (ancestors' outputs by action id), which
-/// implode reads for the explode marks of its items.
+/// Runs a transform. `marks` are the `(guid, index)` of the upstream explode events (see
+/// [`explode_marks`]), which implode orders its items by.
 pub async fn run<S: ActionStates + Sync>(
     env: &Env<'_, S>,
     at: At<'_>,
     options: &TransformOptions,
     ctx: &Context,
-    upstream: &Map<String, Value>,
+    marks: &[(String, u64)],
     now: Millis,
     effects: &mut Effects,
 ) -> Result<Output, Error> {
@@ -95,7 +95,7 @@ pub async fn run<S: ActionStates + Sync>(
                 }
             })
         }
-        TransformOptions::Implode(o) => implode(env, at, o, ctx, upstream, now, effects).await,
+        TransformOptions::Implode(o) => implode(env, at, o, ctx, marks, now, effects).await,
     }
 }
 
@@ -107,7 +107,7 @@ async fn implode<S: ActionStates + Sync>(
     at: At<'_>,
     o: &ImplodeOptions,
     ctx: &Context,
-    upstream: &Map<String, Value>,
+    marks: &[(String, u64)],
     now: Millis,
     effects: &mut Effects,
 ) -> Result<Output, Error> {
@@ -130,11 +130,15 @@ async fn implode<S: ActionStates + Sync>(
     let mut stored = state.parsed().unwrap_or_else(|| json!({}));
     let owner = stored.get("owner").and_then(Value::as_i64);
     // The explode's own `index` for this group orders the items and is stable on redelivery.
-    let index = explode_index(upstream, &guid).ok_or_else(|| {
-        Error::permanent(format!(
+    let index = marks
+        .iter()
+        .find(|(g, _)| *g == guid)
+        .map(|(_, i)| *i)
+        .ok_or_else(|| {
+            Error::permanent(format!(
             "no upstream explode event has guid `{guid}`: point `guid_path` at an explode's `guid`"
         ))
-    })?;
+        })?;
     let (group, event) = implode_add(stored.get("group").cloned(), index, item, size);
     stored["group"] = group;
     if owner.is_none() {
@@ -157,12 +161,17 @@ async fn implode<S: ActionStates + Sync>(
     }
 }
 
-/// The `index` of the upstream explode event whose `guid` is `guid`.
-fn explode_index(upstream: &Map<String, Value>, guid: &str) -> Option<u64> {
+/// `(guid, index)` of every upstream explode event in a step's raw input.
+pub fn explode_marks(upstream: &Map<String, Value>) -> Vec<(String, u64)> {
     upstream
         .values()
-        .find(|v| v.get("guid").and_then(Value::as_str) == Some(guid))
-        .and_then(|v| v.get("index")?.as_u64())
+        .filter_map(|v| {
+            Some((
+                v.get("guid")?.as_str()?.to_owned(),
+                v.get("index")?.as_u64()?,
+            ))
+        })
+        .collect()
 }
 
 /// One key of an action's state as read, to be written back with a compare-and-set.

@@ -108,7 +108,7 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
         args.clients,
         args.match_every
     );
-    let client = super::load_client();
+    let client = crate::http_client::api_client();
     let started = Instant::now();
     let mut clients = JoinSet::new();
     for c in 0..args.clients {

@@ -217,18 +217,6 @@ pub fn bench_settings(url: &str, definitions: Definitions, concurrency: usize) -
     }
 }
 
-/// A load generator's client of Warden's API (not an outbound vendor call).
-#[allow(clippy::disallowed_methods)]
-pub fn load_client() -> reqwest::Client {
-    reqwest::Client::new()
-}
-
-/// A builder for a load generator's client of Warden's API.
-#[allow(clippy::disallowed_methods)]
-pub fn load_client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-}
-
 /// A Panther-like alert (≈ 700 bytes of JSON), unique per `n`.
 pub fn panther_alert(n: u64) -> Value {
     let id = uuid::Uuid::now_v7().simple().to_string();

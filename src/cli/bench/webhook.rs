@@ -186,7 +186,7 @@ fn generate(url: &str, rate: u32, seconds: u32) -> anyhow::Result<Load> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let client = super::load_client_builder()
+        let client = crate::http_client::api_client_builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()?;

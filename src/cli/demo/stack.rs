@@ -105,7 +105,7 @@ impl Stack {
             detector: app.detector,
             address,
             server,
-            http: api_client(),
+            http: crate::http_client::api_client(),
             api_token,
             webhook_secret,
         })
@@ -225,13 +225,6 @@ impl Stack {
         self.engine.store.close().await;
         self.sims.shutdown().await;
     }
-}
-
-/// The stack's own client of Warden's API, as a user's would be: not an outbound vendor call, so
-/// not one of `http_client`'s.
-#[allow(clippy::disallowed_methods)]
-fn api_client() -> reqwest::Client {
-    reqwest::Client::new()
 }
 
 /// The values of the buttons in Block Kit `blocks`.

@@ -280,7 +280,7 @@ fn okta_error(body: &[u8], token: &str) -> (String, String) {
             (String::new(), text.trim().chars().take(200).collect())
         }
     };
-    let scrub = |text: String| text.replace(token, "[redacted]");
+    let scrub = |text: String| text.replace(token, crate::secrets::REDACTED);
     (scrub(code), scrub(summary))
 }
 

@@ -5,14 +5,11 @@ use super::{batch, complete, ClaimedStep, Completed, Completion, Queue, StepInpu
 use crate::run::{Millis, StepState};
 use crate::store::connection::SqlStore;
 use crate::store::runs::{event_record, EventRecord, EVENT_COLUMNS};
-use crate::store::sql::{in_list, parse_json, Claim, ROWS_PER_STATEMENT};
+use crate::store::sql::{in_list, parse_json, Claim, OPEN, ROWS_PER_STATEMENT};
 use crate::store::Result;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-
-/// Open step states, as the partial index `steps_due` lists them.
-const OPEN: &str = "state IN ('pending', 'running', 'waiting')";
 
 /// A [`ClaimedStep`]'s columns.
 const CLAIMED_COLUMNS: &str = "id, run_id, story_id, story_version, run_started_at, action_id,
@@ -130,7 +127,10 @@ impl Queue for SqlStore {
     async fn step_inputs(&self, steps: &[ClaimedStep]) -> Result<Vec<StepInput>> {
         let mut by_event: std::collections::HashMap<i64, serde_json::Map<String, Value>> =
             std::collections::HashMap::new();
-        let events: Vec<i64> = steps.iter().filter_map(|s| s.input_event_id).collect();
+        // Steps of a fan-out share their input event: walk each ancestry once.
+        let mut events: Vec<i64> = steps.iter().filter_map(|s| s.input_event_id).collect();
+        events.sort_unstable();
+        events.dedup();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             // Walk up every input event's ancestry at once; per origin, nearer events overwrite
             // farther ones.

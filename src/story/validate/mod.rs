@@ -184,5 +184,5 @@ fn union<'a>(own: &BTreeSet<String>, more: impl Iterator<Item = &'a str>) -> BTr
 
 /// A story's version: the first 8 bytes of its source's SHA-256, in hex.
 fn hex_prefix(bytes: &[u8]) -> String {
-    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(&bytes[..8])
 }

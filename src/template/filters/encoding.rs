@@ -42,5 +42,5 @@ pub(super) fn b64decode(text: &str) -> Result<String, Error> {
 /// `text | sha256`: lowercase hex SHA-256 of the UTF-8 bytes.
 pub(super) fn sha256(value: &Value) -> Result<String, Error> {
     let digest = Sha256::digest(bytes_of("sha256", value)?);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hex::hex(&digest))
 }

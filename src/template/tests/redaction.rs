@@ -1,7 +1,7 @@
 //! Contexts and redaction: credential values never appear in an error.
 
 use super::*;
-use crate::template::redaction::REDACTED;
+use crate::secrets::REDACTED;
 use serde_json::json;
 
 /// A field whose error quotes the token (the regex filter quotes its
