@@ -79,6 +79,8 @@ fn pure_parts_use_no_io_crate() {
         "detect/alerting",
         "ratelimit",
         "backoff",
+        "pattern",
+        "hex",
     ] {
         assert_free_of(dir, &IO_CRATES);
     }

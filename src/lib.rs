@@ -17,6 +17,7 @@ pub mod escape;
 pub mod hex;
 pub mod http_client;
 pub mod metrics;
+pub mod pattern;
 pub mod ratelimit;
 pub mod retention;
 pub mod run;

@@ -19,89 +19,72 @@ pub fn new_run_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Where a step is in its life. Pending, running and waiting steps are *open*: the run is not
-/// finished while it has any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StepState {
-    /// Ready to run at its due time.
-    Pending,
-    /// Leased by a worker until its due time; after that anyone may re-claim it.
-    Running,
-    /// Parked until its due time or until something wakes it (a prompt answer, a child run).
-    Waiting,
-    /// Done; its events were emitted.
-    Succeeded,
-    /// Done without its events; the failure was recorded (and sent along `.failure` links).
-    Failed,
-    /// Done with nothing to do (a duplicate, an implode already flushed).
-    Skipped,
-}
-
-impl StepState {
-    /// Every state, for metrics.
-    pub const ALL: [StepState; 6] = [
-        StepState::Pending,
-        StepState::Running,
-        StepState::Waiting,
-        StepState::Succeeded,
-        StepState::Failed,
-        StepState::Skipped,
-    ];
-
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Running => "running",
-            StepState::Waiting => "waiting",
-            StepState::Succeeded => "succeeded",
-            StepState::Failed => "failed",
-            StepState::Skipped => "skipped",
+/// Defines a record state: a closed set of names stored as text.
+macro_rules! stored_state {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
         }
-    }
 
-    /// Reads a stored name.
-    pub fn parse(text: &str) -> Option<StepState> {
-        StepState::ALL.into_iter().find(|s| s.as_str() == text)
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and displayed name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Reads a stored name.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+stored_state! {
+    /// Where a step is in its life. Pending, running and waiting steps are *open*: the run is not
+    /// finished while it has any.
+    StepState {
+        /// Ready to run at its due time.
+        Pending => "pending",
+        /// Leased by a worker until its due time; after that anyone may re-claim it.
+        Running => "running",
+        /// Parked until its due time or until something wakes it (a prompt answer, a child run).
+        Waiting => "waiting",
+        /// Done; its events were emitted.
+        Succeeded => "succeeded",
+        /// Done without its events; the failure was recorded (and sent along `.failure` links).
+        Failed => "failed",
+        /// Done with nothing to do (a duplicate, an implode already flushed).
+        Skipped => "skipped",
     }
 }
 
-/// A run's status as the API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunStatus {
-    /// Some step is pending or running.
-    Running,
-    /// Every open step is waiting (a prompt, a delay, a child run).
-    Waiting,
-    /// No open steps and no unhandled failure.
-    Succeeded,
-    /// No open steps, and some step failed with no `.failure` link to take it.
-    Failed,
+stored_state! {
+    /// A run's status as the API reports it.
+    RunStatus {
+        /// Some step is pending or running.
+        Running => "running",
+        /// Every open step is waiting (a prompt, a delay, a child run).
+        Waiting => "waiting",
+        /// No open steps and no unhandled failure.
+        Succeeded => "succeeded",
+        /// No open steps, and some step failed with no `.failure` link to take it.
+        Failed => "failed",
+    }
 }
 
 impl RunStatus {
-    const ALL: [RunStatus; 4] = [
-        RunStatus::Running,
-        RunStatus::Waiting,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-    ];
-
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Waiting => "waiting",
-            RunStatus::Succeeded => "succeeded",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(text: &str) -> Option<RunStatus> {
-        RunStatus::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// Whether the run is over.
     pub fn is_finished(self) -> bool {
         matches!(self, RunStatus::Succeeded | RunStatus::Failed)
@@ -207,35 +190,6 @@ impl StepEnd {
             StepEnd::Wait { .. } => StepState::Waiting,
         }
     }
-}
-
-/// Defines a record state: a closed set of names stored as text.
-macro_rules! stored_state {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)+ }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($(#[$vdoc])* $variant,)+
-        }
-
-        impl $name {
-            /// The stored and displayed name.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-
-            /// Reads a stored name.
-            pub fn parse(text: &str) -> Option<$name> {
-                match text {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
 }
 
 stored_state! {

@@ -5,8 +5,8 @@
 //! would: `"5"` equals `5`, `true` equals `"true"`, and a list `value` means "any of these".
 
 use super::{render, render_dynamic, Error};
+use crate::pattern::{compile_regex, regex_error_summary};
 use crate::story::kinds::trigger::{RuleKind, TriggerOptions};
-use crate::story::value::{compile_regex, regex_error_summary};
 use crate::template::Context;
 use serde_json::{json, Value};
 use std::cmp::Ordering;

@@ -47,6 +47,14 @@ impl ApiError {
         )
     }
 
+    /// A 503 `busy` with `Retry-After: seconds`: a shared budget is spent for now.
+    pub fn busy(message: impl Into<String>, seconds: u16) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+        }
+    }
+
     /// A 503 `unavailable` with `Retry-After`: the database cannot be reached now, nothing of the
     /// request was kept, and the same request may be sent again.
     pub fn unavailable() -> ApiError {

@@ -46,16 +46,11 @@ pub(super) async fn ingest(
             Some(state.decompression.clone()),
         )
         .await;
-    if let Err(IngestError::Body(BodyError::Busy)) = &ingested {
-        tracing::warn!("The decompression budget is spent: answering 503.");
-        let busy = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            BodyError::Busy.to_string(),
-        );
-        return Ok(([(header::RETRY_AFTER, "2")], busy).into_response());
-    }
     let report = ingested.map_err(|error| match error {
+        IngestError::Body(BodyError::Busy) => {
+            tracing::warn!("The decompression budget is spent: answering 503.");
+            ApiError::busy(BodyError::Busy.to_string(), 2)
+        }
         IngestError::BadLogType(_) => {
             ApiError::new(StatusCode::NOT_FOUND, "unknown_log_type", error.to_string())
         }

@@ -60,6 +60,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct PublicReads {
     slots: Arc<Semaphore>,
+    /// One WARN per burst of refusals, not one per refused request.
+    saturation: Arc<std::sync::Mutex<server::Saturation>>,
 }
 
 impl PublicReads {
@@ -72,6 +74,7 @@ impl PublicReads {
     pub fn new(max: usize) -> PublicReads {
         PublicReads {
             slots: Arc::new(Semaphore::new(max.max(1))),
+            saturation: Arc::default(),
         }
     }
 }
@@ -147,16 +150,15 @@ async fn limit_public_reads(
 ) -> Response {
     let slots = state.public_reads.slots.clone();
     let Ok(Ok(slot)) = tokio::time::timeout(PublicReads::WAIT, slots.acquire_owned()).await else {
-        tracing::warn!(
-            route = %request.uri().path().split('/').nth(1).unwrap_or_default(),
-            "Every public request slot is taken: answering 503."
-        );
-        let busy = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many requests in progress; retry shortly",
-        );
-        return ([(header::RETRY_AFTER, "1")], busy).into_response();
+        let new_burst = (state.public_reads.saturation.lock())
+            .map_or(true, |mut s| s.at_limit(tokio::time::Instant::now()));
+        if new_burst {
+            tracing::warn!(
+                route = %request.uri().path().split('/').nth(1).unwrap_or_default(),
+                "Every public request slot is taken: answering 503 (logged once per burst)."
+            );
+        }
+        return ApiError::busy("too many requests in progress; retry shortly", 1).into_response();
     };
     let response = next.run(request).await;
     drop(slot);

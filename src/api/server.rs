@@ -402,7 +402,7 @@ impl http_body::Body for EndsRequest {
 /// every time the limit is hit with less than [`Saturation::QUIET`] between one and the next
 /// (under a flood, slots free up every header timeout and fill again at once).
 #[derive(Debug, Default)]
-struct Saturation {
+pub(super) struct Saturation {
     last_hit: Option<Instant>,
 }
 
@@ -410,7 +410,7 @@ impl Saturation {
     const QUIET: Duration = Duration::from_secs(60);
 
     /// The limit is reached at `now`; true when this starts a burst.
-    fn at_limit(&mut self, now: Instant) -> bool {
+    pub(super) fn at_limit(&mut self, now: Instant) -> bool {
         let new_burst = self
             .last_hit
             .is_none_or(|last| now.saturating_duration_since(last) >= Saturation::QUIET);

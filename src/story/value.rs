@@ -308,38 +308,6 @@ pub struct Pattern {
     pub regex: regex::Regex,
 }
 
-/// Compiled regexes are capped so a hostile pattern cannot take the runner's memory.
-pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// The longest pattern compiled: parsing happens before `size_limit` applies, and a
-/// multi-megabyte literal takes seconds and gigabytes to parse.
-pub const MAX_REGEX_BYTES: usize = 16 * 1024;
-
-/// Compiles a pattern with the story size limits; `case_insensitive` as Tines' trigger rules are.
-pub fn compile_regex(source: &str, case_insensitive: bool) -> Result<regex::Regex, regex::Error> {
-    if source.len() > MAX_REGEX_BYTES {
-        return Err(regex::Error::Syntax(format!(
-            "error: the pattern is {} bytes, longer than the {MAX_REGEX_BYTES}-byte limit",
-            source.len()
-        )));
-    }
-    regex::RegexBuilder::new(source)
-        .case_insensitive(case_insensitive)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-}
-
-/// The first line of a regex error, which says what is wrong without the ASCII-art arrow.
-pub fn regex_error_summary(error: &regex::Error) -> String {
-    let text = error.to_string();
-    text.lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .map(|l| l.trim_start_matches("error:").trim().to_owned())
-        .unwrap_or(text)
-}
-
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Pattern({:?})", self.source)
@@ -355,7 +323,7 @@ impl PartialEq for Pattern {
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let written = Spanned::<String>::deserialize(deserializer)?;
-        match compile_regex(&written.value, false) {
+        match crate::pattern::compile_regex(&written.value, false) {
             Ok(regex) => Ok(Pattern {
                 source: written.value,
                 span: written.span,
@@ -365,7 +333,7 @@ impl<'de> Deserialize<'de> for Pattern {
                 Code::BadRegex,
                 format_args!(
                     "invalid regular expression: {}",
-                    regex_error_summary(&error)
+                    crate::pattern::regex_error_summary(&error)
                 ),
                 "regexes use Rust `regex` syntax (no look-around or back-references)",
             )),
@@ -445,20 +413,6 @@ impl JsonSchema for StatusList {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_pattern_over_the_length_limit_is_refused_before_it_is_parsed() {
-        let long = "a".repeat(MAX_REGEX_BYTES + 1);
-        let error = compile_regex(&long, false).unwrap_err();
-        assert_eq!(
-            regex_error_summary(&error),
-            format!(
-                "the pattern is {} bytes, longer than the {MAX_REGEX_BYTES}-byte limit",
-                long.len()
-            )
-        );
-        assert!(compile_regex(&"a".repeat(MAX_REGEX_BYTES), false).is_ok());
-    }
 
     #[test]
     fn durations_accept_units_and_compounds() {

@@ -21,7 +21,7 @@ use harness::{
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::TestDb;
+use support::{each_backend, TestDb};
 use warden::run::{RunStatus, StepState};
 use warden::store::{NewRun, Queue, RunCreated, RunFilter, Runs, SqlStore, Versions};
 use warden::story::LinkKind;
@@ -238,10 +238,11 @@ async fn check_flow(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_loses_no_run_and_completes_no_step_twice() {
-    for db in TestDb::all().await {
+    each_backend(|db| async move {
         killed_server(&db).await;
-        db.drop_db().await;
-    }
+        db
+    })
+    .await;
 }
 
 async fn killed_server(db: &TestDb) {
@@ -298,10 +299,11 @@ async fn killed_server(db: &TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_graceful_shutdown_drains_in_flight_steps() {
-    for db in TestDb::all().await {
+    each_backend(|db| async move {
         graceful_shutdown(&db).await;
-        db.drop_db().await;
-    }
+        db
+    })
+    .await;
 }
 
 async fn graceful_shutdown(db: &TestDb) {

@@ -128,8 +128,14 @@ async fn an_echoing_vendor_and_a_repeated_url_secret_leave_no_credential_stored(
             "the scan reads the stored events"
         );
         assert!(
-            store.contains("[redacted]"),
+            store.contains("Bearer [redacted]"),
             "the echo was stored, scrubbed"
+        );
+        // The refused request's error keeps the vendor's answer, scrubbed too.
+        assert!(shown.contains("you sent [redacted]"), "{run:#}");
+        assert!(
+            store.contains("you sent [redacted]"),
+            "the error was stored, scrubbed"
         );
         let log = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
         assert!(log.contains("warden"), "logs are captured");

@@ -2,7 +2,8 @@
 
 use super::check::{check_non_empty, out_of_range, CheckContext};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::story::value::{compile_regex, regex_error_summary, Dynamic, Template};
+use crate::pattern::{compile_regex, regex_error_summary};
+use crate::story::value::{Dynamic, Template};
 use crate::yaml::Spanned;
 use schemars::JsonSchema;
 use serde::Deserialize;

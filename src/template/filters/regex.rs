@@ -12,9 +12,6 @@ use super::{charge, fail};
 
 /// Longest regex pattern accepted, in bytes.
 const MAX_PATTERN_LEN: usize = 4096;
-/// Limit on a compiled regex (and on its lazy DFA cache), so a hostile
-/// pattern such as `\w{1000}{1000}` fails instead of eating memory.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Compiled regexes kept; the cache is cleared when full, which keeps it
 /// bounded without bookkeeping (stories use a handful of patterns).
 pub(super) const REGEX_CACHE_CAP: usize = 64;
@@ -40,24 +37,14 @@ fn regex(filter: &str, pattern: &str) -> Result<Regex, Error> {
             "{filter}: pattern is longer than {MAX_PATTERN_LEN} bytes"
         )));
     }
-    let compiled = regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| {
-            let why = match e {
-                regex::Error::CompiledTooBig(_) => "it compiles too large".to_owned(),
-                other => other
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim()
-                    .trim_start_matches("error: ")
-                    .to_owned(),
-            };
-            fail(format!("{filter}: invalid pattern `{pattern}`: {why}"))
-        })?;
+    // The one builder and its size limits (a hostile `\w{1000}{1000}` fails, not eats memory).
+    let compiled = crate::pattern::compile_regex(pattern, false).map_err(|e| {
+        let why = match e {
+            regex::Error::CompiledTooBig(_) => "it compiles too large".to_owned(),
+            other => crate::pattern::regex_error_summary(&other),
+        };
+        fail(format!("{filter}: invalid pattern `{pattern}`: {why}"))
+    })?;
     let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
     if map.len() >= REGEX_CACHE_CAP {
         map.clear();

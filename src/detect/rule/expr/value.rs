@@ -40,7 +40,7 @@ impl Compiler<'_> {
             Kind::Ordered(order) => Test::Ordered(order, self.number(name, value)?),
             Kind::Regex => {
                 let source = text(self)?;
-                match crate::story::value::compile_regex(&source, false) {
+                match crate::pattern::compile_regex(&source, false) {
                     Ok(regex) => Test::Regex(regex),
                     Err(error) => {
                         self.push(
@@ -49,7 +49,7 @@ impl Compiler<'_> {
                                 value.span,
                                 format!(
                                     "invalid regex `{source}`: {}",
-                                    crate::story::value::regex_error_summary(&error)
+                                    crate::pattern::regex_error_summary(&error)
                                 ),
                             )
                             .with_hint("Rust regex syntax: no look-around or backreferences; `(?i)` ignores case"),
