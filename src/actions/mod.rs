@@ -54,6 +54,8 @@ pub struct Effects {
     pub start_runs: Vec<NewRun>,
     /// Waiting steps to wake.
     pub wake_steps: Vec<i64>,
+    /// Paths of event data the step's templates found missing (rendered empty).
+    pub missing_data: Vec<String>,
 }
 
 /// What an action may use beyond its options and template context. `S` is the store: each kind

@@ -118,6 +118,7 @@ fn step_json(step: &StepRecord) -> Value {
         "due_at": rfc3339(step.due_at),
         "created_at": rfc3339(step.created_at),
         "finished_at": step.finished_at.map(rfc3339),
+        "missing_data": step.missing_data,
     })
 }
 

@@ -55,7 +55,12 @@ pub fn context(engine: &Engine, story: &Story, step: &ClaimedStep, input: StepIn
             .filter_map(|(k, r)| Some((k.value.as_str(), r.default.as_deref()?)))
     });
     roots.insert("resources".into(), engine.secrets.resources_json(defaults));
-    Context::new(roots)
+    let ctx = Context::new(roots);
+    if story.strict_data {
+        ctx
+    } else {
+        ctx.tolerating_missing_data()
+    }
 }
 
 /// Runs the action of `step` once, on its input.
@@ -106,6 +111,7 @@ pub async fn execute(
             send_to_story::run(env, options, step, ctx, now, &mut effects).await
         }
     };
+    effects.missing_data = ctx.missing_data();
     scrub(&engine.secrets, result, effects)
 }
 

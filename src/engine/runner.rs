@@ -540,6 +540,7 @@ async fn commit(
         state_write: effects.state_write,
         start_runs: effects.start_runs,
         wake_steps: effects.wake_steps,
+        missing_data: effects.missing_data,
         ..Completion::new(step, end)
     };
     let (reply, answer) = oneshot::channel();

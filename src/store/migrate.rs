@@ -44,6 +44,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0005_retention.sql"),
         postgres: include_str!("../../migrations/postgres/0005_retention.sql"),
     },
+    Migration {
+        version: 6,
+        name: "missing_data",
+        sqlite: include_str!("../../migrations/sqlite/0006_missing_data.sql"),
+        postgres: include_str!("../../migrations/postgres/0006_missing_data.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

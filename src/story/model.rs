@@ -20,6 +20,9 @@ pub struct Story {
     pub credentials: Vec<String>,
     /// Resources the story declares.
     pub resources: Vec<String>,
+    /// `strict_data: true`: a template reading missing event data fails its step; by default
+    /// missing data renders empty and the step records the paths.
+    pub strict_data: bool,
     /// The actions in source order; links refer to them by index.
     pub actions: Vec<Action>,
     /// The YAML it was read from, kept so a run can pin this exact version.

@@ -16,6 +16,8 @@ pub struct StoryHeader {
     pub credentials: Option<crate::yaml::Entries<String>>,
     /// Resources the story uses directly, with what each holds.
     pub resources: Option<crate::yaml::Entries<String>>,
+    /// Reading missing event data fails the step instead of rendering empty.
+    pub strict_data: Option<bool>,
     /// Read separately, action by action.
     #[allow(dead_code)]
     pub actions: IgnoredAny,

@@ -57,6 +57,11 @@ pub fn story_schema(integrations: &BTreeMap<String, Arc<Integration>>) -> Value 
                 "description": "Resources the story uses directly (name: what it holds). Values come from WARDEN_RESOURCE_<NAME> or the resources file.",
                 "additionalProperties": { "type": "string" }
             },
+            "strict_data": {
+                "type": "boolean",
+                "default": false,
+                "description": "A template that reads missing event data fails its step. By default missing data renders empty (null for a whole-field expression) and the step records the missing paths; `| required` makes one field strict."
+            },
             "actions": {
                 "type": "object",
                 "description": "The actions, keyed by snake_case id.",

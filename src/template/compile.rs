@@ -102,7 +102,7 @@ fn has_markup(source: &str) -> bool {
 
 /// If the trimmed source is exactly one `{{ expr }}` (whitespace-control
 /// marks allowed), returns the byte offset of `expr` and `expr` itself.
-fn single_expression(source: &str) -> Option<(usize, &str)> {
+pub(super) fn single_expression(source: &str) -> Option<(usize, &str)> {
     let trimmed = source.trim();
     let mut offset = source.len() - source.trim_start().len() + 2;
     let mut inner = trimmed.strip_prefix("{{")?.strip_suffix("}}")?;

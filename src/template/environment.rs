@@ -7,7 +7,7 @@ use minijinja::value::{Value as MjValue, ValueKind};
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior};
 
 use super::filters::markup::{escape_slack, printed};
-use super::value::to_json;
+use super::value::{to_json, Undefined};
 use super::{filters, FUEL};
 
 /// The name a template is parsed under to render as Slack mrkdwn: every `{{ }}` output is
@@ -19,16 +19,23 @@ pub(super) const SLACK_MRKDWN: &str = "<slack mrkdwn>";
 const SLACK_FORMAT: &str = "slack";
 
 static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+static TOLERANT_ENV: OnceLock<Environment<'static>> = OnceLock::new();
 
-/// The process-wide environment; `'static` so compiled expressions can be
-/// stored in the story model without lifetimes.
+/// The process-wide environment, strict about undefined values; `'static` so compiled
+/// expressions can be stored in the story model without lifetimes.
 pub(super) fn env() -> &'static Environment<'static> {
-    ENV.get_or_init(build_env)
+    ENV.get_or_init(|| build_env(UndefinedBehavior::Strict))
 }
 
-fn build_env() -> Environment<'static> {
+/// The same environment where a missing attribute of data reads as undefined, printed empty
+/// (Tines' behaviour). Only used to render again a field that met missing data in [`env`].
+pub(super) fn tolerant_env() -> &'static Environment<'static> {
+    TOLERANT_ENV.get_or_init(|| build_env(UndefinedBehavior::Chainable))
+}
+
+fn build_env(undefined: UndefinedBehavior) -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_undefined_behavior(undefined);
     env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|name| {
         if name == SLACK_MRKDWN {
@@ -67,7 +74,7 @@ fn format_output(
             return write!(out, "{}", value.as_str().unwrap_or_default())
                 .map_err(minijinja::Error::from);
         }
-        let text = escape_slack(&printed(value)?);
+        let text = escape_slack(&printed(value, Undefined::of(state))?);
         return out.write_str(&text).map_err(minijinja::Error::from);
     }
     match value.kind() {
@@ -76,7 +83,7 @@ fn format_output(
         | ValueKind::Seq
         | ValueKind::Map
         | ValueKind::Iterable => {
-            let json = to_json(value)?;
+            let json = to_json(value, Undefined::of(state))?;
             write!(out, "{json}").map_err(minijinja::Error::from)
         }
         _ => minijinja::escape_formatter(out, state, value),

@@ -2,13 +2,34 @@
 //! what `| json` and `| jsonpath` read.
 
 use minijinja::value::{Value as MjValue, ValueKind};
-use minijinja::ErrorKind;
+use minijinja::{ErrorKind, State, UndefinedBehavior};
 use serde_json::{Map, Value as Json};
 
+/// What [`to_json`] makes of an undefined value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Undefined {
+    /// An error: strict rendering must not turn a typo into `null`.
+    Fails,
+    /// `null`: missing data, rendered again tolerantly.
+    IsNull,
+}
+
+impl Undefined {
+    /// What the environment rendering `state` wants.
+    pub(super) fn of(state: &State) -> Undefined {
+        if state.undefined_behavior() == UndefinedBehavior::Strict {
+            Undefined::Fails
+        } else {
+            Undefined::IsNull
+        }
+    }
+}
+
 /// Converts a minijinja value to JSON; an undefined value anywhere inside is
-/// an error, since strict mode must not turn a typo into `null`.
-pub(super) fn to_json(value: &MjValue) -> Result<Json, minijinja::Error> {
+/// an error or `null`, as `undefined` says.
+pub(super) fn to_json(value: &MjValue, undefined: Undefined) -> Result<Json, minijinja::Error> {
     Ok(match value.kind() {
+        ValueKind::Undefined if undefined == Undefined::IsNull => Json::Null,
         ValueKind::Undefined => return Err(ErrorKind::UndefinedError.into()),
         ValueKind::None => Json::Null,
         ValueKind::Bool => Json::Bool(value.is_true()),
@@ -20,13 +41,13 @@ pub(super) fn to_json(value: &MjValue) -> Result<Json, minijinja::Error> {
         ValueKind::Seq | ValueKind::Iterable => Json::Array(
             value
                 .try_iter()?
-                .map(|item| to_json(&item))
+                .map(|item| to_json(&item, undefined))
                 .collect::<Result<_, _>>()?,
         ),
         ValueKind::Map => {
             let mut map = Map::new();
             for key in value.try_iter()? {
-                let item = to_json(&value.get_item(&key)?)?;
+                let item = to_json(&value.get_item(&key)?, undefined)?;
                 let key = key.as_str().map_or_else(|| key.to_string(), str::to_owned);
                 map.insert(key, item);
             }

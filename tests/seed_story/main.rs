@@ -236,6 +236,14 @@ async fn panthers_example_and_test_alerts_are_accepted() {
             let run = h.run(&run["id"]).await;
             assert_eq!(run["status"], "succeeded", "{run:#}");
             assert_eq!(actions(&run), ["receive_alert", "has_client_ip"]);
+            // No client IP to read: the trigger saw it empty, and says what was missing.
+            let missing = &step(&run, "has_client_ip").unwrap()["missing_data"];
+            assert!(
+                missing[0]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("receive_alert.body.alertContext")),
+                "{missing}"
+            );
         }
         assert!(h.stack.sims.requests().is_empty(), "no vendor is called");
 
@@ -398,6 +406,64 @@ async fn a_hostile_display_name_reaches_slack_and_thehive_escaped() {
         db
     })
     .await;
+}
+
+/// Issue 15: Okta leaves `client.geographicalContext` null for many clients, and other events
+/// lack it. The run still asks the user (the place shown as unknown) and the denied grant is
+/// contained; where the field is absent, the step records the missing path.
+#[tokio::test]
+async fn a_client_without_geography_is_still_triaged() {
+    each_backend(|db| async move {
+        let event = seed_event_with(|e| {
+            e["client"]
+                .as_object_mut()
+                .unwrap()
+                .remove("geographicalContext");
+        });
+        let ask_user = triage_and_deny(&db, &event).await;
+        assert_eq!(
+            ask_user["missing_data"],
+            serde_json::json!(["receive_alert.body.alertContext.client.geographicalContext"]),
+            "{ask_user:#}"
+        );
+        db
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_with_null_geography_is_still_triaged() {
+    each_backend(|db| async move {
+        let event = seed_event_with(|e| e["client"]["geographicalContext"] = Value::Null);
+        triage_and_deny(&db, &event).await;
+        db
+    })
+    .await;
+}
+
+/// Ingests `event`, checks the user is asked with the place unknown, denies, checks the run is
+/// contained; returns `ask_user`'s step.
+async fn triage_and_deny(db: &TestDb, event: &str) -> Value {
+    let h = Harness::start(db, calm()).await;
+    let run = h.ingest_event(event).await;
+    let message = h.stack.open_prompt().expect("the user is asked on Slack");
+    assert!(message.text.contains(SEED_CLIENT_IP), "{}", message.text);
+    assert!(
+        message.text.contains("(unknown city, unknown country)"),
+        "{}",
+        message.text
+    );
+    h.answer("denied").await;
+    let detail = h.run(&run["id"]).await;
+    assert_eq!(detail["status"], "succeeded", "{detail:#}");
+    assert!(output(&detail, "lock_user").is_some(), "{detail:#}");
+    assert!(output(&detail, "open_case").is_some(), "{detail:#}");
+    assert_eq!(
+        step(&detail, "vt_lookup").unwrap()["missing_data"],
+        serde_json::json!([])
+    );
+    h.stop().await;
+    step(&detail, "ask_user").unwrap().clone()
 }
 
 /// Ingests the seed event with the grant's target id set to `id`, denies, and returns the paths

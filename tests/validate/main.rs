@@ -5,6 +5,7 @@
 
 mod fuzz;
 mod templates;
+mod tines_spelling;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -94,15 +94,17 @@ async fn fence(
             add(&mut args, c.lease_token)?;
             add(&mut args, state.as_str())?;
             add(&mut args, error.as_ref().map(|e| e.to_string()))?;
+            add(&mut args, c.missing_data_json())?;
         }
         let sql = format!(
-            "WITH v (id, token, state, error) AS (VALUES {})
+            "WITH v (id, token, state, error, missing_data) AS (VALUES {})
              UPDATE steps SET state = v.state, error = v.error, wait = NULL, lease_owner = NULL,
-                              updated_at = $1, finished_at = $1
+                              updated_at = $1, finished_at = $1,
+                              missing_data = COALESCE(v.missing_data, steps.missing_data)
              FROM v
              WHERE steps.id = v.id AND steps.lease_token = v.token AND steps.state = 'running'
              RETURNING steps.id, steps.lease_token",
-            placeholders(chunk.len(), 4, 2)
+            placeholders(chunk.len(), 5, 2)
         );
         for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
             recorded.insert((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));

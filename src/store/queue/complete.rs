@@ -11,12 +11,14 @@ use crate::store::Result;
 use sqlx::AnyConnection;
 
 /// An `UPDATE` of a step that holds its lease: `$4` is the step, `$5` the token it was claimed
-/// with. A step whose lease was taken over matches nothing (the fencing check).
+/// with, `$6` the missing data it found (NULL keeps what is recorded). A step whose lease was
+/// taken over matches nothing (the fencing check).
 macro_rules! fenced {
     ($set:literal) => {
         concat!(
             "UPDATE steps SET ",
             $set,
+            ", missing_data = COALESCE($6, missing_data)",
             " WHERE id = $4 AND lease_token = $5 AND state = 'running'"
         )
     };
@@ -76,6 +78,7 @@ async fn record(
     .bind(now)
     .bind(c.step_id)
     .bind(c.lease_token)
+    .bind(c.missing_data_json())
     .execute(&mut *conn)
     .await?
     .rows_affected()

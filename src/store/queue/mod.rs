@@ -83,6 +83,9 @@ pub struct Completion {
     pub start_runs: Vec<NewRun>,
     /// Waiting steps to wake now (an implode group that filled).
     pub wake_steps: Vec<i64>,
+    /// Paths of event data its templates found missing (kept on the step; none keeps what an
+    /// earlier execution recorded).
+    pub missing_data: Vec<String>,
 }
 
 impl Completion {
@@ -101,7 +104,13 @@ impl Completion {
             state_write: None,
             start_runs: Vec::new(),
             wake_steps: Vec::new(),
+            missing_data: Vec::new(),
         }
+    }
+
+    /// [`Completion::missing_data`] as stored: a JSON array, or NULL when there is none.
+    pub(super) fn missing_data_json(&self) -> Option<String> {
+        (!self.missing_data.is_empty()).then(|| Value::from(self.missing_data.clone()).to_string())
     }
 }
 

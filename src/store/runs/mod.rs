@@ -98,6 +98,8 @@ pub struct StepRecord {
     pub created_at: Millis,
     /// Finished, when it has.
     pub finished_at: Option<Millis>,
+    /// Paths of event data its templates found missing and rendered empty.
+    pub missing_data: Vec<String>,
 }
 
 /// An event as shown.
@@ -171,7 +173,7 @@ const RUN_COLUMNS: &str = concat!(
 /// A [`StepRecord`]'s columns.
 const STEP_COLUMNS: &str =
     "id, action_id, state, attempt, lost_leases, input_event_id, error, due_at, created_at,
-     finished_at";
+     finished_at, missing_data";
 
 /// An [`EventRecord`]'s columns.
 pub(super) const EVENT_COLUMNS: &str =
@@ -287,6 +289,7 @@ fn step_record(row: &AnyRow) -> Result<StepRecord> {
         due_at: row.try_get("due_at")?,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
+        missing_data: parse_json(row.try_get("missing_data")?)?.unwrap_or_default(),
     })
 }
 

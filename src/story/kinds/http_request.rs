@@ -19,7 +19,7 @@ pub const MAX_HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 pub struct HttpRequestOptions {
     /// The URL, usually built from a resource: `"{{ resources.thehive_url }}/api/v1/case"`.
     pub url: Template,
-    /// HTTP method. Default `GET`.
+    /// HTTP method, in any case (`post`, as Tines exports write it). Default `GET`.
     #[serde(default)]
     pub method: HttpMethod,
     /// Query parameters, added to any already in the URL and URL-encoded.
@@ -27,9 +27,11 @@ pub struct HttpRequestOptions {
     /// Request headers.
     pub headers: Option<Entries<Template>>,
     /// Request body, built structurally (never by string concatenation) and encoded by
-    /// `content_type`.
+    /// `content_type`. Tines' `payload` is accepted.
+    #[serde(alias = "payload")]
     pub body: Option<Dynamic>,
-    /// How `body` is encoded. Default `json`.
+    /// How `body` is encoded. Default `json`; Tines' `application_json` and MIME types are
+    /// accepted.
     #[serde(default)]
     pub content_type: ContentType,
     /// HTTP basic authentication.
@@ -142,8 +144,8 @@ fn first_span(value: &Dynamic) -> Option<Span> {
     span
 }
 
-/// An HTTP method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+/// An HTTP method, read in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     /// GET.
@@ -161,16 +163,39 @@ pub enum HttpMethod {
     Head,
 }
 
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+
+impl<'de> Deserialize<'de> for HttpMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let written = String::deserialize(deserializer)?;
+        Ok(match written.to_ascii_uppercase().as_str() {
+            "GET" => HttpMethod::Get,
+            "POST" => HttpMethod::Post,
+            "PUT" => HttpMethod::Put,
+            "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
+            "HEAD" => HttpMethod::Head,
+            _ => return Err(serde::de::Error::unknown_variant(&written, HTTP_METHODS)),
+        })
+    }
+}
+
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContentType {
     /// `application/json`.
     #[default]
+    #[serde(alias = "application_json", alias = "application/json")]
     Json,
     /// `application/x-www-form-urlencoded`; the body must be a mapping.
+    #[serde(
+        alias = "application_x_www_form_urlencoded",
+        alias = "application/x-www-form-urlencoded"
+    )]
     Form,
     /// `text/plain`; the body must be a string.
+    #[serde(alias = "text_plain", alias = "text/plain")]
     Text,
 }
 

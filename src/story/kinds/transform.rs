@@ -65,7 +65,9 @@ pub struct ExtractOptions {
 pub struct Matcher {
     /// A template giving the text to search.
     pub path: Template,
-    /// The regular expression; every match (or its first capture group) is collected.
+    /// The regular expression; every match (or its first capture group) is collected. Tines'
+    /// `regexp` is accepted.
+    #[serde(alias = "regexp")]
     pub regex: Pattern,
     /// The key the list of matches is emitted under.
     pub to: Spanned<String>,
@@ -91,7 +93,9 @@ pub struct ImplodeOptions {
     pub guid_path: Template,
     /// A template giving the explode's `size`: the list is emitted when that many arrive.
     pub size_path: Template,
-    /// Emit what has arrived after this long even if items are missing. Default `1h`.
+    /// Emit what has arrived after this long even if items are missing. Default `1h`. Tines'
+    /// `seconds` is accepted.
+    #[serde(alias = "seconds")]
     pub timeout: Option<Duration>,
 }
 
@@ -109,7 +113,8 @@ pub struct DeduplicateOptions {
 /// Holds each event for a while.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct DelayOptions {
-    /// How long to hold each event. Give this or `until`.
+    /// How long to hold each event. Give this or `until`. Tines' `seconds` is accepted.
+    #[serde(alias = "seconds")]
     pub duration: Option<Duration>,
     /// A template giving the time to release the event (RFC 3339 or unix seconds). Give this or
     /// `duration`.
@@ -122,12 +127,14 @@ pub struct DelayOptions {
 pub struct ThrottleOptions {
     /// The interval.
     pub interval: ThrottleInterval,
-    /// Releases per interval, 1 to 10,000.
+    /// Releases per interval, 1 to 10,000. Tines' older `capacity` is accepted.
+    #[serde(alias = "capacity")]
     pub runs_per_interval: Spanned<u32>,
     /// Events released together per release. Only 1 (the default: each event on its own) is
     /// supported today.
     pub events_per_run: Option<Spanned<u32>>,
-    /// A template whose value gives each key its own budget.
+    /// A template whose value gives each key its own budget. Tines' `throttle_key` is accepted.
+    #[serde(alias = "throttle_key")]
     pub key: Option<Template>,
 }
 

@@ -164,6 +164,7 @@ fn check_story_inner(
         version: hex_prefix(&Sha256::digest(source.as_bytes())),
         credentials: declared_credentials.into_iter().collect(),
         resources: declared_resources.into_iter().collect(),
+        strict_data: header.strict_data.unwrap_or(false),
         actions,
         source: Arc::from(source),
     })

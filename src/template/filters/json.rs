@@ -7,12 +7,12 @@ use serde_json::Value as Json;
 use serde_json_path::JsonPath;
 
 use super::{charge, fail};
-use crate::template::value::to_json;
+use crate::template::value::{to_json, Undefined};
 
 /// `value | json`: compact JSON text, without `tojson`'s HTML escaping of
 /// `<`, `>`, `&` and `'` (request bodies are not HTML).
 pub(super) fn json(state: &State, value: &Value) -> Result<String, Error> {
-    let text = to_json(value)?.to_string();
+    let text = to_json(value, Undefined::of(state))?.to_string();
     charge(state, text.len())?;
     Ok(text)
 }
@@ -36,7 +36,7 @@ pub(super) fn from_json(state: &State, text: &str) -> Result<Value, Error> {
 pub(super) fn jsonpath(state: &State, value: &Value, path: &str) -> Result<Value, Error> {
     let query =
         JsonPath::parse(path).map_err(|e| fail(format!("jsonpath: invalid path `{path}`: {e}")))?;
-    let document = to_json(value)?;
+    let document = to_json(value, Undefined::of(state))?;
     let nodes: Vec<&Json> = query.query(&document).all();
     charge(state, nodes.len() * 64)?;
     Ok(Value::from(Serde(nodes)))

@@ -10,22 +10,23 @@
 use std::fmt::Write as _;
 
 use minijinja::value::{Value, ValueKind};
-use minijinja::{Error, ErrorKind};
+use minijinja::{Error, ErrorKind, State};
 
 use super::fail;
-use crate::template::value::to_json;
+use crate::template::value::{to_json, Undefined};
 
 /// The text `{{ value }}` prints: strings as they are, numbers as numbers, everything else as
-/// compact JSON (the environment's formatter).
-pub(crate) fn printed(value: &Value) -> Result<String, Error> {
+/// compact JSON (the environment's formatter). Undefined prints nothing when it may.
+pub(crate) fn printed(value: &Value, undefined: Undefined) -> Result<String, Error> {
     match value.kind() {
+        ValueKind::Undefined if undefined == Undefined::IsNull => Ok(String::new()),
         ValueKind::Undefined => Err(ErrorKind::UndefinedError.into()),
         ValueKind::String => Ok(value.as_str().unwrap_or_default().to_owned()),
         ValueKind::Number => Ok(value.to_string()),
         ValueKind::Bytes => {
             Ok(String::from_utf8_lossy(value.as_bytes().unwrap_or_default()).into_owned())
         }
-        _ => Ok(to_json(value)?.to_string()),
+        _ => Ok(to_json(value, undefined)?.to_string()),
     }
 }
 
@@ -52,8 +53,9 @@ pub(crate) fn escape_slack(text: &str) -> String {
 ///
 /// The result is marked safe, so a prompt's message (which escapes every `{{ }}` already)
 /// does not escape it twice.
-pub(super) fn slack_escape(value: &Value) -> Result<Value, Error> {
-    Ok(Value::from_safe_string(escape_slack(&printed(value)?)))
+pub(super) fn slack_escape(state: &State, value: &Value) -> Result<Value, Error> {
+    let text = printed(value, Undefined::of(state))?;
+    Ok(Value::from_safe_string(escape_slack(&text)))
 }
 
 /// Characters a backslash keeps literal in Markdown (CommonMark escapes any ASCII punctuation):
@@ -66,8 +68,8 @@ const MARKDOWN_SPECIAL: &[char] = &[
 
 /// `value | markdown_escape`: the value as text with Markdown's special characters
 /// backslash-escaped, so it renders as the text it is (no link, image, HTML or formatting).
-pub(super) fn markdown_escape(value: &Value) -> Result<String, Error> {
-    let text = printed(value)?;
+pub(super) fn markdown_escape(state: &State, value: &Value) -> Result<String, Error> {
+    let text = printed(value, Undefined::of(state))?;
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
         if MARKDOWN_SPECIAL.contains(&c) {
@@ -86,7 +88,7 @@ pub(super) fn markdown_escape(value: &Value) -> Result<String, Error> {
 /// `%2e%2e` alike), so the step fails instead of calling another endpoint.
 pub(super) fn path_segment(value: &Value) -> Result<String, Error> {
     let text = match value.kind() {
-        ValueKind::String | ValueKind::Number => printed(value)?,
+        ValueKind::String | ValueKind::Number => printed(value, Undefined::Fails)?,
         ValueKind::Undefined => return Err(ErrorKind::UndefinedError.into()),
         kind => {
             return Err(fail(format!(

@@ -16,6 +16,7 @@ mod prompt;
 mod regex;
 mod time;
 
+use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, State};
 
 /// Registers this module's filters and functions on `env`.
@@ -35,7 +36,20 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("slack_escape", markup::slack_escape);
     env.add_filter("markdown_escape", markup::markdown_escape);
     env.add_filter("path_segment", markup::path_segment);
+    env.add_filter("required", required);
     env.add_function("prompt_url", prompt::prompt_url);
+}
+
+/// The detail of the error `| required` raises.
+pub(super) const REQUIRED_IS_MISSING: &str = "`required` value is missing or null";
+
+/// `value | required`: the value, or an error when it is missing (undefined) or null; where
+/// missing data is tolerated, this makes one field strict again.
+fn required(value: Value) -> Result<Value, Error> {
+    if value.is_undefined() || value.is_none() {
+        return Err(Error::new(ErrorKind::UndefinedError, REQUIRED_IS_MISSING));
+    }
+    Ok(value)
 }
 
 /// A filter's failure: `message` names the filter and the problem.

@@ -2,6 +2,7 @@
 //! read, rendering them, and keeping credentials out of errors.
 
 mod compile;
+mod missing_data;
 mod redaction;
 mod render;
 
