@@ -74,6 +74,7 @@ codes! {
     CredentialOutsideRequest = "W032", "credential-outside-request";
     UnknownCredential = "W033", "unknown-credential";
     UnknownResource = "W034", "unknown-resource";
+    UnknownFilter = "W035", "unknown-filter";
     BadDuration = "W040", "bad-duration";
     BadRegex = "W041", "bad-regex";
     InvalidOption = "W042", "invalid-option";

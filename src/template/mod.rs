@@ -30,6 +30,7 @@ mod context;
 mod environment;
 mod error;
 mod filters;
+pub mod names;
 mod redaction;
 mod render;
 mod value;

@@ -115,6 +115,36 @@ fn shipped_stories_and_templates_validate_clean() {
     assert_eq!(seed.entry_points().count(), 1);
 }
 
+/// Issue 17: one `from:` typo early in the seed story is one diagnostic, not one per action
+/// that follows it (unreachable) and per template that reads upstream actions.
+#[test]
+fn a_from_typo_is_reported_once() {
+    let source = std::fs::read_to_string("stories/panther-okta-admin-grant.yml").unwrap();
+    let typo = source.replacen("from: receive_alert", "from: recieve_alert", 1);
+    assert_ne!(typo, source);
+    let dir = std::env::temp_dir().join(format!("warden-typo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("typo.yml");
+    std::fs::write(&path, &typo).unwrap();
+    let output = warden(&["validate", path.to_str().unwrap()]);
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert_eq!(printed.matches("error[").count(), 1, "{printed}");
+    assert!(printed.contains("error[W020]"), "{printed}");
+    assert!(
+        printed.contains("did you mean `receive_alert`?"),
+        "{printed}"
+    );
+    // A typo in a template's action name is still reported where the chain is broken.
+    let both = typo.replacen("{{ vt_lookup.body", "{{ vt_lokup.body", 1);
+    std::fs::write(&path, both).unwrap();
+    let printed =
+        String::from_utf8_lossy(&warden(&["validate", path.to_str().unwrap()]).stdout).into_owned();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(printed.matches("error[").count(), 2, "{printed}");
+    assert!(printed.contains("error[W031]"), "{printed}");
+}
+
 #[test]
 fn cli_prints_each_fixture_and_exits_one() {
     for path in invalid_fixtures() {

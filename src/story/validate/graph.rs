@@ -190,7 +190,7 @@ impl Graph {
     }
 
     /// Reports every action no webhook reaches, except those in a cycle, with a rejected `from`
-    /// entry, or unreadable: their error is already reported.
+    /// entry or following one, or unreadable: their error is already reported.
     fn check_reachability(&self, parsed: &[Parsed], in_cycle: &[bool], d: &mut Vec<Diagnostic>) {
         let n = parsed.len();
         let mut reached = vec![false; n];
@@ -204,8 +204,9 @@ impl Graph {
                 }
             }
         }
+        let after_broken = self.after_broken();
         for (i, action) in parsed.iter().enumerate() {
-            if reached[i] || in_cycle[i] || self.broken[i] || action.header.is_none() {
+            if reached[i] || in_cycle[i] || after_broken[i] || action.header.is_none() {
                 continue;
             }
             let has_from = action
@@ -226,6 +227,23 @@ impl Graph {
                 .with_hint(hint),
             );
         }
+    }
+
+    /// Per action: whether it has a rejected `from` entry, or follows one that has. Its
+    /// ancestors are not fully known, so what follows from them (unreachable, a template reading
+    /// an action that is not upstream) is not reported again: one typo, one diagnostic.
+    pub(super) fn after_broken(&self) -> Vec<bool> {
+        let mut marked = self.broken.clone();
+        let mut queue: Vec<usize> = (0..marked.len()).filter(|&i| marked[i]).collect();
+        while let Some(node) = queue.pop() {
+            for link in &self.receivers[node] {
+                if !marked[link.action] {
+                    marked[link.action] = true;
+                    queue.push(link.action);
+                }
+            }
+        }
+        marked
     }
 
     /// Every action whose output can be in `action`'s event context.

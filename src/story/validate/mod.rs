@@ -125,11 +125,19 @@ fn check_story_inner(
     );
     graph.check_cycles_and_reachability(&parsed, d);
 
+    let after_broken = graph.after_broken();
+    let every_action: BTreeSet<&str> = parsed.iter().map(Parsed::id).collect();
     for (index, action) in parsed.iter().enumerate() {
         let Some(config) = &action.config else {
             continue;
         };
-        let upstream = graph.ancestors(index, &parsed);
+        // Past a rejected `from`, the ancestors are unknown: any action of the story may be
+        // read (an id the story lacks is still reported).
+        let upstream = if after_broken[index] {
+            every_action.clone()
+        } else {
+            graph.ancestors(index, &parsed)
+        };
         scope::check_action_templates(action, config, &upstream, &parsed, &known, d);
         let cx = CheckContext {
             id: action.id(),

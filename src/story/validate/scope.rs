@@ -9,6 +9,7 @@ use crate::diagnostic::{did_you_mean, Code, Diagnostic, Span};
 use crate::story::kinds::transform::TransformOptions;
 use crate::story::kinds::ActionConfig;
 use crate::story::value::Template;
+use crate::template::names;
 use std::collections::BTreeSet;
 
 /// Attributes of `run` in templates.
@@ -80,6 +81,26 @@ pub(super) fn check_template(template: &Template, scope: &Scope, d: &mut Vec<Dia
             return;
         }
     };
+    for (kind, name) in names::called(compiled.source()) {
+        if !names::is_known(kind, &name) {
+            let hint =
+                did_you_mean(&name, kind.known_names().iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "the {}s are: {}",
+                        kind.as_str(),
+                        kind.known_names().join(", ")
+                    )
+                });
+            d.push(
+                Diagnostic::new(
+                    Code::UnknownFilter,
+                    template.span,
+                    format!("unknown {} `{name}`", kind.as_str()),
+                )
+                .with_hint(hint),
+            );
+        }
+    }
     for variable in compiled.variables() {
         let mut parts = variable.split('.');
         let root = parts.next().unwrap_or_default();
