@@ -223,7 +223,8 @@ impl App {
                 source,
             })?;
         let stories = StoryBook::new(stories);
-        check_destinations(&routing, &stories)?;
+        let mut routing = routing;
+        skip_unknown_story_webhooks(&mut routing, &stories);
         stories
             .save_versions(&store, settings.clock.now())
             .await
@@ -439,6 +440,8 @@ fn load_rules(rules: &Path) -> Result<(Vec<LoadedRule>, Vec<ScheduledQuery>), Er
 fn read_routing(path: Option<&Path>) -> Result<Routing, Error> {
     let default = Path::new("destinations.yml");
     let path = match path {
+        // `WARDEN_DESTINATIONS=` (empty): none, whatever ./destinations.yml says.
+        Some(path) if path.as_os_str().is_empty() => return Ok(Routing::default()),
         Some(path) => path,
         None if default.exists() => default,
         None => return Ok(Routing::default()),
@@ -457,25 +460,20 @@ fn read_routing(path: Option<&Path>) -> Result<Routing, Error> {
     })
 }
 
-/// Every story-webhook destination names a loaded story's webhook.
-fn check_destinations(routing: &Routing, stories: &StoryBook) -> Result<(), Error> {
-    let unknown: Vec<String> = routing
-        .all()
-        .filter_map(|destination| match &destination.target {
-            Target::StoryWebhook(path) if stories.webhook(path).is_none() => Some(format!(
-                "destination `{}` delivers to the story webhook `{path}`, which no story has",
-                destination.id
-            )),
-            _ => None,
-        })
-        .collect();
-    if unknown.is_empty() {
-        return Ok(());
+/// Drops, with a WARN each, the story-webhook destinations no loaded story has: a stories
+/// folder without the shipped story still starts, and those alerts are stored only.
+fn skip_unknown_story_webhooks(routing: &mut Routing, stories: &StoryBook) {
+    let skipped = routing.remove_unless(|destination| match &destination.target {
+        Target::StoryWebhook(path) => stories.webhook(path).is_some(),
+        Target::Url { .. } => true,
+    });
+    for destination in skipped {
+        if let Target::StoryWebhook(path) = &destination.target {
+            tracing::warn!(
+                destination = %destination.id,
+                story_webhook = %path,
+                "A destination delivers to a story webhook no loaded story has; it is skipped (alerts it would take are stored only)."
+            );
+        }
     }
-    Err(Error::Invalid {
-        what: "destinations",
-        command: "warden serve",
-        count: unknown.len(),
-        rendered: unknown.join("\n"),
-    })
 }

@@ -133,6 +133,20 @@ pub enum Wait {
 }
 
 impl Wait {
+    /// What the step waits for, in words, for people reading a run.
+    pub fn describe(&self) -> String {
+        match self {
+            Wait::Delay => "the end of its delay".to_owned(),
+            Wait::Throttle => "its turn in the throttle".to_owned(),
+            Wait::Implode { guid } => format!("the rest of implode group `{guid}`"),
+            Wait::Story { run_id, .. } => format!("child run `{run_id}` to finish"),
+            Wait::Prompt { prompt_id, .. } => format!("an answer to prompt `{prompt_id}`"),
+            Wait::RateLimited { credential } => {
+                format!("the rate limit of credential `{credential}`")
+            }
+        }
+    }
+
     /// Whether waking ends the wait (so the step finishes what it waited for), rather than
     /// executing the action afresh: only a rate-limited step runs again from the start.
     pub fn ends_on_wake(&self) -> bool {

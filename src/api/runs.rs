@@ -3,7 +3,7 @@
 use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::clock::rfc3339;
-use crate::run::RunStatus;
+use crate::run::{RunStatus, StepState};
 use crate::store::{EventRecord, RunFilter, RunRecord, Runs, StepRecord};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -115,11 +115,28 @@ fn step_json(step: &StepRecord) -> Value {
         "lost_leases": step.lost_leases,
         "input_event_id": step.input_event_id,
         "error": step.error,
-        "due_at": rfc3339(step.due_at),
+        // A running step's due time is its lease, and a finished step has none.
+        "due_at": matches!(step.state, StepState::Pending | StepState::Waiting)
+            .then(|| rfc3339(step.due_at)),
+        "waiting_for": waiting_for(step),
         "created_at": rfc3339(step.created_at),
         "finished_at": step.finished_at.map(rfc3339),
         "missing_data": step.missing_data,
     })
+}
+
+/// A waiting step's wait: its kind and fields, what it waits for in words, and until when.
+fn waiting_for(step: &StepRecord) -> Option<Value> {
+    let wait = step
+        .wait
+        .as_ref()
+        .filter(|_| step.state == StepState::Waiting)?;
+    let mut shown = serde_json::to_value(wait).ok()?;
+    if let Some(fields) = shown.as_object_mut() {
+        fields.insert("reason".into(), wait.describe().into());
+        fields.insert("until".into(), rfc3339(step.due_at).into());
+    }
+    Some(shown)
 }
 
 fn event_json(event: &EventRecord) -> Value {

@@ -28,9 +28,10 @@ pub struct Common {
     #[arg(long, env = "WARDEN_RULES", default_value = "rules")]
     pub rules: PathBuf,
     /// Alert destinations file [default: ./destinations.yml if it exists; else alerts are only
-    /// stored].
+    /// stored]. Empty (`WARDEN_DESTINATIONS=`): alerts are only stored.
+    // A `String`: clap's path parser refuses the empty value that means "none".
     #[arg(long, env = "WARDEN_DESTINATIONS")]
-    pub destinations: Option<PathBuf>,
+    pub destinations: Option<String>,
     /// The URL Warden is reached at, for alert links [default: http://WARDEN_LISTEN].
     #[arg(long, env = "WARDEN_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -151,10 +152,18 @@ pub struct MigrateArgs {
 
 /// Starts logging: `WARDEN_LOG` filters (default `info`), `WARDEN_LOG_FORMAT=json` for JSON lines.
 pub fn init_logging() {
+    init_logging_at("info");
+}
+
+/// Starts logging at `default_level` unless `WARDEN_LOG` says otherwise; colour only when stderr
+/// is a terminal (a log file or journald gets plain text).
+pub fn init_logging_at(default_level: &str) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if std::env::var("WARDEN_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().try_init()
@@ -203,7 +212,7 @@ impl Common {
             stories: self.stories.clone(),
             templates: self.templates.clone(),
             rules: self.rules.clone(),
-            destinations: self.destinations.clone(),
+            destinations: self.destinations.as_ref().map(PathBuf::from),
         }
     }
 }

@@ -99,6 +99,15 @@ impl Routing {
         self.destinations.values()
     }
 
+    /// Drops the destinations `keep` refuses; returns them.
+    pub fn remove_unless(&mut self, keep: impl Fn(&Destination) -> bool) -> Vec<Destination> {
+        let (kept, removed) = std::mem::take(&mut self.destinations)
+            .into_values()
+            .partition(|d| keep(d));
+        *self = Routing::new(kept);
+        removed
+    }
+
     /// The destination ids an alert goes to: the rule's `OutputIds` if it has any, else every
     /// destination whose filters take the alert.
     pub fn route(&self, output_ids: &[String], severity: Severity, log_type: &str) -> Vec<String> {
@@ -115,7 +124,8 @@ impl Routing {
 
 #[derive(Deserialize)]
 struct RoutingFile {
-    destinations: Entries<DestinationSpec>,
+    /// Absent or empty: alerts are only stored.
+    destinations: Option<Entries<DestinationSpec>>,
 }
 
 #[derive(Deserialize)]
@@ -130,19 +140,22 @@ struct DestinationSpec {
     log_types: Vec<String>,
 }
 
-/// Reads a destinations file; every problem is reported with its position.
+/// Reads a destinations file; every problem is reported with its position. An empty file (or
+/// `/dev/null`, or one with comments only) means no destinations: alerts are only stored.
 pub fn check_routing(source: &str) -> Result<Routing, Vec<Diagnostic>> {
     let mut d = Vec::new();
-    let routing = crate::yaml::parse(source, &mut d)
-        .and_then(|node| from_node::<RoutingFile>(&node, &mut d))
-        .map(|file| {
-            Routing::new(
-                file.destinations
-                    .0
-                    .into_iter()
-                    .filter_map(|(id, spec)| destination(id, spec, &mut d)),
-            )
-        });
+    let routing = crate::yaml::parse(source, &mut d).and_then(|node| {
+        if node.is_null() {
+            return Some(Routing::default());
+        }
+        let file = from_node::<RoutingFile>(&node, &mut d)?;
+        Some(Routing::new(
+            file.destinations
+                .into_iter()
+                .flat_map(|entries| entries.0)
+                .filter_map(|(id, spec)| destination(id, spec, &mut d)),
+        ))
+    });
     match routing {
         Some(routing) if d.is_empty() => Ok(routing),
         _ => {
@@ -216,6 +229,30 @@ fn destination(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_file_or_no_destinations_means_alerts_are_only_stored() {
+        for source in [
+            "",
+            "# none yet\n",
+            "destinations:\n",
+            "destinations: {}\n",
+            "---\n",
+        ] {
+            let routing = check_routing(source).unwrap_or_else(|d| panic!("{source:?}: {d:?}"));
+            assert_eq!(routing.all().count(), 0, "{source:?}");
+        }
+        assert!(check_routing("destinations: [a]\n").is_err());
+    }
+
+    #[test]
+    fn remove_unless_keeps_the_rest() {
+        let mut routing = check_routing(FILE).unwrap();
+        let removed = routing.remove_unless(|d| matches!(d.target, Target::Url { .. }));
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].id, "story");
+        assert!(routing.get("story").is_none() && routing.get("soc").is_some());
+    }
 
     const FILE: &str = "destinations:
   story:

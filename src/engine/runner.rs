@@ -10,7 +10,7 @@ use super::machine::{poisoned, settle, Attempt};
 use super::Engine;
 use crate::actions::{Effects, Error};
 use crate::escape::Escaped;
-use crate::run::{millis, new_run_id, StepEnd, StepState};
+use crate::run::{millis, new_run_id, RunStatus, StepEnd, StepState};
 use crate::store::{ClaimedStep, Completed, Completion, Dialect, Queue, StepInput, WorkerLock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -508,8 +508,14 @@ async fn process(
                 if state == StepState::Pending {
                     engine.metrics.step_retried();
                 }
-                if let Some(status) = finished {
-                    tracing::info!(run_id = %step.run_id, status = status.as_str(), "Run finished.");
+                match finished {
+                    Some(RunStatus::Failed) => {
+                        tracing::warn!(run_id = %step.run_id, story = %step.story_id, action = %step.action_id, "Run failed.");
+                    }
+                    Some(status) => {
+                        tracing::info!(run_id = %step.run_id, status = status.as_str(), "Run finished.");
+                    }
+                    None => {}
                 }
                 return;
             }
@@ -558,7 +564,7 @@ fn log_failure(step: &ClaimedStep, error: &Error) {
             tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, attempt = step.attempt, error = %Escaped(error), "Step failed; will retry if attempts remain.")
         }
         Error::Permanent { .. } => {
-            tracing::info!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed.")
+            tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed.")
         }
         Error::Misconfigured { .. } => {
             tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed: configuration needs fixing.")

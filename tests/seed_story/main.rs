@@ -28,7 +28,24 @@ async fn a_denied_grant_opens_a_case_and_locks_the_user() {
         let message = h.stack.open_prompt().expect("the user is asked on Slack");
         assert_eq!(message.dm_user.as_deref(), Some(TARGET_SLACK_ID));
         assert!(message.text.contains(SEED_CLIENT_IP), "{}", message.text);
-        assert_eq!(h.run(&run["id"]).await["status"], "waiting");
+        let waiting = h.run(&run["id"]).await;
+        assert_eq!(waiting["status"], "waiting");
+        // A waiting step says what for and until when; a finished one has no due time.
+        let asked = step(&waiting, "ask_user").unwrap();
+        assert_eq!(asked["waiting_for"]["kind"], "prompt", "{asked:#}");
+        assert!(
+            asked["waiting_for"]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("an answer to prompt"),
+            "{asked:#}"
+        );
+        assert_eq!(asked["waiting_for"]["until"], asked["due_at"]);
+        let looked_up = step(&waiting, "vt_lookup").unwrap();
+        assert!(
+            looked_up["due_at"].is_null() && looked_up["waiting_for"].is_null(),
+            "{looked_up:#}"
+        );
 
         h.answer("denied").await;
         let run = h.run(&run["id"]).await;

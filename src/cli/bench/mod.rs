@@ -255,12 +255,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Logs warnings and errors only (the engine logs every run at `info`); `WARDEN_LOG` overrides.
 pub fn init_quiet_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::cli::serve::init_logging_at("warn");
 }
 
 /// Runs in the database by status, read over a connection of its own.

@@ -8,7 +8,7 @@ pub(super) use insert::{insert_run, EVENT_INSERT, STEP_INSERT};
 use super::connection::SqlStore;
 use super::sql::parse_json;
 use super::Result;
-use crate::run::{Millis, RunStatus, StepState};
+use crate::run::{Millis, RunStatus, StepState, Wait};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -94,6 +94,8 @@ pub struct StepRecord {
     pub error: Option<Value>,
     /// Pending: when it runs; running: lease expiry; waiting: when it wakes.
     pub due_at: Millis,
+    /// Waiting: what for.
+    pub wait: Option<Wait>,
     /// Created.
     pub created_at: Millis,
     /// Finished, when it has.
@@ -172,7 +174,7 @@ const RUN_COLUMNS: &str = concat!(
 
 /// A [`StepRecord`]'s columns.
 const STEP_COLUMNS: &str =
-    "id, action_id, state, attempt, lost_leases, input_event_id, error, due_at, created_at,
+    "id, action_id, state, attempt, lost_leases, input_event_id, error, due_at, wait, created_at,
      finished_at, missing_data";
 
 /// An [`EventRecord`]'s columns.
@@ -287,6 +289,7 @@ fn step_record(row: &AnyRow) -> Result<StepRecord> {
         input_event_id: row.try_get("input_event_id")?,
         error: parse_json(row.try_get("error")?)?,
         due_at: row.try_get("due_at")?,
+        wait: parse_json(row.try_get("wait")?)?,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         missing_data: parse_json(row.try_get("missing_data")?)?.unwrap_or_default(),
