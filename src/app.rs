@@ -16,6 +16,7 @@ use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
 use crate::http_client::{HttpClients, Outbound};
+use crate::preflight::{self, Readiness};
 use crate::retention::{self, Pruner};
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
@@ -177,6 +178,8 @@ impl Settings {
 pub struct App {
     /// The engine: store, stories, secrets, HTTP, clock, metrics.
     pub engine: Arc<Engine>,
+    /// Each story's readiness: the credentials and resources it needs that are not set.
+    pub readiness: Vec<Readiness>,
     /// The detection stage.
     pub detector: Arc<Detector>,
     queries: Vec<ScheduledQuery>,
@@ -234,9 +237,24 @@ impl App {
                 "Outbound guard on: requests to loopback, private, link-local and other non-public addresses are refused."
             );
         }
+        let readiness =
+            preflight::check(stories.all().iter().map(AsRef::as_ref), &settings.secrets);
+        for story in readiness.iter().filter(|r| !r.is_ready()) {
+            tracing::warn!(
+                story = %story.story,
+                "{}; its webhooks answer 503 until then (`warden check` says who needs what).",
+                story.summary()
+            );
+        }
+        let not_ready = readiness
+            .iter()
+            .filter(|r| !r.is_ready())
+            .map(|r| (r.story.clone(), r.summary()))
+            .collect();
         let engine = Arc::new(Engine {
             store,
             stories,
+            not_ready,
             secrets: settings.secrets,
             http: HttpClients::with_outbound(settings.outbound),
             clock: settings.clock,
@@ -253,6 +271,7 @@ impl App {
         ));
         Ok(App {
             engine,
+            readiness,
             detector,
             queries,
             api_token: settings.api_token,
@@ -384,7 +403,8 @@ impl Running {
     }
 }
 
-fn load_stories(stories: &Path, templates: &Path) -> Result<Vec<Story>, Error> {
+/// Loads and validates the stories under `stories` with the templates under `templates`.
+pub fn load_stories(stories: &Path, templates: &Path) -> Result<Vec<Story>, Error> {
     let loaded =
         load::load(std::slice::from_ref(&stories.to_path_buf()), templates).map_err(|source| {
             Error::Read {

@@ -18,6 +18,7 @@ pub mod hex;
 pub mod http_client;
 pub mod metrics;
 pub mod pattern;
+pub mod preflight;
 pub mod ratelimit;
 pub mod retention;
 pub mod run;

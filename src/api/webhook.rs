@@ -59,6 +59,13 @@ async fn accept(
             format!("no webhook at `{path}`"),
         )
     })?;
+    if let Some(missing) = engine.not_ready(&story.id) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            missing.to_owned(),
+        ));
+    }
     let action = &story.actions[index];
     let crate::story::kinds::ActionConfig::Webhook(options) = &action.config else {
         return Err(ApiError::internal(

@@ -1,6 +1,7 @@
 //! The command line: `warden <command>`. Each command is a thin shell over the library.
 
 mod bench;
+mod check;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod replay;
@@ -24,6 +25,9 @@ struct Cli {
 enum Command {
     /// Check stories (files or directories) and the integration templates they use.
     Validate(validate::Args),
+    /// List each story's webhook URLs and the credentials and resources it needs that are not
+    /// set (exit 1 if any), without starting anything.
+    Check(check::Args),
     /// Work with detection rules (Panther rule YAML).
     #[command(subcommand)]
     Rules(rules::Rules),
@@ -51,6 +55,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Check(args) => check::run(args),
         Command::Rules(rules) => rules::run(rules),
         Command::Schema(args) => schema::run(args),
         Command::Serve(args) => serve::serve(args),

@@ -4,6 +4,7 @@ use crate::api::server::{self, ServerLimits};
 use crate::app::{App, Definitions, Settings};
 use crate::engine::RunnerConfig;
 use crate::http_client::Outbound;
+use crate::preflight;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use anyhow::Context as _;
@@ -91,6 +92,10 @@ pub struct ServeArgs {
     /// Serve `/metrics` without the API token (for a scraper on a trusted network).
     #[arg(long, env = "WARDEN_METRICS_OPEN")]
     metrics_open: bool,
+    /// Refuse to start when a story lacks a credential or resource it needs (else that story's
+    /// webhooks answer 503 naming what to set).
+    #[arg(long, env = "WARDEN_STRICT")]
+    strict: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -177,6 +182,26 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("Failed to start the async runtime")
+}
+
+/// What `serve` prints once it listens: each story's webhook URLs and what it lacks, then where
+/// to look next.
+fn what_next(app: &App) -> String {
+    let base = app.engine.public_url.trim_end_matches('/');
+    let mut out = String::from("\n");
+    out.push_str(&preflight::report(&app.readiness, base));
+    if app.readiness.iter().any(|r| !r.is_ready()) {
+        out.push_str(
+            "\nSet what is missing (or put it in WARDEN_CREDENTIALS_FILE / WARDEN_RESOURCES_FILE) and restart;\n\
+             `warden check` lists it again without starting. Without vendor accounts, `warden demo`\n\
+             plays the seed story against local simulators.\n",
+        );
+    }
+    out.push_str(&format!(
+        "\nRuns:    curl -H \"Authorization: Bearer $WARDEN_API_TOKEN\" {base}/api/runs\n\
+         Health:  {base}/healthz   Ready: {base}/readyz\n\n"
+    ));
+    out
 }
 
 /// Where `warden serve` listens unless told otherwise.
@@ -321,6 +346,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .settings(&public_url(&args.common, &args.listen))?
         };
         let app = App::build(settings).await?;
+        let unready = app.readiness.iter().filter(|r| !r.is_ready()).count();
+        if args.strict && unready > 0 {
+            eprint!("{}", preflight::report(&app.readiness, &app.engine.public_url));
+            anyhow::bail!("--strict: {unready} story(ies) lack credentials or resources (listed above)");
+        }
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", args.listen))?;
@@ -328,9 +358,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(
             listen = %listener.local_addr()?,
             stories = app.engine.stories.all().len(),
+            not_ready = unready,
             rules = app.detector.rules().count(),
             "Warden is serving."
         );
+        eprint!("{}", what_next(&app));
         server::serve(
             listener,
             app.router(),

@@ -167,6 +167,9 @@ impl Deliverer {
             .stories
             .webhook(path)
             .ok_or_else(|| format!("no story has a webhook at `{path}`"))?;
+        if let Some(missing) = self.engine.not_ready(&story.id) {
+            return Err(missing.to_owned());
+        }
         let payload = json!({
             "body": due.notification,
             "headers": {"content-type": "application/json", "user-agent": "warden-detection"},

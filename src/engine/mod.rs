@@ -17,6 +17,7 @@ use crate::http_client::HttpClients;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::store::SqlStore;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -39,9 +40,17 @@ pub struct Engine {
     pub wake: Notify,
     /// The URL people reach Warden at (prompt links, alert links).
     pub public_url: String,
+    /// Stories missing a credential or resource they need, with what to set
+    /// ([`crate::preflight`]): their webhooks refuse new runs.
+    pub not_ready: HashMap<String, String>,
 }
 
 impl Engine {
+    /// Why `story` cannot start runs yet (the settings to set), if it cannot.
+    pub fn not_ready(&self, story: &str) -> Option<&str> {
+        self.not_ready.get(story).map(String::as_str)
+    }
+
     /// What actions may use of the engine.
     pub fn action_env(&self) -> Env<'_, SqlStore> {
         Env {

@@ -12,6 +12,7 @@ use warden::clock::ManualClock;
 use warden::detect::deliver::DeliveryPolicy;
 use warden::detect::load::LoadedRule;
 use warden::detect::routing::check_routing;
+use warden::preflight::Setting;
 use warden::secrets::{Secret, Secrets};
 
 pub const TOKEN: &str = "test-api-token";
@@ -86,6 +87,21 @@ impl TestApp {
 "
         ))
         .expect("routing");
+        // Every setting the stories need is set, so their webhooks take alerts; no vendor is
+        // called here, so placeholders do.
+        let mut secrets = Secrets::default()
+            .with_credential("panther_webhook", "hook-secret")
+            .with_credential("soc_token", "soc-secret-value");
+        for story in &loaded.stories {
+            for ((setting, name), _) in warden::preflight::needs(story) {
+                if secrets.credential(&name).is_none() && secrets.resource(&name).is_none() {
+                    secrets = match setting {
+                        Setting::Credential => secrets.with_credential(&name, "placeholder"),
+                        Setting::Resource => secrets.with_resource(&name, "https://vendor.invalid"),
+                    };
+                }
+            }
+        }
         let definitions = Definitions::Loaded {
             stories: loaded.stories,
             rules,
@@ -93,9 +109,7 @@ impl TestApp {
             routing,
         };
         let served = support::serve(Settings {
-            secrets: Secrets::default()
-                .with_credential("panther_webhook", "hook-secret")
-                .with_credential("soc_token", "soc-secret-value"),
+            secrets,
             clock,
             public_url: "https://warden.example.com".into(),
             api_token: Some(Secret::new(TOKEN)),

@@ -175,3 +175,55 @@ async fn metrics_need_the_token_unless_the_operator_opens_them() {
     opened.stop().await;
     db.drop_db().await;
 }
+
+/// Issue 17: a story whose settings are not all set is not ready. Its webhook answers 503 naming
+/// the environment variable to set (and starts no run); set, it takes the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_missing_a_setting_answers_503_naming_it() {
+    const NEEDY: &str = r#"
+name: Needy
+credentials: { hook: webhook secret, soc_key: the SOC's API key }
+resources: { soc_url: the SOC's API }
+actions:
+  receive:
+    type: webhook
+    options: { path: needy, secret_credential: hook }
+  forward:
+    type: http_request
+    from: receive
+    options:
+      url: "{{ resources.soc_url }}/alerts"
+      method: POST
+      headers: { X-Api-Key: "{{ credentials.soc_key }}" }
+      body: { alert: "{{ receive.body }}" }
+"#;
+    each_backend(|db| async move {
+        let app = TestApp::offline(&db, &[("needy", NEEDY)]).await;
+        let (status, answer) = app.post_webhook("needy", SECRET, "{}").await;
+        assert_eq!(status, 503, "{answer}");
+        assert_eq!(answer["code"], "not_ready", "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.contains("WARDEN_CREDENTIAL_SOC_KEY")
+                && message.contains("WARDEN_RESOURCE_SOC_URL"),
+            "{message}"
+        );
+        assert!(app.stored_runs().await.is_empty());
+        app.stop().await;
+
+        let clock = start_clock();
+        let app = TestApp::spawn_with(&db, &[("needy", NEEDY)], "http://127.0.0.1:9", clock, |s| {
+            s.secrets = s
+                .secrets
+                .clone()
+                .with_credential("soc_key", "k")
+                .with_resource("soc_url", "http://127.0.0.1:9");
+        })
+        .await;
+        let (status, answer) = app.post_webhook("needy", SECRET, "{}").await;
+        assert_eq!(status, 202, "{answer}");
+        app.stop().await;
+        db
+    })
+    .await;
+}

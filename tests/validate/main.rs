@@ -145,6 +145,58 @@ fn a_from_typo_is_reported_once() {
     assert!(printed.contains("error[W031]"), "{printed}");
 }
 
+/// Issue 17: `warden check` with nothing set lists every credential and resource the shipped
+/// story needs by its environment variable, and its webhook URL with the secret elided.
+#[test]
+fn check_lists_what_the_shipped_story_needs() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("WARDEN_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command.arg("check").output().expect("warden runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("http://127.0.0.1:8080/webhook/panther-okta-admin/<secret>"),
+        "{printed}"
+    );
+    for name in [
+        "WARDEN_CREDENTIAL_PANTHER_WEBHOOK",
+        "WARDEN_CREDENTIAL_VIRUSTOTAL",
+        "WARDEN_CREDENTIAL_GREYNOISE",
+        "WARDEN_CREDENTIAL_SLACK",
+        "WARDEN_CREDENTIAL_SLACK_SIGNING_SECRET",
+        "WARDEN_CREDENTIAL_THEHIVE",
+        "WARDEN_CREDENTIAL_OKTA",
+        "WARDEN_RESOURCE_THEHIVE_URL",
+        "WARDEN_RESOURCE_OKTA_URL",
+    ] {
+        assert!(
+            printed.contains(&format!("  missing  {name} (")),
+            "{name}: {printed}"
+        );
+    }
+    let ready = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("check")
+        .envs(
+            printed
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("missing  "))
+                .filter_map(|l| l.split_whitespace().next())
+                .map(|name| (name.to_owned(), "https://x.example".to_owned())),
+        )
+        .output()
+        .expect("warden runs");
+    assert_eq!(
+        ready.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ready.stdout)
+    );
+}
+
 #[test]
 fn cli_prints_each_fixture_and_exits_one() {
     for path in invalid_fixtures() {
