@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod replay;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 /// Warden: security automation with stories as YAML, a durable runner and embedded detection.
 #[derive(Debug, Parser)]
 #[command(name = "warden", version, about)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +48,10 @@ enum Command {
     /// Measure Warden's speed; the last line printed is one JSON object of figures.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write every command's page with `-o DIR`).
+    Man(completions::ManArgs),
 }
 
 /// Parses the command line and runs the command. Exit codes: 0 success, 1 the input has errors,
@@ -65,6 +70,8 @@ pub fn run() -> ExitCode {
         Command::Migrate(args) => serve::migrate(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(bench) => bench::run(bench),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     match result {
         Ok(code) => code,

@@ -197,6 +197,28 @@ fn check_lists_what_the_shipped_story_needs() {
     );
 }
 
+/// Completions and man pages come from the command-line definition: every command is in them.
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    let bash = warden(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8_lossy(&bash.stdout);
+    let page = String::from_utf8_lossy(&warden(&["man"]).stdout).into_owned();
+    assert!(page.contains(".TH warden 1"), "{page}");
+    for command in [
+        "validate",
+        "check",
+        "serve",
+        "worker",
+        "rules",
+        "replay",
+        "completions",
+    ] {
+        assert!(script.contains(command), "bash completions lack {command}");
+        assert!(page.contains(command), "the man page lacks {command}");
+    }
+}
+
 #[test]
 fn cli_prints_each_fixture_and_exits_one() {
     for path in invalid_fixtures() {
