@@ -1,0 +1,472 @@
+//! `warden import tines`: a Tines story export (JSON) → Warden stories (YAML) and a report.
+//!
+//! Pure: the export's text in; each story's YAML, what was left out (and why) and the credentials
+//! and resources to set out. The stages, each in its own module: [`export`] reads the JSON,
+//! [`graph`] the links (loops cut, ancestors), [`names`] the ids, [`template`] both template
+//! dialects, [`agents`] each action's options, [`yaml`] the text, comments kept at each place
+//! something was left out.
+
+pub mod agents;
+pub mod export;
+pub mod graph;
+pub mod names;
+pub mod template;
+pub mod yaml;
+
+use crate::diagnostic::Diagnostic;
+use crate::story::validate::{check_story, Catalog};
+use export::{Export, LinkType};
+use graph::Edge;
+use std::collections::{BTreeMap, BTreeSet};
+use template::{Place, Refs};
+use yaml::Y;
+
+/// The result of an import.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The stories written: the export's, then the stories it sends to.
+    pub stories: Vec<StoryFile>,
+    /// Everything not translated, in story and action order.
+    pub left_out: Vec<LeftOut>,
+    /// Credentials the stories read, by Warden name, with what each was in Tines.
+    pub credentials: BTreeMap<String, String>,
+    /// Resources the stories read, by Warden name.
+    pub resources: BTreeMap<String, String>,
+}
+
+/// One story file.
+#[derive(Debug, Clone)]
+pub struct StoryFile {
+    /// Its id (the file name without `.yml`).
+    pub id: String,
+    /// The YAML text.
+    pub yaml: String,
+}
+
+/// Something that was not translated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeftOut {
+    /// The story's id.
+    pub story: String,
+    /// The action's id, unless it concerns the story as a whole.
+    pub action: Option<String>,
+    /// What, and why.
+    pub what: String,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.action {
+            Some(action) => write!(f, "{}: action `{action}`: {}", self.story, self.what),
+            None => write!(f, "{}: {}", self.story, self.what),
+        }
+    }
+}
+
+/// The environment variable that holds a credential's value.
+pub fn credential_variable(name: &str) -> String {
+    format!("WARDEN_CREDENTIAL_{}", name.to_ascii_uppercase())
+}
+
+/// The environment variable that holds a resource's value.
+pub fn resource_variable(name: &str) -> String {
+    format!("WARDEN_RESOURCE_{}", name.to_ascii_uppercase())
+}
+
+/// A prompt status as a choice value Warden accepts (snake_case, not `timeout`).
+pub fn prompt_status(status: &str) -> String {
+    let value = names::snake_case(status);
+    let value: String = value
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .collect();
+    match value.as_str() {
+        "" => "answer".into(),
+        "timeout" => "timeout_answer".into(),
+        v if !v.starts_with(|c: char| c.is_ascii_lowercase()) => format!("answer_{v}"),
+        v => v.chars().take(64).collect(),
+    }
+}
+
+/// Imports an export. `origin` names it in each story's header comment (the file name).
+pub fn import(source: &str, origin: &str) -> Result<Imported, export::Error> {
+    let top = export::parse(source)?;
+    let mut all: Vec<&Export> = Vec::new();
+    flatten(&top, &mut all);
+    // Story ids from names, unique; nested stories are often exported more than once.
+    let mut ids: Vec<String> = Vec::new();
+    let mut stories: BTreeMap<String, String> = BTreeMap::new();
+    let mut kept: Vec<&Export> = Vec::new();
+    for story in all {
+        let same = kept.iter().position(|k| {
+            k.guid.is_some() && k.guid == story.guid || k.name == story.name && k.agents.len() == story.agents.len()
+        });
+        if same.is_some() {
+            continue;
+        }
+        let base = names::story_slug(&story.name);
+        let mut id = base.clone();
+        let mut n = 2;
+        while ids.contains(&id) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        for key in [
+            story.slug.clone(),
+            Some(story.name.clone()),
+            Some(names::snake_case(&story.name)),
+            story.guid.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            stories.entry(key).or_insert_with(|| id.clone());
+        }
+        ids.push(id);
+        kept.push(story);
+    }
+    let mut imported = Imported {
+        stories: Vec::new(),
+        left_out: Vec::new(),
+        credentials: BTreeMap::new(),
+        resources: BTreeMap::new(),
+    };
+    for (story, id) in kept.iter().zip(&ids) {
+        convert_story(story, id, &stories, origin, &mut imported);
+    }
+    Ok(imported)
+}
+
+fn flatten<'a>(story: &'a Export, out: &mut Vec<&'a Export>) {
+    out.push(story);
+    for nested in &story.send_to_stories {
+        flatten(nested, out);
+    }
+}
+
+/// Runs Warden's validator over what was written: an importer that writes an invalid story has
+/// a bug. Returns each story's diagnostics (none when all are valid).
+pub fn validate(imported: &Imported) -> Vec<(String, Vec<Diagnostic>)> {
+    let catalog = Catalog {
+        integrations: BTreeMap::new(),
+        story_ids: imported.stories.iter().map(|s| s.id.clone()).collect(),
+    };
+    imported
+        .stories
+        .iter()
+        .filter_map(|s| match check_story(&s.id, &s.yaml, &catalog) {
+            Ok(_) => None,
+            Err(d) => Some((s.id.clone(), d)),
+        })
+        .collect()
+}
+
+/// What a story's links and entry points come to.
+struct Links {
+    /// Kept links; node `agents.len()` is the added `start` webhook when there is one.
+    edges: Vec<Edge>,
+    /// Notes per agent index about links not kept.
+    notes: BTreeMap<usize, Vec<String>>,
+    /// Remarks per agent index (not losses).
+    remarks: BTreeMap<usize, Vec<String>>,
+    /// Whether a `start` webhook was added.
+    start: bool,
+}
+
+fn is_entry(kind: &str) -> bool {
+    matches!(kind, "Agents::WebhookAgent" | "Agents::IMAPAgent")
+}
+
+fn links(story: &Export, ids: &[String]) -> Links {
+    let agents = &story.agents;
+    let mut notes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut remarks: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut edges = Vec::new();
+    for link in &story.links {
+        let source = &agents[link.source];
+        let from = &ids[link.source];
+        let drop = |why: &str| format!("the link from `{from}` is not kept: {why}");
+        let note = if is_entry(&agents[link.receiver].kind) {
+            Some(drop("a webhook is where a run starts; it has no upstream action"))
+        } else if link.source == link.receiver {
+            Some(drop("an action cannot feed itself (Warden stories are acyclic)"))
+        } else {
+            match (link.kind, source.kind.as_str()) {
+                (LinkType::NoMatch, "Agents::TriggerAgent")
+                    if !source.options.get("emit_no_match").is_some_and(export::truthy) =>
+                {
+                    Some(drop("the trigger does not set `emit_no_match`, so Tines sends nothing along it"))
+                }
+                (LinkType::NoMatch, "Agents::TriggerAgent") => None,
+                (LinkType::NoMatch, _) => Some(drop("only a trigger has a no-match path")),
+                (LinkType::Failure, kind) if is_entry(kind) => Some(drop("a webhook has no failure path")),
+                _ => None,
+            }
+        };
+        match note {
+            Some(note) => notes.entry(link.receiver).or_default().push(note),
+            None => edges.push(Edge {
+                source: link.source,
+                receiver: link.receiver,
+                kind: link.kind,
+            }),
+        }
+    }
+    let (mut edges, cut) = graph::cut_cycles(agents.len(), &edges);
+    for edge in cut {
+        notes.entry(edge.receiver).or_default().push(format!(
+            "the link from `{}` is not kept: it closes a loop, and Warden stories are acyclic; repeat the work with a new run (send_to_story) instead",
+            ids[edge.source]
+        ));
+    }
+    let start_node = agents.len();
+    let mut start = false;
+    for (i, agent) in agents.iter().enumerate() {
+        if is_entry(&agent.kind) || edges.iter().any(|e| e.receiver == i) {
+            continue;
+        }
+        start = true;
+        edges.push(Edge {
+            source: start_node,
+            receiver: i,
+            kind: LinkType::Default,
+        });
+        match &agent.schedule {
+            Some(schedule) => notes.entry(i).or_default().push(format!(
+                "schedule {}: Warden has no schedules; the `start` webhook runs it (call it from cron)",
+                agents::short_value(schedule)
+            )),
+            None => remarks.entry(i).or_default().push(
+                "It had no upstream action in Tines (run by hand): the `start` webhook runs it.".into(),
+            ),
+        }
+    }
+    if !agents.iter().any(|a| is_entry(&a.kind)) {
+        start = true;
+    }
+    for (i, agent) in agents.iter().enumerate() {
+        if is_entry(&agent.kind) {
+            if let Some(schedule) = &agent.schedule {
+                notes.entry(i).or_default().push(format!(
+                    "schedule {}: Warden has no schedules",
+                    agents::short_value(schedule)
+                ));
+            }
+        }
+    }
+    Links {
+        edges,
+        notes,
+        remarks,
+        start,
+    }
+}
+
+fn convert_story(
+    story: &Export,
+    story_id: &str,
+    stories: &BTreeMap<String, String>,
+    origin: &str,
+    imported: &mut Imported,
+) {
+    let keys: Vec<String> = story.agents.iter().map(|a| names::snake_case(&a.name)).collect();
+    let mut ids = names::unique_ids(&keys);
+    let links = links(story, &ids);
+    let start_id = {
+        let mut id = "start".to_owned();
+        let mut n = 2;
+        while ids.contains(&id) {
+            id = format!("start_{n}");
+            n += 1;
+        }
+        id
+    };
+    ids.push(start_id.clone());
+    let mut refs = Refs {
+        stories: stories.clone(),
+        ..Refs::default()
+    };
+    for (i, key) in keys.iter().enumerate() {
+        refs.by_key.entry(key.clone()).or_default().push(ids[i].clone());
+        if agents::body_only(&story.agents[i]) {
+            refs.body_only.insert(ids[i].clone());
+        }
+    }
+    let guid_index = |guid: &Option<String>| {
+        story
+            .agents
+            .iter()
+            .position(|a| a.guid.is_some() && a.guid == *guid)
+    };
+    refs.entry = guid_index(&story.entry_agent_guid)
+        .filter(|&i| story.agents[i].kind == "Agents::WebhookAgent")
+        .or_else(|| story.agents.iter().position(|a| a.kind == "Agents::WebhookAgent"))
+        .map(|i| ids[i].clone());
+    let slug = story_id.to_owned();
+    let mut actions = Y::map();
+    let mut credentials: BTreeMap<String, String> = BTreeMap::new();
+    let mut resources: BTreeSet<String> = BTreeSet::new();
+    let mut left_out = Vec::new();
+    if links.start {
+        let mut action = Y::map();
+        action.set("type", Y::str("webhook"));
+        action.set(
+            "description",
+            Y::str("Added by the import: starts the actions that had no upstream webhook in Tines."),
+        );
+        let mut options = Y::map();
+        options.set("path", Y::str(format!("{slug}-start")));
+        let secret = format!("{start_id}_secret");
+        options.set("secret_credential", Y::str(secret.clone()));
+        credentials.insert(secret, "Secret last segment of the `start` webhook's URL".into());
+        action.set("options", options);
+        actions.set(start_id.clone(), action);
+    }
+    // Formulas came after schema_version 3 (Liquid only); an export without a version may have both.
+    let formulas = story.schema_version == 0 || story.schema_version > 3;
+    for (i, agent) in story.agents.iter().enumerate() {
+        let id = &ids[i];
+        let upstream: Vec<String> = graph::ancestors(i, &links.edges)
+            .into_iter()
+            .map(|n| ids[n].clone())
+            .collect();
+        let cx = agents::Ctx {
+            id,
+            story_slug: &slug,
+            place: Place {
+                refs: &refs,
+                upstream: &upstream,
+                credentials: false,
+                prompt: false,
+                item: false,
+                formulas,
+            },
+        };
+        let converted = agents::convert(agent, &cx);
+        let mut action = Y::map();
+        action.set("type", Y::str(converted.kind));
+        action.set("name", Y::str(agent.name.clone()));
+        if let Some(description) = &agent.description {
+            action.set("description", Y::str(description.clone()));
+        }
+        let mut from: Vec<Y> = links
+            .edges
+            .iter()
+            .filter(|e| e.receiver == i)
+            .map(|e| {
+                let suffix = match e.kind {
+                    LinkType::Default => "",
+                    LinkType::NoMatch => ".no_match",
+                    LinkType::Failure => ".failure",
+                };
+                Y::str(format!("{}{suffix}", ids[e.source]))
+            })
+            .collect();
+        if converted.kind != "webhook" {
+            match from.len() {
+                0 => {}
+                1 => {
+                    action.set("from", from.remove(0));
+                }
+                _ => {
+                    action.set("from", Y::Seq(from));
+                }
+            }
+        }
+        action.set("options", converted.options);
+        let mut comments = Vec::new();
+        for note in links.notes.get(&i).into_iter().flatten() {
+            comments.push(format!("Not translated: {note}"));
+            left_out.push(LeftOut {
+                story: story_id.to_owned(),
+                action: Some(id.clone()),
+                what: note.clone(),
+            });
+        }
+        comments.extend(links.remarks.get(&i).into_iter().flatten().cloned());
+        comments.extend(converted.comments);
+        for what in converted.left_out {
+            left_out.push(LeftOut {
+                story: story_id.to_owned(),
+                action: Some(id.clone()),
+                what,
+            });
+        }
+        for name in &converted.found.credentials {
+            credentials
+                .entry(name.clone())
+                .or_insert_with(|| format!("Tines credential `{name}`"));
+        }
+        for (name, what) in converted.declares {
+            credentials.insert(name, what);
+        }
+        resources.extend(converted.found.resources);
+        actions.set(id.clone(), action).comments = comments;
+    }
+    let mut story_level = Vec::new();
+    if story.pages > 0 || story.form_fields > 0 {
+        story_level.push(format!(
+            "pages and forms ({} page(s), {} form field(s)) have no equivalent; a prompt asks one question with choices",
+            story.pages, story.form_fields
+        ));
+    }
+    let mut root = Y::map();
+    root.set("name", Y::str(story.name.clone()));
+    if let Some(description) = &story.description {
+        root.set("description", Y::str(description.clone()));
+    }
+    if !credentials.is_empty() {
+        let mut y = Y::map();
+        for (name, what) in &credentials {
+            y.set(name.clone(), Y::str(what.clone()));
+        }
+        root.set("credentials", y);
+    }
+    if !resources.is_empty() {
+        let mut y = Y::map();
+        for name in &resources {
+            y.set(name.clone(), Y::str(format!("Tines resource `{name}`")));
+        }
+        root.set("resources", y);
+    }
+    root.set("actions", actions);
+    let mut header = vec![
+        format!(
+            "Imported by `warden import tines` from {origin}: Tines story \"{}\"{}, schema_version {}.",
+            story.name,
+            story.guid.as_ref().map(|g| format!(" ({g})")).unwrap_or_default(),
+            story.schema_version
+        ),
+    ];
+    for what in &story_level {
+        header.push(format!("Not translated: {what}"));
+        left_out.push(LeftOut {
+            story: story_id.to_owned(),
+            action: None,
+            what: what.clone(),
+        });
+    }
+    if !left_out.is_empty() {
+        header.push(format!(
+            "{} item(s) were not translated: see the comments starting with \"Not translated:\".",
+            left_out.len()
+        ));
+    }
+    for note in &story.notes {
+        header.push(String::new());
+        header.push(format!("Diagram note: {}", note.trim()));
+    }
+    let text = yaml::write_document(&header, &root);
+    imported.stories.push(StoryFile {
+        id: story_id.to_owned(),
+        yaml: text,
+    });
+    imported.left_out.extend(left_out);
+    imported.credentials.extend(credentials);
+    imported
+        .resources
+        .extend(resources.into_iter().map(|r| (r.clone(), format!("Tines resource `{r}`"))));
+}
+
+#[cfg(test)]
+mod tests;

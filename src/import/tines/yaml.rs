@@ -1,0 +1,354 @@
+//! Writing the imported story as YAML people read: block style, keys in the order given, scalars
+//! quoted only where YAML would read them otherwise, and comments kept where they belong (above
+//! the key they are about).
+
+/// A YAML value with comments on mapping entries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Y {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number, as JSON wrote it.
+    Num(String),
+    /// A string (quoted when needed).
+    Str(String),
+    /// A block sequence.
+    Seq(Vec<Y>),
+    /// A block mapping, in insertion order.
+    Map(Vec<Entry>),
+}
+
+/// One `key: value` with the comment lines written above it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Y,
+    /// Comment lines (without `# `), written above the key.
+    pub comments: Vec<String>,
+}
+
+impl Y {
+    /// A string value.
+    pub fn str(s: impl Into<String>) -> Y {
+        Y::Str(s.into())
+    }
+
+    /// An empty mapping to fill with [`Y::set`].
+    pub fn map() -> Y {
+        Y::Map(Vec::new())
+    }
+
+    /// Appends `key: value` to a mapping (replacing an existing key in place).
+    pub fn set(&mut self, key: impl Into<String>, value: Y) -> &mut Entry {
+        let Y::Map(entries) = self else {
+            panic!("set on a non-mapping");
+        };
+        let key = key.into();
+        if let Some(i) = entries.iter().position(|e| e.key == key) {
+            entries[i].value = value;
+            return &mut entries[i];
+        }
+        entries.push(Entry {
+            key,
+            value,
+            comments: Vec::new(),
+        });
+        entries.last_mut().expect("just pushed")
+    }
+
+    /// The entry under `key`, in a mapping.
+    pub fn entry_mut(&mut self, key: &str) -> Option<&mut Entry> {
+        match self {
+            Y::Map(entries) => entries.iter_mut().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    /// JSON → YAML, keys in the JSON's order.
+    pub fn from_json(value: &serde_json::Value) -> Y {
+        use serde_json::Value;
+        match value {
+            Value::Null => Y::Null,
+            Value::Bool(b) => Y::Bool(*b),
+            Value::Number(n) => Y::Num(n.to_string()),
+            Value::String(s) => Y::Str(s.clone()),
+            Value::Array(items) => Y::Seq(items.iter().map(Y::from_json).collect()),
+            Value::Object(map) => Y::Map(
+                map.iter()
+                    .map(|(k, v)| Entry {
+                        key: k.clone(),
+                        value: Y::from_json(v),
+                        comments: Vec::new(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Writes a document: `header` comment lines, then `root` (a mapping).
+pub fn write_document(header: &[String], root: &Y) -> String {
+    let mut out = String::new();
+    for line in header {
+        push_comment(&mut out, 0, line);
+    }
+    match root {
+        Y::Map(entries) => write_entries(&mut out, 0, entries),
+        other => {
+            write_inline_or_block(&mut out, 0, other);
+        }
+    }
+    out
+}
+
+fn push_comment(out: &mut String, indent: usize, text: &str) {
+    for line in text.lines() {
+        out.push_str(&" ".repeat(indent));
+        if line.is_empty() {
+            out.push_str("#\n");
+        } else {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_entries(out: &mut String, indent: usize, entries: &[Entry]) {
+    for entry in entries {
+        for comment in &entry.comments {
+            push_comment(out, indent, comment);
+        }
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&key(&entry.key));
+        out.push(':');
+        write_value(out, indent, &entry.value);
+    }
+}
+
+/// Writes what follows `key:` (or `- `): a scalar on the same line, or a block below.
+fn write_value(out: &mut String, indent: usize, value: &Y) {
+    match value {
+        Y::Map(entries) if !entries.is_empty() => {
+            out.push('\n');
+            write_entries(out, indent + 2, entries);
+        }
+        Y::Seq(items) if !items.is_empty() => {
+            out.push('\n');
+            write_items(out, indent + 2, items);
+        }
+        Y::Str(s) if block_literal_ok(s) => {
+            out.push_str(if s.ends_with('\n') { " |\n" } else { " |-\n" });
+            for line in s.lines() {
+                if !line.is_empty() {
+                    out.push_str(&" ".repeat(indent + 2));
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn write_items(out: &mut String, indent: usize, items: &[Y]) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item {
+            Y::Map(entries) if !entries.is_empty() => {
+                // The first key on the dash's line, the rest aligned under it.
+                let mut first = String::new();
+                write_entries(&mut first, indent + 2, entries);
+                out.push(' ');
+                out.push_str(first.trim_start());
+            }
+            other => write_value(out, indent, other),
+        }
+    }
+}
+
+fn write_inline_or_block(out: &mut String, indent: usize, value: &Y) {
+    write_value(out, indent, value);
+}
+
+/// A key, plain when it is a simple name.
+fn key(k: &str) -> String {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && plain_ok(k)
+    {
+        k.to_owned()
+    } else {
+        quote(k)
+    }
+}
+
+/// A scalar on one line.
+fn scalar(value: &Y) -> String {
+    match value {
+        Y::Null => "null".to_owned(),
+        Y::Bool(b) => b.to_string(),
+        Y::Num(n) => n.clone(),
+        Y::Str(s) if plain_ok(s) => s.clone(),
+        Y::Str(s) => quote(s),
+        Y::Map(_) => "{}".to_owned(),
+        Y::Seq(_) => "[]".to_owned(),
+    }
+}
+
+/// A multi-line string that a `|` block keeps exactly: no line starting with a space (the first
+/// would change the indentation), no trailing spaces, tabs or control characters, at most one
+/// final newline.
+fn block_literal_ok(s: &str) -> bool {
+    s.contains('\n')
+        && !s.trim_end_matches('\n').is_empty()
+        && !s.ends_with("\n\n")
+        && !s.starts_with('\n')
+        && s.lines().all(|l| {
+            !l.starts_with(' ')
+                && !l.ends_with(' ')
+                && !l.chars().any(|c| c.is_control() || c == '\u{feff}')
+        })
+}
+
+/// Whether `s` reads back as the same string when written plain.
+fn plain_ok(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if s.trim() != s || s.contains(['\n', '\r', '\t']) || s.chars().any(char::is_control) {
+        return false;
+    }
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && looks_like_word(&s[1..])) {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "null" | "~" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+    ) || lower.starts_with(".inf")
+        || lower.starts_with("-.inf")
+        || lower == ".nan"
+    {
+        return false;
+    }
+    // Anything that could be a number (in any YAML version) is quoted.
+    let numeric = s
+        .trim_start_matches(['+', '-'])
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || "._oOxXeE+-:".contains(c));
+    if numeric && s.chars().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    true
+}
+
+fn looks_like_word(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// A double-quoted scalar with JSON-compatible escapes.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(root: &Y) -> String {
+        write_document(&[], root)
+    }
+
+    #[test]
+    fn strings_are_quoted_only_where_yaml_would_misread_them() {
+        for (s, plain) in [
+            ("hello world", true),
+            ("{{ a.b }}", false),
+            ("true", false),
+            ("yes", false),
+            ("123", false),
+            ("1.10", false),
+            ("0x1f", false),
+            ("a: b", false),
+            ("a #b", false),
+            ("", false),
+            (" lead", false),
+            ("- item", false),
+            ("-flag", true),
+            ("https://example.com/x?y=1", true),
+            ("POST", true),
+        ] {
+            assert_eq!(plain_ok(s), plain, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn comments_are_written_above_their_key_at_its_indentation() {
+        let mut root = Y::map();
+        let mut inner = Y::map();
+        inner.set("url", Y::str("https://x")).comments.push("Not translated: y".into());
+        root.set("a", inner);
+        assert_eq!(doc(&root), "a:\n  # Not translated: y\n  url: https://x\n");
+    }
+
+    #[test]
+    fn sequences_of_mappings_start_on_the_dash_line() {
+        let mut rule = Y::map();
+        rule.set("type", Y::str("regex"));
+        rule.set("value", Y::str("^a$"));
+        let mut root = Y::map();
+        root.set("rules", Y::Seq(vec![rule.clone(), rule]));
+        assert_eq!(
+            doc(&root),
+            "rules:\n  - type: regex\n    value: ^a$\n  - type: regex\n    value: ^a$\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_text_is_a_literal_block_when_it_reads_back_the_same() {
+        let mut root = Y::map();
+        root.set("text", Y::str("line one\nline two"));
+        root.set("spaced", Y::str(" x\ny"));
+        assert_eq!(
+            doc(&root),
+            "text: |-\n  line one\n  line two\nspaced: \" x\\ny\"\n"
+        );
+    }
+
+    #[test]
+    fn empty_collections_are_written_inline() {
+        let mut root = Y::map();
+        root.set("m", Y::map());
+        root.set("s", Y::Seq(vec![]));
+        assert_eq!(doc(&root), "m: {}\ns: []\n");
+    }
+}
