@@ -237,7 +237,7 @@ fn links(story: &Export, ids: &[String]) -> Links {
                 agents::short_value(schedule)
             )),
             None => remarks.entry(i).or_default().push(
-                "It had no upstream action in Tines (run by hand): the `start` webhook runs it.".into(),
+                "No link leads here (none in Tines, or none kept): the `start` webhook runs it.".into(),
             ),
         }
     }
@@ -291,6 +291,9 @@ fn convert_story(
         if agents::body_only(&story.agents[i]) {
             refs.body_only.insert(ids[i].clone());
         }
+        if story.agents[i].kind == "Agents::TriggerAgent" {
+            refs.triggers.insert(ids[i].clone());
+        }
     }
     let guid_index = |guid: &Option<String>| {
         story
@@ -316,7 +319,7 @@ fn convert_story(
         );
         let mut options = Y::map();
         options.set("path", Y::str(format!("{slug}-start")));
-        let secret = format!("{start_id}_secret");
+        let secret = format!("{}_{start_id}_secret", slug.replace('-', "_"));
         options.set("secret_credential", Y::str(secret.clone()));
         credentials.insert(secret, "Secret last segment of the `start` webhook's URL".into());
         action.set("options", options);
@@ -330,9 +333,16 @@ fn convert_story(
             .into_iter()
             .map(|n| ids[n].clone())
             .collect();
+        let parents: Vec<String> = links
+            .edges
+            .iter()
+            .filter(|e| e.receiver == i)
+            .map(|e| ids[e.source].clone())
+            .collect();
         let cx = agents::Ctx {
             id,
             story_slug: &slug,
+            parents: &parents,
             place: Place {
                 refs: &refs,
                 upstream: &upstream,

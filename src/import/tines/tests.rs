@@ -47,7 +47,7 @@ fn a_webhook_and_a_request_import_cleanly() {
     assert!(yaml.contains("Authorization: Bearer {{ credentials.api_key }}"), "{yaml}");
     assert!(!yaml.contains("s3cr3t"), "the webhook's secret is not copied");
     assert!(imported.credentials.contains_key("api_key"));
-    assert!(imported.credentials.contains_key("receive_alert_secret"));
+    assert!(imported.credentials.contains_key("test_story_receive_alert_secret"));
 }
 
 #[test]

@@ -23,6 +23,40 @@ fn has_prompt(value: &Value) -> bool {
     }
 }
 
+/// The status a prompt link in `text` answers with, if it is one.
+fn linked_status(text: &str) -> Option<String> {
+    if let Some(rest) = text.split("{%").nth(1) {
+        let inner = rest.split("%}").next()?.trim();
+        if let Some(status) = inner.strip_prefix("prompt") {
+            return Some(status.trim().to_owned());
+        }
+    }
+    let rest = text.split("PROMPT(").nth(1)?;
+    let inner = rest.split(')').next()?.trim();
+    Some(inner.trim_matches(['"', '\'']).to_owned())
+}
+
+/// Button labels by the status their link answers: a Slack button (or any object) with a prompt
+/// link and a `text` (`"text"` or `{"text": "…"}`).
+fn button_labels(value: &Value, labels: &mut std::collections::BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            let status = map.values().filter_map(Value::as_str).find_map(linked_status);
+            let label = match map.get("text") {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Object(t)) => t.get("text").and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            };
+            if let (Some(status), Some(label)) = (status, label) {
+                labels.entry(status).or_insert(label);
+            }
+            map.values().for_each(|v| button_labels(v, labels));
+        }
+        Value::Array(items) => items.iter().for_each(|v| button_labels(v, labels)),
+        _ => {}
+    }
+}
+
 /// Converts the request; a request with prompt links becomes a `prompt` with it as `request:`.
 pub(super) fn request(b: &mut Build, options: &Map<String, Value>) -> &'static str {
     let prompt = options.values().any(has_prompt);
@@ -44,12 +78,17 @@ pub(super) fn request(b: &mut Build, options: &Map<String, Value>) -> &'static s
     }
     b.options = Y::map();
     b.options.set("request", request);
+    let mut labels = std::collections::BTreeMap::new();
+    for value in options.values() {
+        button_labels(value, &mut labels);
+    }
     let choices = statuses
         .iter()
         .map(|status| {
             let mut choice = Y::map();
             choice.set("value", Y::str(crate::import::tines::prompt_status(status)));
-            choice.set("label", Y::str(status.clone()));
+            let label = labels.get(status.as_str()).cloned().unwrap_or_else(|| status.clone());
+            choice.set("label", Y::str(label));
             choice
         })
         .collect();

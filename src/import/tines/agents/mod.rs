@@ -32,6 +32,8 @@ pub struct Ctx<'a> {
     pub id: &'a str,
     /// The story's slug, for generated webhook paths.
     pub story_slug: &'a str,
+    /// The actions linked into this one, in link order.
+    pub parents: &'a [String],
     /// Where its templates stand (credentials, prompt and item flags are set per field).
     pub place: Place<'a>,
 }
@@ -224,7 +226,7 @@ fn webhook(b: &mut Build, options: &Map<String, Value>) -> &'static str {
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| url_slug(&format!("{}-{}", b.cx.story_slug, b.cx.id)));
     b.put("path", Y::str(path), Vec::new());
-    let secret = format!("{}_secret", b.cx.id);
+    let secret = secret_name(b.cx);
     b.put("secret_credential", Y::str(secret.clone()), Vec::new());
     b.declares.push((
         secret,
@@ -273,7 +275,7 @@ fn webhook(b: &mut Build, options: &Map<String, Value>) -> &'static str {
 fn imap_webhook(b: &mut Build) -> &'static str {
     let path = url_slug(&format!("{}-{}", b.cx.story_slug, b.cx.id));
     b.put("path", Y::str(path), Vec::new());
-    let secret = format!("{}_secret", b.cx.id);
+    let secret = secret_name(b.cx);
     b.put("secret_credential", Y::str(secret.clone()), Vec::new());
     b.declares.push((secret, "Secret last segment of this webhook's URL".into()));
     "webhook"
@@ -312,6 +314,12 @@ fn send_to_story(b: &mut Build, options: &Map<String, Value>) -> &'static str {
     b.put("wait", Y::Bool(true), Vec::new());
     b.unknown_options(options, &["story", "payload"]);
     "send_to_story"
+}
+
+/// A webhook's secret credential, named after its story too: stories imported together (a story
+/// and those it sends to) often each have an `entry` webhook, and each needs its own secret.
+pub fn secret_name(cx: &Ctx) -> String {
+    format!("{}_{}_secret", cx.story_slug.replace('-', "_"), cx.id)
 }
 
 /// A webhook path Warden accepts: lowercase letters, digits, `-` and `_`.

@@ -138,15 +138,26 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
         }
         "implode" => {
             b.put("mode", Y::str("implode"), Vec::new());
+            let parents = b.cx.parents;
+            if !options.contains_key("item_path") {
+                b.remark("Tines collected whole events (no `item_path`): this collects the output of the action that sent each one.");
+            }
             for key in ["item_path", "guid_path", "size_path"] {
                 let mut notes = Vec::new();
                 let value = match (key, options.get(key)) {
                     (_, Some(v)) => path_template(b, v, &mut notes),
                     // Tines collects the whole event when no item path is given.
-                    ("item_path", None) => {
-                        notes.push("no `item_path`: Tines collects whole events; Warden needs a template, here the upstream action".into());
-                        b.cx.place.upstream.first().map(|id| format!("{{{{ {id} }}}}")).unwrap_or_default()
-                    }
+                    // Tines collects whole events: here, the output of whichever linked action sent it.
+                    ("item_path", None) => match parents {
+                        [] => String::new(),
+                        [one] => format!("{{{{ {one} }}}}"),
+                        [rest @ .., last] => format!(
+                            "{{{{ {} }}}}",
+                            rest.iter().rev().fold(last.clone(), |otherwise, id| {
+                                format!("({id} if {id} is defined else {otherwise})")
+                            })
+                        ),
+                    },
                     _ => {
                         notes.push(format!("no `{key}` in the export"));
                         String::new()

@@ -20,6 +20,8 @@ pub struct Refs {
     /// Webhooks whose Tines event is the body itself (`include_headers: false`): Warden's always
     /// has `body`, so `hook.x` reads `hook.body.x`.
     pub body_only: BTreeSet<String>,
+    /// Triggers: Tines' `rule_matched` is Warden's `matched`.
+    pub triggers: BTreeSet<String>,
     /// The entry webhook, which receives a sent-to story's `INPUT`s.
     pub entry: Option<String>,
     /// Stories by Tines slug, name and guid → Warden story id.
@@ -274,7 +276,9 @@ fn resolve_action(key: &str, segs: &[Seg], place: &Place) -> Result<String, Stri
         .filter(|id| ids.contains(id))
         .collect();
     let path = |id: &str| {
-        if place.refs.body_only.contains(id) {
+        if place.refs.triggers.contains(id) && segs.first() == Some(&Seg::Key("rule_matched".into())) {
+            render_path(id, &[&[Seg::Key("matched".into())], &segs[1..]].concat())
+        } else if place.refs.body_only.contains(id) {
             render_path(id, &[&[Seg::Key("body".into())], segs].concat())
         } else {
             render_path(id, segs)
