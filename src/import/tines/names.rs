@@ -83,12 +83,12 @@ pub fn unique_ids(keys: &[String]) -> Vec<String> {
 
 /// A file name for a story: lowercase words joined by `-`.
 pub fn story_slug(name: &str) -> String {
-    let slug = snake_case(name).replace('_', "-");
-    if slug.is_empty() {
-        "imported-story".to_owned()
-    } else {
-        slug
+    let snake = snake_case(name);
+    if !snake.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return "imported-story".to_owned();
     }
+    let slug = action_id(&snake).replace('_', "-");
+    slug.strip_prefix("action-").unwrap_or(&slug).to_owned()
 }
 
 #[cfg(test)]
@@ -110,6 +110,13 @@ mod tests {
     fn duplicate_names_get_numbered_ids() {
         let keys = vec!["message_text".to_owned(), "message_text".to_owned(), "x".to_owned()];
         assert_eq!(unique_ids(&keys), ["message_text", "message_text_2", "x"]);
+    }
+
+    #[test]
+    fn story_slugs_are_ascii_file_names() {
+        assert_eq!(story_slug("Okta: Admin Grant (v2)"), "okta-admin-grant-v2");
+        assert_eq!(story_slug("Café Story"), "caf-story");
+        assert_eq!(story_slug("¿?"), "imported-story");
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub(super) fn placeholder(b: &mut Build, agent: &Agent) -> &'static str {
     b.options.set("mode", Y::str("message"));
     let mut payload = Y::map();
     payload.set("not_translated", Y::str(agent.kind.clone()));
-    payload.set("name", Y::str(agent.name.clone()));
+    payload.set("name", Y::str(template::escape_literal(&agent.name)));
     b.options.set("payload", payload);
     "transform"
 }
@@ -304,7 +304,7 @@ fn send_to_story(b: &mut Build, options: &Map<String, Value>) -> &'static str {
         b.options.set("mode", Y::str("message"));
         let mut payload = Y::map();
         payload.set("not_translated", Y::str("Agents::SendToStoryAgent"));
-        payload.set("story", Y::str(written));
+        payload.set("story", Y::str(template::escape_literal(&written)));
         b.options.set("payload", payload);
         return "transform";
     };

@@ -23,12 +23,6 @@ pub(super) fn trigger(b: &mut Build, options: &Map<String, Value>) -> &'static s
         }
         let path = rule.get("path").cloned().unwrap_or(Value::String(String::new()));
         let value = rule.get("value").cloned().unwrap_or(Value::String(String::new()));
-        if kind.ends_with("regex") {
-            if let Some(bad) = bad_regex(&value) {
-                notes.push(format!("rule `{kind}` on `{}`: {bad}; the rule is left out", short(&path)));
-                continue;
-            }
-        }
         let mut y = Y::map();
         y.set("type", Y::str(kind));
         let path = match &path {
@@ -36,7 +30,15 @@ pub(super) fn trigger(b: &mut Build, options: &Map<String, Value>) -> &'static s
             other => Y::Str(other.to_string()),
         };
         y.set("path", path);
-        y.set("value", b.translate(&value, Field::default(), &mut notes));
+        let value = b.translate(&value, Field::default(), &mut notes);
+        // A regex is checked as written once translated: a literal one must compile here.
+        if kind.ends_with("regex") {
+            if let Some(bad) = bad_regex(&to_json(&value), true) {
+                notes.push(format!("rule `{kind}` on `{}`: {bad}; the rule is left out", short(&rule.get("path").cloned().unwrap_or_default())));
+                continue;
+            }
+        }
+        y.set("value", value);
         rules.push(y);
     }
     if rules.is_empty() {
@@ -60,8 +62,18 @@ pub(super) fn trigger(b: &mut Build, options: &Map<String, Value>) -> &'static s
     "trigger"
 }
 
-/// Why a literal regex (or one in a list) would not compile, if it would not.
-fn bad_regex(value: &Value) -> Option<String> {
+/// The strings of a translated value, as JSON.
+fn to_json(y: &Y) -> Value {
+    match y {
+        Y::Str(s) => Value::String(s.clone()),
+        Y::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        _ => Value::Null,
+    }
+}
+
+/// Why a regex (or one in a list) would not compile, if it would not. With `skip_templates`,
+/// values with template markup are left to run time.
+fn bad_regex(value: &Value, skip_templates: bool) -> Option<String> {
     let patterns: Vec<&str> = match value {
         Value::String(s) => vec![s.as_str()],
         Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
@@ -69,7 +81,7 @@ fn bad_regex(value: &Value) -> Option<String> {
     };
     patterns
         .into_iter()
-        .filter(|p| !p.contains("{{") && !p.contains("{%") && !p.contains("<<"))
+        .filter(|p| !skip_templates || (!p.contains("{{") && !p.contains("{%")))
         .find_map(|p| {
             crate::pattern::compile_regex(p, true)
                 .err()
@@ -103,7 +115,11 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
             let mut notes = Vec::new();
             for m in options.get("matchers").and_then(Value::as_array).into_iter().flatten() {
                 let regex = m.get("regexp").or_else(|| m.get("regex")).cloned().unwrap_or_default();
-                if let Some(bad) = bad_regex(&regex) {
+                if !regex.is_string() {
+                    notes.push(format!("matcher without a regex ({}); it is left out", short(&regex)));
+                    continue;
+                }
+                if let Some(bad) = bad_regex(&regex, false) {
                     notes.push(format!("matcher: {bad}; it is left out"));
                     continue;
                 }
@@ -111,7 +127,8 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
                 let path = m.get("path").cloned().unwrap_or_default();
                 y.set("path", Y::Str(path_template(b, &path, &mut notes)));
                 y.set("regex", Y::from_json(&regex));
-                y.set("to", Y::from_json(m.get("to").unwrap_or(&Value::String("matches".into()))));
+                let to = m.get("to").and_then(Value::as_str).filter(|t| !t.trim().is_empty()).unwrap_or("matches");
+                y.set("to", Y::str(to));
                 matchers.push(y);
             }
             if matchers.is_empty() {
@@ -130,7 +147,8 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
             let path = options.get("path").cloned().unwrap_or_default();
             let path = path_template(b, &path, &mut notes);
             b.put("path", Y::Str(path), notes);
-            b.put("to", Y::from_json(options.get("to").unwrap_or(&Value::String("individual_item".into()))), Vec::new());
+            let to = options.get("to").and_then(Value::as_str).filter(|t| !t.trim().is_empty()).unwrap_or("individual_item");
+            b.put("to", Y::str(to), Vec::new());
             if let Some(limit) = options.get("limit").and_then(number) {
                 b.put("limit", Y::Num((limit as u64).clamp(1, 20_000).to_string()), Vec::new());
             }

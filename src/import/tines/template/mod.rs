@@ -69,6 +69,22 @@ pub enum Seg {
 
 /// Translates one string field. Returns the minijinja text; notes in `found`.
 pub fn translate(text: &str, place: &Place, found: &mut Found) -> String {
+    let out = translate_pieces(text, place, found);
+    // Pieces translate one at a time; their sum must still parse (a Liquid `{% endif %}` without
+    // its `{% if %}`, a `{% comment %}` never closed). A field that does not is left out whole.
+    match crate::template::compile(&out) {
+        Ok(_) => out,
+        Err(error) => {
+            found.notes.push(format!(
+                "`{}`: the translation does not parse as minijinja ({error}); the field is left empty",
+                text.replace('\n', " ")
+            ));
+            String::new()
+        }
+    }
+}
+
+fn translate_pieces(text: &str, place: &Place, found: &mut Found) -> String {
     if place.formulas {
         if let Some(expr) = text.strip_prefix('=') {
             return match formula::translate(expr, place, &[], found) {
@@ -146,7 +162,7 @@ fn find_close(text: &str, close: &str) -> Option<usize> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if text[i..].starts_with(close) => return Some(i),
+            None if bytes[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
