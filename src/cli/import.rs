@@ -35,10 +35,10 @@ pub fn run(import: Import) -> anyhow::Result<ExitCode> {
 fn tines_import(args: Args) -> anyhow::Result<ExitCode> {
     let source = std::fs::read_to_string(&args.export)
         .with_context(|| format!("Failed to read {}", args.export.display()))?;
-    let origin = args
-        .export
-        .file_name()
-        .map_or_else(|| args.export.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let origin = args.export.file_name().map_or_else(
+        || args.export.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let imported = tines::import(&source, &origin)
         .with_context(|| format!("Failed to import {}", args.export.display()))?;
     std::fs::create_dir_all(&args.out)
@@ -66,7 +66,10 @@ fn tines_import(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if !imported.left_out.is_empty() {
-        println!("\nnot translated ({}), each commented in place:", imported.left_out.len());
+        println!(
+            "\nnot translated ({}), each commented in place:",
+            imported.left_out.len()
+        );
         for item in &imported.left_out {
             println!("  - {item}");
         }
@@ -80,7 +83,10 @@ fn tines_import(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(if imported.left_out.is_empty() {
-        eprintln!("ok: {} stories imported, all valid, nothing left out", imported.stories.len());
+        eprintln!(
+            "ok: {} stories imported, all valid, nothing left out",
+            imported.stories.len()
+        );
         ExitCode::SUCCESS
     } else {
         eprintln!(

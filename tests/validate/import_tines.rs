@@ -48,7 +48,11 @@ fn golden(path: &Path, actual: &str, failures: &mut Vec<String>) {
 #[test]
 fn every_export_in_the_corpus_imports_to_valid_stories_and_lists_exactly_what_was_left_out() {
     let exports = exports();
-    assert!(exports.len() >= 8, "the corpus has {} exports", exports.len());
+    assert!(
+        exports.len() >= 8,
+        "the corpus has {} exports",
+        exports.len()
+    );
     let mut failures = Vec::new();
     for path in &exports {
         let name = stem(path);
@@ -56,14 +60,20 @@ fn every_export_in_the_corpus_imports_to_valid_stories_and_lists_exactly_what_wa
         let imported = tines::import(&source, &format!("{name}.json"))
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for (id, diagnostics) in tines::validate(&imported) {
-            failures.push(format!("{name}: story `{id}` is not valid: {diagnostics:#?}"));
+            failures.push(format!(
+                "{name}: story `{id}` is not valid: {diagnostics:#?}"
+            ));
         }
         let left_out: String = imported
             .left_out
             .iter()
             .map(|item| format!("{item}\n"))
             .collect();
-        golden(&Path::new(CORPUS).join(format!("{name}.left_out")), &left_out, &mut failures);
+        golden(
+            &Path::new(CORPUS).join(format!("{name}.left_out")),
+            &left_out,
+            &mut failures,
+        );
         for story in &imported.stories {
             let file = Path::new(CORPUS)
                 .join("expected")
@@ -91,21 +101,47 @@ fn the_command_writes_the_stories_exits_2_when_something_was_left_out_and_its_ou
     let _ = std::fs::remove_dir_all(&dir);
     let out = dir.to_string_lossy().into_owned();
 
-    let clean = warden(&["import", "tines", "tests/fixtures/tines/send-to-story-nested.json", "-o", &out]);
+    let clean = warden(&[
+        "import",
+        "tines",
+        "tests/fixtures/tines/send-to-story-nested.json",
+        "-o",
+        &out,
+    ]);
     let stdout = String::from_utf8_lossy(&clean.stdout);
-    assert_eq!(clean.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&clean.stderr));
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
     assert!(stdout.contains("WARDEN_CREDENTIAL_REP_KEY"), "{stdout}");
-    assert!(stdout.contains("WARDEN_CREDENTIAL_ENRICH_IP_ENTRY_SECRET"), "{stdout}");
+    assert!(
+        stdout.contains("WARDEN_CREDENTIAL_ENRICH_IP_ENTRY_SECRET"),
+        "{stdout}"
+    );
     for id in ["triage-with-enrichment", "enrich-ip", "geo-lookup"] {
         assert!(dir.join(format!("{id}.yml")).is_file(), "{id}.yml written");
     }
 
-    let lossy = warden(&["import", "tines", "tests/fixtures/tines/formulas-left-out.json", "-o", &out]);
+    let lossy = warden(&[
+        "import",
+        "tines",
+        "tests/fixtures/tines/formulas-left-out.json",
+        "-o",
+        &out,
+    ]);
     let stdout = String::from_utf8_lossy(&lossy.stdout);
     assert_eq!(lossy.status.code(), Some(2), "{stdout}");
     assert!(stdout.contains("not translated (10)"), "{stdout}");
-    assert!(stdout.contains("function `FILTER` has no minijinja equivalent"), "{stdout}");
-    assert!(stdout.contains("WARDEN_RESOURCE_MASTODON_DOMAIN"), "{stdout}");
+    assert!(
+        stdout.contains("function `FILTER` has no minijinja equivalent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("WARDEN_RESOURCE_MASTODON_DOMAIN"),
+        "{stdout}"
+    );
 
     let validated = warden(&["validate", &out]);
     assert_eq!(
@@ -124,7 +160,13 @@ fn an_unreadable_export_is_an_error_not_a_story() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.json");
     std::fs::write(&bad, r#"{"name": "no agents"}"#).unwrap();
-    let output = warden(&["import", "tines", &bad.to_string_lossy(), "-o", &dir.to_string_lossy()]);
+    let output = warden(&[
+        "import",
+        "tines",
+        &bad.to_string_lossy(),
+        "-o",
+        &dir.to_string_lossy(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no `agents` list"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -180,9 +222,18 @@ proptest::proptest! {
 fn half_written_markers_found_by_the_property_test_import_to_valid_stories() {
     // An unclosed `{%` left as text in a placeholder; a regex that is only invalid once a
     // half-written pill is dropped.
-    for text in ["{%", "PROMPT(<<", "{% endif %}", "{% comment %}x", "<<a.b", "=UNKNOWN(", "{{ 'é' }}"] {
+    for text in [
+        "{%",
+        "PROMPT(<<",
+        "{% endif %}",
+        "{% comment %}x",
+        "<<a.b",
+        "=UNKNOWN(",
+        "{{ 'é' }}",
+    ] {
         for version in [0, 3, 23] {
-            let imported = tines::import(&noisy_export(text, "Ä name", version), "noise.json").unwrap();
+            let imported =
+                tines::import(&noisy_export(text, "Ä name", version), "noise.json").unwrap();
             let invalid = tines::validate(&imported);
             assert!(invalid.is_empty(), "{text:?} v{version}: {invalid:#?}");
         }

@@ -127,10 +127,12 @@ fn read_story(value: &Value) -> Result<Export, Error> {
         let kind = ["link_type", "type"]
             .iter()
             .find_map(|k| link.get(*k).and_then(Value::as_str))
-            .map_or(LinkType::Default, |t| match t.to_ascii_lowercase().as_str() {
-                "secondary" | "no_match" => LinkType::NoMatch,
-                "failure" => LinkType::Failure,
-                _ => LinkType::Default,
+            .map_or(LinkType::Default, |t| {
+                match t.to_ascii_lowercase().as_str() {
+                    "secondary" | "no_match" => LinkType::NoMatch,
+                    "failure" => LinkType::Failure,
+                    _ => LinkType::Default,
+                }
             });
         links.push(Link {
             source: index("source")?,
@@ -278,7 +280,8 @@ mod tests {
 
     #[test]
     fn a_link_outside_the_agents_is_refused() {
-        let error = parse(r#"{"agents": [], "links": [{"source": 0, "receiver": 1}]}"#).unwrap_err();
+        let error =
+            parse(r#"{"agents": [], "links": [{"source": 0, "receiver": 1}]}"#).unwrap_err();
         assert!(error.to_string().contains("not an index"), "{error}");
     }
 

@@ -99,7 +99,8 @@ pub fn import(source: &str, origin: &str) -> Result<Imported, export::Error> {
     let mut kept: Vec<&Export> = Vec::new();
     for story in all {
         let same = kept.iter().position(|k| {
-            k.guid.is_some() && k.guid == story.guid || k.name == story.name && k.agents.len() == story.agents.len()
+            k.guid.is_some() && k.guid == story.guid
+                || k.name == story.name && k.agents.len() == story.agents.len()
         });
         if same.is_some() {
             continue;
@@ -187,19 +188,30 @@ fn links(story: &Export, ids: &[String]) -> Links {
         let from = &ids[link.source];
         let drop = |why: &str| format!("the link from `{from}` is not kept: {why}");
         let note = if is_entry(&agents[link.receiver].kind) {
-            Some(drop("a webhook is where a run starts; it has no upstream action"))
+            Some(drop(
+                "a webhook is where a run starts; it has no upstream action",
+            ))
         } else if link.source == link.receiver {
-            Some(drop("an action cannot feed itself (Warden stories are acyclic)"))
+            Some(drop(
+                "an action cannot feed itself (Warden stories are acyclic)",
+            ))
         } else {
             match (link.kind, source.kind.as_str()) {
                 (LinkType::NoMatch, "Agents::TriggerAgent")
-                    if !source.options.get("emit_no_match").is_some_and(export::truthy) =>
+                    if !source
+                        .options
+                        .get("emit_no_match")
+                        .is_some_and(export::truthy) =>
                 {
-                    Some(drop("the trigger does not set `emit_no_match`, so Tines sends nothing along it"))
+                    Some(drop(
+                        "the trigger does not set `emit_no_match`, so Tines sends nothing along it",
+                    ))
                 }
                 (LinkType::NoMatch, "Agents::TriggerAgent") => None,
                 (LinkType::NoMatch, _) => Some(drop("only a trigger has a no-match path")),
-                (LinkType::Failure, kind) if is_entry(kind) => Some(drop("a webhook has no failure path")),
+                (LinkType::Failure, kind) if is_entry(kind) => {
+                    Some(drop("a webhook has no failure path"))
+                }
                 _ => None,
             }
         };
@@ -269,7 +281,11 @@ fn convert_story(
     origin: &str,
     imported: &mut Imported,
 ) {
-    let keys: Vec<String> = story.agents.iter().map(|a| names::snake_case(&a.name)).collect();
+    let keys: Vec<String> = story
+        .agents
+        .iter()
+        .map(|a| names::snake_case(&a.name))
+        .collect();
     let mut ids = names::unique_ids(&keys);
     let links = links(story, &ids);
     let start_id = {
@@ -287,7 +303,10 @@ fn convert_story(
         ..Refs::default()
     };
     for (i, key) in keys.iter().enumerate() {
-        refs.by_key.entry(key.clone()).or_default().push(ids[i].clone());
+        refs.by_key
+            .entry(key.clone())
+            .or_default()
+            .push(ids[i].clone());
         if agents::body_only(&story.agents[i]) {
             refs.body_only.insert(ids[i].clone());
         }
@@ -303,7 +322,12 @@ fn convert_story(
     };
     refs.entry = guid_index(&story.entry_agent_guid)
         .filter(|&i| story.agents[i].kind == "Agents::WebhookAgent")
-        .or_else(|| story.agents.iter().position(|a| a.kind == "Agents::WebhookAgent"))
+        .or_else(|| {
+            story
+                .agents
+                .iter()
+                .position(|a| a.kind == "Agents::WebhookAgent")
+        })
         .map(|i| ids[i].clone());
     let slug = story_id.to_owned();
     let mut actions = Y::map();
@@ -315,13 +339,18 @@ fn convert_story(
         action.set("type", Y::str("webhook"));
         action.set(
             "description",
-            Y::str("Added by the import: starts the actions that had no upstream webhook in Tines."),
+            Y::str(
+                "Added by the import: starts the actions that had no upstream webhook in Tines.",
+            ),
         );
         let mut options = Y::map();
         options.set("path", Y::str(format!("{slug}-start")));
         let secret = format!("{}_{start_id}_secret", slug.replace('-', "_"));
         options.set("secret_credential", Y::str(secret.clone()));
-        credentials.insert(secret, "Secret last segment of the `start` webhook's URL".into());
+        credentials.insert(
+            secret,
+            "Secret last segment of the `start` webhook's URL".into(),
+        );
         action.set("options", options);
         actions.set(start_id.clone(), action);
     }
@@ -440,14 +469,16 @@ fn convert_story(
         root.set("resources", y);
     }
     root.set("actions", actions);
-    let mut header = vec![
-        format!(
-            "Imported by `warden import tines` from {origin}: Tines story \"{}\"{}, schema_version {}.",
-            story.name,
-            story.guid.as_ref().map(|g| format!(" ({g})")).unwrap_or_default(),
-            story.schema_version
-        ),
-    ];
+    let mut header = vec![format!(
+        "Imported by `warden import tines` from {origin}: Tines story \"{}\"{}, schema_version {}.",
+        story.name,
+        story
+            .guid
+            .as_ref()
+            .map(|g| format!(" ({g})"))
+            .unwrap_or_default(),
+        story.schema_version
+    )];
     for what in &story_level {
         header.push(format!("Not translated: {what}"));
         left_out.push(LeftOut {
@@ -473,9 +504,11 @@ fn convert_story(
     });
     imported.left_out.extend(left_out);
     imported.credentials.extend(credentials);
-    imported
-        .resources
-        .extend(resources.into_iter().map(|r| (r.clone(), format!("Tines resource `{r}`"))));
+    imported.resources.extend(
+        resources
+            .into_iter()
+            .map(|r| (r.clone(), format!("Tines resource `{r}`"))),
+    );
 }
 
 #[cfg(test)]

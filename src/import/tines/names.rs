@@ -108,7 +108,11 @@ mod tests {
 
     #[test]
     fn duplicate_names_get_numbered_ids() {
-        let keys = vec!["message_text".to_owned(), "message_text".to_owned(), "x".to_owned()];
+        let keys = vec![
+            "message_text".to_owned(),
+            "message_text".to_owned(),
+            "x".to_owned(),
+        ];
         assert_eq!(unique_ids(&keys), ["message_text", "message_text_2", "x"]);
     }
 

@@ -9,7 +9,12 @@ fn valid(json: &str) -> Imported {
     assert!(
         invalid.is_empty(),
         "{invalid:#?}\n{}",
-        imported.stories.iter().map(|s| s.yaml.as_str()).collect::<Vec<_>>().join("\n---\n")
+        imported
+            .stories
+            .iter()
+            .map(|s| s.yaml.as_str())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
     );
     imported
 }
@@ -31,23 +36,39 @@ fn export(agents: Vec<serde_json::Value>, links: &[(usize, usize)]) -> String {
 fn a_webhook_and_a_request_import_cleanly() {
     let imported = valid(&export(
         vec![
-            agent("WebhookAgent", "Receive Alert", serde_json::json!({"path": "alerts", "secret": "s3cr3t", "verbs": "get,post"})),
-            agent("HTTPRequestAgent", "Look Up", serde_json::json!({
+            agent(
+                "WebhookAgent",
+                "Receive Alert",
+                serde_json::json!({"path": "alerts", "secret": "s3cr3t", "verbs": "get,post"}),
+            ),
+            agent(
+                "HTTPRequestAgent",
+                "Look Up",
+                serde_json::json!({
                 "url": "https://api.example.com/users/<<receive_alert.body.user>>",
                 "method": "post", "content_type": "json",
                 "payload": {"id": "<<receive_alert.body.id>>"},
                 "headers": {"Authorization": "Bearer <<CREDENTIAL.api_key>>"},
-                "retry_on_status": ["429", "500-599"]})),
+                "retry_on_status": ["429", "500-599"]}),
+            ),
         ],
         &[(0, 1)],
     ));
     assert!(imported.left_out.is_empty(), "{:?}", imported.left_out);
     let yaml = &imported.stories[0].yaml;
     assert!(yaml.contains("method: POST"), "{yaml}");
-    assert!(yaml.contains("Authorization: Bearer {{ credentials.api_key }}"), "{yaml}");
-    assert!(!yaml.contains("s3cr3t"), "the webhook's secret is not copied");
+    assert!(
+        yaml.contains("Authorization: Bearer {{ credentials.api_key }}"),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains("s3cr3t"),
+        "the webhook's secret is not copied"
+    );
     assert!(imported.credentials.contains_key("api_key"));
-    assert!(imported.credentials.contains_key("test_story_receive_alert_secret"));
+    assert!(imported
+        .credentials
+        .contains_key("test_story_receive_alert_secret"));
 }
 
 #[test]
@@ -56,9 +77,13 @@ fn a_get_payload_becomes_the_query_and_a_credential_there_is_left_out() {
         &export(
             vec![
                 agent("WebhookAgent", "In", serde_json::json!({"path": "in"})),
-                agent("HTTPRequestAgent", "Get", serde_json::json!({
+                agent(
+                    "HTTPRequestAgent",
+                    "Get",
+                    serde_json::json!({
                     "url": "https://x/api", "method": "get",
-                    "payload": {"key": "{% credential vt %}", "q": "{{ .in.body.q }}"}})),
+                    "payload": {"key": "{% credential vt %}", "q": "{{ .in.body.q }}"}}),
+                ),
             ],
             &[(0, 1)],
         ),
@@ -67,9 +92,16 @@ fn a_get_payload_becomes_the_query_and_a_credential_there_is_left_out() {
     .unwrap();
     assert!(validate(&imported).is_empty());
     assert_eq!(imported.left_out.len(), 1, "{:?}", imported.left_out);
-    assert!(imported.left_out[0].what.starts_with("`query`"), "{}", imported.left_out[0]);
+    assert!(
+        imported.left_out[0].what.starts_with("`query`"),
+        "{}",
+        imported.left_out[0]
+    );
     let yaml = &imported.stories[0].yaml;
-    assert!(yaml.contains("# Not translated: `{% credential vt %}`: credential `vt` is used where"), "{yaml}");
+    assert!(
+        yaml.contains("# Not translated: `{% credential vt %}`: credential `vt` is used where"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -77,14 +109,22 @@ fn a_slack_button_request_becomes_a_prompt() {
     let imported = valid(&export(
         vec![
             agent("WebhookAgent", "In", serde_json::json!({"path": "in"})),
-            agent("HTTPRequestAgent", "Ask User", serde_json::json!({
+            agent(
+                "HTTPRequestAgent",
+                "Ask User",
+                serde_json::json!({
                 "url": "https://slack.com/api/chat.postMessage", "method": "post",
                 "headers": {"Authorization": "Bearer {% credential slack %}"},
                 "payload": {"channel": "{{ .in.body.user }}", "blocks": [
                     {"type": "button", "url": "{% prompt true %}"},
-                    {"type": "button", "url": "{% prompt invalid %}"}]}})),
-            agent("TriggerAgent", "Confirmed", serde_json::json!({
-                "rules": [{"type": "regex", "path": "{{ .ask_user.prompt.status }}", "value": "true"}]})),
+                    {"type": "button", "url": "{% prompt invalid %}"}]}}),
+            ),
+            agent(
+                "TriggerAgent",
+                "Confirmed",
+                serde_json::json!({
+                "rules": [{"type": "regex", "path": "{{ .ask_user.prompt.status }}", "value": "true"}]}),
+            ),
         ],
         &[(0, 1), (1, 2)],
     ));
@@ -99,8 +139,16 @@ fn loops_are_cut_and_reported() {
     let imported = valid(&export(
         vec![
             agent("WebhookAgent", "In", serde_json::json!({})),
-            agent("EventTransformationAgent", "Wait", serde_json::json!({"mode": "delay", "seconds": 60})),
-            agent("TriggerAgent", "Again", serde_json::json!({"rules": [{"type": "field<value", "path": "1", "value": "2"}]})),
+            agent(
+                "EventTransformationAgent",
+                "Wait",
+                serde_json::json!({"mode": "delay", "seconds": 60}),
+            ),
+            agent(
+                "TriggerAgent",
+                "Again",
+                serde_json::json!({"rules": [{"type": "field<value", "path": "1", "value": "2"}]}),
+            ),
         ],
         &[(0, 1), (1, 2), (2, 1)],
     ));
@@ -113,23 +161,46 @@ fn duplicate_names_get_their_own_ids_and_references_follow() {
     let imported = valid(&export(
         vec![
             agent("WebhookAgent", "In", serde_json::json!({})),
-            agent("EventTransformationAgent", "Message Text", serde_json::json!({"mode": "message_only", "payload": {"m": "a"}})),
-            agent("EventTransformationAgent", "Message Text", serde_json::json!({"mode": "message_only", "payload": {"m": "b"}})),
-            agent("EventTransformationAgent", "Join", serde_json::json!({"mode": "message_only", "payload": {"m": "{{ .message_text.m }}"}})),
+            agent(
+                "EventTransformationAgent",
+                "Message Text",
+                serde_json::json!({"mode": "message_only", "payload": {"m": "a"}}),
+            ),
+            agent(
+                "EventTransformationAgent",
+                "Message Text",
+                serde_json::json!({"mode": "message_only", "payload": {"m": "b"}}),
+            ),
+            agent(
+                "EventTransformationAgent",
+                "Join",
+                serde_json::json!({"mode": "message_only", "payload": {"m": "{{ .message_text.m }}"}}),
+            ),
         ],
         &[(0, 1), (0, 2), (1, 3), (2, 3)],
     ));
     let yaml = &imported.stories[0].yaml;
     assert!(yaml.contains("message_text_2:"), "{yaml}");
-    assert!(yaml.contains("message_text.m if message_text is defined else message_text_2.m"), "{yaml}");
+    assert!(
+        yaml.contains("message_text.m if message_text is defined else message_text_2.m"),
+        "{yaml}"
+    );
 }
 
 #[test]
 fn email_and_imap_are_reported_and_stand_in_place() {
     let imported = valid(&export(
         vec![
-            agent("IMAPAgent", "Inbox", serde_json::json!({"host": "imap.example.com"})),
-            agent("EmailAgent", "Notify", serde_json::json!({"recipients": ["a@example.com"], "subject": "x"})),
+            agent(
+                "IMAPAgent",
+                "Inbox",
+                serde_json::json!({"host": "imap.example.com"}),
+            ),
+            agent(
+                "EmailAgent",
+                "Notify",
+                serde_json::json!({"recipients": ["a@example.com"], "subject": "x"}),
+            ),
         ],
         &[(0, 1)],
     ));
@@ -138,7 +209,11 @@ fn email_and_imap_are_reported_and_stand_in_place() {
 
 #[test]
 fn scheduled_roots_get_a_start_webhook_and_the_schedule_is_reported() {
-    let mut get = agent("HTTPRequestAgent", "Poll", serde_json::json!({"url": "https://x", "method": "get"}));
+    let mut get = agent(
+        "HTTPRequestAgent",
+        "Poll",
+        serde_json::json!({"url": "https://x", "method": "get"}),
+    );
     get["schedule"] = serde_json::json!([{"cron": "*/5 * * * *", "timezone": "UTC"}]);
     let imported = valid(&export(vec![get], &[]));
     assert!(imported.stories[0].yaml.contains("start:"));
@@ -161,8 +236,16 @@ fn send_to_story_names_the_nested_story() {
     });
     let imported = valid(&json.to_string());
     assert_eq!(imported.stories.len(), 2);
-    assert!(imported.stories[0].yaml.contains("story: child-story"), "{}", imported.stories[0].yaml);
-    assert!(imported.stories[1].yaml.contains("{{ entry.body.ip }}"), "{}", imported.stories[1].yaml);
+    assert!(
+        imported.stories[0].yaml.contains("story: child-story"),
+        "{}",
+        imported.stories[0].yaml
+    );
+    assert!(
+        imported.stories[1].yaml.contains("{{ entry.body.ip }}"),
+        "{}",
+        imported.stories[1].yaml
+    );
     assert!(imported.left_out.is_empty(), "{:?}", imported.left_out);
 }
 

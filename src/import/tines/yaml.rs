@@ -228,7 +228,9 @@ fn plain_ok(s: &str) -> bool {
     if s.trim() != s || s.contains(['\n', '\r', '\t']) || s.chars().any(char::is_control) {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && looks_like_word(&s[1..])) {
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first)
+        && !(first == '-' && s.len() > 1 && !s[1..].starts_with(' ') && looks_like_word(&s[1..]))
+    {
         return false;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
@@ -315,7 +317,10 @@ mod tests {
     fn comments_are_written_above_their_key_at_its_indentation() {
         let mut root = Y::map();
         let mut inner = Y::map();
-        inner.set("url", Y::str("https://x")).comments.push("Not translated: y".into());
+        inner
+            .set("url", Y::str("https://x"))
+            .comments
+            .push("Not translated: y".into());
         root.set("a", inner);
         assert_eq!(doc(&root), "a:\n  # Not translated: y\n  url: https://x\n");
     }

@@ -8,15 +8,27 @@ use crate::import::tines::yaml::Y;
 use serde_json::{Map, Value};
 
 const KNOWN: &[&str] = &[
-    "url", "method", "content_type", "payload", "headers", "basic_auth", "retry_on_status",
-    "timeout", "disable_redirect_follow", "disable_ssl_verification", "user_agent",
-    "log_error_on_status", "emit_failure_event",
+    "url",
+    "method",
+    "content_type",
+    "payload",
+    "headers",
+    "basic_auth",
+    "retry_on_status",
+    "timeout",
+    "disable_redirect_follow",
+    "disable_ssl_verification",
+    "user_agent",
+    "log_error_on_status",
+    "emit_failure_event",
 ];
 
 /// Whether any string in the request links a prompt.
 fn has_prompt(value: &Value) -> bool {
     match value {
-        Value::String(s) => s.contains("{% prompt") || s.contains("{%prompt") || s.contains("PROMPT("),
+        Value::String(s) => {
+            s.contains("{% prompt") || s.contains("{%prompt") || s.contains("PROMPT(")
+        }
         Value::Array(items) => items.iter().any(has_prompt),
         Value::Object(map) => map.values().any(has_prompt),
         _ => false,
@@ -41,7 +53,10 @@ fn linked_status(text: &str) -> Option<String> {
 fn button_labels(value: &Value, labels: &mut std::collections::BTreeMap<String, String>) {
     match value {
         Value::Object(map) => {
-            let status = map.values().filter_map(Value::as_str).find_map(linked_status);
+            let status = map
+                .values()
+                .filter_map(Value::as_str)
+                .find_map(linked_status);
             let label = match map.get("text") {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(Value::Object(t)) => t.get("text").and_then(Value::as_str).map(str::to_owned),
@@ -68,7 +83,10 @@ pub(super) fn request(b: &mut Build, options: &Map<String, Value>) -> &'static s
     let mut statuses: Vec<String> = Vec::new();
     for status in &b.found.prompts {
         let value = crate::import::tines::prompt_status(status);
-        if !statuses.iter().any(|s| crate::import::tines::prompt_status(s) == value) {
+        if !statuses
+            .iter()
+            .any(|s| crate::import::tines::prompt_status(s) == value)
+        {
             statuses.push(status.clone());
         }
     }
@@ -87,7 +105,10 @@ pub(super) fn request(b: &mut Build, options: &Map<String, Value>) -> &'static s
         .map(|status| {
             let mut choice = Y::map();
             choice.set("value", Y::str(crate::import::tines::prompt_status(status)));
-            let label = labels.get(status.as_str()).cloned().unwrap_or_else(|| status.clone());
+            let label = labels
+                .get(status.as_str())
+                .cloned()
+                .unwrap_or_else(|| status.clone());
             choice.set("label", Y::str(label));
             choice
         })
@@ -102,8 +123,16 @@ pub(super) fn request(b: &mut Build, options: &Map<String, Value>) -> &'static s
 /// The `http_request` options (also a prompt's `request`).
 fn request_options(b: &mut Build, options: &Map<String, Value>, prompt: bool) -> Y {
     let saved = std::mem::replace(&mut b.options, Y::map());
-    let headers_field = Field { credentials: true, prompt, item: false };
-    let url_field = Field { credentials: false, prompt, item: false };
+    let headers_field = Field {
+        credentials: true,
+        prompt,
+        item: false,
+    };
+    let url_field = Field {
+        credentials: false,
+        prompt,
+        item: false,
+    };
     b.option(options, "url", "url", url_field);
     let method = options
         .get("method")
@@ -157,7 +186,14 @@ fn request_options(b: &mut Build, options: &Map<String, Value>, prompt: bool) ->
                     b.put("content_type", Y::str(content_type), Vec::new());
                 }
             } else {
-                b.leave_out(format!("a `{content_type}` body must be a {}; it is sent as JSON", if content_type == "form" { "mapping" } else { "string" }));
+                b.leave_out(format!(
+                    "a `{content_type}` body must be a {}; it is sent as JSON",
+                    if content_type == "form" {
+                        "mapping"
+                    } else {
+                        "string"
+                    }
+                ));
             }
             b.option(options, "payload", "body", headers_field);
         }
@@ -178,19 +214,30 @@ fn request_options(b: &mut Build, options: &Map<String, Value>, prompt: bool) ->
                 other => (k, Value::String(other.to_string())),
             })
             .collect();
-        b.option(&Map::from_iter([("headers".to_owned(), Value::Object(headers))]), "headers", "headers", headers_field);
+        b.option(
+            &Map::from_iter([("headers".to_owned(), Value::Object(headers))]),
+            "headers",
+            "headers",
+            headers_field,
+        );
     }
     basic_auth(b, options, headers_field);
     if let Some(statuses) = options.get("retry_on_status").filter(|v| !is_empty(v)) {
         match status_list(statuses) {
             Some(list) => b.put("retry_on_status", Y::Seq(list), Vec::new()),
-            None => b.leave_out(format!("`retry_on_status` ({}) is not a list of statuses", short(statuses))),
+            None => b.leave_out(format!(
+                "`retry_on_status` ({}) is not a list of statuses",
+                short(statuses)
+            )),
         }
     }
     if let Some(timeout) = options.get("timeout") {
         match seconds(timeout) {
             Some(d) => b.put("timeout", d, Vec::new()),
-            None => b.leave_out(format!("`timeout` ({}) is not a number of seconds", short(timeout))),
+            None => b.leave_out(format!(
+                "`timeout` ({}) is not a number of seconds",
+                short(timeout)
+            )),
         }
     }
     if options.get("disable_redirect_follow").is_some_and(truthy) {
@@ -230,12 +277,20 @@ fn basic_auth(b: &mut Build, options: &Map<String, Value>, field: Field) {
                         && before.matches("{%").count() == before.matches("%}").count()
                         && before.matches("<<").count() == before.matches(">>").count()
                 });
-            split.map(|i| (Value::String(s[..i].into()), Value::String(s[i + 1..].into())))
+            split.map(|i| {
+                (
+                    Value::String(s[..i].into()),
+                    Value::String(s[i + 1..].into()),
+                )
+            })
         }
         _ => None,
     };
     let Some((user, password)) = pair else {
-        b.leave_out(format!("`basic_auth` ({}) is not `user:password`", short(auth)));
+        b.leave_out(format!(
+            "`basic_auth` ({}) is not `user:password`",
+            short(auth)
+        ));
         return;
     };
     let mut notes = Vec::new();
@@ -249,20 +304,29 @@ fn basic_auth(b: &mut Build, options: &Map<String, Value>, field: Field) {
 fn status_list(value: &Value) -> Option<Vec<Y>> {
     let items = match value {
         Value::Array(items) => items.clone(),
-        Value::String(s) => s.split(',').map(|p| Value::String(p.trim().into())).collect(),
+        Value::String(s) => s
+            .split(',')
+            .map(|p| Value::String(p.trim().into()))
+            .collect(),
         other => vec![other.clone()],
     };
     items
         .iter()
         .map(|item| match item {
-            Value::Number(n) => n.as_u64().filter(|n| *n <= 599).map(|n| Y::Num(n.to_string())),
+            Value::Number(n) => n
+                .as_u64()
+                .filter(|n| *n <= 599)
+                .map(|n| Y::Num(n.to_string())),
             Value::String(s) => {
                 let s = s.trim();
                 if let Ok(n) = s.parse::<u16>() {
                     return (n <= 599).then(|| Y::Num(n.to_string()));
                 }
                 let (low, high) = s.split_once('-')?;
-                let (low, high) = (low.trim().parse::<u16>().ok()?, high.trim().parse::<u16>().ok()?);
+                let (low, high) = (
+                    low.trim().parse::<u16>().ok()?,
+                    high.trim().parse::<u16>().ok()?,
+                );
                 (low <= high && high <= 599).then(|| Y::str(format!("{low}-{high}")))
             }
             _ => None,

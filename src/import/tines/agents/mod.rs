@@ -72,7 +72,12 @@ impl<'c, 'a> Build<'c, 'a> {
     pub(super) fn translate(&mut self, value: &Value, field: Field, notes: &mut Vec<String>) -> Y {
         match value {
             Value::String(s) => Y::Str(self.text(s, field, notes)),
-            Value::Array(items) => Y::Seq(items.iter().map(|i| self.translate(i, field, notes)).collect()),
+            Value::Array(items) => Y::Seq(
+                items
+                    .iter()
+                    .map(|i| self.translate(i, field, notes))
+                    .collect(),
+            ),
             Value::Object(map) => {
                 let mut out = Y::map();
                 for (k, v) in map {
@@ -112,7 +117,13 @@ impl<'c, 'a> Build<'c, 'a> {
     }
 
     /// Translates option `key` of `options` into `to` when present.
-    pub(super) fn option(&mut self, options: &Map<String, Value>, key: &str, to: &str, field: Field) {
+    pub(super) fn option(
+        &mut self,
+        options: &Map<String, Value>,
+        key: &str,
+        to: &str,
+        field: Field,
+    ) {
         if let Some(value) = options.get(key) {
             let mut notes = Vec::new();
             let y = self.translate(value, field, &mut notes);
@@ -136,7 +147,10 @@ impl<'c, 'a> Build<'c, 'a> {
     pub(super) fn unknown_options(&mut self, options: &Map<String, Value>, known: &[&str]) {
         for (key, value) in options {
             if !known.contains(&key.as_str()) {
-                self.leave_out(format!("option `{key}` ({}) has no equivalent", short(value)));
+                self.leave_out(format!(
+                    "option `{key}` ({}) has no equivalent",
+                    short(value)
+                ));
             }
         }
     }
@@ -230,15 +244,22 @@ fn webhook(b: &mut Build, options: &Map<String, Value>) -> &'static str {
     b.put("secret_credential", Y::str(secret.clone()), Vec::new());
     b.declares.push((
         secret,
-        "Secret last segment of this webhook's URL (Tines kept it in the export; choose a new one)".into(),
+        "Secret last segment of this webhook's URL (Tines kept it in the export; choose a new one)"
+            .into(),
     ));
     if let Some(verbs) = options.get("verbs").and_then(Value::as_str) {
         let mut methods = Vec::new();
         let mut notes = Vec::new();
-        for verb in verbs.split(',').map(|v| v.trim().to_ascii_uppercase()).filter(|v| !v.is_empty()) {
+        for verb in verbs
+            .split(',')
+            .map(|v| v.trim().to_ascii_uppercase())
+            .filter(|v| !v.is_empty())
+        {
             match verb.as_str() {
                 "GET" | "POST" | "PUT" => methods.push(Y::str(verb)),
-                other => notes.push(format!("method `{other}`: a webhook accepts GET, POST and PUT")),
+                other => notes.push(format!(
+                    "method `{other}`: a webhook accepts GET, POST and PUT"
+                )),
             }
         }
         if methods.is_empty() {
@@ -264,8 +285,16 @@ fn webhook(b: &mut Build, options: &Map<String, Value>) -> &'static str {
     b.unknown_options(
         options,
         &[
-            "path", "secret", "verbs", "include_headers", "response", "response_code",
-            "response_headers", "rules", "match_rules", "must_match",
+            "path",
+            "secret",
+            "verbs",
+            "include_headers",
+            "response",
+            "response_code",
+            "response_headers",
+            "rules",
+            "match_rules",
+            "must_match",
         ],
     );
     "webhook"
@@ -277,7 +306,8 @@ fn imap_webhook(b: &mut Build) -> &'static str {
     b.put("path", Y::str(path), Vec::new());
     let secret = secret_name(b.cx);
     b.put("secret_credential", Y::str(secret.clone()), Vec::new());
-    b.declares.push((secret, "Secret last segment of this webhook's URL".into()));
+    b.declares
+        .push((secret, "Secret last segment of this webhook's URL".into()));
     "webhook"
 }
 

@@ -8,21 +8,42 @@ use serde_json::{Map, Value};
 
 /// Tines' rule tokens Warden has, spelled the same.
 const TOKENS: &[&str] = &[
-    "regex", "!regex", "field==value", "field!=value", "field<value", "field<=value",
-    "field>value", "field>=value", "in", "not in",
+    "regex",
+    "!regex",
+    "field==value",
+    "field!=value",
+    "field<value",
+    "field<=value",
+    "field>value",
+    "field>=value",
+    "in",
+    "not in",
 ];
 
 pub(super) fn trigger(b: &mut Build, options: &Map<String, Value>) -> &'static str {
     let mut rules = Vec::new();
     let mut notes = Vec::new();
-    for rule in options.get("rules").and_then(Value::as_array).into_iter().flatten() {
+    for rule in options
+        .get("rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let kind = rule.get("type").and_then(Value::as_str).unwrap_or_default();
         if !TOKENS.contains(&kind) {
-            notes.push(format!("rule type `{kind}` has no equivalent; the rule is left out"));
+            notes.push(format!(
+                "rule type `{kind}` has no equivalent; the rule is left out"
+            ));
             continue;
         }
-        let path = rule.get("path").cloned().unwrap_or(Value::String(String::new()));
-        let value = rule.get("value").cloned().unwrap_or(Value::String(String::new()));
+        let path = rule
+            .get("path")
+            .cloned()
+            .unwrap_or(Value::String(String::new()));
+        let value = rule
+            .get("value")
+            .cloned()
+            .unwrap_or(Value::String(String::new()));
         let mut y = Y::map();
         y.set("type", Y::str(kind));
         let path = match &path {
@@ -34,7 +55,10 @@ pub(super) fn trigger(b: &mut Build, options: &Map<String, Value>) -> &'static s
         // A regex is checked as written once translated: a literal one must compile here.
         if kind.ends_with("regex") {
             if let Some(bad) = bad_regex(&to_json(&value), true) {
-                notes.push(format!("rule `{kind}` on `{}`: {bad}; the rule is left out", short(&rule.get("path").cloned().unwrap_or_default())));
+                notes.push(format!(
+                    "rule `{kind}` on `{}`: {bad}; the rule is left out",
+                    short(&rule.get("path").cloned().unwrap_or_default())
+                ));
                 continue;
             }
         }
@@ -55,7 +79,9 @@ pub(super) fn trigger(b: &mut Build, options: &Map<String, Value>) -> &'static s
         if n >= 1.0 && n.fract() == 0.0 && (n as usize) <= count {
             b.put("must_match", Y::Num((n as u64).to_string()), Vec::new());
         } else {
-            b.leave_out(format!("`must_match: {n}` does not fit the {count} rules kept; all must match"));
+            b.leave_out(format!(
+                "`must_match: {n}` does not fit the {count} rules kept; all must match"
+            ));
         }
     }
     b.unknown_options(options, &["rules", "must_match", "emit_no_match"]);
@@ -83,26 +109,36 @@ fn bad_regex(value: &Value, skip_templates: bool) -> Option<String> {
         .into_iter()
         .filter(|p| !skip_templates || (!p.contains("{{") && !p.contains("{%")))
         .find_map(|p| {
-            crate::pattern::compile_regex(p, true)
-                .err()
-                .map(|e| format!("regex `{p}` is not valid here ({})", crate::pattern::regex_error_summary(&e)))
+            crate::pattern::compile_regex(p, true).err().map(|e| {
+                format!(
+                    "regex `{p}` is not valid here ({})",
+                    crate::pattern::regex_error_summary(&e)
+                )
+            })
         })
 }
 
 pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
     let options = &agent.options;
-    let mode = options.get("mode").and_then(Value::as_str).unwrap_or("message_only");
+    let mode = options
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("message_only");
     let common = ["mode"];
     let known: &[&str] = match mode {
         "message_only" | "message" => {
             b.put("mode", Y::str("message"), Vec::new());
-            let looping = options
-                .get("loop")
-                .is_some_and(|l| !matches!(l, Value::Bool(false) | Value::Null) && !matches!(l, Value::String(s) if s.is_empty() || s == "false"));
+            let looping = options.get("loop").is_some_and(|l| {
+                !matches!(l, Value::Bool(false) | Value::Null)
+                    && !matches!(l, Value::String(s) if s.is_empty() || s == "false")
+            });
             if looping {
                 b.option(options, "loop", "loop", Field::default());
             }
-            let item = Field { item: looping, ..Field::default() };
+            let item = Field {
+                item: looping,
+                ..Field::default()
+            };
             match options.get("payload") {
                 Some(_) => b.option(options, "payload", "payload", item),
                 None => b.put("payload", Y::map(), Vec::new()),
@@ -113,10 +149,22 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
             b.put("mode", Y::str("extract"), Vec::new());
             let mut matchers = Vec::new();
             let mut notes = Vec::new();
-            for m in options.get("matchers").and_then(Value::as_array).into_iter().flatten() {
-                let regex = m.get("regexp").or_else(|| m.get("regex")).cloned().unwrap_or_default();
+            for m in options
+                .get("matchers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let regex = m
+                    .get("regexp")
+                    .or_else(|| m.get("regex"))
+                    .cloned()
+                    .unwrap_or_default();
                 if !regex.is_string() {
-                    notes.push(format!("matcher without a regex ({}); it is left out", short(&regex)));
+                    notes.push(format!(
+                        "matcher without a regex ({}); it is left out",
+                        short(&regex)
+                    ));
                     continue;
                 }
                 if let Some(bad) = bad_regex(&regex, false) {
@@ -127,7 +175,11 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
                 let path = m.get("path").cloned().unwrap_or_default();
                 y.set("path", Y::Str(path_template(b, &path, &mut notes)));
                 y.set("regex", Y::from_json(&regex));
-                let to = m.get("to").and_then(Value::as_str).filter(|t| !t.trim().is_empty()).unwrap_or("matches");
+                let to = m
+                    .get("to")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or("matches");
                 y.set("to", Y::str(to));
                 matchers.push(y);
             }
@@ -147,10 +199,18 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
             let path = options.get("path").cloned().unwrap_or_default();
             let path = path_template(b, &path, &mut notes);
             b.put("path", Y::Str(path), notes);
-            let to = options.get("to").and_then(Value::as_str).filter(|t| !t.trim().is_empty()).unwrap_or("individual_item");
+            let to = options
+                .get("to")
+                .and_then(Value::as_str)
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or("individual_item");
             b.put("to", Y::str(to), Vec::new());
             if let Some(limit) = options.get("limit").and_then(number) {
-                b.put("limit", Y::Num((limit as u64).clamp(1, 20_000).to_string()), Vec::new());
+                b.put(
+                    "limit",
+                    Y::Num((limit as u64).clamp(1, 20_000).to_string()),
+                    Vec::new(),
+                );
             }
             &["path", "to", "limit"]
         }
@@ -186,7 +246,10 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
             if let Some(secs) = options.get("seconds") {
                 match seconds(secs) {
                     Some(d) => b.put("timeout", d, Vec::new()),
-                    None => b.leave_out(format!("`seconds` ({}) is not a number of seconds", short(secs))),
+                    None => b.leave_out(format!(
+                        "`seconds` ({}) is not a number of seconds",
+                        short(secs)
+                    )),
                 }
             }
             &["item_path", "guid_path", "size_path", "seconds"]
@@ -197,7 +260,10 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
             let path = options.get("path").cloned().unwrap_or_default();
             let path = path_template(b, &path, &mut notes);
             b.put("path", Y::Str(path), notes);
-            match (options.get("lookback").and_then(number), options.get("period")) {
+            match (
+                options.get("lookback").and_then(number),
+                options.get("period"),
+            ) {
                 (_, Some(period)) if seconds(period).is_some() => {
                     b.put("period", seconds(period).unwrap_or(Y::Null), Vec::new())
                 }
@@ -205,18 +271,25 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
                     b.put("lookback", Y::Num((n as u64).to_string()), Vec::new())
                 }
                 (lookback, period) => {
-                    b.put("lookback", Y::Num("1000".into()), vec![format!(
+                    b.put(
+                        "lookback",
+                        Y::Num("1000".into()),
+                        vec![format!(
                         "lookback {} / period {}: Warden compares with at most 1000 past events",
                         lookback.map_or("none".into(), |n| n.to_string()),
                         period.map_or("none".into(), short)
-                    )]);
+                    )],
+                    );
                 }
             }
             &["path", "lookback", "period"]
         }
         "delay" => {
             b.put("mode", Y::str("delay"), Vec::new());
-            match (options.get("seconds").and_then(seconds), options.get("until")) {
+            match (
+                options.get("seconds").and_then(seconds),
+                options.get("until"),
+            ) {
                 (Some(d), _) => b.put("duration", d, Vec::new()),
                 (None, until) => {
                     b.put("duration", Y::str("1s"), vec![format!(
@@ -230,28 +303,47 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
         }
         "throttle" => {
             b.put("mode", Y::str("throttle"), Vec::new());
-            let interval = options.get("interval").and_then(Value::as_str).unwrap_or("minute");
+            let interval = options
+                .get("interval")
+                .and_then(Value::as_str)
+                .unwrap_or("minute");
             let interval = interval.trim().to_ascii_lowercase();
             let interval = interval.trim_end_matches('s');
             match interval {
                 "minute" | "hour" | "day" => b.put("interval", Y::str(interval), Vec::new()),
-                other => b.put("interval", Y::str("minute"), vec![format!("interval `{other}`: one of minute, hour, day")]),
+                other => b.put(
+                    "interval",
+                    Y::str("minute"),
+                    vec![format!("interval `{other}`: one of minute, hour, day")],
+                ),
             }
             let runs = options
                 .get("runs_per_interval")
                 .or_else(|| options.get("capacity"))
                 .and_then(number)
                 .unwrap_or(1.0);
-            b.put("runs_per_interval", Y::Num((runs as u64).clamp(1, 10_000).to_string()), Vec::new());
+            b.put(
+                "runs_per_interval",
+                Y::Num((runs as u64).clamp(1, 10_000).to_string()),
+                Vec::new(),
+            );
             if let Some(n) = options.get("events_per_run").and_then(number) {
                 if n > 1.0 {
-                    b.leave_out(format!("`events_per_run: {n}`: Warden releases one event at a time"));
+                    b.leave_out(format!(
+                        "`events_per_run: {n}`: Warden releases one event at a time"
+                    ));
                 }
             }
             if options.contains_key("throttle_key") {
                 b.option(options, "throttle_key", "key", Field::default());
             }
-            &["interval", "runs_per_interval", "capacity", "events_per_run", "throttle_key"]
+            &[
+                "interval",
+                "runs_per_interval",
+                "capacity",
+                "events_per_run",
+                "throttle_key",
+            ]
         }
         other => {
             b.leave_out(format!("transform mode `{other}` has no equivalent"));
@@ -268,8 +360,15 @@ fn path_template(b: &mut Build, value: &Value, notes: &mut Vec<String>) -> Strin
     let Value::String(text) = value else {
         return value.to_string();
     };
-    let bare = !text.contains("{{") && !text.contains("{%") && !text.contains("<<") && !text.starts_with('=');
-    let root = text.trim_start_matches('.').split(['.', '[']).next().unwrap_or_default();
+    let bare = !text.contains("{{")
+        && !text.contains("{%")
+        && !text.contains("<<")
+        && !text.starts_with('=');
+    let root = text
+        .trim_start_matches('.')
+        .split(['.', '['])
+        .next()
+        .unwrap_or_default();
     if bare && b.cx.place.refs.by_key.contains_key(root) {
         return b.text(&format!("{{{{ {text} }}}}"), Field::default(), notes);
     }

@@ -279,9 +279,7 @@ impl Translator<'_, '_> {
             Ex::Bool(b) => b.to_string(),
             Ex::Null => "none".into(),
             Ex::Var(_) | Ex::Get(..) => match path(ex) {
-                Some((root, segs)) => {
-                    resolve(&root, &segs, self.place, &self.locals, self.found)?
-                }
+                Some((root, segs)) => resolve(&root, &segs, self.place, &self.locals, self.found)?,
                 None => {
                     let Ex::Get(base, seg) = ex else {
                         unreachable!("a Var is always a path")
@@ -379,17 +377,26 @@ impl Translator<'_, '_> {
                     Some(a) => self.ex(a)?,
                     None => "none".into(),
                 };
-                Ok(format!("({} if {} else {otherwise})", self.ex(&args[1])?, self.ex(&args[0])?))
+                Ok(format!(
+                    "({} if {} else {otherwise})",
+                    self.ex(&args[1])?,
+                    self.ex(&args[0])?
+                ))
             }
             ("AND" | "OR", n) if n >= 1 => {
                 let joiner = if name == "AND" { " and " } else { " or " };
-                let parts = args.iter().map(|a| self.ex(a)).collect::<Result<Vec<_>, _>>()?;
+                let parts = args
+                    .iter()
+                    .map(|a| self.ex(a))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(format!("({})", parts.join(joiner)))
             }
             ("NOT", 1) => Ok(format!("(not {})", self.ex(&args[0])?)),
-            ("INCLUDES" | "CONTAINS", 2) => {
-                Ok(format!("({} in {})", self.ex(&args[1])?, self.ex(&args[0])?))
-            }
+            ("INCLUDES" | "CONTAINS", 2) => Ok(format!(
+                "({} in {})",
+                self.ex(&args[1])?,
+                self.ex(&args[0])?
+            )),
             ("GET", 2) => Ok(format!("{}[{}]", self.ex(&args[0])?, self.ex(&args[1])?)),
             ("PROMPT", 1) => {
                 let Ex::Str(status) = &args[0] else {
@@ -399,7 +406,10 @@ impl Translator<'_, '_> {
                     return Err("a prompt link outside an action that became a `prompt`".into());
                 }
                 self.found.prompts.push(status.clone());
-                Ok(format!("prompt_url({})", string_literal(&super::super::prompt_status(status))))
+                Ok(format!(
+                    "prompt_url({})",
+                    string_literal(&super::super::prompt_status(status))
+                ))
             }
             ("MAP", 2) => match &args[1] {
                 Ex::Call(lambda, parts) if lambda == "LAMBDA" && parts.len() == 2 => {

@@ -33,7 +33,11 @@ pub fn output(
 fn apply_filter(expr: &str, name: &str, args: &[String], written: &str) -> Result<String, String> {
     let simple = |f: &str, n: usize| -> Result<String, String> {
         if args.len() != n {
-            return Err(format!("filter `{}` with {} arguments", written.trim(), args.len()));
+            return Err(format!(
+                "filter `{}` with {} arguments",
+                written.trim(),
+                args.len()
+            ));
         }
         Ok(if n == 0 {
             format!("{expr} | {f}")
@@ -100,12 +104,19 @@ fn apply_filter(expr: &str, name: &str, args: &[String], written: &str) -> Resul
         "times" => binary("*"),
         "divided_by" => binary("/"),
         "modulo" => binary("%"),
-        other => Err(format!("Liquid filter `{other}` has no minijinja equivalent")),
+        other => Err(format!(
+            "Liquid filter `{other}` has no minijinja equivalent"
+        )),
     }
 }
 
 /// A literal or a path.
-fn operand(text: &str, place: &Place, locals: &[String], found: &mut Found) -> Result<String, String> {
+fn operand(
+    text: &str,
+    place: &Place,
+    locals: &[String],
+    found: &mut Found,
+) -> Result<String, String> {
     if text.is_empty() {
         return Err("an empty expression".into());
     }
@@ -172,7 +183,9 @@ fn path(text: &str) -> Result<(String, Vec<Seg>), String> {
                 });
                 i += end;
             }
-            c if c.is_alphanumeric() || c == '_' || c == '-' || c == '#' || c == '@' => name.push(c),
+            c if c.is_alphanumeric() || c == '_' || c == '-' || c == '#' || c == '@' => {
+                name.push(c)
+            }
             c => return Err(format!("unexpected `{c}` in a path")),
         }
         i += 1;
@@ -221,8 +234,20 @@ pub fn tag(
         .map_or((inner, ""), |(n, a)| (n, a.trim()));
     let expression = |e: Result<String, String>| e.map(|e| format!("{{{{ {e} }}}}"));
     match name {
-        "credential" => expression(resolve("CREDENTIAL", &[Seg::Key(args.to_owned())], place, locals, found)),
-        "global_resource" => expression(resolve("RESOURCE", &[Seg::Key(args.to_owned())], place, locals, found)),
+        "credential" => expression(resolve(
+            "CREDENTIAL",
+            &[Seg::Key(args.to_owned())],
+            place,
+            locals,
+            found,
+        )),
+        "global_resource" => expression(resolve(
+            "RESOURCE",
+            &[Seg::Key(args.to_owned())],
+            place,
+            locals,
+            found,
+        )),
         "story_run_guid" => Ok("{{ run.id }}".into()),
         "line_break" => Ok("\n".into()),
         "prompt" => {
@@ -261,7 +286,9 @@ pub fn tag(
             let over = match operand(over.trim(), place, locals, found) {
                 Ok(o) => o,
                 Err(why) => {
-                    found.notes.push(format!("`{{% {inner} %}}`: {why}; the loop runs over nothing"));
+                    found.notes.push(format!(
+                        "`{{% {inner} %}}`: {why}; the loop runs over nothing"
+                    ));
                     "[]".into()
                 }
             };
@@ -283,7 +310,12 @@ pub fn tag(
 }
 
 /// `a == "x" and b contains 'y'` → minijinja.
-fn condition(text: &str, place: &Place, locals: &[String], found: &mut Found) -> Result<String, String> {
+fn condition(
+    text: &str,
+    place: &Place,
+    locals: &[String],
+    found: &mut Found,
+) -> Result<String, String> {
     let words = words(text);
     let mut out = Vec::new();
     let mut i = 0;
@@ -302,7 +334,11 @@ fn condition(text: &str, place: &Place, locals: &[String], found: &mut Found) ->
             ),
             (Some(op @ ("==" | "!=")), Some("blank" | "empty")) => {
                 let l = operand(left, place, locals, found)?;
-                if op == "==" { format!("(not {l})") } else { format!("(not not {l})") }
+                if op == "==" {
+                    format!("(not {l})")
+                } else {
+                    format!("(not not {l})")
+                }
             }
             (Some(op @ ("==" | "!=" | "<" | ">" | "<=" | ">=")), Some(right)) => format!(
                 "({} {op} {})",

@@ -216,8 +216,21 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !matches!(
             s,
-            "and" | "or" | "not" | "in" | "is" | "if" | "else" | "true" | "false" | "none"
-                | "True" | "False" | "None" | "loop" | "self"
+            "and"
+                | "or"
+                | "not"
+                | "in"
+                | "is"
+                | "if"
+                | "else"
+                | "true"
+                | "false"
+                | "none"
+                | "True"
+                | "False"
+                | "None"
+                | "loop"
+                | "self"
         )
 }
 
@@ -243,15 +256,24 @@ pub fn resolve(
                     "credential `{name}` is used where Warden never renders credentials (a URL, a query or a stored event); send it in a header, the body or auth"
                 ));
             }
-            Ok(render_path("credentials", &[&[Seg::Key(name)], &segs[1..]].concat()))
+            Ok(render_path(
+                "credentials",
+                &[&[Seg::Key(name)], &segs[1..]].concat(),
+            ))
         }
         "RESOURCE" => {
             let name = super::names::action_id(&super::names::snake_case(&first()?));
             found.resources.insert(name.clone());
-            Ok(render_path("resources", &[&[Seg::Key(name)], &segs[1..]].concat()))
+            Ok(render_path(
+                "resources",
+                &[&[Seg::Key(name)], &segs[1..]].concat(),
+            ))
         }
         "INPUT" => match &place.refs.entry {
-            Some(entry) => Ok(render_path(entry, &[&[Seg::Key("body".into())], segs].concat())),
+            Some(entry) => Ok(render_path(
+                entry,
+                &[&[Seg::Key("body".into())], segs].concat(),
+            )),
             None => Err("`INPUT` has no entry webhook to come from in this story".into()),
         },
         "LOCAL" => Err("`LOCAL` variables have no equivalent in Warden".into()),
@@ -259,7 +281,10 @@ pub fn resolve(
             Some(Seg::Key(k)) if place.item && matches!(k.as_str(), "value" | "index" | "key") => {
                 Ok(render_path("item", segs))
             }
-            _ if place.item => Err("only `LOOP.value`, `LOOP.index` and `LOOP.key` have an equivalent (`item.*`)".into()),
+            _ if place.item => Err(
+                "only `LOOP.value`, `LOOP.index` and `LOOP.key` have an equivalent (`item.*`)"
+                    .into(),
+            ),
             _ => Err("`LOOP` is bound only in a looping message transform".into()),
         },
         "META" => match segs.first() {
@@ -284,7 +309,9 @@ pub fn resolve(
 /// nearest that ran is read.
 fn resolve_action(key: &str, segs: &[Seg], place: &Place) -> Result<String, String> {
     let Some(ids) = place.refs.by_key.get(key) else {
-        return Err(format!("no action is named `{key}` in this story, so Tines would read nothing"));
+        return Err(format!(
+            "no action is named `{key}` in this story, so Tines would read nothing"
+        ));
     };
     let upstream: Vec<&String> = place
         .upstream
@@ -292,7 +319,9 @@ fn resolve_action(key: &str, segs: &[Seg], place: &Place) -> Result<String, Stri
         .filter(|id| ids.contains(id))
         .collect();
     let path = |id: &str| {
-        if place.refs.triggers.contains(id) && segs.first() == Some(&Seg::Key("rule_matched".into())) {
+        if place.refs.triggers.contains(id)
+            && segs.first() == Some(&Seg::Key("rule_matched".into()))
+        {
             render_path(id, &[&[Seg::Key("matched".into())], &segs[1..]].concat())
         } else if place.refs.body_only.contains(id) {
             render_path(id, &[&[Seg::Key("body".into())], segs].concat())

@@ -21,14 +21,23 @@ fn refs() -> Refs {
 }
 
 fn upstream() -> Vec<String> {
-    ["get_user", "message_text_2", "message_text", "receive_alert", "hook"]
-        .map(String::from)
-        .to_vec()
+    [
+        "get_user",
+        "message_text_2",
+        "message_text",
+        "receive_alert",
+        "hook",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Translates `text` in a request body (credentials allowed), formulas on.
 fn body(text: &str) -> (String, Found) {
-    at(text, |p| Place { credentials: true, ..p })
+    at(text, |p| Place {
+        credentials: true,
+        ..p
+    })
 }
 
 fn at(text: &str, adjust: impl Fn(Place) -> Place) -> (String, Found) {
@@ -55,19 +64,31 @@ fn ok(text: &str) -> String {
 
 #[test]
 fn liquid_paths_lose_their_leading_dot() {
-    assert_eq!(ok("{{.receive_alert.body.email}}"), "{{ receive_alert.body.email }}");
-    assert_eq!(ok("to {{ receive_alert.body.to }}!"), "to {{ receive_alert.body.to }}!");
+    assert_eq!(
+        ok("{{.receive_alert.body.email}}"),
+        "{{ receive_alert.body.email }}"
+    );
+    assert_eq!(
+        ok("to {{ receive_alert.body.to }}!"),
+        "to {{ receive_alert.body.to }}!"
+    );
     assert_eq!(
         ok("{{.receive_alert.['#agent_id'] | as_object}}"),
         "{{ receive_alert[\"#agent_id\"] }}"
     );
-    assert_eq!(ok("{{ .get_user.body.items[0].id }}"), "{{ get_user.body.items[0].id }}");
+    assert_eq!(
+        ok("{{ .get_user.body.items[0].id }}"),
+        "{{ get_user.body.items[0].id }}"
+    );
 }
 
 #[test]
 fn liquid_credentials_resources_and_run_ids() {
     let (out, found) = body("Bearer {% credential slack_token %} {{ .CREDENTIAL.vt-key }}");
-    assert_eq!(out, "Bearer {{ credentials.slack_token }} {{ credentials.vt_key }}");
+    assert_eq!(
+        out,
+        "Bearer {{ credentials.slack_token }} {{ credentials.vt_key }}"
+    );
     assert_eq!(found.credentials.len(), 2);
     let (out, found) = body("{{ .RESOURCE.base_url }}/x/{% global_resource region %}");
     assert_eq!(out, "{{ resources.base_url }}/x/{{ resources.region }}");
@@ -80,13 +101,20 @@ fn liquid_credentials_resources_and_run_ids() {
 fn a_credential_outside_a_request_body_is_left_out_with_a_note() {
     let (out, found) = at("https://x/?key={{ .CREDENTIAL.vt }}", |p| p);
     assert_eq!(out, "https://x/?key=");
-    assert!(found.notes[0].contains("never renders credentials"), "{:?}", found.notes);
+    assert!(
+        found.notes[0].contains("never renders credentials"),
+        "{:?}",
+        found.notes
+    );
     assert!(found.credentials.contains("vt"));
 }
 
 #[test]
 fn liquid_filters_map_to_minijinja_filters() {
-    assert_eq!(ok("{{ .get_user.body.name | upcase }}"), "{{ get_user.body.name | upper }}");
+    assert_eq!(
+        ok("{{ .get_user.body.name | upcase }}"),
+        "{{ get_user.body.name | upper }}"
+    );
     assert_eq!(
         ok("{{ .get_user.body | jsonpath: '$.a[*]' | neat_json }}"),
         "{{ get_user.body | jsonpath(\"$.a[*]\") | json }}"
@@ -109,7 +137,11 @@ fn liquid_filters_map_to_minijinja_filters() {
 fn an_unknown_liquid_filter_is_left_out() {
     let (out, found) = body("x {{ .get_user.body | truncatewords: 3 }} y");
     assert_eq!(out, "x  y");
-    assert!(found.notes[0].contains("`truncatewords`"), "{:?}", found.notes);
+    assert!(
+        found.notes[0].contains("`truncatewords`"),
+        "{:?}",
+        found.notes
+    );
 }
 
 #[test]
@@ -143,12 +175,18 @@ fn prompts_become_prompt_urls_only_where_a_prompt_is() {
 
 #[test]
 fn formula_pills_and_whole_field_formulas() {
-    assert_eq!(ok("<<receive_alert.body.email>>"), "{{ receive_alert.body.email }}");
+    assert_eq!(
+        ok("<<receive_alert.body.email>>"),
+        "{{ receive_alert.body.email }}"
+    );
     assert_eq!(
         ok("Bearer <<CREDENTIAL.slack>>"),
         "Bearer {{ credentials.slack }}"
     );
-    assert_eq!(ok("<<RESOURCE.base_url>>/v1"), "{{ resources.base_url }}/v1");
+    assert_eq!(
+        ok("<<RESOURCE.base_url>>/v1"),
+        "{{ resources.base_url }}/v1"
+    );
     assert_eq!(ok("<<INPUT.ip>>"), "{{ receive_alert.body.ip }}");
     assert_eq!(
         ok("=UPCASE(get_user.body[\"display-name\"])"),
@@ -178,7 +216,10 @@ fn formula_pills_and_whole_field_formulas() {
 
 #[test]
 fn formulas_off_keeps_a_leading_equals_sign_as_text() {
-    let (out, found) = at("=x", |p| Place { formulas: false, ..p });
+    let (out, found) = at("=x", |p| Place {
+        formulas: false,
+        ..p
+    });
     assert_eq!(out, "=x");
     assert!(found.notes.is_empty());
 }
@@ -219,7 +260,11 @@ fn references_to_actions_not_upstream_or_unknown_are_left_out() {
     let (out, found) = body("{{ .elsewhere.x }}|{{ .nobody.x }}");
     assert_eq!(out, "|");
     assert!(found.notes[0].contains("not upstream"), "{:?}", found.notes);
-    assert!(found.notes[1].contains("no action is named"), "{:?}", found.notes);
+    assert!(
+        found.notes[1].contains("no action is named"),
+        "{:?}",
+        found.notes
+    );
 }
 
 #[test]
