@@ -186,10 +186,21 @@ pub fn short_value(value: &Value) -> String {
     short(value)
 }
 
-/// A number of seconds as a Warden duration.
+/// A number of seconds as a Warden duration, in the largest unit that divides it (`3600` → `1h`).
 pub(super) fn seconds(value: &Value) -> Option<Y> {
     let secs = super::export::number(value)?;
-    (secs >= 1.0 && secs.fract() == 0.0).then(|| Y::str(format!("{}s", secs as u64)))
+    if secs < 1.0 || secs.fract() != 0.0 {
+        return None;
+    }
+    let secs = secs as u64;
+    let text = [(86_400, "d"), (3_600, "h"), (60, "m")]
+        .iter()
+        .find(|(unit, _)| secs % unit == 0)
+        .map_or_else(
+            || format!("{secs}s"),
+            |(unit, name)| format!("{}{name}", secs / unit),
+        );
+    Some(Y::str(text))
 }
 
 /// Converts one agent.

@@ -286,15 +286,17 @@ pub(super) fn transform(b: &mut Build, agent: &Agent) -> &'static str {
         }
         "delay" => {
             b.put("mode", Y::str("delay"), Vec::new());
-            match (
-                options.get("seconds").and_then(seconds),
-                options.get("until"),
-            ) {
+            let until = options.get("until").and_then(Value::as_str).filter(|u| {
+                u.contains("<<") || u.contains("{{") || u.contains("{%") || u.starts_with('=')
+            });
+            match (options.get("seconds").and_then(seconds), until) {
                 (Some(d), _) => b.put("duration", d, Vec::new()),
-                (None, until) => {
+                // A computed time: Warden's `until` takes RFC 3339 or unix seconds.
+                (None, Some(_)) => b.option(options, "until", "until", Field::default()),
+                (None, None) => {
                     b.put("duration", Y::str("1s"), vec![format!(
                         "`until` ({}) / `seconds` ({}): Tines' natural-language times have no equivalent",
-                        until.map_or("none".into(), short),
+                        options.get("until").map_or("none".into(), short),
                         options.get("seconds").map_or("none".into(), short)
                     )]);
                 }
