@@ -274,6 +274,41 @@ fn links(story: &Export, ids: &[String]) -> Links {
     }
 }
 
+/// The first fields other actions read of the event key `key` (`key.body`, `.key.prompt`, …),
+/// by a scan of every string in the story's options.
+fn fields_read(key: &str, story: &Export) -> Vec<String> {
+    fn strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut texts = Vec::new();
+    for agent in &story.agents {
+        agent.options.values().for_each(|v| strings(v, &mut texts));
+    }
+    let needle = format!("{key}.");
+    let mut fields = BTreeSet::new();
+    for text in texts {
+        for (at, _) in text.match_indices(&needle) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let field: String = text[at + needle.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !field.is_empty() {
+                fields.insert(field);
+            }
+        }
+    }
+    fields.into_iter().collect()
+}
+
 fn convert_story(
     story: &Export,
     story_id: &str,
@@ -368,10 +403,12 @@ fn convert_story(
             .filter(|e| e.receiver == i)
             .map(|e| ids[e.source].clone())
             .collect();
+        let read_downstream = fields_read(&keys[i], story);
         let cx = agents::Ctx {
             id,
             story_slug: &slug,
             parents: &parents,
+            read_downstream: &read_downstream,
             place: Place {
                 refs: &refs,
                 upstream: &upstream,

@@ -74,7 +74,19 @@ fn button_labels(value: &Value, labels: &mut std::collections::BTreeMap<String, 
 
 /// Converts the request; a request with prompt links becomes a `prompt` with it as `request:`.
 pub(super) fn request(b: &mut Build, options: &Map<String, Value>) -> &'static str {
-    let prompt = options.values().any(has_prompt);
+    let mut prompt = options.values().any(has_prompt);
+    let response_read: Vec<&String> =
+        b.cx.read_downstream
+            .iter()
+            .filter(|field| *field != "prompt")
+            .collect();
+    if prompt && !response_read.is_empty() {
+        prompt = false;
+        b.leave_out(format!(
+            "its prompt links: it stays an http_request, because other actions read its response ({}) and Warden's `prompt` emits only the answer",
+            response_read.iter().map(|f| format!("`{}.{f}`", b.cx.id)).collect::<Vec<_>>().join(", ")
+        ));
+    }
     let request = request_options(b, options, prompt);
     if !prompt {
         b.options = request;

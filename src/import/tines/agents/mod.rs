@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
     pub parents: &'a [String],
     /// Where its templates stand (credentials, prompt and item flags are set per field).
     pub place: Place<'a>,
+    /// What other actions read of this one's own output (`body`, `status`, …), which decides
+    /// whether a request with prompt links can become a `prompt` (it emits only the answer).
+    pub read_downstream: &'a [String],
 }
 
 /// Collects an action's options and what was left out of them.
