@@ -210,13 +210,16 @@ fn scalar(value: &Y) -> String {
 /// final newline.
 fn block_literal_ok(s: &str) -> bool {
     s.contains('\n')
+        && !s.contains('\r')
         && !s.trim_end_matches('\n').is_empty()
         && !s.ends_with("\n\n")
         && !s.starts_with('\n')
         && s.lines().all(|l| {
             !l.starts_with(' ')
                 && !l.ends_with(' ')
-                && !l.chars().any(|c| c.is_control() || c == '\u{feff}')
+                && !l
+                    .chars()
+                    .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
         })
 }
 
@@ -225,7 +228,10 @@ fn plain_ok(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return false;
     };
-    if s.trim() != s || s.contains(['\n', '\r', '\t']) || s.chars().any(char::is_control) {
+    if s.trim() != s
+        || s.contains(['\n', '\r', '\t', '\u{feff}', '\u{2028}', '\u{2029}'])
+        || s.chars().any(char::is_control)
+    {
         return false;
     }
     if "-?:,[]{}#&*!|>'\"%@`".contains(first)
@@ -347,6 +353,79 @@ mod tests {
             doc(&root),
             "text: |-\n  line one\n  line two\nspaced: \" x\\ny\"\n"
         );
+    }
+
+    /// The string as Warden's own YAML reader reads it back from `key: <written>`, and the key.
+    fn read_back(key: &str, value: &str) -> (String, String) {
+        let mut root = Y::map();
+        root.set(key, Y::str(value));
+        let text = doc(&root);
+        let mut d = Vec::new();
+        let node = crate::yaml::parse(&text, &mut d).unwrap_or_else(|| panic!("{text}: {d:?}"));
+        assert!(d.is_empty(), "{text}: {d:?}");
+        let (k, v) = &node.as_map().expect("a mapping")[0];
+        (
+            k.name.clone(),
+            v.as_str()
+                .unwrap_or_else(|| panic!("{text}: not a string"))
+                .to_owned(),
+        )
+    }
+
+    #[test]
+    fn tricky_strings_and_keys_read_back_unchanged() {
+        for s in [
+            "",
+            " ",
+            "true",
+            "NO",
+            "~",
+            "null",
+            "1e3",
+            "0o17",
+            ".5",
+            "-",
+            "- x",
+            "? x",
+            ": x",
+            "a: b",
+            "a #b",
+            "#x",
+            "{{ x }}",
+            "[a]",
+            "&a",
+            "*a",
+            "!tag",
+            "|",
+            ">",
+            "%x",
+            "@x",
+            "`x`",
+            "'q'",
+            "\"q\"",
+            "line\nline",
+            "line\n",
+            "trail \nx",
+            "\ttab",
+            "é🙂",
+            "\u{2028}",
+            "x\r\ny",
+            "a\n\n",
+            "\n",
+            "  indented\nx",
+            "#!/bin/sh\nx",
+        ] {
+            assert_eq!(read_back("k", s).1, s, "{s:?}");
+            assert_eq!(read_back(s, "v").0, s, "key {s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_reads_back_unchanged(s in "\\PC{0,24}|[ -~\n\t]{0,24}") {
+            proptest::prop_assert_eq!(read_back("k", &s).1, s.clone());
+            proptest::prop_assert_eq!(read_back(&s, "v").0, s);
+        }
     }
 
     #[test]
