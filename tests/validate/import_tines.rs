@@ -188,7 +188,8 @@ fn noisy_export(text: &str, name: &str, schema_version: u64) -> String {
     serde_json::json!({
         "schema_version": schema_version, "name": name,
         "agents": [
-            {"type": "Agents::WebhookAgent", "name": "In", "options": {"path": text, "verbs": text}},
+            {"type": "Agents::WebhookAgent", "name": "In", "options": {"path": text, "verbs": text,
+                "rules": [{"type": "regex", "path": text, "value": text}], "must_match": text}},
             {"type": "Agents::HTTPRequestAgent", "name": name, "options": {
                 "url": text, "method": text, "payload": {"a": text, "b": [text]}, "headers": {"X": text},
                 "basic_auth": text, "retry_on_status": [text]}},

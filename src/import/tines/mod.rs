@@ -274,6 +274,67 @@ fn links(story: &Export, ids: &[String]) -> Links {
     }
 }
 
+/// A webhook's `rules` become a trigger right after it (node, id and links added): Tines checks
+/// them before it starts a run. Returns (webhook index, trigger node, trigger agent).
+fn webhook_rule_triggers(
+    story: &Export,
+    ids: &mut Vec<String>,
+    links: &mut Links,
+) -> Vec<(usize, usize, export::Agent)> {
+    let mut extra = Vec::new();
+    for (i, agent) in story.agents.iter().enumerate() {
+        if agent.kind != "Agents::WebhookAgent" {
+            continue;
+        }
+        let Some(rules) = ["rules", "match_rules"]
+            .iter()
+            .find_map(|k| agent.options.get(*k))
+            .filter(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+        else {
+            continue;
+        };
+        let node = ids.len();
+        let base = format!("{}_rules", ids[i]);
+        let mut id = base.clone();
+        let mut n = 2;
+        while ids.contains(&id) {
+            id = format!("{base}_{n}");
+            n += 1;
+        }
+        ids.push(id);
+        let mut options = serde_json::Map::new();
+        options.insert("rules".into(), rules.clone());
+        if let Some(must_match) = agent.options.get("must_match") {
+            options.insert("must_match".into(), must_match.clone());
+        }
+        for edge in links.edges.iter_mut().filter(|e| e.source == i) {
+            edge.source = node;
+        }
+        links.edges.push(Edge {
+            source: i,
+            receiver: node,
+            kind: LinkType::Default,
+        });
+        extra.push((
+            i,
+            node,
+            export::Agent {
+                kind: "Agents::TriggerAgent".into(),
+                name: format!("{} rules", agent.name),
+                description: Some(format!(
+                    "Added by the import: the rules of the webhook `{}`. Tines answered \"No Rules matched\" and started no run; here the run starts and ends at this trigger.",
+                    ids[i]
+                )),
+                disabled: false,
+                guid: None,
+                options,
+                schedule: None,
+            },
+        ));
+    }
+    extra
+}
+
 /// The first fields other actions read of the event key `key` (`key.body`, `.key.prompt`, …),
 /// by a scan of every string in the story's options.
 fn fields_read(key: &str, story: &Export) -> Vec<String> {
@@ -322,7 +383,7 @@ fn convert_story(
         .map(|a| names::snake_case(&a.name))
         .collect();
     let mut ids = names::unique_ids(&keys);
-    let links = links(story, &ids);
+    let mut links = links(story, &ids);
     let start_id = {
         let mut id = "start".to_owned();
         let mut n = 2;
@@ -333,6 +394,7 @@ fn convert_story(
         id
     };
     ids.push(start_id.clone());
+    let extra = webhook_rule_triggers(story, &mut ids, &mut links);
     let mut refs = Refs {
         stories: stories.clone(),
         ..Refs::default()
@@ -391,7 +453,17 @@ fn convert_story(
     }
     // Formulas came after schema_version 3 (Liquid only); an export without a version may have both.
     let formulas = story.schema_version == 0 || story.schema_version > 3;
+    let mut order: Vec<(usize, &export::Agent)> = Vec::new();
     for (i, agent) in story.agents.iter().enumerate() {
+        order.push((i, agent));
+        order.extend(
+            extra
+                .iter()
+                .filter(|(after, ..)| *after == i)
+                .map(|(_, node, a)| (*node, a)),
+        );
+    }
+    for (i, agent) in order {
         let id = &ids[i];
         let upstream: Vec<String> = graph::ancestors(i, &links.edges)
             .into_iter()
@@ -403,7 +475,9 @@ fn convert_story(
             .filter(|e| e.receiver == i)
             .map(|e| ids[e.source].clone())
             .collect();
-        let read_downstream = fields_read(&keys[i], story);
+        let read_downstream = keys
+            .get(i)
+            .map_or_else(Vec::new, |key| fields_read(key, story));
         let cx = agents::Ctx {
             id,
             story_slug: &slug,

@@ -289,12 +289,10 @@ fn webhook(b: &mut Build, options: &Map<String, Value>) -> &'static str {
             ));
         }
     }
-    for key in ["rules", "match_rules", "must_match"] {
-        if options.contains_key(key) {
-            b.leave_out(format!(
-                "`{key}`: webhook rules have no equivalent; add a trigger after the webhook"
-            ));
-        }
+    if options.contains_key("rules") || options.contains_key("match_rules") {
+        b.remark("Its `rules` are checked by the trigger added after it.");
+    } else if options.contains_key("must_match") {
+        b.leave_out("`must_match` without rules");
     }
     b.unknown_options(
         options,
