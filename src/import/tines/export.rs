@@ -33,6 +33,10 @@ pub struct Export {
     pub pages: usize,
     /// Whether the older story-level `form` has fields.
     pub form_fields: usize,
+    /// `keep_events_for`, in seconds.
+    pub keep_events_for: Option<u64>,
+    /// `synchronous_webhooks_enabled`: webhooks answer with the run's result.
+    pub synchronous_webhooks: bool,
 }
 
 /// One action.
@@ -187,6 +191,10 @@ fn read_story(value: &Value) -> Result<Export, Error> {
             .get("pages")
             .and_then(Value::as_array)
             .map_or(0, Vec::len),
+        keep_events_for: object.get("keep_events_for").and_then(Value::as_u64),
+        synchronous_webhooks: object
+            .get("synchronous_webhooks_enabled")
+            .is_some_and(truthy),
         form_fields: object
             .get("form")
             .and_then(|f| f.get("fields"))

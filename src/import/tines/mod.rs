@@ -233,37 +233,40 @@ fn links(story: &Export, ids: &[String]) -> Links {
     }
     let start_node = agents.len();
     let mut start = false;
+    let mut roots = BTreeSet::new();
     for (i, agent) in agents.iter().enumerate() {
         if is_entry(&agent.kind) || edges.iter().any(|e| e.receiver == i) {
             continue;
         }
+        roots.insert(i);
         start = true;
         edges.push(Edge {
             source: start_node,
             receiver: i,
             kind: LinkType::Default,
         });
-        match &agent.schedule {
-            Some(schedule) => notes.entry(i).or_default().push(format!(
-                "schedule {}: Warden has no schedules; the `start` webhook runs it (call it from cron)",
-                agents::short_value(schedule)
-            )),
-            None => remarks.entry(i).or_default().push(
-                "No link leads here (none in Tines, or none kept): the `start` webhook runs it.".into(),
-            ),
+        if agent.schedule.is_none() {
+            remarks.entry(i).or_default().push(
+                "No link leads here (none in Tines, or none kept): the `start` webhook runs it."
+                    .into(),
+            );
         }
     }
     if !agents.iter().any(|a| is_entry(&a.kind)) {
         start = true;
     }
+    // Any action may be scheduled in Tines (and run on its events too).
     for (i, agent) in agents.iter().enumerate() {
-        if is_entry(&agent.kind) {
-            if let Some(schedule) = &agent.schedule {
-                notes.entry(i).or_default().push(format!(
-                    "schedule {}: Warden has no schedules",
-                    agents::short_value(schedule)
-                ));
-            }
+        if let Some(schedule) = &agent.schedule {
+            let how = if roots.contains(&i) {
+                "; the `start` webhook runs it (call it from cron)"
+            } else {
+                ""
+            };
+            notes.entry(i).or_default().push(format!(
+                "schedule {}: Warden has no schedules{how}",
+                agents::short_value(schedule)
+            ));
         }
     }
     Links {
@@ -560,6 +563,11 @@ fn convert_story(
             story.pages, story.form_fields
         ));
     }
+    if story.synchronous_webhooks {
+        story_level.push(
+            "`synchronous_webhooks_enabled`: a webhook answers 202 with the run id, never with the run's result".into(),
+        );
+    }
     let mut root = Y::map();
     root.set("name", Y::str(story.name.clone()));
     if let Some(description) = &story.description {
@@ -597,6 +605,12 @@ fn convert_story(
             action: None,
             what: what.clone(),
         });
+    }
+    if let Some(secs) = story.keep_events_for.filter(|s| *s > 0) {
+        header.push(format!(
+            "Tines kept this story's events {} day(s); Warden keeps finished runs WARDEN_RETENTION_DAYS (default 30).",
+            secs.div_ceil(86_400)
+        ));
     }
     if !left_out.is_empty() {
         header.push(format!(
