@@ -162,6 +162,7 @@ fn request_options(b: &mut Build, options: &Map<String, Value>, prompt: bool) ->
     b.put("method", Y::str(method.clone()), Vec::new());
     let content_type = options
         .get("content_type")
+        .or_else(|| options.get("content-type"))
         .and_then(Value::as_str)
         .unwrap_or("json")
         .to_ascii_lowercase()

@@ -327,16 +327,22 @@ fn send_to_story(b: &mut Build, options: &Map<String, Value>) -> &'static str {
     let written = options.get("story").map(short).unwrap_or_default();
     let stories = &b.cx.place.refs.stories;
     let story = stories.get(&written).cloned().or_else(|| {
-        // `{{ .STORY.slug }}` or `<<STORY.slug>>`.
+        // `{{ .STORY.slug }}`, `<<STORY.slug>>`, `=STORY.slug` or Liquid's `{% story Name %}`.
         let inner = written
             .trim_start_matches("{{")
             .trim_end_matches("}}")
+            .trim_start_matches("{%")
+            .trim_end_matches("%}")
             .trim_start_matches("<<")
             .trim_end_matches(">>")
             .trim()
             .trim_start_matches('.')
             .trim_start_matches('=');
-        let key = inner.strip_prefix("STORY.").unwrap_or(inner).trim();
+        let key = inner
+            .strip_prefix("STORY.")
+            .or_else(|| inner.strip_prefix("story "))
+            .unwrap_or(inner)
+            .trim();
         stories.get(key).cloned()
     });
     let Some(story) = story else {

@@ -75,6 +75,8 @@ fn apply_filter(expr: &str, name: &str, args: &[String], written: &str) -> Resul
         "base64_decode" => simple("b64decode", 0),
         "sha256" => simple("sha256", 0),
         "escape" => simple("escape", 0),
+        "strip_newlines" => Ok(format!("{expr} | replace(\"\\n\", \"\")")),
+        "newline_to_br" => Ok(format!("{expr} | replace(\"\\n\", \"<br />\\n\")")),
         "abs" => simple("abs", 0),
         "round" if args.is_empty() => simple("round", 0),
         "round" => simple("round", 1),
@@ -124,6 +126,13 @@ fn operand(
         return Ok(literal);
     }
     let (root, segs) = path(text)?;
+    let segs = segs
+        .into_iter()
+        .map(|seg| match seg {
+            Seg::Computed(inner) => operand(&inner, place, locals, found).map(Seg::Computed),
+            other => Ok(other),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     resolve(&root, &segs, place, locals, found)
 }
 
@@ -179,6 +188,10 @@ fn path(text: &str) -> Result<(String, Vec<Seg>), String> {
                 segs.push(match (unquoted, inside.parse::<i64>()) {
                     (Some(key), _) => Seg::Key(key.to_owned()),
                     (None, Ok(n)) => Seg::Index(n),
+                    // Translated by the caller, which knows the scope.
+                    _ if !inside.is_empty() && !inside.contains('[') => {
+                        Seg::Computed(inside.to_owned())
+                    }
                     _ => return Err(format!("a computed index `[{inside}]`")),
                 });
                 i += end;
@@ -196,7 +209,7 @@ fn path(text: &str) -> Result<(String, Vec<Seg>), String> {
     }
     match segs.remove(0) {
         Seg::Key(root) => Ok((root, segs)),
-        Seg::Index(_) => Err("a path starting with an index".into()),
+        _ => Err("a path starting with an index".into()),
     }
 }
 
@@ -249,6 +262,14 @@ pub fn tag(
             found,
         )),
         "story_run_guid" => Ok("{{ run.id }}".into()),
+        "story" => expression(
+            place
+                .refs
+                .stories
+                .get(args)
+                .map(|id| string_literal(id))
+                .ok_or_else(|| format!("story `{args}` is not in this export")),
+        ),
         "line_break" => Ok("\n".into()),
         "prompt" => {
             if !place.prompt {

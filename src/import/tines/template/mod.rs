@@ -65,6 +65,8 @@ pub enum Seg {
     Key(String),
     /// `[0]`.
     Index(i64),
+    /// `[expr]`, already translated.
+    Computed(String),
 }
 
 /// Translates one string field. Returns the minijinja text; notes in `found`.
@@ -199,6 +201,7 @@ pub fn render_path(root: &str, segs: &[Seg]) -> String {
             }
             Seg::Key(k) => out.push_str(&format!("[{}]", string_literal(k))),
             Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            Seg::Computed(expr) => out.push_str(&format!("[{expr}]")),
         }
     }
     out
@@ -301,6 +304,18 @@ pub fn resolve(
                 .ok_or_else(|| format!("story `{key}` is not in this export"))
         }
         _ if locals.iter().any(|l| l == root) => Ok(render_path(root, segs)),
+        // Liquid's loop variable inside `{% for %}`.
+        "forloop" if !locals.is_empty() => match segs.first() {
+            Some(Seg::Key(k))
+                if matches!(
+                    k.as_str(),
+                    "index" | "index0" | "first" | "last" | "length" | "revindex" | "revindex0"
+                ) =>
+            {
+                Ok(render_path("loop", segs))
+            }
+            _ => Err("this `forloop` attribute has no minijinja equivalent".into()),
+        },
         _ => resolve_action(root, segs, place),
     }
 }

@@ -278,3 +278,18 @@ fn literal_braces_stay_text() {
 fn story_references_name_the_imported_story() {
     assert_eq!(ok("{{ .STORY.child }}"), "{{ \"child-story\" }}");
 }
+
+#[test]
+fn liquid_for_loops_read_forloop_as_loop_and_computed_indices() {
+    assert_eq!(
+        ok("{% for row in .get_user.body.rows %}{{ row[forloop.index0] | strip_newlines }}{% if forloop.last == false %},{% endif %}{% endfor %}"),
+        "{% for row in get_user.body.rows %}{{ row[loop.index0] | replace(\"\\n\", \"\") }}{% if (loop.last == false) %},{% endif %}{% endfor %}"
+    );
+    let (_, found) = body("{{ forloop.index }}");
+    assert_eq!(found.notes.len(), 1, "outside a loop");
+}
+
+#[test]
+fn the_liquid_story_tag_names_the_imported_story() {
+    assert_eq!(ok("{% story child %}"), "{{ \"child-story\" }}");
+}
