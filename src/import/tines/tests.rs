@@ -256,3 +256,139 @@ fn prompt_statuses_become_choice_values() {
     assert_eq!(prompt_status("timeout"), "timeout_answer");
     assert_eq!(prompt_status("1"), "answer_1");
 }
+
+/// The `options:` block written for one agent linked after a webhook.
+fn options_of(kind: &str, options: serde_json::Value) -> (String, Vec<LeftOut>) {
+    let imported = valid(&export(
+        vec![
+            agent("WebhookAgent", "In", serde_json::json!({"path": "in"})),
+            agent(kind, "Under Test", options),
+        ],
+        &[(0, 1)],
+    ));
+    let yaml = &imported.stories[0].yaml;
+    let at = yaml.find("  under_test:").expect("the action");
+    (yaml[at..].to_owned(), imported.left_out)
+}
+
+#[test]
+fn each_transform_mode_maps_to_its_warden_mode() {
+    for (options, expected) in [
+        (serde_json::json!({"mode": "message_only", "payload": {"a": "<<in.body.a>>"}}),
+         "mode: message\n      payload:\n        a: \"{{ in.body.a }}\""),
+        (serde_json::json!({"mode": "message_only", "loop": "=in.body.items", "payload": {"v": "<<LOOP.value>>"}}),
+         "loop: \"{{ in.body.items }}\"\n      payload:\n        v: \"{{ item.value }}\""),
+        (serde_json::json!({"mode": "extract", "matchers": [{"path": "<<in.body.t>>", "regexp": "a+", "to": "as"}]}),
+         "mode: extract\n      matchers:\n        - path: \"{{ in.body.t }}\"\n          regex: a+\n          to: as"),
+        (serde_json::json!({"mode": "explode", "path": "=in.body.list", "to": "one", "limit": "10"}),
+         "mode: explode\n      path: \"{{ in.body.list }}\"\n      to: one\n      limit: 10"),
+        (serde_json::json!({"mode": "explode", "path": "in.body.list", "to": "one"}),
+         "path: \"{{ in.body.list }}\""),
+        (serde_json::json!({"mode": "implode", "item_path": "<<in.body.x>>", "guid_path": "<<in.body.g>>", "size_path": "<<in.body.n>>", "seconds": 120}),
+         "mode: implode\n      item_path: \"{{ in.body.x }}\"\n      guid_path: \"{{ in.body.g }}\"\n      size_path: \"{{ in.body.n }}\"\n      timeout: 2m"),
+        (serde_json::json!({"mode": "deduplicate", "path": "<<in.body.id>>", "lookback": "100"}),
+         "mode: deduplicate\n      path: \"{{ in.body.id }}\"\n      lookback: 100"),
+        (serde_json::json!({"mode": "deduplicate", "path": "<<in.body.id>>", "period": 86400}),
+         "period: 1d"),
+        (serde_json::json!({"mode": "delay", "seconds": "90"}), "mode: delay\n      duration: 90s"),
+        (serde_json::json!({"mode": "throttle", "interval": "hour", "capacity": 5, "throttle_key": "<<in.body.k>>"}),
+         "mode: throttle\n      interval: hour\n      runs_per_interval: 5\n      key: \"{{ in.body.k }}\""),
+    ] {
+        let (yaml, left_out) = options_of("EventTransformationAgent", options.clone());
+        assert!(yaml.contains(expected), "{options}:\n{yaml}");
+        assert!(left_out.is_empty(), "{options}: {left_out:?}");
+    }
+}
+
+#[test]
+fn trigger_tokens_and_must_match_carry_over() {
+    let rules: Vec<_> = [
+        "regex",
+        "!regex",
+        "field==value",
+        "field!=value",
+        "field<value",
+        "field<=value",
+        "field>value",
+        "field>=value",
+        "in",
+        "not in",
+    ]
+    .iter()
+    .map(|t| serde_json::json!({"type": t, "path": "<<in.body.v>>", "value": "1"}))
+    .collect();
+    let (yaml, left_out) = options_of(
+        "TriggerAgent",
+        serde_json::json!({"rules": rules, "must_match": 2}),
+    );
+    assert_eq!(yaml.matches("- type: ").count(), 10, "{yaml}");
+    assert!(yaml.contains("- type: not in"), "{yaml}");
+    assert!(yaml.contains("must_match: 2"), "{yaml}");
+    assert!(left_out.is_empty(), "{left_out:?}");
+    let (_, left_out) = options_of(
+        "TriggerAgent",
+        serde_json::json!({"rules": [{"type": "is_null", "path": "<<in.body.v>>"}, {"type": "regex", "path": "x", "value": "(?<=a)b"}]}),
+    );
+    // The two rules, and the trigger left with none.
+    assert_eq!(left_out.len(), 3, "{left_out:?}");
+}
+
+#[test]
+fn request_options_map_one_by_one() {
+    let (yaml, left_out) = options_of(
+        "HTTPRequestAgent",
+        serde_json::json!({
+            "url": "https://x/api", "method": "put", "content_type": "form",
+            "payload": {"a": "1"}, "basic_auth": ["user", "<<CREDENTIAL.pw>>"],
+            "timeout": 45, "disable_redirect_follow": true, "user_agent": "warden",
+            "retry_on_status": "429,500-599"}),
+    );
+    for expected in [
+        "method: PUT",
+        "content_type: form",
+        "body:\n        a: \"1\"",
+        "basic_auth:\n        username: user\n        password: \"{{ credentials.pw }}\"",
+        "timeout: 45s",
+        "follow_redirects: false",
+        "User-Agent: warden",
+        "retry_on_status:\n        - 429\n        - 500-599",
+    ] {
+        assert!(yaml.contains(expected), "{expected}:\n{yaml}");
+    }
+    assert!(left_out.is_empty(), "{left_out:?}");
+    let (yaml, left_out) = options_of(
+        "HTTPRequestAgent",
+        serde_json::json!({"url": "https://x", "content_type": "data", "payload": {"f": "x"}, "log_error_on_status": [500], "mystery": 1}),
+    );
+    assert!(
+        yaml.contains("method: POST"),
+        "the legacy default method:\n{yaml}"
+    );
+    assert_eq!(left_out.len(), 3, "{left_out:?}");
+}
+
+#[test]
+fn a_webhook_without_headers_is_read_through_its_body_downstream() {
+    let imported = valid(&export(
+        vec![
+            agent(
+                "WebhookAgent",
+                "Hook",
+                serde_json::json!({"include_headers": "false", "verbs": "post,delete"}),
+            ),
+            agent(
+                "EventTransformationAgent",
+                "Use",
+                serde_json::json!({"mode": "message_only", "payload": {"u": "{{ .hook.user }}"}}),
+            ),
+        ],
+        &[(0, 1)],
+    ));
+    let yaml = &imported.stories[0].yaml;
+    assert!(yaml.contains("u: \"{{ hook.body.user }}\""), "{yaml}");
+    assert!(
+        imported.left_out[0].what.contains("`DELETE`"),
+        "{:?}",
+        imported.left_out
+    );
+}

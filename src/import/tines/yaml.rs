@@ -253,14 +253,23 @@ fn plain_ok(s: &str) -> bool {
         return false;
     }
     // Anything that could be a number (in any YAML version) is quoted.
-    let numeric = s
-        .trim_start_matches(['+', '-'])
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() || "._oOxXeE+-:".contains(c));
-    if numeric && s.chars().any(|c| c.is_ascii_digit()) {
-        return false;
-    }
-    true
+    !looks_numeric(s)
+}
+
+/// Whether a YAML reader (1.2 core, or 1.1: `1_000`, `0b1`, `12:30`) may read `s` as a number.
+fn looks_numeric(s: &str) -> bool {
+    let t = s.trim_start_matches(['+', '-']);
+    let radix = |prefix: &str, digit: fn(&char) -> bool| {
+        t.strip_prefix(prefix)
+            .is_some_and(|d| !d.is_empty() && d.chars().all(|c| digit(&c) || c == '_'))
+    };
+    t.replace('_', "").parse::<f64>().is_ok()
+        || radix("0x", char::is_ascii_hexdigit)
+        || radix("0o", |c| ('0'..='7').contains(c))
+        || radix("0b", |c| matches!(c, '0' | '1'))
+        || (t.contains(':')
+            && t.split(':')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.')))
 }
 
 fn looks_like_word(s: &str) -> bool {
@@ -306,6 +315,12 @@ mod tests {
             ("123", false),
             ("1.10", false),
             ("0x1f", false),
+            ("1_000", false),
+            ("12:30", false),
+            ("1e3", false),
+            ("1d", true),
+            ("4h", true),
+            ("abc", true),
             ("a: b", false),
             ("a #b", false),
             ("", false),
