@@ -81,6 +81,7 @@ fn pure_parts_use_no_io_crate() {
         "backoff",
         "pattern",
         "hex",
+        "import",
     ] {
         assert_free_of(dir, &IO_CRATES);
     }
@@ -126,6 +127,23 @@ fn the_engine_knows_nothing_upstream() {
     assert_free_of(
         "engine",
         &["crate::detect", "crate::api", "crate::app", "crate::cli"],
+    );
+}
+
+#[test]
+fn importers_are_pure_and_know_only_the_story_format() {
+    assert_free_of(
+        "import",
+        &[
+            "std::fs",
+            "crate::engine",
+            "crate::store",
+            "crate::actions",
+            "crate::detect",
+            "crate::api",
+            "crate::app",
+            "crate::cli",
+        ],
     );
 }
 

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod escape;
 pub mod hex;
 pub mod http_client;
+pub mod import;
 pub mod metrics;
 pub mod pattern;
 pub mod preflight;

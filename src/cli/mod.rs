@@ -5,6 +5,7 @@ mod check;
 mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
+mod import;
 mod replay;
 mod rules;
 mod schema;
@@ -32,6 +33,9 @@ enum Command {
     /// Work with detection rules (Panther rule YAML).
     #[command(subcommand)]
     Rules(rules::Rules),
+    /// Turn another engine's exports into Warden stories (`warden import tines EXPORT.json`).
+    #[command(subcommand)]
+    Import(import::Import),
     /// Print the JSON Schema of the story format, for editors and CI.
     Schema(schema::Args),
     /// Serve webhooks and the API, and run stories.
@@ -62,6 +66,7 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args),
         Command::Rules(rules) => rules::run(rules),
+        Command::Import(import) => import::run(import),
         Command::Schema(args) => schema::run(args),
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "demo")]

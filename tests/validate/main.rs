@@ -4,6 +4,7 @@
 //! `UPDATE_GOLDEN=1 cargo test --test validate` rewrites the `.expected` files; review the diff.
 
 mod fuzz;
+mod import_tines;
 mod templates;
 mod tines_spelling;
 
