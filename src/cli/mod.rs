@@ -6,6 +6,7 @@ mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod import;
+mod inspect;
 mod replay;
 mod rules;
 mod schema;
@@ -52,6 +53,12 @@ enum Command {
     /// Measure Warden's speed; the last line printed is one JSON object of figures.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// A running server's runs: `list` (filter by story, status), `show ID` (a timeline).
+    #[command(subcommand)]
+    Runs(inspect::Runs),
+    /// A running server's alerts: `list` (filter by rule, severity), `show ID`.
+    #[command(subcommand)]
+    Alerts(inspect::Alerts),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the man page (or write every command's page with `-o DIR`).
@@ -75,6 +82,8 @@ pub fn run() -> ExitCode {
         Command::Migrate(args) => serve::migrate(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(bench) => bench::run(bench),
+        Command::Runs(command) => inspect::runs(command),
+        Command::Alerts(command) => inspect::alerts(command),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
     };
