@@ -5,6 +5,7 @@
 
 mod fuzz;
 mod import_tines;
+mod readme;
 mod templates;
 mod tines_spelling;
 
