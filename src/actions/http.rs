@@ -75,16 +75,25 @@ pub async fn send(
         .is_some_and(|v| v.contains("json"));
     let bytes = read_limited(response).await?;
     let body = parse_body(&bytes, options.response, is_json)?;
+    classify(
+        options,
+        status,
+        retry_after,
+        response_event(status, headers, body),
+    )
+}
+
+/// The event of a response: `{status, headers, body}` (`headers` as from [`headers_json`]).
+pub fn response_event(status: u16, headers: Value, body: Value) -> Value {
     let mut event = Map::new();
     event.insert("status".into(), status.into());
     event.insert("headers".into(), headers);
     event.insert("body".into(), body);
-    let event = Value::Object(event);
-    classify(options, status, retry_after, event)
+    Value::Object(event)
 }
 
 /// Decides what a response means: the event, or the failure class.
-fn classify(
+pub fn classify(
     options: &HttpRequestOptions,
     status: u16,
     retry_after: Option<Duration>,
@@ -237,7 +246,9 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-fn headers_json(headers: &HeaderMap) -> Value {
+/// Response headers as a JSON object, names lowercase; a repeated header's values joined with
+/// `, `.
+pub fn headers_json(headers: &HeaderMap) -> Value {
     let mut out = Map::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -290,7 +301,9 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Error>
     Ok(bytes)
 }
 
-fn parse_body(bytes: &[u8], format: ResponseFormat, is_json: bool) -> Result<Value, Error> {
+/// The response body as the event holds it: JSON when `format` says so (or, for `auto`, when
+/// the content type is JSON), else text.
+pub fn parse_body(bytes: &[u8], format: ResponseFormat, is_json: bool) -> Result<Value, Error> {
     let text = || String::from_utf8_lossy(bytes).into_owned();
     match format {
         ResponseFormat::Text => Ok(Value::String(text())),

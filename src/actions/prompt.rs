@@ -186,13 +186,19 @@ async fn outcome<S: Prompts + Sync>(
             }
         }
     };
-    Ok(json!({
+    Ok(answer_event(status, responder, now))
+}
+
+/// The event a finished prompt emits: `{prompt: {status, responder, responded_at}}`, `status`
+/// being the chosen value or `timeout` (then `responder` is null).
+pub fn answer_event(status: Value, responder: Option<Value>, now: Millis) -> Value {
+    json!({
         "prompt": {
             "status": status,
             "responder": responder.unwrap_or(Value::Null),
             "responded_at": rfc3339(now),
         }
-    }))
+    })
 }
 
 /// Replaces the question with "no answer": best effort, the run goes on either way.

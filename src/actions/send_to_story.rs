@@ -11,6 +11,29 @@ use std::time::Duration;
 
 const DEFAULT_CHILD_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// The event the child story's webhook action receives: a webhook event's shape (`body`,
+/// `headers`, `query`, `method`) plus `source`, the step that started it.
+pub fn child_entry_event(body: Value, run_id: &str, step_id: i64) -> Value {
+    json!({
+        "body": body,
+        "headers": {},
+        "query": {},
+        "method": "POST",
+        "source": {"run_id": run_id, "step_id": step_id},
+    })
+}
+
+/// The event of a `send_to_story` without `wait`: the child run's id.
+pub fn started_event(run_id: &str) -> Value {
+    json!({ "run_id": run_id })
+}
+
+/// The event of a `send_to_story` with `wait` once the child finished: its id, its status and
+/// the last event it emitted (`result`, null when it emitted none).
+pub fn finished_event(run_id: &str, status: &str, result: Value) -> Value {
+    json!({ "run_id": run_id, "status": status, "result": result })
+}
+
 /// Starts the child run (first execution), or reports how it ended (woken).
 pub async fn run<S: Runs + Queue + Sync>(
     env: &Env<'_, S>,
@@ -45,19 +68,13 @@ pub async fn run<S: Runs + Queue + Sync>(
         story_id: target.id.clone(),
         story_version: target.version.clone(),
         entry_action: target.actions[entry].id.clone(),
-        payload: json!({
-            "body": body,
-            "headers": {},
-            "query": {},
-            "method": "POST",
-            "source": {"run_id": step.run_id, "step_id": step.id},
-        }),
+        payload: child_entry_event(body, &step.run_id, step.id),
         receivers: target.receiver_ids(entry, LinkKind::Default),
         dedupe: None,
         parent_step_id: options.wait.then_some(step.id),
     });
     if !options.wait {
-        return Ok(Output::Emit(vec![json!({"run_id": run_id})]));
+        return Ok(Output::Emit(vec![started_event(&run_id)]));
     }
     let until = now.saturating_add(millis(
         options.timeout.map_or(DEFAULT_CHILD_TIMEOUT, |t| t.value),
@@ -80,11 +97,11 @@ async fn child_outcome<S: Runs + Queue + Sync>(
     match run {
         Some(run) if run.status.is_finished() => {
             let last = env.store.last_event(child).await.map_err(store_error)?;
-            Ok(Output::Emit(vec![json!({
-                "run_id": child,
-                "status": run.status.as_str(),
-                "result": last.map_or(Value::Null, |e| e.payload),
-            })]))
+            Ok(Output::Emit(vec![finished_event(
+                child,
+                run.status.as_str(),
+                last.map_or(Value::Null, |e| e.payload),
+            )]))
         }
         _ if now >= until => Err(Error::permanent(format!(
             "run {child} of story `{}` did not finish in time",

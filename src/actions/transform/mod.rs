@@ -11,7 +11,7 @@ mod implode;
 mod step;
 mod throttle;
 
-pub use step::{explode_marks, run, At};
+pub use step::{deduplicated_event, explode_marks, released_event, run, At};
 
 pub use dedupe::deduplicate;
 pub use implode::{implode_add, implode_flush};

@@ -38,7 +38,7 @@ pub async fn run<S: ActionStates + Sync>(
     now: Millis,
     effects: &mut Effects,
 ) -> Result<Output, Error> {
-    let released = || Output::Emit(vec![json!({"released_at": rfc3339(now)})]);
+    let released = || Output::Emit(vec![released_event(now)]);
     match options {
         TransformOptions::Message(o) => message(o, ctx).map(|e| Output::Emit(vec![e])),
         TransformOptions::Extract(o) => {
@@ -70,7 +70,7 @@ pub async fn run<S: ActionStates + Sync>(
             let (new, is_new) = deduplicate(o, state.parsed(), &key, now);
             effects.state_write = Some(state.write(&new));
             Ok(if is_new {
-                Output::Emit(vec![json!({"key": key})])
+                Output::Emit(vec![deduplicated_event(key)])
             } else {
                 Output::Skip
             })
@@ -97,6 +97,16 @@ pub async fn run<S: ActionStates + Sync>(
         }
         TransformOptions::Implode(o) => implode(env, at, o, ctx, marks, now, effects).await,
     }
+}
+
+/// The event `delay` and `throttle` emit when they release: `{released_at}` (RFC 3339).
+pub fn released_event(now: Millis) -> Value {
+    json!({ "released_at": rfc3339(now) })
+}
+
+/// The event `deduplicate` emits for a key it has not seen: `{key}`, the rendered key.
+pub fn deduplicated_event(key: Value) -> Value {
+    json!({ "key": key })
 }
 
 /// Implode keeps one group per `guid` as `{owner, group}`: the first item's step owns the group
