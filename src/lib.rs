@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod detect;
 pub mod diagnostic;
+pub mod docs;
 pub mod engine;
 pub mod escape;
 pub mod hex;
