@@ -5,6 +5,7 @@ mod check;
 mod completions;
 #[cfg(feature = "demo")]
 pub mod demo;
+mod docs;
 mod import;
 mod inspect;
 mod replay;
@@ -39,6 +40,9 @@ enum Command {
     Import(import::Import),
     /// Print the JSON Schema of the story format, for editors and CI.
     Schema(schema::Args),
+    /// Write the reference pages (actions' events, the failure event, template filters) as
+    /// Markdown into a directory (default `docs/`).
+    Docs(docs::Args),
     /// Serve webhooks and the API, and run stories.
     Serve(serve::ServeArgs),
     /// Run the seed scenario end to end against local vendor simulators (temporary database).
@@ -75,6 +79,7 @@ pub fn run() -> ExitCode {
         Command::Rules(rules) => rules::run(rules),
         Command::Import(import) => import::run(import),
         Command::Schema(args) => schema::run(args),
+        Command::Docs(args) => docs::run(args),
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
