@@ -215,6 +215,7 @@ fn completions_and_man_pages_cover_every_command() {
         "rules",
         "replay",
         "completions",
+        "docs",
     ] {
         assert!(script.contains(command), "bash completions lack {command}");
         assert!(page.contains(command), "the man page lacks {command}");
@@ -283,6 +284,26 @@ fn committed_schema_matches_the_generated_one() {
         committed == output.stdout,
         "run `cargo run -- schema > schema/story.schema.json`"
     );
+}
+
+/// `warden docs -o DIR` writes the pages committed in `docs/` (the library's own test checks
+/// them against the code; this one, that the command writes them).
+#[test]
+fn warden_docs_writes_the_committed_pages() {
+    let dir = std::env::temp_dir().join(format!("warden-docs-{}", std::process::id()));
+    let output = warden(&["docs", "-o", dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{output:?}");
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    for page in ["actions.md", "failure-event.md", "templates.md"] {
+        assert!(listed.contains(page), "{listed}");
+        let written = std::fs::read_to_string(dir.join(page)).unwrap();
+        let committed = std::fs::read_to_string(Path::new("docs").join(page)).unwrap();
+        assert!(
+            written == committed,
+            "docs/{page} differs from `warden docs`"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
