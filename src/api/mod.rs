@@ -11,7 +11,7 @@ mod query;
 mod runs;
 pub mod server;
 mod slack;
-mod webhook;
+pub mod webhook;
 
 pub use error::ApiError;
 use error::UNAVAILABLE_RETRY_AFTER;

@@ -110,18 +110,14 @@ async fn accept(
     if let Some(signature) = &options.signature {
         check_signature(state, signature, &parts.headers, &bytes)?;
     }
-    let query = query_json(parts.uri.query());
-    let body = if method == Method::GET {
-        query.clone()
-    } else {
-        parse_body(&parts.headers, &bytes)?
-    };
-    let payload = json!({
-        "body": body,
-        "headers": headers_json(&parts.headers, options, secret),
-        "query": query,
-        "method": method.as_str(),
-    });
+    let payload = event(
+        &method,
+        parts.uri.query(),
+        &parts.headers,
+        &bytes,
+        options,
+        secret,
+    )?;
     let now = engine.clock.now();
     let run = crate::engine::entry::webhook_run(
         &story,
@@ -271,6 +267,32 @@ pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// JSON when the sender says so or the body looks like it; form fields as a mapping; else text.
+/// The event a webhook action emits for an authenticated request: `body` (parsed by its
+/// content type; the query for a GET), `headers` (without credentials, cookies, the secret header
+/// and any header carrying the URL secret), `query` and `method`. A body that does not parse as
+/// its content type says is a 400.
+pub fn event(
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+    options: &WebhookOptions,
+    url_secret: &str,
+) -> Result<Value, ApiError> {
+    let query = query_json(query);
+    let body = if method == Method::GET {
+        query.clone()
+    } else {
+        parse_body(headers, bytes)?
+    };
+    Ok(json!({
+        "body": body,
+        "headers": headers_json(headers, options, url_secret),
+        "query": query,
+        "method": method.as_str(),
+    }))
+}
+
 fn parse_body(headers: &HeaderMap, bytes: &Bytes) -> Result<Value, ApiError> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)

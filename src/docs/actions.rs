@@ -45,24 +45,46 @@ Options come from the same source as `warden schema`; every example event below 
 by running Warden's own code on the example input (`warden docs` regenerates this page, and a
 test checks it is current).
 
-The examples run on this webhook event, the output of an action `alert`:
+The examples run on the event of a `webhook` action `alert` (the `webhook` section below says
+what it holds).
 
 ";
 
-/// The event the examples start from: what a `webhook` action named `alert` emits.
+/// The body of the example request.
+const ALERT_BODY: &str = r#"{"eventType": "user.account.privilege.grant", "actor": "jane@example.com", "ip": "203.0.113.7", "message": "grant from 203.0.113.7 by user=jane, then 198.51.100.23", "targets": [{"id": "00u1abc", "type": "User"}, {"id": "00g2def", "type": "Group"}]}"#;
+
+/// The URL secret of the example request.
+const URL_SECRET: &str = "s3cr3t-url-token";
+
+/// The headers of the example request, as sent.
+const ALERT_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "application/json"),
+    ("user-agent", "Panther"),
+    ("authorization", "Bearer pan-abc123"),
+    ("x-original-uri", "/webhook/docs-example/s3cr3t-url-token"),
+];
+
+/// The event the examples start from: what the webhook action `alert` of the example story
+/// emits for the example request (`api::webhook::event`, as the server builds it).
 pub(super) fn alert_event() -> Value {
-    json!({
-        "body": {
-            "eventType": "user.account.privilege.grant",
-            "actor": "jane@example.com",
-            "ip": "203.0.113.7",
-            "message": "grant from 203.0.113.7 by user=jane, then 198.51.100.23",
-            "targets": [{"id": "00u1abc", "type": "User"}, {"id": "00g2def", "type": "Group"}]
-        },
-        "headers": {"content-type": "application/json", "user-agent": "Panther"},
-        "query": {},
-        "method": "POST"
-    })
+    let story = example_story();
+    let ActionConfig::Webhook(options) = &example_action(&story, "alert").config else {
+        panic!("`alert` is a webhook")
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in ALERT_HEADERS {
+        headers.insert(*name, HeaderValue::from_static(value));
+    }
+    let body = axum::body::Bytes::from_static(ALERT_BODY.as_bytes());
+    crate::api::webhook::event(
+        &reqwest::Method::POST,
+        None,
+        &headers,
+        &body,
+        options,
+        URL_SECRET,
+    )
+    .expect("the example request is valid")
 }
 
 /// A context with `alert` (and `extra` roots) in scope.
@@ -85,8 +107,7 @@ pub(super) fn page() -> String {
         .unwrap_or_default();
     let story = example_story();
     let mut out = String::from(INTRO);
-    out.push_str(&json_block(&alert_event()));
-    out.push_str("\nKinds: ");
+    out.push_str("Kinds: ");
     let links: Vec<String> = KINDS.iter().map(|k| format!("[`{k}`](#{k})")).collect();
     out.push_str(&links.join(", "));
     out.push_str(", and [integration templates](#integration-templates-uses).\n");
@@ -157,10 +178,21 @@ fn kind_output(story: &Story, kind: &str) -> String {
         "webhook" => format!(
             "The request as received: `body` (JSON, form fields as a mapping, or text; the query for a \
 GET), `headers` (lowercase names, without authentication, cookies, the secret header and any \
-header repeating the URL secret), `query` (a mapping) and `method`. The examples on this page \
-start from one.\n\nA run started by [`send_to_story`](#send_to_story) gets the same shape, with \
+header repeating the URL secret), `query` (a mapping) and `method`. For a `POST \
+/webhook/docs-example/{URL_SECRET}` with these headers and body:\n\n{}\n{}\nthe event (the \
+one the other examples on this page start from) is:\n\n{}\nA run started by [`send_to_story`](#send_to_story) gets the same shape, with \
 `body` the payload, empty `headers` and `query`, `method: POST`, and `source`, the step that \
 started it:\n\n{}",
+            fenced(
+                "http",
+                &ALERT_HEADERS
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            fenced("json", ALERT_BODY),
+            json_block(&alert_event()),
             json_block(&send_to_story::child_entry_event(
                 json!({"user": "jane@example.com"}),
                 "01JGZ7Q3A1B2C3D4E5F6G7H8J9",

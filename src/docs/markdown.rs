@@ -65,6 +65,20 @@ fn constants(schema: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Whether an enum's values say more than their names (`regex` is case-insensitive), so they
+/// get a table of their own; `GET.` or `A minute.` do not.
+fn explained(def: &Value) -> bool {
+    def.get("oneOf")
+        .and_then(Value::as_array)
+        .is_some_and(|variants| {
+            variants.iter().any(|v| {
+                v.get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.len() > 15)
+            })
+        })
+}
+
 /// A readable type of a property, and the object definitions it refers to (documented below
 /// the table).
 fn type_of(schema: &Value, defs: &Map<String, Value>, nested: &mut Vec<String>) -> String {
@@ -82,6 +96,16 @@ fn type_of(schema: &Value, defs: &Map<String, Value>, nested: &mut Vec<String>) 
             "Pattern" => "regex".into(),
             "StatusList" => "list of statuses (`404`, `\"500-599\"`)".into(),
             _ => match constants(def) {
+                Some(values) if explained(def) => {
+                    if !nested.iter().any(|n| n == name) {
+                        nested.push(name.to_owned());
+                    }
+                    format!(
+                        "one of {} ([`{name}`](#{}))",
+                        values.join(", "),
+                        name.to_lowercase()
+                    )
+                }
                 Some(values) => format!("one of {}", values.join(", ")),
                 None if def.get("properties").is_some() => {
                     if !nested.iter().any(|n| n == name) {
@@ -161,8 +185,8 @@ pub(super) fn options_table(
     out
 }
 
-/// The tables of the object definitions in `nested` (and those they use in turn), each under
-/// a heading of its name.
+/// The tables of the definitions in `nested` (and those they use in turn), each under a
+/// heading of its name: an object's options, or an enum's values and what each means.
 pub(super) fn nested_tables(nested: &mut Vec<String>, defs: &Map<String, Value>) -> String {
     let mut out = String::new();
     let mut done = 0;
@@ -174,7 +198,27 @@ pub(super) fn nested_tables(nested: &mut Vec<String>, defs: &Map<String, Value>)
         if let Some(description) = def.get("description").and_then(Value::as_str) {
             let _ = writeln!(out, "{}\n", cell(description));
         }
-        out.push_str(&options_table(def, defs, &[], nested));
+        if def.get("properties").is_some() {
+            out.push_str(&options_table(def, defs, &[], nested));
+            continue;
+        }
+        out.push_str("| value | meaning |\n|---|---|\n");
+        for variant in def
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let value = variant
+                .get("const")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let meaning = variant
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let _ = writeln!(out, "| {} | {} |", code(value), cell(meaning));
+        }
     }
     out
 }
