@@ -245,7 +245,8 @@ on `actor`:\n\n{}\nWith `actor: mallory@elsewhere.test` (sent along `.no_match`)
         }
         "prompt" => format!(
             "Once answered: `prompt.status` is the chosen choice's `value`, `responder` who \
-answered (the Slack user id; null for a signed link) and `responded_at`:\n\n{}\nWhen \
+answered (the Slack user id, or `prompt_url` for an answer through a signed link) and \
+`responded_at`:\n\n{}\nWhen \
 `timeout` passes first, `status` is `timeout`:\n\n{}",
             json_block(&prompt::answer_event(
                 json!("deny"),

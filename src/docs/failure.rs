@@ -46,8 +46,8 @@ error of the step as `{class, message, details}`, `details` holding those same f
 | class | meaning | examples |
 |---|---|---|
 | `retriable` | worth another attempt; retried first, the event is sent after the last attempt | a timeout or lost connection, 429, 5xx, any status in `retry_on_status` |
-| `permanent` | the same input fails the same way | other 4xx, a body that is not JSON with `response: json`, a template over missing data with `\\| required` or `strict_data` |
-| `misconfigured` | an operator must act; logged at ERROR | 401/403 (a refused credential), a credential or resource that is not set, a refused destination |
+| `permanent` | the same input fails the same way | other 4xx, a body that is not JSON with `response: json`, a template over missing data with `\\| required` or `strict_data`, a template reading a credential or resource that is not set |
+| `misconfigured` | an operator must act; logged at ERROR | 401/403 (a refused credential), a destination refused by the outbound guard, a `send_to_story` whose story is not loaded, a Slack prompt without the `slack` credential |
 | `poisoned` | the step was lost with its worker too many times and is not run again | a step that crashes every worker that takes it |
 ";
 
