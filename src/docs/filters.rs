@@ -146,7 +146,7 @@ pub(super) const ENTRIES: &[Entry] = &[
     warden("slack_escape", "value | slack_escape", "none", "The value as text with `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`, so it cannot form a Slack link or mention; marked safe (a prompt's text does not escape it twice).", &[
         ok("{{ name | slack_escape }}", r#"{"name": "<https://evil.example|Click> <!channel>"}"#, r#""&lt;https://evil.example|Click&gt; &lt;!channel&gt;""#),
     ]),
-    warden("markdown_escape", "value | markdown_escape", "none", "The value as text with a backslash before Markdown's special characters (`\\ ` * _ { } [ ] ( ) < > # + - ! | ~ &`); `.`, `:`, `/` and `@` are kept.", &[
+    warden("markdown_escape", "value | markdown_escape", "none", "The value as text with a backslash before Markdown's special characters (`` \\ ` * _ { } [ ] ( ) < > # + - ! | ~ & ``); `.`, `:`, `/` and `@` are kept.", &[
         ok("{{ name | markdown_escape }}", r#"{"name": "[click](https://evil.example) *now*"}"#, r#""\\[click\\]\\(https://evil.example\\) \\*now\\*""#),
     ]),
     warden("path_segment", "value | path_segment", "none; the value must be text or a number.", "One URL path segment: every byte but `A-Z a-z 0-9 - . _ ~` percent-encoded (`/` too). An empty value, `.` or `..` fails the step.", &[
@@ -163,7 +163,7 @@ pub(super) const ENTRIES: &[Entry] = &[
         origin: Origin::Warden,
         signature: "prompt_url(status)",
         arguments: "`status`: the `value` of one of the prompt's `choices`.",
-        result: "The single-use URL that answers the prompt with that choice. Only in a prompt's `request` (and message); an unknown status fails, naming the choices.",
+        result: "The single-use URL that answers the prompt with that choice. Only in a prompt's `request`; an unknown status fails, naming the choices.",
         examples: &[
             ok("{{ prompt_url('approve') }}", r#"{"__prompt_urls": {"approve": "https://warden.example/prompt/3q2-7Xk", "deny": "https://warden.example/prompt/Vb8-1Lz"}}"#, r#""https://warden.example/prompt/3q2-7Xk""#),
         ],

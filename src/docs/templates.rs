@@ -59,15 +59,18 @@ fn shown(result: &Result<Value, String>) -> String {
     }
 }
 
-/// The data an example shows: none for `{}`, and never the hidden prompt URLs' name.
+/// The data an example shows: none for `{}`; for `prompt_url`, the prompt's choices (its URLs
+/// are a hidden variable the runner sets).
 fn data_cell(example: &Example) -> String {
     if example.data == "{}" {
         return String::new();
     }
-    let shown = example
-        .data
-        .replace(crate::template::PROMPT_URLS, "(a prompt's URLs)");
-    code(&shown)
+    let data: Value = serde_json::from_str(example.data).unwrap_or_default();
+    if let Some(Value::Object(urls)) = data.get(crate::template::PROMPT_URLS) {
+        let choices: Vec<String> = urls.keys().map(|k| format!("`{k}`")).collect();
+        return format!("a prompt's `request`, choices {}", choices.join(" and "));
+    }
+    code(example.data)
 }
 
 /// The missing-data examples: a template, data, and whether the story is `strict_data`.
