@@ -361,11 +361,17 @@ rendered `path`. A duplicate emits nothing.\n\n{}\n{}",
                 json_block(&transform::deduplicated_event(key))
             )
         }
-        ("delay", TransformOptions::Delay(_)) => format!(
-            "When released: `released_at` (RFC 3339). The incoming event is not repeated; read \
-it through its action id.\n\n{}",
-            json_block(&transform::released_event(EXAMPLE_NOW + 300_000))
-        ),
+        ("delay", TransformOptions::Delay(o)) => {
+            // The step waits until `delay_until`, and emits when woken then.
+            let now = jiff::Timestamp::from_millisecond(EXAMPLE_NOW).expect("a valid instant");
+            let until = transform::delay_until(o, &ctx, now).expect("renders");
+            format!(
+                "When released: `released_at` (RFC 3339). The incoming event is not repeated; read \
+it through its action id. With `duration: 5m`, an event that arrived at {}:\n\n{}",
+                crate::clock::rfc3339(EXAMPLE_NOW),
+                json_block(&transform::released_event(until.as_millisecond()))
+            )
+        }
         ("throttle", TransformOptions::Throttle(_)) => format!(
             "When released (at once while the budget lasts, else in order as it refills): \
 `released_at`, like `delay`.\n\n{}",
