@@ -81,6 +81,8 @@ fn pure_parts_use_no_io_crate() {
         "backoff",
         "pattern",
         "hex",
+        "storytest/format",
+        "storytest/subset",
     ] {
         assert_free_of(dir, &IO_CRATES);
     }

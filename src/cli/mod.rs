@@ -7,6 +7,7 @@ mod replay;
 mod rules;
 mod schema;
 pub mod serve;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Check stories (files or directories) and the integration templates they use.
     Validate(validate::Args),
+    /// Run story tests: `<story>.test.yml` beside each story (canned vendors, no network).
+    Test(test::Args),
     /// Work with detection rules (Panther rule YAML).
     #[command(subcommand)]
     Rules(rules::Rules),
@@ -51,6 +54,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Test(args) => test::run(args),
         Command::Rules(rules) => rules::run(rules),
         Command::Schema(args) => schema::run(args),
         Command::Serve(args) => serve::serve(args),
