@@ -110,7 +110,7 @@ async fn a_changed_trigger_value_fails_with_a_diff_naming_the_action() {
         ("panther-okta-admin-grant.yml", &story),
         ("panther-okta-admin-grant.test.yml", &tests),
     ]);
-    let files = discover(&[dir.0.clone()]).unwrap();
+    let files = discover(std::slice::from_ref(&dir.0)).unwrap();
     let (results, summary) = run_tests(&files, &["confirmed"]).await;
     assert_eq!((summary.passed, summary.failed), (0, 1));
     let failed = failures(&results, "confirmed");
@@ -313,12 +313,10 @@ fn test_files_are_found_beside_stories_and_in_directories() {
         ("fetch.test.yml", "tests: {}"),
         ("other.yml", FETCH),
     ]);
-    let test = dir.path("fetch.test.yml");
-    assert_eq!(discover(&[dir.0.clone()]).unwrap(), [test.clone()]);
-    assert_eq!(discover(&[dir.path("fetch.yml")]).unwrap(), [test.clone()]);
-    assert_eq!(
-        discover(&[test.clone(), dir.path("fetch.yml")]).unwrap(),
-        [test]
-    );
+    let test = vec![dir.path("fetch.test.yml")];
+    assert_eq!(discover(std::slice::from_ref(&dir.0)).unwrap(), test);
+    assert_eq!(discover(&[dir.path("fetch.yml")]).unwrap(), test);
+    let both = [dir.path("fetch.test.yml"), dir.path("fetch.yml")];
+    assert_eq!(discover(&both).unwrap(), test);
     assert!(discover(&[dir.path("other.yml")]).unwrap().is_empty());
 }
