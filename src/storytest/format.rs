@@ -263,13 +263,28 @@ fn answers(node: &Node, d: &mut Vec<Diagnostic>) -> Vec<(Spanned<String>, Vec<Re
     };
     let mut out = Vec::new();
     for (key, value) in entries {
-        let list = match value.as_list() {
+        let list: Vec<Response> = match value.as_list() {
             Some(items) => items
                 .iter()
                 .filter_map(|item| from_node::<Response>(item, d))
                 .collect(),
             None => from_node::<Response>(value, d).into_iter().collect(),
         };
+        for answer in &list {
+            if !(100..=599).contains(&answer.status.value) {
+                d.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        answer.status.span,
+                        format!(
+                            "`status` must be an HTTP status, not {}",
+                            answer.status.value
+                        ),
+                    )
+                    .with_hint("use 100 to 599"),
+                );
+            }
+        }
         if value.as_list().is_some_and(<[Node]>::is_empty) {
             d.push(value.wrong_shape(&key.name, "an answer or a non-empty list of answers"));
         }

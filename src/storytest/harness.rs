@@ -218,12 +218,13 @@ async fn drive(
             ));
             break;
         }
-        // Nothing is due now: move the clock to the next step that is.
+        // Move the clock to the next step due (one may be due already: a prompt's answer came
+        // after its timeout).
         let now = clock.now();
         let next = open.iter().map(|s| s.due_at).min().unwrap_or(now);
-        clock.advance(std::time::Duration::from_millis(
-            u64::try_from(next.saturating_sub(now)).unwrap_or(0).max(1),
-        ));
+        if let Ok(wait @ 1..) = u64::try_from(next.saturating_sub(now)) {
+            clock.advance(std::time::Duration::from_millis(wait));
+        }
     }
     let id = run.id.as_str();
     let record = store.run(id).await.map_err(failed)?;

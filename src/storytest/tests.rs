@@ -320,3 +320,52 @@ fn test_files_are_found_beside_stories_and_in_directories() {
     assert_eq!(discover(&both).unwrap(), test);
     assert!(discover(&[dir.path("other.yml")]).unwrap().is_empty());
 }
+
+const ASK: &str = r#"
+name: Ask
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: ask, secret_credential: hook }
+  ask_user:
+    type: prompt
+    from: hook
+    options:
+      slack: { user_email: "{{ hook.body.email }}", text: "Was this you?" }
+      choices:
+        - { value: confirmed, label: "Yes" }
+        - { value: denied, label: "No" }
+      timeout: 1h
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompts_need_an_answer_and_a_late_one_times_out() {
+    let tests = r#"
+tests:
+  unanswered:
+    event: { body: { email: a@example.com } }
+  late:
+    event: { body: { email: a@example.com } }
+    prompts: { ask_user: { answer: denied, after: 2h } }
+    expect:
+      status: succeeded
+      outputs: { ask_user: { prompt: { status: timeout, responded_at: "2026-01-01T11:00:00Z" } } }
+      requests:
+        - { action: ask_user.users.lookupByEmail, url: "https://slack.com/api/users.lookupByEmail?email=a%40example.com" }
+        - { action: ask_user.chat.postMessage, body: { channel: D069C7QFK, text: Was this you? } }
+        - { action: ask_user.chat.update, body: { channel: D069C7QFK } }
+"#;
+    let dir = Scratch::with(&[("ask.yml", ASK), ("ask.test.yml", tests)]);
+    let (results, _) = run_tests(&[dir.path("ask.test.yml")], &[]).await;
+    let failed = failures(&results, "unanswered");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].action, None);
+    assert!(
+        failed[0]
+            .message
+            .starts_with("prompt `ask_user` waits for an answer"),
+        "{failed:?}"
+    );
+    assert_eq!(failures(&results, "late"), &[]);
+}
