@@ -74,7 +74,8 @@ pub async fn run(
         )
     };
     let app = App::build(settings).await.map_err(|e| e.to_string())?;
-    let result = drive(&app, story, test, &clock, &vendors).await;
+    let prompts: BTreeSet<&str> = prompts.iter().map(|(id, _)| id.as_str()).collect();
+    let result = drive(&app, story, &prompts, test, &clock, &vendors).await;
     app.engine.store.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
@@ -125,9 +126,12 @@ fn secrets(stories: &[Story], resources: &[(String, String)]) -> Secrets {
     secrets
 }
 
+/// Starts the run and drives it until it ends: steps run while due; a waiting prompt (of
+/// `prompts`, any story's) gets the test's answer; else the clock moves to the next step due.
 async fn drive(
     app: &App,
     story: &Story,
+    prompts: &BTreeSet<&str>,
     test: &StoryTest,
     clock: &ManualClock,
     vendors: &Vendors,
@@ -172,9 +176,7 @@ async fn drive(
         // A prompt waiting for its answer gets it (after its delay), once.
         let mut woke = false;
         for step in &open {
-            let is_prompt = story
-                .action(&step.action_id)
-                .is_some_and(|a| matches!(a.config, ActionConfig::Prompt(_)));
+            let is_prompt = prompts.contains(step.action_id.as_str());
             if step.state != StepState::Waiting || !is_prompt || answered.contains(&step.id) {
                 continue;
             }

@@ -33,7 +33,8 @@ impl Failure {
     }
 }
 
-/// Every expectation of `test` that `outcome` breaks; empty when it passes.
+/// Every expectation of `test` that `outcome` breaks; empty when it passes. A request with no
+/// answer or a run that could not be driven on is reported alone: the rest follows from it.
 pub fn evaluate(test: &StoryTest, outcome: &Outcome) -> Vec<Failure> {
     let mut failures = Vec::new();
     for request in &outcome.unanswered {
@@ -52,6 +53,10 @@ pub fn evaluate(test: &StoryTest, outcome: &Outcome) -> Vec<Failure> {
     }
     if let Some(stuck) = &outcome.stuck {
         failures.push(Failure::new(None, stuck.clone()));
+    }
+    if !failures.is_empty() {
+        // The run was left where it stopped: what it did not reach follows from this.
+        return failures;
     }
     let expect = &test.expect;
     if let Some(status) = &expect.status {
