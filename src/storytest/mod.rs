@@ -236,6 +236,18 @@ async fn run_file(
         error: None,
         tests: Vec::new(),
     };
+    let test_file = match read_source(file)
+        .map_err(|d| vec![d])
+        .and_then(|s| format::read(&s))
+    {
+        Ok(test_file) => Some(test_file),
+        Err(diagnostics) => {
+            result
+                .problems
+                .extend(diagnostics.into_iter().map(|d| (path.clone(), d)));
+            None
+        }
+    };
     let Some(story_path) = story_path else {
         result.error = Some(format!("no story `{id}.yml` beside this test file"));
         return result;
@@ -251,18 +263,6 @@ async fn run_file(
         }
     }
     let story: Option<&Story> = loaded.stories.iter().find(|s| s.id == id);
-    let test_file = match read_source(file)
-        .map_err(|d| vec![d])
-        .and_then(|s| format::read(&s))
-    {
-        Ok(test_file) => Some(test_file),
-        Err(diagnostics) => {
-            result
-                .problems
-                .extend(diagnostics.into_iter().map(|d| (path.clone(), d)));
-            None
-        }
-    };
     let (Some(story), Some(test_file)) = (story, test_file) else {
         return result;
     };

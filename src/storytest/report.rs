@@ -270,7 +270,9 @@ pub fn junit(files: &[FileResult], summary: &Summary) -> String {
     for file in files {
         let failed = file.tests.iter().filter(|t| !t.passed()).count();
         let invalid = file.is_invalid();
-        let seconds: f64 = file.tests.iter().map(|t| t.elapsed.as_secs_f64()).sum();
+        let seconds = (file.tests.iter().map(|t| t.elapsed))
+            .sum::<std::time::Duration>()
+            .as_secs_f64();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" file=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"{}\" time=\"{seconds:.3}\">",
