@@ -11,6 +11,7 @@ mod replay;
 mod rules;
 mod schema;
 pub mod serve;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Command {
     /// List each story's webhook URLs and the credentials and resources it needs that are not
     /// set (exit 1 if any), without starting anything.
     Check(check::Args),
+    /// Run story tests: `<story>.test.yml` beside each story (canned vendors, no network).
+    Test(test::Args),
     /// Work with detection rules (Panther rule YAML).
     #[command(subcommand)]
     Rules(rules::Rules),
@@ -72,6 +75,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args),
+        Command::Test(args) => test::run(args),
         Command::Rules(rules) => rules::run(rules),
         Command::Import(import) => import::run(import),
         Command::Schema(args) => schema::run(args),
