@@ -49,6 +49,31 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock moved ahead by what was skipped: `warden demo` plays a story's delays,
+/// retries and timeouts at once instead of waiting them out in real time.
+#[derive(Debug, Default)]
+pub struct SkippingClock(AtomicI64);
+
+impl SkippingClock {
+    /// Moves time forward (and keeps it there).
+    pub fn skip(&self, by: std::time::Duration) {
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
+    }
+
+    /// How far ahead of the system clock it is.
+    pub fn ahead(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.load(Ordering::SeqCst).max(0).unsigned_abs())
+    }
+}
+
+impl Clock for SkippingClock {
+    fn now(&self) -> Millis {
+        SystemClock
+            .now()
+            .saturating_add(self.0.load(Ordering::SeqCst))
+    }
+}
+
 /// A time as RFC 3339 text, for events and the API.
 pub fn rfc3339(millis: Millis) -> String {
     jiff::Timestamp::from_millisecond(millis)
