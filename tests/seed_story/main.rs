@@ -10,6 +10,7 @@ mod support;
 
 mod harness;
 mod outside_data;
+mod phishing;
 mod secrets;
 
 use harness::*;

@@ -44,6 +44,9 @@ pub fn exports(sims: &Simulators) -> String {
             name.to_uppercase()
         ));
     }
+    // The Okta simulator answers users and lifecycle calls, not the System Log: without this,
+    // `serve` would poll it and log a failure every few seconds.
+    out.push_str("export WARDEN_OKTA_POLL=off\n");
     out.push_str(
         "# SIMULATOR credentials: the simulators accept these and nothing else; they are not \
          real keys.\n",
