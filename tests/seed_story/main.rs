@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod demo_story;
 mod harness;
 mod outside_data;
 mod phishing;

@@ -289,15 +289,51 @@ impl Stack {
         })
     }
 
-    /// The choices prompt `prompt_id` offers on Slack, in the buttons' order.
-    pub fn prompt_choices(&self, prompt_id: &str) -> Vec<String> {
-        let prefix = format!("{prompt_id}:");
-        self.prompt_message(prompt_id)
-            .map(|m| button_values(&m.blocks))
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|v| v.strip_prefix(&prefix).map(str::to_owned))
-            .collect()
+    /// Answers an open prompt through its single-use link, as whoever received it would: the
+    /// links the prompt's `request:` sent that reached a simulator (a Slack message, a TheHive
+    /// case) are opened (`GET`, which answers nothing) until one offers `label`, which is then
+    /// `POST`ed. Warden's status, or `None` when no link offering `label` reached a simulator.
+    pub async fn answer_by_link(&self, label: &str) -> anyhow::Result<Option<u16>> {
+        let offered = format!("<strong>{}</strong>", html_escape(label));
+        for link in self.prompt_links() {
+            let page = self.http.get(&link).send().await?;
+            if page.status() != 200 || !page.text().await?.contains(&offered) {
+                continue;
+            }
+            let answered = self.http.post(&link).send().await?;
+            return Ok(Some(answered.status().as_u16()));
+        }
+        Ok(None)
+    }
+
+    /// Every prompt link (`<address>/prompt/<token>`) found in what the simulators hold.
+    fn prompt_links(&self) -> Vec<String> {
+        let mut texts: Vec<String> = Vec::new();
+        for message in self.sims.slack_messages() {
+            texts.push(message.text);
+            texts.push(message.blocks.to_string());
+        }
+        texts.extend(
+            self.sims
+                .thehive_cases()
+                .into_iter()
+                .map(|c| c.case.to_string()),
+        );
+        let prefix = format!("{}/prompt/", self.address);
+        let mut links = Vec::new();
+        for text in &texts {
+            for (at, _) in text.match_indices(&prefix) {
+                let token: String = text[at + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                let link = format!("{prefix}{token}");
+                if !token.is_empty() && !links.contains(&link) {
+                    links.push(link);
+                }
+            }
+        }
+        links
     }
 
     /// Plays a Slack user clicking `choice` on prompt `prompt_id`'s message: the DM's user, or
@@ -408,6 +444,14 @@ pub fn load_stories(root: &Path, story: Option<&Path>) -> anyhow::Result<Vec<Sto
         );
     }
     Ok(loaded.stories)
+}
+
+/// As the prompt page writes a label.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The values of the buttons in Block Kit `blocks`.

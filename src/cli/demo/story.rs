@@ -93,7 +93,7 @@ pub async fn play(
             );
         }
         if let Some((action, prompt_id)) = open_prompt(&run, &answered) {
-            answer_prompt(stack, clock, &action, &prompt_id, answer).await?;
+            answer_prompt(stack, clock, story, &action, &prompt_id, answer).await?;
             answered.insert(prompt_id);
             continue;
         }
@@ -166,44 +166,76 @@ fn open_prompt(run: &Value, answered: &BTreeSet<String>) -> Option<(String, Stri
     })
 }
 
+/// Answers prompt `prompt_id` of `action` with `answer` (default: its first choice): by a click
+/// on its Slack message, else through the link for that choice.
 async fn answer_prompt(
     stack: &Stack,
     clock: &SkippingClock,
+    story: &Story,
     action: &str,
     prompt_id: &str,
     answer: Option<&str>,
 ) -> anyhow::Result<()> {
-    let Some(message) = stack.prompt_message(prompt_id) else {
-        bail!(
-            "step `{action}` waits for an answer to prompt `{prompt_id}`, which was not asked on \
-             Slack: the demo answers Slack prompts only"
-        );
-    };
-    let choices = stack.prompt_choices(prompt_id);
-    let choice = match answer {
-        Some(choice) if choices.iter().any(|c| c == choice) => choice.to_owned(),
-        Some(choice) => bail!(
-            "prompt `{action}` offers no `{choice}` (its choices: {}); pass one with --answer",
-            choices.join(", ")
-        ),
+    let choices: Vec<(String, String)> = story
+        .actions
+        .iter()
+        .find(|a| a.id == action)
+        .and_then(|a| match &a.config {
+            ActionConfig::Prompt(p) => Some(
+                p.choices
+                    .value
+                    .iter()
+                    .map(|c| (c.value.value.clone(), c.label.value.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let (choice, label) = match answer {
+        Some(answer) => choices
+            .iter()
+            .find(|(value, _)| value == answer)
+            .cloned()
+            .with_context(|| {
+                let values: Vec<&str> = choices.iter().map(|(v, _)| v.as_str()).collect();
+                format!(
+                    "prompt `{action}` offers no `{answer}` (its choices: {}); pass one with --answer",
+                    values.join(", ")
+                )
+            })?,
         None => choices
             .first()
             .cloned()
-            .context("the prompt's message has no buttons")?,
+            .with_context(|| format!("prompt `{action}` has no choices"))?,
     };
-    let to = message.dm_user.as_deref().unwrap_or(&message.channel);
-    println!(
-        "   {:>7}  Slack ({to}): \"{}\"",
-        "",
-        message.text.trim().replace('\n', " ")
-    );
-    let status = stack
-        .answer_on_slack(prompt_id, &choice, clock.now().div_euclid(1000))
-        .await?;
-    println!(
-        "   {:>7}  The simulated user clicks `{choice}` → {status}",
-        ""
-    );
+    let status = if let Some(message) = stack.prompt_message(prompt_id) {
+        let to = message.dm_user.as_deref().unwrap_or(&message.channel);
+        println!(
+            "   {:>7}  Slack ({to}): \"{}\"",
+            "",
+            message.text.trim().replace('\n', " ")
+        );
+        let status = stack
+            .answer_on_slack(prompt_id, &choice, clock.now().div_euclid(1000))
+            .await?;
+        println!(
+            "   {:>7}  The simulated user clicks `{choice}` → {status}",
+            ""
+        );
+        status
+    } else {
+        let Some(status) = stack.answer_by_link(&label).await? else {
+            bail!(
+                "step `{action}` waits for an answer to prompt `{prompt_id}`, which was neither \
+                 asked on Slack nor sent as links to a simulator: the demo cannot answer it"
+            );
+        };
+        println!(
+            "   {:>7}  The simulated user opens the prompt's link for `{choice}` and sends it → {status}",
+            ""
+        );
+        status
+    };
     if status != 200 {
         bail!("Warden refused the answer to prompt `{action}` ({status})");
     }
