@@ -80,3 +80,20 @@ pub fn rfc3339(millis: Millis) -> String {
         .map(|t| t.to_string())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipping_clock_stays_ahead_by_what_it_skipped() {
+        let clock = SkippingClock::default();
+        let before = SystemClock.now();
+        clock.skip(std::time::Duration::from_secs(600));
+        clock.skip(std::time::Duration::from_secs(60));
+        assert_eq!(clock.ahead(), std::time::Duration::from_secs(660));
+        let now = clock.now();
+        assert!(now >= before + 660_000, "{now} vs {before}");
+        assert!(now < SystemClock.now() + 661_000);
+    }
+}

@@ -231,6 +231,23 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_world_flags_the_phishing_domain_for_virustotal_only() {
+        let seed = Scenario::seed();
+        assert!(seed
+            .virustotal
+            .malicious
+            .iter()
+            .any(|d| d == PHISHING_DOMAIN));
+        assert!(!seed.virustotal.malicious.iter().any(|d| d == CLEAN_DOMAIN));
+        assert!(!seed
+            .greynoise
+            .malicious
+            .iter()
+            .any(|d| d == PHISHING_DOMAIN));
+        assert!(seed.slack_channels.iter().any(|c| c.id == SOC_CHANNEL));
+    }
+
+    #[test]
     fn the_seed_event_targets_a_person_of_the_seed_world() {
         let event: serde_json::Value = serde_json::from_str(SEED_OKTA_EVENT).unwrap();
         let target = event["target"][0]["id"].as_str().unwrap();

@@ -99,6 +99,15 @@ async fn demo(args: &Args, answer: &str, database_url: String) -> anyhow::Result
         story: None,
     })
     .await?;
+    if stack.engine.stories.current(stack::SEED_STORY).is_none() {
+        stack.stop().await;
+        bail!(
+            "{} has no stories/{}.yml: the seed scenario plays that story; play another with \
+             --story FILE --event FILE",
+            args.root.display(),
+            stack::SEED_STORY
+        );
+    }
     println!("Warden demo: the seed story end to end, on a temporary SQLite database.");
     println!("SIMULATED vendors (local stand-ins, nothing leaves this machine):");
     for vendor in Vendor::ALL {
