@@ -44,9 +44,14 @@ enum Command {
     Schema(schema::Args),
     /// Serve webhooks and the API, and run stories.
     Serve(serve::ServeArgs),
-    /// Run the seed scenario end to end against local vendor simulators (temporary database).
+    /// Run the seed scenario, or any story with `--story FILE --event FILE`, end to end against
+    /// local vendor simulators (temporary database).
     #[cfg(feature = "demo")]
     Demo(demo::Args),
+    /// Start the vendor simulators alone on loopback ports and print the settings that point
+    /// `warden serve` at them; Ctrl-C stops them.
+    #[cfg(feature = "demo")]
+    Sim(demo::sim::Args),
     /// Run stories only (extra processes sharing a Postgres database).
     Worker(serve::WorkerArgs),
     /// Apply database migrations (serve and worker also apply them on start).
@@ -82,6 +87,8 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "demo")]
+        Command::Sim(args) => demo::sim::run(args),
         Command::Worker(args) => serve::worker(args),
         Command::Migrate(args) => serve::migrate(args),
         Command::Replay(args) => replay::run(args),
