@@ -15,6 +15,7 @@ use crate::detect::routing::{check_routing, Routing, Target};
 use crate::detect::scheduled::ScheduledQuery;
 use crate::detect::scheduler::Scheduler;
 use crate::engine::{Engine, Runner, RunnerConfig, StoryBook};
+use crate::http_client::canned::Canned;
 use crate::http_client::{HttpClients, Outbound};
 use crate::preflight::{self, Readiness};
 use crate::retention::{self, Pruner};
@@ -148,6 +149,9 @@ pub struct Settings {
     /// them (`warden serve` defaults to [`retention::DEFAULT_AGE`], 30 days); `None`: forever
     /// (the default here, for tests and benches).
     pub retention: Option<Duration>,
+    /// `warden test` only: canned vendor answers in place of the network (every outbound
+    /// request is answered by it, none is sent). `None` everywhere else.
+    pub canned: Option<Arc<dyn Canned>>,
 }
 
 impl Settings {
@@ -170,6 +174,7 @@ impl Settings {
             okta_poll: None,
             outbound: Outbound::Any,
             retention: None,
+            canned: None,
         }
     }
 }
@@ -256,7 +261,10 @@ impl App {
             stories,
             not_ready,
             secrets: settings.secrets,
-            http: HttpClients::with_outbound(settings.outbound),
+            http: match settings.canned {
+                Some(responder) => HttpClients::canned(responder),
+                None => HttpClients::with_outbound(settings.outbound),
+            },
             clock: settings.clock,
             metrics: Default::default(),
             wake: Default::default(),

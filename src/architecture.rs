@@ -82,6 +82,8 @@ fn pure_parts_use_no_io_crate() {
         "pattern",
         "hex",
         "import",
+        "storytest/format",
+        "storytest/subset",
     ] {
         assert_free_of(dir, &IO_CRATES);
     }

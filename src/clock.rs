@@ -49,9 +49,51 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock moved ahead by what was skipped: `warden demo` plays a story's delays,
+/// retries and timeouts at once instead of waiting them out in real time.
+#[derive(Debug, Default)]
+pub struct SkippingClock(AtomicI64);
+
+impl SkippingClock {
+    /// Moves time forward (and keeps it there).
+    pub fn skip(&self, by: std::time::Duration) {
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
+    }
+
+    /// How far ahead of the system clock it is.
+    pub fn ahead(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.load(Ordering::SeqCst).max(0).unsigned_abs())
+    }
+}
+
+impl Clock for SkippingClock {
+    fn now(&self) -> Millis {
+        SystemClock
+            .now()
+            .saturating_add(self.0.load(Ordering::SeqCst))
+    }
+}
+
 /// A time as RFC 3339 text, for events and the API.
 pub fn rfc3339(millis: Millis) -> String {
     jiff::Timestamp::from_millisecond(millis)
         .map(|t| t.to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipping_clock_stays_ahead_by_what_it_skipped() {
+        let clock = SkippingClock::default();
+        let before = SystemClock.now();
+        clock.skip(std::time::Duration::from_secs(600));
+        clock.skip(std::time::Duration::from_secs(60));
+        assert_eq!(clock.ahead(), std::time::Duration::from_secs(660));
+        let now = clock.now();
+        assert!(now >= before + 660_000, "{now} vs {before}");
+        assert!(now < SystemClock.now() + 661_000);
+    }
 }

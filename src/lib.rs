@@ -27,6 +27,7 @@ pub mod run;
 pub mod secrets;
 pub mod store;
 pub mod story;
+pub mod storytest;
 pub mod template;
 pub mod yaml;
 

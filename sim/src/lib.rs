@@ -39,7 +39,7 @@ mod virustotal;
 pub use okta::OktaUser;
 pub use scenario::{
     GreyNoiseScenario, OktaStatus, Person, Scenario, SlackChannel, VirusTotalScenario,
-    SEED_CLIENT_IP, SEED_OKTA_EVENT, SPEC_MALICIOUS_IP,
+    CLEAN_DOMAIN, PHISHING_DOMAIN, SEED_CLIENT_IP, SEED_OKTA_EVENT, SOC_CHANNEL, SPEC_MALICIOUS_IP,
 };
 pub use server::{RecordedRequest, SIMULATOR_HEADER};
 pub use slack::{
@@ -295,6 +295,11 @@ impl Simulators {
     ) -> Result<SignedRequest, Error> {
         self.slack
             .click(Some(slack_user_id), message_ts, action_value)
+    }
+
+    /// The Slack users' ids, in the scenario's order (who can click in a channel).
+    pub fn slack_user_ids(&self) -> Vec<String> {
+        self.slack.user_ids()
     }
 
     /// Every case created, with its observables.

@@ -160,18 +160,29 @@ pub const SEED_OKTA_EVENT: &str =
 pub const SEED_CLIENT_IP: &str = "194.88.246.242";
 /// The spec's example malicious IP (a Tor exit).
 pub const SPEC_MALICIOUS_IP: &str = "185.220.101.4";
+/// A phishing domain VirusTotal flags (the phishing story's example report links to it). Under
+/// `.example` (RFC 2606), so it names nobody's real site.
+pub const PHISHING_DOMAIN: &str = "login-micros0ft-support.example";
+/// A domain VirusTotal knows and no engine flags (every domain not listed is clean; this one
+/// is named so tests and the example reports can say so).
+pub const CLEAN_DOMAIN: &str = "www.example.com";
+/// The seed world's SOC channel (`#soc-alerts`), where stories post for the team.
+pub const SOC_CHANNEL: &str = "C0123SOC";
 
 impl Scenario {
     /// The seed story's world: the grant's client IP is malicious in VirusTotal and GreyNoise,
     /// and the people of the seed events (the grant's actor and target, the "Bypass MFA Group"
     /// member) are `ACTIVE` in Okta and present in Slack, with the ids the fixtures use.
     /// VirusTotal answers the first lookup with a 429 (`Retry-After: 1`) so the demo shows a
-    /// durable retry; set `virustotal.quota_exceeded_first` to 0 to skip it.
+    /// durable retry; set `virustotal.quota_exceeded_first` to 0 to skip it. VirusTotal also
+    /// flags [`PHISHING_DOMAIN`], for the phishing story.
     pub fn seed() -> Scenario {
         let malicious = vec![SEED_CLIENT_IP.to_string(), SPEC_MALICIOUS_IP.to_string()];
+        let mut flagged = malicious.clone();
+        flagged.push(PHISHING_DOMAIN.to_string());
         Scenario {
             virustotal: VirusTotalScenario {
-                malicious: malicious.clone(),
+                malicious: flagged,
                 not_found: Vec::new(),
                 quota_exceeded_first: 1,
                 retry_after: Some(Duration::from_secs(1)),
@@ -193,7 +204,7 @@ impl Scenario {
                     .in_slack("U01ALICE0EX"),
             ],
             slack_channels: vec![SlackChannel {
-                id: "C0123SOC".into(),
+                id: SOC_CHANNEL.into(),
                 name: "soc-alerts".into(),
             }],
             okta_rate_limit: 600,
@@ -217,6 +228,23 @@ mod tests {
     fn the_seed_event_comes_from_the_seed_client_ip() {
         let event: serde_json::Value = serde_json::from_str(SEED_OKTA_EVENT).unwrap();
         assert_eq!(event["client"]["ipAddress"], SEED_CLIENT_IP);
+    }
+
+    #[test]
+    fn the_seed_world_flags_the_phishing_domain_for_virustotal_only() {
+        let seed = Scenario::seed();
+        assert!(seed
+            .virustotal
+            .malicious
+            .iter()
+            .any(|d| d == PHISHING_DOMAIN));
+        assert!(!seed.virustotal.malicious.iter().any(|d| d == CLEAN_DOMAIN));
+        assert!(!seed
+            .greynoise
+            .malicious
+            .iter()
+            .any(|d| d == PHISHING_DOMAIN));
+        assert!(seed.slack_channels.iter().any(|c| c.id == SOC_CHANNEL));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! a token from its credential's rate budget, and its `output` built from the responses.
 
 use super::{http, idempotency_key, render, render_dynamic, store_error, Env, Error, Output};
+use crate::http_client::canned::within_step;
 use crate::ratelimit::{self, Limit};
 use crate::run::{millis, Wait};
 use crate::store::{ClaimedStep, RateLimits};
@@ -53,7 +54,12 @@ pub async fn run<S: RateLimits + Sync>(
             Some(name) => format!("{step_key}-{name}"),
             None => step_key.clone(),
         };
-        let event = match send_within_budget(env, spec, request.options, &ctx, &key).await {
+        let sent = send_within_budget(env, spec, request.options, &ctx, &key);
+        let sent = match request.name {
+            Some(name) => within_step(name, sent).await,
+            None => sent.await,
+        };
+        let event = match sent {
             Ok(Sent::Response(event)) => event,
             Ok(Sent::Throttled(wait)) => return Ok(wait),
             Err(error) => return Err(name_step(error, request.name)),

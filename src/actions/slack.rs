@@ -5,6 +5,7 @@
 //! (with `Retry-After`). Auth and scope errors need an operator, so they are `Misconfigured`.
 
 use super::Error;
+use crate::http_client::canned::within_step;
 use crate::http_client::HttpClients;
 use crate::secrets::{Secret, Secrets};
 use serde_json::{json, Value};
@@ -147,9 +148,7 @@ impl Slack<'_> {
         let request = request
             .bearer_auth(self.token.expose())
             .timeout(Duration::from_secs(10));
-        let response = self
-            .http
-            .send(request)
+        let response = within_step(method, self.http.send(request))
             .await
             .map_err(|e| send_error(&format!("Slack {method}"), e))?;
         let status = response.status();

@@ -173,6 +173,15 @@ fn text(value: &Value) -> String {
     }
 }
 
+/// An RFC 3339 time cut to the second, for tables: `2026-12-02T10:00:00Z`.
+fn to_the_second(time: &Value) -> String {
+    let text = text(time);
+    match text.get(..19) {
+        Some(second) => format!("{second}Z"),
+        None => text,
+    }
+}
+
 /// Seconds from `from` to `to` (RFC 3339 strings), when both are there.
 fn seconds_between(from: &Value, to: &Value) -> Option<f64> {
     let at = |v: &Value| v.as_str()?.parse::<jiff::Timestamp>().ok();
@@ -198,11 +207,7 @@ pub fn runs_table(page: &Value) -> String {
             text(&run["id"]),
             text(&run["story"]),
             text(&run["status"]),
-            text(&run["created_at"])
-                .chars()
-                .take(19)
-                .collect::<String>()
-                + "Z",
+            to_the_second(&run["created_at"]),
         );
     }
     if let Some(next) = page["next_before"].as_str() {
@@ -299,11 +304,7 @@ pub fn alerts_table(page: &Value) -> String {
             text(&alert["severity"]),
             text(&alert["rule_id"]),
             text(&alert["event_count"]),
-            text(&alert["created_at"])
-                .chars()
-                .take(19)
-                .collect::<String>()
-                + "Z",
+            to_the_second(&alert["created_at"]),
             text(&alert["title"]),
         );
     }

@@ -12,6 +12,7 @@ mod replay;
 mod rules;
 mod schema;
 pub mod serve;
+mod test;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     /// List each story's webhook URLs and the credentials and resources it needs that are not
     /// set (exit 1 if any), without starting anything.
     Check(check::Args),
+    /// Run story tests: `<story>.test.yml` beside each story (canned vendors, no network).
+    Test(test::Args),
     /// Work with detection rules (Panther rule YAML).
     #[command(subcommand)]
     Rules(rules::Rules),
@@ -45,9 +48,14 @@ enum Command {
     Docs(docs::Args),
     /// Serve webhooks and the API, and run stories.
     Serve(serve::ServeArgs),
-    /// Run the seed scenario end to end against local vendor simulators (temporary database).
+    /// Run the seed scenario, or any story with `--story FILE --event FILE`, end to end against
+    /// local vendor simulators (temporary database).
     #[cfg(feature = "demo")]
     Demo(demo::Args),
+    /// Start the vendor simulators alone on loopback ports and print the settings that point
+    /// `warden serve` at them; Ctrl-C stops them.
+    #[cfg(feature = "demo")]
+    Sim(demo::sim::Args),
     /// Run stories only (extra processes sharing a Postgres database).
     Worker(serve::WorkerArgs),
     /// Apply database migrations (serve and worker also apply them on start).
@@ -76,6 +84,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args),
+        Command::Test(args) => test::run(args),
         Command::Rules(rules) => rules::run(rules),
         Command::Import(import) => import::run(import),
         Command::Schema(args) => schema::run(args),
@@ -83,6 +92,8 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "demo")]
+        Command::Sim(args) => demo::sim::run(args),
         Command::Worker(args) => serve::worker(args),
         Command::Migrate(args) => serve::migrate(args),
         Command::Replay(args) => replay::run(args),

@@ -78,8 +78,22 @@ impl From<OutboundGuard> for Outbound {
     }
 }
 
+/// Settings read from the environment only (they hold secrets or are per-name), listed under
+/// `serve --help` and `worker --help`.
+const ENVIRONMENT_HELP: &str = "\
+Also read from the environment:
+  WARDEN_API_TOKEN              Bearer token /api/* requires (else 401; --dev opens it on loopback)
+  WARDEN_CREDENTIAL_<NAME>      a credential, e.g. WARDEN_CREDENTIAL_VIRUSTOTAL (`warden check` lists what stories need)
+  WARDEN_CREDENTIALS_FILE       a 0600 file of `name: value` credential lines
+  WARDEN_RESOURCE_<NAME>        a resource (base URLs), e.g. WARDEN_RESOURCE_THEHIVE_URL
+  WARDEN_RESOURCES_FILE         a file of `name: value` resource lines
+  WARDEN_LOG                    log filter, e.g. info, warn, warden=debug (default info)
+  WARDEN_LOG_FORMAT=json        JSON log lines (default text; colour only on a terminal)
+  WARDEN_OKTA_POLL=off          do not poll the Okta System Log even when okta_url and okta are set";
+
 /// `warden serve`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = ENVIRONMENT_HELP)]
 pub struct ServeArgs {
     #[command(flatten)]
     common: Common,
@@ -142,6 +156,7 @@ impl ServerArgs {
 
 /// `warden worker`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = ENVIRONMENT_HELP)]
 pub struct WorkerArgs {
     #[command(flatten)]
     common: Common,
@@ -252,7 +267,7 @@ fn runner_config(common: &Common) -> RunnerConfig {
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,7 +1,9 @@
-//! `warden validate PATH…`
+//! `warden validate PATH…`: stories, the integration templates they use, and the story tests
+//! (`*.test.yml`) beside them.
 
 use crate::diagnostic::FileDiagnostic;
 use crate::story::load;
+use crate::storytest;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +38,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("{}: no such file or directory", path.display());
         }
     }
-    let loaded = load::load(&args.paths, &args.templates).context("Failed to read the stories")?;
+    let mut loaded =
+        load::load(&args.paths, &args.templates).context("Failed to read the stories")?;
+    // Story tests beside the stories: their shape, and the actions they name.
+    for file in storytest::discover(&args.paths).context("Failed to read the stories")? {
+        let diagnostics = storytest::check_file(&file, &loaded.stories);
+        loaded.reports.push(load::FileReport {
+            path: file.display().to_string(),
+            diagnostics,
+        });
+    }
     let errors = loaded.error_count();
     match args.format {
         Format::Text => {

@@ -8,6 +8,7 @@ use crate::actions::{
     Error, Output, DEFAULT_MAX_ATTEMPTS,
 };
 use crate::clock::rfc3339;
+use crate::http_client::canned::within_action;
 use crate::run::Millis;
 use crate::secrets::Secrets;
 use crate::store::{ClaimedStep, SqlStore, StepInput};
@@ -82,35 +83,39 @@ pub async fn execute(
     };
     let ctx = &context(engine, story, step, input);
     let env: &Env<'_, SqlStore> = &engine.action_env();
-    let result = match &action.config {
-        // A webhook's step is recorded when the request is accepted; nothing runs later.
-        ActionConfig::Webhook(_) => Ok(Output::Emit(Vec::new())),
-        ActionConfig::HttpRequest(options) => {
-            http::send(env.http, env.clock, options, ctx, &idempotency_key(step))
-                .await
-                .map(|event| Output::Emit(vec![event]))
-        }
-        ActionConfig::Integration(call) => integration::run(env, call, step, ctx).await,
-        ActionConfig::Trigger(options) => trigger::evaluate(options, ctx).map(|verdict| {
-            if verdict.matched {
-                Output::Emit(vec![verdict.event])
-            } else {
-                Output::NoMatch(verdict.event)
+    // Outbound requests say which action sent them (`warden test` answers per action).
+    let result = within_action(&action.id, async {
+        match &action.config {
+            // A webhook's step is recorded when the request is accepted; nothing runs later.
+            ActionConfig::Webhook(_) => Ok(Output::Emit(Vec::new())),
+            ActionConfig::HttpRequest(options) => {
+                http::send(env.http, env.clock, options, ctx, &idempotency_key(step))
+                    .await
+                    .map(|event| Output::Emit(vec![event]))
             }
-        }),
-        ActionConfig::Transform(options) => {
-            let at = transform::At {
-                story,
-                action,
-                step,
-            };
-            transform::run(env, at, options, ctx, &marks, now, &mut effects).await
+            ActionConfig::Integration(call) => integration::run(env, call, step, ctx).await,
+            ActionConfig::Trigger(options) => trigger::evaluate(options, ctx).map(|verdict| {
+                if verdict.matched {
+                    Output::Emit(vec![verdict.event])
+                } else {
+                    Output::NoMatch(verdict.event)
+                }
+            }),
+            ActionConfig::Transform(options) => {
+                let at = transform::At {
+                    story,
+                    action,
+                    step,
+                };
+                transform::run(env, at, options, ctx, &marks, now, &mut effects).await
+            }
+            ActionConfig::Prompt(options) => prompt::run(env, options, step, ctx, now).await,
+            ActionConfig::SendToStory(options) => {
+                send_to_story::run(env, options, step, ctx, now, &mut effects).await
+            }
         }
-        ActionConfig::Prompt(options) => prompt::run(env, options, step, ctx, now).await,
-        ActionConfig::SendToStory(options) => {
-            send_to_story::run(env, options, step, ctx, now, &mut effects).await
-        }
-    };
+    })
+    .await;
     effects.missing_data = ctx.missing_data();
     scrub(&engine.secrets, result, effects)
 }

@@ -1,7 +1,9 @@
 //! The only place a `reqwest::Client` is built: one connection pool for every outbound call, and
 //! [`HttpClients::send`], the one way a request leaves, where the opt-in outbound guard
-//! ([`Outbound::PublicOnly`], see [`guard`]) refuses non-public destinations.
+//! ([`Outbound::PublicOnly`], see [`guard`]) refuses non-public destinations, and where
+//! `warden test` answers instead of the network ([`canned`]).
 
+pub mod canned;
 pub mod guard;
 
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub struct HttpClients {
     /// Returns 3xx responses as they are.
     pub direct: reqwest::Client,
     outbound: Outbound,
+    /// `warden test`'s vendors: when set, they answer every request and nothing is sent.
+    canned: Option<Arc<dyn canned::Canned>>,
 }
 
 impl HttpClients {
@@ -55,6 +59,15 @@ impl HttpClients {
             following: build(same_origin_redirects(), outbound),
             direct: build(reqwest::redirect::Policy::none(), outbound),
             outbound,
+            canned: None,
+        }
+    }
+
+    /// Clients whose requests `responder` answers: none reaches the network (`warden test`).
+    pub fn canned(responder: Arc<dyn canned::Canned>) -> HttpClients {
+        HttpClients {
+            canned: Some(responder),
+            ..HttpClients::new()
         }
     }
 
@@ -75,10 +88,14 @@ impl HttpClients {
     /// Sends a request built from one of these clients: every outbound request goes through
     /// here, so the guard sees each one. An IP-literal host is checked before anything is sent;
     /// a name is checked by the clients' resolver when it connects, and its refusal is returned
-    /// as [`Error::Refused`] too.
+    /// as [`Error::Refused`] too. With a [`canned::Canned`] responder, it answers instead.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
         let (client, request) = request.build_split();
         let request = request.map_err(Error::Request)?;
+        if let Some(canned) = &self.canned {
+            let answer = canned.answer(canned::current(), &request);
+            return Ok(reqwest::Response::from(answer));
+        }
         if self.outbound == Outbound::PublicOnly {
             guard::check_url(request.url()).map_err(Error::Refused)?;
         }

@@ -35,12 +35,20 @@ pub use retention::Retention;
 pub use runs::{EventRecord, NewRun, RunCreated, RunFilter, RunRecord, Runs, StepRecord};
 pub use versions::Versions;
 
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Error {
+        Error::Database(error)
+    }
+}
+
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The database refused or failed a statement.
+    /// The database refused or failed a statement. Its message is shown here and it is not
+    /// chained as a source: sqlx's error repeats its own source's text, so an error chain would
+    /// print the database's message three times.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A stored JSON value does not parse (the database was edited by hand, or is corrupt).
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),

@@ -93,6 +93,11 @@ pub trait Prompts {
     ) -> impl Future<Output = Result<()>> + Send;
     /// One prompt.
     fn prompt(&self, id: &str) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
+    /// The prompt a step opened, if it opened one.
+    fn step_prompt(
+        &self,
+        step_id: i64,
+    ) -> impl Future<Output = Result<Option<PromptRecord>>> + Send;
     /// The prompt and answer of a single-use URL, by its token's SHA-256 (hex).
     fn prompt_link(
         &self,
@@ -180,6 +185,11 @@ impl Prompts for SqlStore {
     async fn prompt(&self, id: &str) -> Result<Option<PromptRecord>> {
         let mut conn = self.inner.reader.acquire().await?;
         select_one(&mut conn, Key::Id(id)).await
+    }
+
+    async fn step_prompt(&self, step_id: i64) -> Result<Option<PromptRecord>> {
+        let mut conn = self.inner.reader.acquire().await?;
+        select_one(&mut conn, Key::Step(step_id)).await
     }
 
     async fn prompt_link(&self, token_hash: &str) -> Result<Option<(PromptRecord, String)>> {

@@ -68,6 +68,14 @@ pub fn yaml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Whether `path` is a story's test file (`<story>.test.yml`, read by `warden test`), not a
+/// story.
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".test.yml") || n.ends_with(".test.yaml"))
+}
+
 /// A story's id: its file name without the extension.
 pub fn story_id(path: &Path) -> String {
     path.file_stem()
@@ -135,8 +143,8 @@ pub fn load_integrations(dir: &Path, loaded: &mut Loaded) {
 }
 
 /// Loads the integration templates under `templates`, then every story under `paths` (files or
-/// directories). Files inside `templates` are not read as stories. Stories may `send_to_story`
-/// any story loaded alongside them.
+/// directories). Files inside `templates` and test files (`*.test.yml`) are not read as stories.
+/// Stories may `send_to_story` any story loaded alongside them.
 pub fn load(paths: &[PathBuf], templates: &Path) -> std::io::Result<Loaded> {
     let mut loaded = Loaded::default();
     load_integrations(templates, &mut loaded);
@@ -150,7 +158,7 @@ pub fn load(paths: &[PathBuf], templates: &Path) -> std::io::Result<Loaded> {
             let inside_templates = templates_dir
                 .as_ref()
                 .is_some_and(|t| canonical.starts_with(t));
-            if !inside_templates && seen.insert(canonical) {
+            if !inside_templates && !is_test_file(&file) && seen.insert(canonical) {
                 story_files.push(file);
             }
         }
@@ -237,6 +245,23 @@ mod tests {
             "{}",
             error.message
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn test_files_beside_stories_are_not_read_as_stories() {
+        let dir = std::env::temp_dir().join(format!("warden-load-tests-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let story = "name: S\ncredentials: { hook: h }\nactions:\n  hook:\n    type: webhook\n    options: { path: s, secret_credential: hook }\n";
+        std::fs::write(dir.join("s.yml"), story).unwrap();
+        std::fs::write(dir.join("s.test.yml"), "tests: {}\n").unwrap();
+        let loaded = load(std::slice::from_ref(&dir), &dir.join("no-templates")).unwrap();
+        let read: Vec<&str> = loaded.reports.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(loaded.error_count(), 0, "{:?}", loaded.reports);
+        assert_eq!(read, [dir.join("s.yml").display().to_string()]);
+        assert_eq!(loaded.stories.len(), 1);
+        assert!(is_test_file(Path::new("stories/a.test.yaml")));
+        assert!(!is_test_file(Path::new("stories/test.yml")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

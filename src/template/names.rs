@@ -211,45 +211,54 @@ pub fn called(source: &str) -> Vec<(Callable, String)> {
 
 /// Where `close` ends the block starting at `inner`, outside string literals.
 fn block_end(inner: &str, close: &str) -> usize {
-    let mut quote = None;
-    let mut escaped = false;
+    let mut literal = Literal::default();
     for (i, c) in inner.char_indices() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if inner[i..].starts_with(close) => return i,
-            None => {}
+        if !literal.read(c) && inner[i..].starts_with(close) {
+            return i;
         }
     }
     inner.len()
 }
 
+/// Tracks string literals (`'…'`, `"…"`, backslash escapes) through an expression.
+#[derive(Default)]
+struct Literal {
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl Literal {
+    /// Reads `c`; true when it belongs to a string literal, its quotes included.
+    fn read(&mut self, c: char) -> bool {
+        match self.quote {
+            Some(q) => {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == '\\' {
+                    self.escaped = true;
+                } else if c == q {
+                    self.quote = None;
+                }
+                true
+            }
+            None if c == '\'' || c == '"' => {
+                self.quote = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Filters after `|` and tests after `is` / `is not`, outside string literals.
 fn scan_expression(block: &str, found: &mut Vec<(Callable, String)>) {
-    let mut quote = None;
-    let mut escaped = false;
+    let mut literal = Literal::default();
     let mut chars = block.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if literal.read(c) {
             continue;
         }
         match c {
-            '\'' | '"' => quote = Some(c),
             '|' => {
                 let name = identifier(block[i + 1..].trim_start());
                 push(found, Callable::Filter, name);

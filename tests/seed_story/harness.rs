@@ -54,6 +54,7 @@ impl Harness {
             scenario,
             root: root(),
             credentials,
+            story: None,
         })
         .await
         .expect("start the stack");

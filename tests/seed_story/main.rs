@@ -8,8 +8,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod demo_story;
 mod harness;
 mod outside_data;
+mod phishing;
 mod secrets;
 
 use harness::*;

@@ -110,6 +110,8 @@ async fn only_finished_runs_and_matches_older_than_the_cutoff_are_pruned() {
             )
             .await
             .unwrap();
+        let opened = store.step_prompt(entry).await.unwrap();
+        assert_eq!(opened.map(|p| p.id).as_deref(), Some("prompt-old"));
         // Old and finished, its dedupe window passed: pruned. Still inside it: kept.
         finished_run(&store, "expired-key", Some(("k1", T0 + 1)), T0).await;
         finished_run(&store, "live-key", Some(("k2", NOW + DAY)), T0).await;
@@ -124,6 +126,7 @@ async fn only_finished_runs_and_matches_older_than_the_cutoff_are_pruned() {
             assert!(store.run_events(gone).await.unwrap().is_empty(), "{gone}");
         }
         assert!(store.prompt("prompt-old").await.unwrap().is_none());
+        assert!(store.step_prompt(entry).await.unwrap().is_none());
         assert!(store.prompt_link("hash-old").await.unwrap().is_none());
         for kept in ["parent", "child", "running", "live-key", "recent"] {
             assert!(

@@ -4,6 +4,19 @@
 use sqlx::Connection;
 use std::path::PathBuf;
 
+/// Says once per test binary, where people see it, that the Postgres half of the suite did
+/// not run: `eprintln!` is captured for passing tests, a direct write to stderr is not.
+fn postgres_skipped() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: WARDEN_TEST_POSTGRES_URL is not set: this suite ran on SQLite only (Postgres skipped)"
+        );
+    });
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     /// Its URL.
@@ -55,7 +68,7 @@ impl TestDb {
         let mut dbs = vec![TestDb::sqlite()];
         match TestDb::postgres().await {
             Some(db) => dbs.push(db),
-            None => eprintln!("WARDEN_TEST_POSTGRES_URL is not set: Postgres skipped"),
+            None => postgres_skipped(),
         }
         dbs
     }

@@ -165,6 +165,39 @@ fn the_command_writes_the_stories_exits_2_when_something_was_left_out_and_its_ou
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Issue 15's round trip: an export imported, the output validated, then tested with
+/// `warden test` (a test file written for the imported story, beside it).
+#[test]
+fn an_imported_story_validates_and_passes_its_tests() {
+    let dir = std::env::temp_dir().join(format!("warden-roundtrip-{}", std::process::id()));
+    let out = dir.to_str().unwrap();
+    let imported = warden(&[
+        "import",
+        "tines",
+        "tests/fixtures/tines/prompt-timer-liquid.json",
+        "-o",
+        out,
+    ]);
+    assert_eq!(
+        imported.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&imported.stdout)
+    );
+    std::fs::copy(
+        "tests/fixtures/tines/roundtrip/confirm-suspicious-login.test.yml",
+        dir.join("confirm-suspicious-login.test.yml"),
+    )
+    .unwrap();
+    let validated = warden(&["validate", out]);
+    assert_eq!(validated.status.code(), Some(0));
+    let tested = warden(&["test", out]);
+    let printed = String::from_utf8_lossy(&tested.stdout).into_owned();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(tested.status.code(), Some(0), "{printed}");
+    assert_eq!(printed, "1 story, 2 tests passed, 0 failed\n");
+}
+
 #[test]
 fn an_unreadable_export_is_an_error_not_a_story() {
     let dir = std::env::temp_dir().join(format!("warden-import-bad-{}", std::process::id()));

@@ -1,11 +1,13 @@
 //! Story validation through the library and the `warden` binary: one golden fixture per
-//! diagnostic code, the shipped stories and templates, the JSON Schema, and fuzzing.
+//! diagnostic code, the shipped stories and templates, the JSON Schema, fuzzing, and story tests
+//! (`warden test`).
 //!
 //! `UPDATE_GOLDEN=1 cargo test --test validate` rewrites the `.expected` files; review the diff.
 
 mod fuzz;
 mod import_tines;
 mod readme;
+mod story_tests;
 mod templates;
 mod tines_spelling;
 

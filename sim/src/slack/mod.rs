@@ -143,6 +143,10 @@ impl Slack {
         lock(&self.workspace).responses.clone()
     }
 
+    pub(super) fn user_ids(&self) -> Vec<String> {
+        self.users.iter().map(|u| u.id.clone()).collect()
+    }
+
     fn user(&self, id: &str) -> Option<&SlackUser> {
         self.users.iter().find(|u| u.id == id)
     }

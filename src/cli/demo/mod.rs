@@ -2,17 +2,24 @@
 //! local simulators of the five vendors. The seed Okta event is ingested, the admin-grant rule
 //! fires, its alert starts the seed story, the simulated user answers the Slack prompt, and the
 //! run's timeline is printed, ending with the TheHive case and the Okta user's state.
+//!
+//! `--story FILE --event FILE` plays any story instead (`story`); `warden sim` starts the
+//! simulators alone (`sim`).
 
+pub mod sim;
 pub mod stack;
+pub mod story;
+mod timeline;
 
-use crate::clock::SystemClock;
+use crate::clock::{SkippingClock, SystemClock};
 use anyhow::{bail, Context as _};
 use serde_json::Value;
 use stack::{Stack, StackOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timeline::print_timeline;
 use warden_sim::{Scenario, Vendor, SEED_OKTA_EVENT};
 
 /// How long the demo waits for the run to reach the prompt, and then to finish.
@@ -21,17 +28,34 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// Options of `warden demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The simulated user's answer: `denied` ("I don't recognize this") or `confirmed` ("Yes,
-    /// this was me").
-    #[arg(long, default_value = "denied", value_parser = ["denied", "confirmed"])]
-    answer: String,
+    /// The simulated user's answer to a prompt. The seed scenario: `denied` ("I don't recognize
+    /// this", the default) or `confirmed` ("Yes, this was me"). With `--story`: one of the
+    /// prompt's choices (default: its first).
+    #[arg(long)]
+    answer: Option<String>,
     /// The directory holding `stories/`, `templates/`, `rules/` and `destinations.yml`.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Play this story instead of the seed scenario (with `--event`). The other stories of
+    /// `ROOT/stories/` are loaded beside it; one with the same file name is replaced by it.
+    #[arg(long, requires = "event")]
+    story: Option<PathBuf>,
+    /// The event to post to the story's webhook: a JSON file, sent as the request's body
+    /// (what the sender would POST), with the webhook's secret, header and signature.
+    #[arg(long, requires = "story")]
+    event: Option<PathBuf>,
 }
 
 /// Runs the demo; exit 0 when the run ends as the answer says it should.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let answer = match (&args.story, args.answer.as_deref()) {
+        (Some(_), _) => args.answer.clone(),
+        (None, None) => Some("denied".to_owned()),
+        (None, Some(answer @ ("denied" | "confirmed"))) => Some(answer.to_owned()),
+        (None, Some(other)) => {
+            bail!("--answer for the seed scenario is `denied` or `confirmed`, not `{other}`")
+        }
+    };
     if !args.root.join("stories").is_dir() {
         bail!(
             "{} has no stories/ directory: run the demo from Warden's source directory, or pass --root DIR",
@@ -46,12 +70,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("Failed to start the async runtime")?;
     let database_url = format!("sqlite://{}", scratch.join("warden.db").display());
-    let result = runtime.block_on(demo(&args, database_url));
+    let result = match (&args.story, &args.event) {
+        (Some(story), Some(event)) => runtime.block_on(demo_story(
+            &args.root,
+            story,
+            event,
+            answer.as_deref(),
+            database_url,
+        )),
+        _ => runtime.block_on(demo(
+            &args,
+            answer.as_deref().unwrap_or("denied"),
+            database_url,
+        )),
+    };
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
 
-async fn demo(args: &Args, database_url: String) -> anyhow::Result<ExitCode> {
+async fn demo(args: &Args, answer: &str, database_url: String) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let stack = Stack::start(StackOptions {
         database_url,
@@ -59,14 +96,24 @@ async fn demo(args: &Args, database_url: String) -> anyhow::Result<ExitCode> {
         scenario: Scenario::seed(),
         root: args.root.clone(),
         credentials: Vec::new(),
+        story: None,
     })
     .await?;
+    if stack.engine.stories.current(stack::SEED_STORY).is_none() {
+        stack.stop().await;
+        bail!(
+            "{} has no stories/{}.yml: the seed scenario plays that story; play another with \
+             --story FILE --event FILE",
+            args.root.display(),
+            stack::SEED_STORY
+        );
+    }
     println!("Warden demo: the seed story end to end, on a temporary SQLite database.");
     println!("SIMULATED vendors (local stand-ins, nothing leaves this machine):");
     for vendor in Vendor::ALL {
         println!("  {:<10} {}", vendor.name(), stack.sims.base_url(vendor));
     }
-    let outcome = play(&stack, &args.answer).await;
+    let outcome = play(&stack, answer).await;
     stack.stop().await;
     let succeeded = outcome?;
     println!("\nDone in {:.1}s.", started.elapsed().as_secs_f64());
@@ -75,6 +122,101 @@ async fn demo(args: &Args, database_url: String) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `--story FILE --event FILE`: the story played against the simulators; exit 0 when its run
+/// succeeds, 1 when it fails.
+async fn demo_story(
+    root: &Path,
+    story_file: &Path,
+    event_file: &Path,
+    answer: Option<&str>,
+    database_url: String,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let event = std::fs::read(event_file)
+        .with_context(|| format!("Failed to read {}", event_file.display()))?;
+    serde_json::from_slice::<Value>(&event)
+        .with_context(|| format!("{} is not JSON", event_file.display()))?;
+    let id = crate::story::load::story_id(story_file);
+    let clock = Arc::new(SkippingClock::default());
+    let stack = Stack::start(StackOptions {
+        database_url,
+        clock: clock.clone(),
+        scenario: Scenario::seed(),
+        root: root.to_owned(),
+        credentials: Vec::new(),
+        story: Some(story_file.to_owned()),
+    })
+    .await?;
+    println!(
+        "Warden demo: story `{id}` ({}) with the event {}, on a temporary SQLite database.",
+        story_file.display(),
+        event_file.display()
+    );
+    println!("SIMULATED vendors (local stand-ins, nothing leaves this machine):");
+    for vendor in Vendor::ALL {
+        println!("  {:<10} {}", vendor.name(), stack.sims.base_url(vendor));
+    }
+    let outcome = match stack.engine.stories.current(&id) {
+        Some(story) => story::play(&stack, &clock, &story, &event, answer).await,
+        None => Err(anyhow::anyhow!("story `{id}` was not loaded")),
+    };
+    if outcome.is_ok() {
+        print_vendor_effects(&stack);
+    }
+    stack.stop().await;
+    let outcome = outcome?;
+    println!("\nDone in {:.1}s.", started.elapsed().as_secs_f64());
+    if outcome.succeeded {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "error: run {} ended {}: {}",
+        outcome.run_id,
+        outcome.run["status"].as_str().unwrap_or_default(),
+        failures(&outcome.run)
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// What the simulated vendors were left with: Slack messages posted, TheHive cases opened.
+fn print_vendor_effects(stack: &Stack) {
+    for message in stack.sims.slack_messages() {
+        let to = message.dm_user.as_deref().unwrap_or(&message.channel);
+        println!(
+            "Slack (simulated): message in {to}: \"{}\"",
+            message.text.trim().replace('\n', " ")
+        );
+    }
+    for case in stack.sims.thehive_cases() {
+        println!(
+            "TheHive (simulated): case #{} {} \"{}\" (severity {})",
+            case.number, case.id, case.title, case.severity
+        );
+    }
+}
+
+/// The failed steps and their errors, on one line.
+fn failures(run: &Value) -> String {
+    let failed: Vec<String> = run["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["state"] == "failed")
+        .map(|s| {
+            format!(
+                "step `{}` failed: {}",
+                s["action"].as_str().unwrap_or_default(),
+                s["error"]["message"].as_str().unwrap_or("no message")
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        "no step failed".into()
+    } else {
+        failed.join("; ")
+    }
 }
 
 /// The scenario; whether the run ended as `answer` says it should.
@@ -211,82 +353,4 @@ where
         // A step may be due later (a vendor's Retry-After): look again shortly.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// One line per step after the first `skip`: when it finished after the run started, its action,
-/// state and what it produced.
-fn print_timeline(run: &Value, skip: usize) {
-    let started = millis(&run["created_at"]);
-    let events = run["events"].as_array().cloned().unwrap_or_default();
-    for step in run["steps"].as_array().into_iter().flatten().skip(skip) {
-        let at = step["finished_at"].as_str().map_or(String::new(), |_| {
-            format!(
-                "+{:.2}s",
-                (millis(&step["finished_at"]) - started) as f64 / 1000.0
-            )
-        });
-        let produced = events.iter().find(|e| e["step_id"] == step["id"]);
-        let mut line = format!(
-            "   {at:>7}  {:<20} {:<9}",
-            step["action"].as_str().unwrap_or_default(),
-            step["state"].as_str().unwrap_or_default(),
-        );
-        if let Some(event) = produced {
-            line.push(' ');
-            line.push_str(&summary(step["action"].as_str().unwrap_or_default(), event));
-        }
-        if step["attempt"].as_i64().unwrap_or(1) > 1 {
-            let first = step["error"]["message"]
-                .as_str()
-                .unwrap_or("a retriable failure");
-            line.push_str(&format!(" (attempt {}; before: {first})", step["attempt"]));
-        }
-        println!("{}", line.trim_end());
-    }
-}
-
-/// What a seed-story step's event says, in a few words.
-fn summary(action: &str, event: &Value) -> String {
-    let p = &event["payload"];
-    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-    if event["link"] == "no_match" {
-        return "no match".into();
-    }
-    match action {
-        "receive_alert" => format!("Panther alert: {}", text(&p["body"]["title"])),
-        "vt_lookup" => format!(
-            "VirusTotal: {} engines say malicious",
-            text(&p["body"]["data"]["attributes"]["last_analysis_stats"]["malicious"])
-        ),
-        "gn_lookup" => format!(
-            "GreyNoise: {}",
-            p["body"]["classification"]
-                .as_str()
-                .unwrap_or("not observed")
-        ),
-        "ask_user" => format!("answer: {}", text(&p["prompt"]["status"])),
-        "open_case" => format!(
-            "TheHive case #{} ({})",
-            text(&p["body"]["number"]),
-            text(&p["body"]["_id"])
-        ),
-        "add_ip_observable" => format!("observable added: {}", text(&p["body"][0]["data"])),
-        "lock_user" => format!(
-            "Okta {}: {} → {}, sessions and OAuth tokens cleared",
-            text(&p["body"]["login"]),
-            text(&p["body"]["status_before"]),
-            text(&p["body"]["status"])
-        ),
-        "record_confirmation" => format!("recorded: {}", text(&p["outcome"])),
-        "has_client_ip" | "ip_is_malicious" | "user_denied" => "matched".into(),
-        _ if p["status"].is_number() => format!("HTTP {}", p["status"]),
-        _ => String::new(),
-    }
-}
-
-fn millis(rfc3339: &Value) -> i64 {
-    rfc3339
-        .as_str()
-        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-        .map_or(0, |t| t.as_millisecond())
 }

@@ -8,13 +8,19 @@ use crate::clock::Clock;
 use crate::detect::deliver::Deliverer;
 use crate::detect::detector::Detector;
 use crate::engine::{Engine, Runner};
+use crate::preflight::{Readiness, Setting};
 use crate::secrets::{random_hex, Secret, Secrets};
+use crate::story::kinds::webhook::{HmacAlgorithm, SignatureEncoding};
+use crate::story::kinds::WebhookOptions;
+use crate::story::{load, Story};
 use anyhow::{bail, Context as _};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use warden_sim::{Scenario, Simulators, SlackMessage};
+use warden_sim::{Scenario, Simulators, SlackMessage, SOC_CHANNEL};
 
 /// The seed story's webhook path.
 pub const SEED_WEBHOOK: &str = "panther-okta-admin";
@@ -33,6 +39,15 @@ pub struct StackOptions {
     pub root: PathBuf,
     /// Credentials set after the simulators' own (to stage a refused key).
     pub credentials: Vec<(String, String)>,
+    /// A story file to play instead of the seed scenario: loaded with the stories of
+    /// `root/stories/` (its `send_to_story` targets; one with the same id is replaced by it),
+    /// without detection rules or destinations. `None`: everything under `root`, as `serve`.
+    pub story: Option<PathBuf>,
+}
+
+/// The resources the simulated world offers beyond the vendors' base URLs.
+pub fn world_resources() -> Vec<(&'static str, String)> {
+    vec![("soc_channel", SOC_CHANNEL.to_string())]
 }
 
 /// A running Warden wired to running simulators.
@@ -51,6 +66,9 @@ pub struct Stack {
     http: reqwest::Client,
     api_token: Secret,
     webhook_secret: Secret,
+    secrets: Secrets,
+    /// Each story's readiness: what it needs that neither the simulators nor the demo set.
+    pub readiness: Vec<Readiness>,
 }
 
 impl Stack {
@@ -66,25 +84,38 @@ impl Stack {
         for (name, value) in sims.credentials() {
             secrets = secrets.with_credential(name, &value);
         }
-        for (name, url) in sims.resources() {
+        for (name, url) in sims.resources().into_iter().chain(world_resources()) {
             secrets = secrets.with_resource(name, &url);
         }
         for (name, value) in &options.credentials {
             secrets = secrets.with_credential(name, value);
         }
+        let root = &options.root;
+        let stories = load_stories(root, options.story.as_deref())?;
+        // Every other credential a story needs is a secret of its own (a webhook's URL secret,
+        // header or HMAC key): a fresh random value, which the demo signs its posts with.
+        for story in &stories {
+            for (setting, name) in crate::preflight::needs(story).into_keys() {
+                if setting == Setting::Credential && secrets.credential(&name).is_none() {
+                    secrets = secrets.with_credential(&name, &random_hex(24)?);
+                }
+            }
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("Failed to listen on a loopback port")?;
         let address = format!("http://{}", listener.local_addr()?);
-        let root = &options.root;
-        let definitions = Definitions::Files {
-            stories: root.join("stories"),
-            templates: root.join("templates"),
-            rules: root.join("rules"),
-            destinations: Some(root.join("destinations.yml")),
+        let definitions = match options.story {
+            Some(_) => Definitions::stories(stories),
+            None => Definitions::Files {
+                stories: root.join("stories"),
+                templates: root.join("templates"),
+                rules: root.join("rules"),
+                destinations: Some(root.join("destinations.yml")),
+            },
         };
         let app = App::build(Settings {
-            secrets,
+            secrets: secrets.clone(),
             clock: options.clock,
             public_url: address.clone(),
             api_token: Some(api_token.clone()),
@@ -108,7 +139,68 @@ impl Stack {
             http: crate::http_client::api_client(),
             api_token,
             webhook_secret,
+            secrets,
+            readiness: app.readiness,
         })
+    }
+
+    /// Posts `body` to the webhook `options` of a loaded story, as its sender would: to
+    /// `/webhook/{path}/{secret}` as JSON, with its secret header and HMAC signature when it asks
+    /// for them. The status and Warden's answer.
+    pub async fn post_webhook(
+        &self,
+        options: &WebhookOptions,
+        body: &[u8],
+    ) -> anyhow::Result<(u16, Value)> {
+        let credential = |name: &str| {
+            self.secrets
+                .credential(name)
+                .with_context(|| format!("the credential `{name}` is not set"))
+        };
+        let secret = credential(&options.secret_credential.value)?;
+        let url = format!(
+            "{}/webhook/{}/{}",
+            self.address,
+            options.path.value,
+            secret.expose()
+        );
+        let mut request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(header) = &options.secret_header {
+            let value = credential(&header.credential.value)?;
+            request = request.header(header.header.value.as_str(), value.expose());
+        }
+        if let Some(check) = &options.signature {
+            let key = credential(&check.credential.value)?.expose().as_bytes();
+            let digest = match check.algorithm {
+                HmacAlgorithm::Sha256 => Hmac::<sha2::Sha256>::new_from_slice(key)
+                    .map(|mut mac| {
+                        mac.update(body);
+                        mac.finalize().into_bytes().to_vec()
+                    })
+                    .context("HMAC key")?,
+                HmacAlgorithm::Sha1 => Hmac::<sha1::Sha1>::new_from_slice(key)
+                    .map(|mut mac| {
+                        mac.update(body);
+                        mac.finalize().into_bytes().to_vec()
+                    })
+                    .context("HMAC key")?,
+            };
+            let encoded = match check.encoding {
+                SignatureEncoding::Hex => crate::hex::hex(&digest),
+                SignatureEncoding::Base64 => {
+                    base64::engine::general_purpose::STANDARD.encode(&digest)
+                }
+            };
+            let prefix = check.prefix.as_deref().unwrap_or_default();
+            request = request.header(check.header.value.as_str(), format!("{prefix}{encoded}"));
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        Ok((status, json_body(response).await))
     }
 
     /// Posts log events (a JSON object, array or NDJSON) to `POST /ingest/{log_type}`, as a log
@@ -186,6 +278,92 @@ impl Stack {
             .find(|m| !m.deleted && !button_values(&m.blocks).is_empty())
     }
 
+    /// The Slack message of prompt `prompt_id` while it shows its buttons.
+    pub fn prompt_message(&self, prompt_id: &str) -> Option<SlackMessage> {
+        let prefix = format!("{prompt_id}:");
+        self.sims.slack_messages().into_iter().rev().find(|m| {
+            !m.deleted
+                && button_values(&m.blocks)
+                    .iter()
+                    .any(|v| v.starts_with(&prefix))
+        })
+    }
+
+    /// Answers an open prompt through its single-use link, as whoever received it would: the
+    /// links the prompt's `request:` sent that reached a simulator (a Slack message, a TheHive
+    /// case) are opened (`GET`, which answers nothing) until one offers `label`, which is then
+    /// `POST`ed. Warden's status, or `None` when no link offering `label` reached a simulator.
+    pub async fn answer_by_link(&self, label: &str) -> anyhow::Result<Option<u16>> {
+        let offered = format!("<strong>{}</strong>", html_escape(label));
+        for link in self.prompt_links() {
+            let page = self.http.get(&link).send().await?;
+            if page.status() != 200 || !page.text().await?.contains(&offered) {
+                continue;
+            }
+            let answered = self.http.post(&link).send().await?;
+            return Ok(Some(answered.status().as_u16()));
+        }
+        Ok(None)
+    }
+
+    /// Every prompt link (`<address>/prompt/<token>`) found in what the simulators hold.
+    fn prompt_links(&self) -> Vec<String> {
+        let mut texts: Vec<String> = Vec::new();
+        for message in self.sims.slack_messages() {
+            texts.push(message.text);
+            texts.push(message.blocks.to_string());
+        }
+        texts.extend(
+            self.sims
+                .thehive_cases()
+                .into_iter()
+                .map(|c| c.case.to_string()),
+        );
+        let prefix = format!("{}/prompt/", self.address);
+        let mut links = Vec::new();
+        for text in &texts {
+            for (at, _) in text.match_indices(&prefix) {
+                let token: String = text[at + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                let link = format!("{prefix}{token}");
+                if !token.is_empty() && !links.contains(&link) {
+                    links.push(link);
+                }
+            }
+        }
+        links
+    }
+
+    /// Plays a Slack user clicking `choice` on prompt `prompt_id`'s message: the DM's user, or
+    /// in a channel the first simulated person with a Slack account. The request is signed at
+    /// `unix_seconds` (Warden's clock, which the demo may have moved ahead). Warden's status.
+    pub async fn answer_on_slack(
+        &self,
+        prompt_id: &str,
+        choice: &str,
+        unix_seconds: i64,
+    ) -> anyhow::Result<u16> {
+        let Some(message) = self.prompt_message(prompt_id) else {
+            bail!("prompt `{prompt_id}` has no Slack message with buttons");
+        };
+        let value = format!("{prompt_id}:{choice}");
+        let request = match &message.dm_user {
+            Some(_) => self.sims.click(&message.ts, &value)?,
+            None => {
+                let Some(clicker) = self.sims.slack_user_ids().into_iter().next() else {
+                    bail!("the simulated Slack has nobody to click");
+                };
+                self.sims.click_as(&clicker, &message.ts, &value)?
+            }
+        };
+        let request = request.signed_at(unix_seconds);
+        let url = format!("{}/slack/interactions", self.address);
+        let response = request.send(&self.http, &url).await?;
+        Ok(response.status().as_u16())
+    }
+
     /// Plays the asked user clicking the button for `choice` on the open prompt: Slack's signed
     /// request to `POST /slack/interactions`. Returns Warden's status.
     pub async fn click(&self, choice: &str) -> anyhow::Result<u16> {
@@ -225,6 +403,55 @@ impl Stack {
         self.engine.store.close().await;
         self.sims.shutdown().await;
     }
+}
+
+/// The stories a stack loads: everything under `root/stories/`, or with `story`, that file
+/// together with the stories of `root/stories/` but the one of the same id. Problems are
+/// reported with their positions, as `warden validate` prints them.
+pub fn load_stories(root: &Path, story: Option<&Path>) -> anyhow::Result<Vec<Story>> {
+    let stories = root.join("stories");
+    let mut paths = Vec::new();
+    if let Some(file) = story {
+        if !file.is_file() {
+            bail!("{}: no such story file", file.display());
+        }
+        let id = load::story_id(file);
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.to_owned());
+        if stories.is_dir() {
+            let others = load::yaml_files(&stories)
+                .with_context(|| format!("Failed to read {}", stories.display()))?;
+            paths.extend(others.into_iter().filter(|p| {
+                load::story_id(p) != id
+                    && p.canonicalize().unwrap_or_else(|_| p.clone()) != canonical
+            }));
+        }
+        paths.push(file.to_owned());
+    } else {
+        paths.push(stories);
+    }
+    let loaded = load::load(&paths, &root.join("templates"))
+        .with_context(|| format!("Failed to read the stories under {}", root.display()))?;
+    if loaded.error_count() > 0 {
+        let rendered: Vec<String> = loaded
+            .reports
+            .iter()
+            .flat_map(|r| r.diagnostics.iter().map(|d| d.render(&r.path)))
+            .collect();
+        bail!(
+            "{} problem(s) in the stories or templates (see `warden validate`):\n{}",
+            loaded.error_count(),
+            rendered.join("\n")
+        );
+    }
+    Ok(loaded.stories)
+}
+
+/// As the prompt page writes a label.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The values of the buttons in Block Kit `blocks`.

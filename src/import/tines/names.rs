@@ -1,6 +1,7 @@
 //! Tines keys an action's event by its snake_cased name; Warden names actions by snake_case ids.
 //! Duplicate names (legal in Tines) get `_2`, `_3`, … so every action has its own id.
 
+use crate::story::validate::RESERVED_IDS;
 use std::collections::BTreeSet;
 
 /// Tines' `TO_SNAKE_CASE` as exports show it: lowercase, every run of other characters one `_`,
@@ -29,19 +30,9 @@ pub fn snake_case(name: &str) -> String {
     out
 }
 
-/// Ids Warden's templates reserve for scopes.
-const RESERVED: &[&str] = &[
-    "credentials",
-    "resources",
-    "run",
-    "step",
-    "inputs",
-    "item",
-    "loop",
-    "none",
-    "true",
-    "false",
-];
+/// Names templates read as something else than an action: minijinja's loop variable and
+/// literals (the scopes are `story::validate::RESERVED_IDS`).
+const TEMPLATE_WORDS: &[&str] = &["loop", "none", "true", "false"];
 
 /// A valid Warden id for a Tines key: ASCII snake_case starting with a letter, at most 64
 /// characters, not a scope's name.
@@ -57,7 +48,7 @@ pub fn action_id(key: &str) -> String {
     if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
         id = format!("action_{id}").trim_end_matches('_').to_owned();
     }
-    if RESERVED.contains(&id.as_str()) {
+    if RESERVED_IDS.contains(&id.as_str()) || TEMPLATE_WORDS.contains(&id.as_str()) {
         id.push_str("_action");
     }
     id.truncate(60);
@@ -127,6 +118,9 @@ mod tests {
     fn ids_are_valid_warden_ids() {
         assert_eq!(action_id("1st_step"), "action_1st_step");
         assert_eq!(action_id("run"), "run_action");
+        // Every id story validation reserves, and the template words.
+        assert_eq!(action_id("prompt"), "prompt_action");
+        assert_eq!(action_id("loop"), "loop_action");
         assert_eq!(action_id("café_ok"), "caf_ok");
         assert_eq!(action_id(""), "action");
     }

@@ -10,7 +10,7 @@ use crate::story::raw::ActionHeader;
 use crate::yaml::{from_node, Key, Node, Spanned};
 
 /// Names an action id may not take: they are template scopes.
-pub(super) const RESERVED_IDS: &[&str] = &[
+pub const RESERVED_IDS: &[&str] = &[
     "credentials",
     "resources",
     "run",

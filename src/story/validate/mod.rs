@@ -13,6 +13,7 @@ mod graph;
 mod integration_template;
 mod scope;
 
+pub use actions::RESERVED_IDS;
 pub use integration_template::check_integration;
 pub use scope::{RUN_FIELDS, STEP_FIELDS};
 
