@@ -84,6 +84,8 @@ async fn fence(
     }
     let unique: Vec<&Completion> = newest.into_values().collect();
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        // Missing data is rare: a chunk without any keeps the narrower statement.
+        let with_missing = chunk.iter().any(|c| !c.missing_data.is_empty());
         let mut args = AnyArguments::default();
         add(&mut args, now)?;
         for c in chunk {
@@ -94,17 +96,27 @@ async fn fence(
             add(&mut args, c.lease_token)?;
             add(&mut args, state.as_str())?;
             add(&mut args, error.as_ref().map(|e| e.to_string()))?;
-            add(&mut args, c.missing_data_json())?;
+            if with_missing {
+                add(&mut args, c.missing_data_json())?;
+            }
         }
+        let (columns, missing, width) = if with_missing {
+            (
+                "id, token, state, error, missing_data",
+                ", missing_data = COALESCE(v.missing_data, steps.missing_data)",
+                5,
+            )
+        } else {
+            ("id, token, state, error", "", 4)
+        };
         let sql = format!(
-            "WITH v (id, token, state, error, missing_data) AS (VALUES {})
+            "WITH v ({columns}) AS (VALUES {})
              UPDATE steps SET state = v.state, error = v.error, wait = NULL, lease_owner = NULL,
-                              updated_at = $1, finished_at = $1,
-                              missing_data = COALESCE(v.missing_data, steps.missing_data)
+                              updated_at = $1, finished_at = $1{missing}
              FROM v
              WHERE steps.id = v.id AND steps.lease_token = v.token AND steps.state = 'running'
              RETURNING steps.id, steps.lease_token",
-            placeholders(chunk.len(), 5, 2)
+            placeholders(chunk.len(), width, 2)
         );
         for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
             recorded.insert((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
