@@ -65,6 +65,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (results, summary) = runtime
         .block_on(storytest::run(&files, &args.templates, &options))
         .context("Failed to read the stories")?;
+    // A mistyped `--test` must not pass by running nothing.
+    let unmatched: Vec<&str> = (options.only.iter())
+        .filter(|name| {
+            !results
+                .iter()
+                .flat_map(|f| &f.tests)
+                .any(|t| &t.name == *name)
+        })
+        .map(String::as_str)
+        .collect();
+    if !unmatched.is_empty() && summary.invalid_files == 0 {
+        anyhow::bail!("no test named {} in these files", unmatched.join(", "));
+    }
     match args.format {
         Format::Text => print!("{}", report::text(&results, &summary, args.verbose)),
         Format::Junit => print!("{}", report::junit(&results, &summary)),

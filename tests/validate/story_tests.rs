@@ -109,6 +109,10 @@ fn nothing_to_run_exits_two() {
     let output = warden(&["test", "templates/okta"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("no story tests under templates/okta"));
+    // A mistyped test name runs nothing: an error, not a pass.
+    let output = warden(&["test", "stories/", "--test", "denied", "--test", "denide"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+    assert!(text(&output.stderr).contains("no test named denide"));
 }
 
 #[test]
