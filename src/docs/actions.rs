@@ -13,26 +13,11 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// The built-in kinds, in the order the page lists them.
-pub(super) const KINDS: &[&str] = &[
-    "webhook",
-    "http_request",
-    "trigger",
-    "transform",
-    "prompt",
-    "send_to_story",
-];
+/// The built-in kinds, in the order the page lists them (the story format's order).
+pub(super) use crate::story::kinds::KINDS;
 
 /// The transform modes, in the order the page lists them.
-pub(super) const MODES: &[&str] = &[
-    "message",
-    "extract",
-    "explode",
-    "implode",
-    "deduplicate",
-    "delay",
-    "throttle",
-];
+pub(super) use crate::story::kinds::transform::MODES;
 
 const INTRO: &str = "# Actions
 
