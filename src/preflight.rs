@@ -4,6 +4,7 @@
 //! story that is not ready answers its webhooks 503 naming the missing setting instead of
 //! starting runs that fail at their first vendor call.
 
+use crate::actions::slack::{SIGNING_SECRET_CREDENTIAL, TOKEN_CREDENTIAL};
 use crate::secrets::Secrets;
 use crate::story::kinds::ActionConfig;
 use crate::story::Story;
@@ -13,9 +14,12 @@ use std::fmt;
 /// The Slack credentials a prompt that asks on Slack needs: the bot token to post, the signing
 /// secret to accept the button clicks.
 const SLACK_CREDENTIALS: &[(&str, &str)] = &[
-    ("slack", "the Slack bot token its prompts post with"),
     (
-        "slack_signing_secret",
+        TOKEN_CREDENTIAL,
+        "the Slack bot token its prompts post with",
+    ),
+    (
+        SIGNING_SECRET_CREDENTIAL,
         "Slack's signing secret, to accept its prompts' button clicks",
     ),
 ];

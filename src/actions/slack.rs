@@ -37,11 +37,17 @@ pub struct Slack<'a> {
 /// The Slack Web API when the `slack_url` resource is not set.
 pub const SLACK_API: &str = "https://slack.com/api";
 
+/// The credential holding the bot token prompts post with.
+pub const TOKEN_CREDENTIAL: &str = "slack";
+
+/// The credential holding Slack's signing secret, which authenticates button clicks.
+pub const SIGNING_SECRET_CREDENTIAL: &str = "slack_signing_secret";
+
 impl<'a> Slack<'a> {
     /// The client from the `slack` credential and `slack_url` resource.
     pub fn from_secrets(http: &'a HttpClients, secrets: &'a Secrets) -> Result<Slack<'a>, Error> {
         let token = secrets
-            .credential("slack")
+            .credential(TOKEN_CREDENTIAL)
             .ok_or_else(|| Error::Misconfigured {
                 message: "the `slack` credential (bot token) is not set".into(),
             })?;

@@ -7,7 +7,7 @@
 //! 3 seconds for the answer).
 
 use super::{ApiError, AppState};
-use crate::actions::slack::respond;
+use crate::actions::slack::{respond, SIGNING_SECRET_CREDENTIAL};
 use crate::escape::Escaped;
 use crate::run::PromptState;
 use crate::store::{Answered, PromptRecord, Prompts};
@@ -54,7 +54,7 @@ pub(super) async fn interactions(
     let engine = &state.engine;
     let secret = engine
         .secrets
-        .credential("slack_signing_secret")
+        .credential(SIGNING_SECRET_CREDENTIAL)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

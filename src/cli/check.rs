@@ -1,7 +1,7 @@
 //! `warden check`: what each story needs from the environment, without starting anything.
 
 use crate::app;
-use crate::cli::serve::DEFAULT_LISTEN;
+use crate::cli::serve::{public_url_or_listen, DEFAULT_LISTEN};
 use crate::preflight;
 use crate::secrets::Secrets;
 use anyhow::Context;
@@ -30,9 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stories = app::load_stories(&args.stories, &args.templates)?;
     let secrets = Secrets::from_env().context("Failed to read credentials")?;
     let readiness = preflight::check(&stories, &secrets);
-    let base = args
-        .public_url
-        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let base = public_url_or_listen(args.public_url.as_deref(), &args.listen);
     print!("{}", preflight::report(&readiness, &base));
     let unready = readiness.iter().filter(|r| !r.is_ready()).count();
     if unready == 0 {

@@ -224,10 +224,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The URL people reach Warden at: `WARDEN_PUBLIC_URL`, else `http://` + the listen address.
 pub fn public_url(common: &Common, listen: &str) -> String {
-    common
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{listen}"))
+    public_url_or_listen(common.public_url.as_deref(), listen)
+}
+
+/// `public_url` if set, else `http://` + the listen address.
+pub fn public_url_or_listen(public_url: Option<&str>, listen: &str) -> String {
+    public_url.map_or_else(|| format!("http://{listen}"), str::to_owned)
 }
 
 impl Common {

@@ -110,7 +110,8 @@ impl Completion {
 
     /// [`Completion::missing_data`] as stored: a JSON array, or NULL when there is none.
     pub(super) fn missing_data_json(&self) -> Option<String> {
-        (!self.missing_data.is_empty()).then(|| Value::from(self.missing_data.clone()).to_string())
+        (!self.missing_data.is_empty())
+            .then(|| serde_json::to_string(&self.missing_data).expect("strings serialize"))
     }
 }
 
