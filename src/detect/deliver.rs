@@ -52,6 +52,11 @@ impl Default for DeliveryPolicy {
     }
 }
 
+/// How often a delivery to a story that is not ready is looked at again. Readiness is decided at
+/// start, so this only matters to a process started since with the missing settings; the wait
+/// spends none of the delivery's attempts.
+const NOT_READY_RECHECK: Duration = Duration::from_secs(60);
+
 /// Longest response body kept with a failed attempt (Panther stores it as delivery status).
 const KEPT_RESPONSE_CHARS: usize = 500;
 
@@ -93,6 +98,12 @@ impl Deliverer {
                         destination = %delivery.delivery.destination,
                         run_id = run_id.as_deref().unwrap_or(""),
                         "Alert delivered."
+                    ),
+                    DeliveryOutcome::Deferred { reason, .. } => tracing::debug!(
+                        alert_id = %delivery.delivery.alert_id,
+                        destination = %delivery.delivery.destination,
+                        reason = %Escaped(reason),
+                        "Alert delivery deferred: the story is not ready."
                     ),
                     DeliveryOutcome::Retry { error, .. } | DeliveryOutcome::Failed { error } => {
                         tracing::warn!(
@@ -140,7 +151,15 @@ impl Deliverer {
                 }
             }
             Some(destination) => match &destination.target {
-                Target::StoryWebhook(path) => self.to_story(path, due).await,
+                Target::StoryWebhook(path) => {
+                    if let Some(missing) = self.not_ready(path) {
+                        return DeliveryOutcome::Deferred {
+                            due_at: self.engine.clock.now().saturating_add(millis(NOT_READY_RECHECK)),
+                            reason: missing.to_owned(),
+                        };
+                    }
+                    self.to_story(path, due).await
+                }
                 Target::Url { url, headers } => self.to_url(url, headers, due).await,
             },
         };
@@ -161,15 +180,18 @@ impl Deliverer {
         }
     }
 
+    /// What the story at the webhook `path` still needs, when it is not ready to run.
+    fn not_ready(&self, path: &str) -> Option<&str> {
+        let (story, _) = self.engine.stories.webhook(path)?;
+        self.engine.not_ready(&story.id)
+    }
+
     async fn to_story(&self, path: &str, due: &DueDelivery) -> Result<Option<String>, String> {
         let (story, index) = self
             .engine
             .stories
             .webhook(path)
             .ok_or_else(|| format!("no story has a webhook at `{path}`"))?;
-        if let Some(missing) = self.engine.not_ready(&story.id) {
-            return Err(missing.to_owned());
-        }
         let payload = json!({
             "body": due.notification,
             "headers": {"content-type": "application/json", "user-agent": "warden-detection"},

@@ -102,6 +102,44 @@ async fn the_seed_event_raises_one_alert_that_starts_the_seed_story() {
     .await;
 }
 
+/// Issue 17: an alert routed to a story that is not ready (a credential unset) is not spent on
+/// attempts: its delivery waits, pending, with the missing setting as its error, and starts no run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_for_a_story_that_is_not_ready_waits_without_spending_attempts() {
+    each_backend(|db| async move {
+        let soc = MockServer::start().await;
+        let clock = Arc::new(ManualClock::new(START));
+        let rules = crate::harness::shipped_rules().rules;
+        let app =
+            TestApp::spawn_leaving_unset(&db, &soc.uri(), clock.clone(), rules, &["virustotal"])
+                .await;
+        let (status, report) = app.ingest("Okta.SystemLog", seed_event().to_string()).await;
+        assert_eq!(status, 200, "{report}");
+        let alert_id = report["alerts"][0].as_str().expect("one alert").to_owned();
+        // More looks than the policy's 3 attempts: none is spent.
+        for _ in 0..5 {
+            assert_eq!(app.deliver_due().await, 1);
+            assert_eq!(app.deliver_due().await, 0, "deferred, not due again at once");
+            clock.advance(Duration::from_secs(61));
+        }
+        let alert = app.get(&format!("/api/alerts/{alert_id}")).await;
+        let delivery = &alert["deliveries"][0];
+        assert_eq!(delivery["state"], "pending", "{alert}");
+        assert_eq!(delivery["attempts"], 0, "{alert}");
+        assert!(
+            delivery["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("WARDEN_CREDENTIAL_VIRUSTOTAL")),
+            "{alert}"
+        );
+        let runs = app.get("/api/runs?story=panther-okta-admin-grant").await;
+        assert_eq!(runs["runs"], json!([]), "no run starts");
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
 /// An HTTP caller who can compute the alert id (it is `md5(rule:count:dedup)`) and posts it to
 /// the story's webhook first gets a run of its own; the alert's delivery still starts its own run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -72,6 +72,18 @@ impl TestApp {
         clock: Arc<ManualClock>,
         rules: Vec<LoadedRule>,
     ) -> TestApp {
+        TestApp::spawn_leaving_unset(db, soc_url, clock, rules, &[]).await
+    }
+
+    /// [`TestApp::spawn_with_rules`], with the stories' settings named in `unset` left unset (so
+    /// the stories that need them are not ready).
+    pub async fn spawn_leaving_unset(
+        db: &TestDb,
+        soc_url: &str,
+        clock: Arc<ManualClock>,
+        rules: Vec<LoadedRule>,
+        unset: &[&str],
+    ) -> TestApp {
         let loaded =
             warden::story::load::load(&[root().join("stories")], &root().join("templates"))
                 .expect("read stories");
@@ -94,7 +106,10 @@ impl TestApp {
             .with_credential("soc_token", "soc-secret-value");
         for story in &loaded.stories {
             for ((setting, name), _) in warden::preflight::needs(story) {
-                if secrets.credential(&name).is_none() && secrets.resource(&name).is_none() {
+                if secrets.credential(&name).is_none()
+                    && secrets.resource(&name).is_none()
+                    && !unset.contains(&name.as_str())
+                {
                     secrets = match setting {
                         Setting::Credential => secrets.with_credential(&name, "placeholder"),
                         Setting::Resource => secrets.with_resource(&name, "https://vendor.invalid"),

@@ -14,6 +14,7 @@
 mod support;
 
 mod harness;
+mod repeated_kills;
 
 use harness::{
     assert_no_problems, finished, split_key, wait_for, Api, Launch, Mock, RunView, Warden,
@@ -125,6 +126,7 @@ fn serve<'a>(name: &'a str, ws: &'a Workspace, db: &'a TestDb, lease_secs: u64) 
         database_url: &db.url,
         lease_secs,
         concurrency: CONCURRENCY,
+        env: &[],
     }
 }
 
@@ -415,6 +417,7 @@ async fn two_workers_complete_each_step_exactly_once() {
             database_url: &db.url,
             lease_secs: 2,
             concurrency: 64,
+            env: &[],
         })
     });
     for worker in &workers {

@@ -79,18 +79,21 @@ pub(super) async fn finish(
     outcome: &DeliveryOutcome,
     now: Millis,
 ) -> Result<()> {
-    let (state, due_at, run_id, error) = match outcome {
+    let (state, due_at, run_id, error, given_back) = match outcome {
         DeliveryOutcome::Delivered { run_id } => {
-            (DeliveryState::Delivered, now, run_id.as_deref(), None)
+            (DeliveryState::Delivered, now, run_id.as_deref(), None, 0_i64)
         }
         DeliveryOutcome::Retry { due_at, error } => {
-            (DeliveryState::Pending, *due_at, None, Some(error))
+            (DeliveryState::Pending, *due_at, None, Some(error), 0)
         }
-        DeliveryOutcome::Failed { error } => (DeliveryState::Failed, now, None, Some(error)),
+        DeliveryOutcome::Failed { error } => (DeliveryState::Failed, now, None, Some(error), 0),
+        DeliveryOutcome::Deferred { due_at, reason } => {
+            (DeliveryState::Pending, *due_at, None, Some(reason), 1)
+        }
     };
     sqlx::query(
         "UPDATE alert_deliveries SET state = $1, due_at = $2, run_id = COALESCE($3, run_id),
-                                     last_error = $4, updated_at = $5
+                                     last_error = $4, updated_at = $5, attempts = attempts - $7
          WHERE id = $6",
     )
     .bind(state.as_str())
@@ -99,6 +102,7 @@ pub(super) async fn finish(
     .bind(error)
     .bind(now)
     .bind(id)
+    .bind(given_back)
     .execute(&store.inner.writer)
     .await?;
     Ok(())

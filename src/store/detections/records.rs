@@ -144,6 +144,14 @@ pub enum DeliveryOutcome {
         /// Why.
         error: String,
     },
+    /// Not attempted (the destination cannot take it yet, e.g. its story is not ready): try
+    /// again at `due_at`, the claim's attempt given back so waiting spends none.
+    Deferred {
+        /// When.
+        due_at: Millis,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What a window keeps from its first match: Panther stores the generated fields of the first

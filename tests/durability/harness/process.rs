@@ -86,6 +86,8 @@ pub struct Launch<'a> {
     pub lease_secs: u64,
     /// `WARDEN_CONCURRENCY`.
     pub concurrency: usize,
+    /// Further variables, e.g. `WARDEN_POISON_LIMIT`.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Warden {
@@ -111,6 +113,7 @@ impl Warden {
             .env("WARDEN_CREDENTIAL_HOOK_SECRET", HOOK_SECRET)
             .env("WARDEN_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(launch.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
