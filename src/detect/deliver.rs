@@ -154,7 +154,11 @@ impl Deliverer {
                 Target::StoryWebhook(path) => {
                     if let Some(missing) = self.not_ready(path) {
                         return DeliveryOutcome::Deferred {
-                            due_at: self.engine.clock.now().saturating_add(millis(NOT_READY_RECHECK)),
+                            due_at: self
+                                .engine
+                                .clock
+                                .now()
+                                .saturating_add(millis(NOT_READY_RECHECK)),
                             reason: missing.to_owned(),
                         };
                     }

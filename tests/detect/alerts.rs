@@ -119,7 +119,11 @@ async fn an_alert_for_a_story_that_is_not_ready_waits_without_spending_attempts(
         // More looks than the policy's 3 attempts: none is spent.
         for _ in 0..5 {
             assert_eq!(app.deliver_due().await, 1);
-            assert_eq!(app.deliver_due().await, 0, "deferred, not due again at once");
+            assert_eq!(
+                app.deliver_due().await,
+                0,
+                "deferred, not due again at once"
+            );
             clock.advance(Duration::from_secs(61));
         }
         let alert = app.get(&format!("/api/alerts/{alert_id}")).await;

@@ -80,9 +80,13 @@ pub(super) async fn finish(
     now: Millis,
 ) -> Result<()> {
     let (state, due_at, run_id, error, given_back) = match outcome {
-        DeliveryOutcome::Delivered { run_id } => {
-            (DeliveryState::Delivered, now, run_id.as_deref(), None, 0_i64)
-        }
+        DeliveryOutcome::Delivered { run_id } => (
+            DeliveryState::Delivered,
+            now,
+            run_id.as_deref(),
+            None,
+            0_i64,
+        ),
         DeliveryOutcome::Retry { due_at, error } => {
             (DeliveryState::Pending, *due_at, None, Some(error), 0)
         }
