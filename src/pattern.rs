@@ -23,6 +23,46 @@ pub fn compile_regex(source: &str, case_insensitive: bool) -> Result<regex::Rege
         .build()
 }
 
+/// Patterns the runtime compiled, kept so a trigger rule or template filter whose pattern comes
+/// from a template does not compile it again for every step; bounded, and emptied when full.
+static RUNTIME_REGEXES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<(String, bool), regex::Regex>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// How many compiled patterns [`compile_regex_cached`] keeps (stories use a handful; emptying
+/// when full keeps it bounded without bookkeeping).
+pub const RUNTIME_REGEX_CACHE: usize = 512;
+
+/// How many compiled patterns the runtime cache holds now.
+#[cfg(test)]
+pub fn runtime_regex_cache_len() -> usize {
+    RUNTIME_REGEXES.lock().map_or(0, |c| c.len())
+}
+
+/// [`compile_regex`] for patterns met while running (rendered from templates): the compiled
+/// regex is reused for the same source. Errors are not kept.
+pub fn compile_regex_cached(
+    source: &str,
+    case_insensitive: bool,
+) -> Result<regex::Regex, regex::Error> {
+    let key = (source.to_owned(), case_insensitive);
+    if let Some(regex) = RUNTIME_REGEXES
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&key).cloned())
+    {
+        return Ok(regex);
+    }
+    let regex = compile_regex(source, case_insensitive)?;
+    if let Ok(mut cache) = RUNTIME_REGEXES.lock() {
+        if cache.len() >= RUNTIME_REGEX_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, regex.clone());
+    }
+    Ok(regex)
+}
+
 /// The first line of a regex error, which says what is wrong without the ASCII-art arrow.
 pub fn regex_error_summary(error: &regex::Error) -> String {
     let text = error.to_string();
@@ -36,6 +76,18 @@ pub fn regex_error_summary(error: &regex::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_pattern_matches_as_a_fresh_one_and_keeps_its_case_mode() {
+        let insensitive = compile_regex_cached("^high$", true).unwrap();
+        let sensitive = compile_regex_cached("^high$", false).unwrap();
+        assert!(insensitive.is_match("HIGH"));
+        assert!(!sensitive.is_match("HIGH"));
+        assert!(compile_regex_cached("^high$", true)
+            .unwrap()
+            .is_match("High"));
+        assert!(compile_regex_cached("(", true).is_err());
+    }
 
     #[test]
     fn a_pattern_over_the_length_limit_is_refused_before_it_is_parsed() {

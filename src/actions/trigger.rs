@@ -5,7 +5,7 @@
 //! would: `"5"` equals `5`, `true` equals `"true"`, and a list `value` means "any of these".
 
 use super::{render, render_dynamic, Error};
-use crate::pattern::{compile_regex, regex_error_summary};
+use crate::pattern::{compile_regex_cached, regex_error_summary};
 use crate::story::kinds::trigger::{RuleKind, TriggerOptions};
 use crate::template::Context;
 use serde_json::{json, Value};
@@ -98,7 +98,7 @@ fn text(value: &Value) -> String {
 
 fn regex_matches(actual: &Value, pattern: &Value) -> Result<bool, String> {
     let source = text(pattern);
-    let regex = compile_regex(&source, true).map_err(|e| {
+    let regex = compile_regex_cached(&source, true).map_err(|e| {
         format!(
             "invalid regular expression `{source}`: {}",
             regex_error_summary(&e)

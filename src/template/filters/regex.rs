@@ -1,8 +1,5 @@
 //! Regular expressions: `regex_replace`, `regex_match`, `regex_extract`,
-//! with patterns compiled under size limits through a small shared cache.
-
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+//! with patterns compiled under size limits through `pattern`'s shared cache.
 
 use minijinja::value::Value;
 use minijinja::{Error, State};
@@ -12,45 +9,22 @@ use super::{charge, fail};
 
 /// Longest regex pattern accepted, in bytes.
 const MAX_PATTERN_LEN: usize = 4096;
-/// Compiled regexes kept; the cache is cleared when full, which keeps it
-/// bounded without bookkeeping (stories use a handful of patterns).
-pub(super) const REGEX_CACHE_CAP: usize = 64;
 
-static REGEX_CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
-
-/// How many compiled patterns the cache holds now.
-#[cfg(test)]
-pub(super) fn regex_cache_len() -> usize {
-    REGEX_CACHE
-        .get()
-        .map_or(0, |c| c.lock().unwrap_or_else(|p| p.into_inner()).len())
-}
-
-/// Compiles `pattern` with size limits, through a small shared cache.
+/// Compiles `pattern` with size limits, through the runtime's shared cache.
 fn regex(filter: &str, pattern: &str) -> Result<Regex, Error> {
-    let cache = REGEX_CACHE.get_or_init(Default::default);
-    if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(pattern) {
-        return Ok(hit.clone());
-    }
     if pattern.len() > MAX_PATTERN_LEN {
         return Err(fail(format!(
             "{filter}: pattern is longer than {MAX_PATTERN_LEN} bytes"
         )));
     }
     // The one builder and its size limits (a hostile `\w{1000}{1000}` fails, not eats memory).
-    let compiled = crate::pattern::compile_regex(pattern, false).map_err(|e| {
+    crate::pattern::compile_regex_cached(pattern, false).map_err(|e| {
         let why = match e {
             regex::Error::CompiledTooBig(_) => "it compiles too large".to_owned(),
             other => crate::pattern::regex_error_summary(&other),
         };
         fail(format!("{filter}: invalid pattern `{pattern}`: {why}"))
-    })?;
-    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= REGEX_CACHE_CAP {
-        map.clear();
-    }
-    map.insert(pattern.to_owned(), compiled.clone());
-    Ok(compiled)
+    })
 }
 
 /// `text | regex_replace(pattern, replacement)`: replaces every match;

@@ -185,14 +185,15 @@ fn invalid_or_hostile_regex_is_a_clear_error() {
 
 #[test]
 fn regex_cache_stays_bounded() {
-    for i in 0..200 {
+    let patterns = crate::pattern::RUNTIME_REGEX_CACHE + 100;
+    for i in 0..patterns {
         assert_eq!(
             render(&format!("{{{{ 'x{i}' | regex_match('x{i}$') }}}}")).unwrap(),
             json!(true)
         );
     }
-    let len = super::regex::regex_cache_len();
-    assert!(len <= super::regex::REGEX_CACHE_CAP, "{len}");
+    let len = crate::pattern::runtime_regex_cache_len();
+    assert!(len <= crate::pattern::RUNTIME_REGEX_CACHE, "{len}");
 }
 
 #[test]
