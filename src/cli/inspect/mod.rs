@@ -1,6 +1,9 @@
 //! `warden runs list|show` and `warden alerts list|show`: a running server's runs and alerts in
 //! the terminal, read through its API (`WARDEN_URL`, `WARDEN_API_TOKEN`), so they work the same
-//! against a local SQLite server and a Postgres cluster.
+//! against a local SQLite server and a Postgres cluster. `warden runs retry|cancel|rerun` act on
+//! runs through the same API (`operate.rs`).
+
+mod operate;
 
 use crate::http_client::api_client;
 use anyhow::{bail, Context};
@@ -45,6 +48,33 @@ pub enum Runs {
         /// Also print each step's input and output events.
         #[arg(short, long)]
         verbose: bool,
+    },
+    /// Retries a failed step (its id as `runs show` lists it): a new step runs its action again
+    /// on the same input, and the run resumes from there.
+    Retry {
+        #[command(flatten)]
+        server: Server,
+        /// The run's id.
+        run: String,
+        /// The failed step's id.
+        step: i64,
+    },
+    /// Cancels a running or waiting run (and the child runs it started).
+    Cancel {
+        #[command(flatten)]
+        server: Server,
+        /// The run's id.
+        run: String,
+    },
+    /// Starts the run's story again from the same entry event, as a new run.
+    Rerun {
+        #[command(flatten)]
+        server: Server,
+        /// The run's id.
+        run: String,
+        /// Run the story as loaded now, not the version the run was pinned to.
+        #[arg(long)]
+        current: bool,
     },
 }
 
@@ -97,6 +127,13 @@ pub fn runs(command: Runs) -> anyhow::Result<ExitCode> {
             let run = get(&server, &format!("/api/runs/{}", segment(&id)?), &[])?;
             print!("{}", run_timeline(&run, verbose));
         }
+        Runs::Retry { server, run, step } => print!("{}", operate::retry(&server, &run, step)?),
+        Runs::Cancel { server, run } => print!("{}", operate::cancel(&server, &run)?),
+        Runs::Rerun {
+            server,
+            run,
+            current,
+        } => print!("{}", operate::rerun(&server, &run, current)?),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -126,12 +163,29 @@ pub fn alerts(command: Alerts) -> anyhow::Result<ExitCode> {
 
 /// `GET path?query` on the server; its JSON, or the API's error message.
 fn get(server: &Server, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
+    call(server, reqwest::Method::GET, path, query, None)
+}
+
+/// `method path?query` on the server with an optional JSON body; its JSON, or the API's error
+/// message.
+fn call(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    query: &[(&str, String)],
+    body: Option<&Value>,
+) -> anyhow::Result<Value> {
     let url = format!("{}{path}", server.url.trim_end_matches('/'));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut request = api_client().get(&url).query(query);
+        let mut request = api_client().request(method, &url).query(query);
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
         if let Some(token) = &server.token {
             request = request.bearer_auth(token);
         }
@@ -258,6 +312,18 @@ pub fn run_timeline(run: &Value, verbose: bool) -> String {
         if let Some(message) = step["error"]["message"].as_str() {
             let _ = writeln!(out, "            error: {message}");
         }
+        if let Some(retried) = step["retry_of"].as_i64() {
+            let _ = writeln!(out, "            retry of step {retried}");
+        }
+        if step["state"] == "failed" {
+            let _ = writeln!(
+                out,
+                "            step {}: `warden runs retry {} {}` runs it again",
+                text(&step["id"]),
+                text(&run["id"]),
+                text(&step["id"])
+            );
+        }
         let missing: Vec<String> = step["missing_data"]
             .as_array()
             .into_iter()
@@ -281,6 +347,20 @@ pub fn run_timeline(run: &Value, verbose: bool) -> String {
                     output["payload"]
                 );
             }
+        }
+    }
+    let history = run["history"].as_array().cloned().unwrap_or_default();
+    if !history.is_empty() {
+        out.push_str("\nhistory:\n");
+        for line in &history {
+            let _ = writeln!(
+                out,
+                "  {}  {:<14} by {}  {}",
+                to_the_second(&line["at"]),
+                text(&line["action"]),
+                text(&line["actor"]),
+                line["details"]
+            );
         }
     }
     out
