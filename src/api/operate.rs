@@ -40,12 +40,10 @@ impl From<operate::Error> for ApiError {
             E::StoryUnavailable(_) => {
                 ApiError::new(StatusCode::CONFLICT, "story_unavailable", message)
             }
-            E::InvalidChoice { choices, .. } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_choice",
-                message,
-            )
-            .with_details(json!({"choices": choices})),
+            E::InvalidChoice { choices, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_choice", message)
+                    .with_details(json!({"choices": choices}))
+            }
             E::PromptClosed(prompt) => super::slack::closed(&prompt),
             E::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             E::Store(error) => ApiError::store(error),
@@ -146,7 +144,8 @@ pub(super) async fn list_prompts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<PromptQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let invalid = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message);
+    let invalid =
+        |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message);
     let wanted = match query.state.as_deref() {
         None => None,
         // A prompt waits while it is open: the console's word for it.

@@ -47,13 +47,13 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
     };
     match operate::answer_prompt(&state.engine, answer).await {
         Ok(recorded) => page(
-                StatusCode::OK,
-                "Answer recorded",
-                &format!(
-                    "<p>Recorded: <strong>{}</strong>. You can close this page.</p>",
-                    escape(&recorded.label)
-                ),
+            StatusCode::OK,
+            "Answer recorded",
+            &format!(
+                "<p>Recorded: <strong>{}</strong>. You can close this page.</p>",
+                escape(&recorded.label)
             ),
+        ),
         Err(error) => error_page(ApiError::from(error)),
     }
 }

@@ -4,7 +4,9 @@ use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::clock::rfc3339;
 use crate::run::{RunStatus, StepState};
-use crate::store::{EventRecord, HistoryRecord, Operations, RunFilter, RunRecord, Runs, StepRecord};
+use crate::store::{
+    EventRecord, HistoryRecord, Operations, RunFilter, RunRecord, Runs, StepRecord,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;

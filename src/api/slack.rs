@@ -8,8 +8,8 @@
 
 use super::{ApiError, AppState};
 use crate::actions::slack::{respond, SIGNING_SECRET_CREDENTIAL};
-use crate::escape::Escaped;
 use crate::engine::operate::{self, Answer};
+use crate::escape::Escaped;
 use crate::run::AnsweredVia;
 use crate::store::PromptRecord;
 use axum::body::Bytes;

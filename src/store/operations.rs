@@ -101,10 +101,7 @@ pub trait Operations {
     fn entry_event(&self, run_id: &str)
         -> impl Future<Output = Result<Option<EventRecord>>> + Send;
     /// A run's history, oldest first.
-    fn run_history(
-        &self,
-        run_id: &str,
-    ) -> impl Future<Output = Result<Vec<HistoryRecord>>> + Send;
+    fn run_history(&self, run_id: &str) -> impl Future<Output = Result<Vec<HistoryRecord>>> + Send;
 }
 
 /// Adds a line to a run's history inside the caller's transaction.

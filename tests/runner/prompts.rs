@@ -264,6 +264,10 @@ async fn a_signed_slack_click_answers_the_prompt_once_and_resumes_the_run() {
         assert_eq!(answer["status"], "denied");
         assert_eq!(answer["responder"], "U01AZ88AQQ4");
         assert_eq!(events(&detail, "after")[0]["payload"]["answer"], "denied");
+        assert_eq!(detail["history"][0]["action"], "answer_prompt");
+        assert_eq!(detail["history"][0]["actor"], "slack:U01AZ88AQQ4");
+        let listed = app.served.get("/api/prompts?state=answered").await;
+        assert_eq!(listed["prompts"][0]["answered_via"], "slack");
         // The message was replaced with the outcome through response_url.
         let mut replaced = Vec::new();
         for _ in 0..50 {
@@ -363,6 +367,9 @@ async fn a_single_use_prompt_url_answers_once() {
             (answer["status"].as_str(), answer["responder"].as_str()),
             (Some("denied"), Some("prompt_url"))
         );
+        assert_eq!(detail["history"][0]["actor"], "link");
+        let listed = app.served.get("/api/prompts?state=answered").await;
+        assert_eq!(listed["prompts"][0]["answered_via"], "link");
         app.stop().await;
         db
     })

@@ -70,12 +70,18 @@ mod tests {
             "r1",
             &json!({"steps_cancelled": 2, "prompts_closed": ["p"], "child_runs": []}),
         );
-        assert!(line.contains("2 step(s) cancelled, 1 prompt(s) closed, 0 child run(s)"), "{line}");
+        assert!(
+            line.contains("2 step(s) cancelled, 1 prompt(s) closed, 0 child run(s)"),
+            "{line}"
+        );
         let line = rerun_started(
             "r1",
             "current",
             &json!({"id": "r2", "story": "triage", "story_version": "abc"}),
         );
-        assert!(line.contains("re-run as r2 (story triage version abc, the current version)"), "{line}");
+        assert!(
+            line.contains("re-run as r2 (story triage version abc, the current version)"),
+            "{line}"
+        );
     }
 }
