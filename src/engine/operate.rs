@@ -93,7 +93,7 @@ pub async fn retry_step(
         Retried::New(record) => {
             engine.wake.notify_one();
             tracing::info!(run_id = %Escaped(run_id), step_id = step, new_step_id = record.id, actor = %Escaped(actor), "Failed step retried.");
-            Ok(record)
+            Ok(*record)
         }
         Retried::NotFound => Err(Error::NotFound(format!(
             "run `{run_id}` has no step {step}"

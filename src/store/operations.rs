@@ -36,7 +36,7 @@ pub struct HistoryRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Retried {
     /// A new pending step runs the failed step's action again on the same input event.
-    New(StepRecord),
+    New(Box<StepRecord>),
     /// No such run, or no such step in it.
     NotFound,
     /// The step is not failed (its state).
@@ -209,7 +209,7 @@ impl Operations for SqlStore {
         let record = step_record(&record)?;
         self.notify(&mut tx).await?;
         tx.commit().await?;
-        Ok(Retried::New(record))
+        Ok(Retried::New(Box::new(record)))
     }
 
     async fn cancel_run(&self, run_id: &str, actor: &str, now: Millis) -> Result<Cancelled> {
