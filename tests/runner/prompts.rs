@@ -405,3 +405,54 @@ async fn a_prompt_url_cannot_answer_a_prompt_restricted_to_named_responders() {
     })
     .await;
 }
+
+/// Cancelling a run whose question is on Slack replaces the question, so nobody answers a run
+/// that no longer listens; a click afterwards is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_run_takes_its_question_off_slack() {
+    each_backend(|db| async move {
+        let Asked {
+            mock,
+            clock,
+            app,
+            run,
+        } = Asked::start(&db).await;
+        let posted = requests_to(&mock, "/chat.postMessage").await;
+        let prompt = prompt_id(&posted[0]);
+        let cancel = app
+            .served
+            .authorized(Method::POST, &format!("/api/runs/{run}/cancel"));
+        let (status, done) = support::send(cancel).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["prompts_closed"], json!([prompt]));
+
+        // The replacement is sent in the background.
+        let mut updates = Vec::new();
+        for _ in 0..100 {
+            updates = requests_to(&mock, "/chat.update").await;
+            if !updates.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0]["ts"], "1606339625.001200");
+        assert!(
+            updates[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Cancelled"),
+            "{}",
+            updates[0]
+        );
+        let click = Click::new(format!("{prompt}:denied"), "", clock_secs(&clock));
+        let (status, refused) = app.post_slack(&click.signed()).await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (409, Some("prompt_closed"))
+        );
+        app.stop().await;
+        db
+    })
+    .await;
+}
