@@ -500,3 +500,109 @@ async fn a_prompt_answered_through_the_api_records_who_answered_and_how() {
     })
     .await;
 }
+
+const PARENT: &str = r#"
+name: Parent
+credentials: { hook: webhook secret }
+actions:
+  hook:
+    type: webhook
+    options: { path: parent, secret_credential: hook }
+  enrich:
+    type: send_to_story
+    from: hook
+    options: { story: slow_child, payload: { value: "{{ hook.body.value }}" }, wait: true }
+  after:
+    type: transform
+    from: enrich
+    options: { mode: message, payload: { child: "{{ enrich.status }}" } }
+"#;
+
+const SLOW_CHILD: &str = r#"
+name: Slow child
+credentials: { hook: webhook secret }
+actions:
+  start:
+    type: webhook
+    options: { path: slow-child, secret_credential: hook }
+  hold:
+    type: transform
+    from: start
+    options: { mode: delay, duration: 1h }
+"#;
+
+/// The run in the store that is none of `known` (the child a parent run just started).
+async fn new_run(app: &TestApp, known: &[&str]) -> String {
+    let runs = app.stored_runs().await;
+    let new = runs.iter().find(|r| !known.contains(&r.id.as_str()));
+    new.expect("a child run").id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_parent_cancels_its_child_and_cancelling_a_child_wakes_its_parent() {
+    each_backend(|db| async move {
+        let stories = [("parent", PARENT), ("slow_child", SLOW_CHILD)];
+        let app = TestApp::offline(&db, &stories).await;
+
+        // The parent cancelled: the child it waits for goes too, named in both histories.
+        let parent = app.start_run("parent", json!({"value": 1})).await;
+        app.idle().await;
+        let child = new_run(&app, &[&parent]).await;
+        assert_eq!(app.run(&child).await["status"], "waiting");
+        let (status, done) = app.act(&format!("/api/runs/{parent}/cancel"), None).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["child_runs"], json!([child]));
+        let detail = app.run(&child).await;
+        assert_eq!(detail["status"], "cancelled", "{detail:#}");
+        assert_eq!(
+            detail["history"][0]["details"]["parent_run_id"],
+            parent.as_str()
+        );
+
+        // A child cancelled alone: its parent wakes, hears `cancelled` and goes on.
+        let other = app.start_run("parent", json!({"value": 2})).await;
+        app.idle().await;
+        let other_child = new_run(&app, &[&parent, &child, &other]).await;
+        let route = format!("/api/runs/{other_child}/cancel");
+        let (status, done) = app.act(&route, None).await;
+        assert_eq!(status, 200, "{done}");
+        app.idle().await;
+        let detail = app.run(&other).await;
+        assert_eq!(detail["status"], "succeeded", "{detail:#}");
+        assert_eq!(
+            events(&detail, "after")[0]["payload"],
+            json!({"child": "cancelled"})
+        );
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_dev_the_history_names_the_caller_dev() {
+    each_backend(|db| async move {
+        let app = TestApp::spawn_with(
+            &db,
+            &[("delayed", DELAYED)],
+            "http://127.0.0.1:9",
+            start_clock(),
+            |settings| {
+                settings.api_token = None;
+                settings.dev = true;
+            },
+        )
+        .await;
+        let run = app.start_run("delayed", json!({})).await;
+        app.idle().await;
+        let (status, _) = app.act(&format!("/api/runs/{run}/cancel"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            history(&app.run(&run).await),
+            [("cancel".into(), "dev".into())]
+        );
+        app.stop().await;
+        db
+    })
+    .await;
+}
