@@ -69,6 +69,28 @@ pub enum Error {
     Store(#[from] store::Error),
 }
 
+/// Runs `operation` again (up to 5 times, after a short pause) while it fails with a conflict the
+/// database resolved by aborting it (a Postgres deadlock with a commit of the runner's).
+async fn transient_retried<T, F, Fut>(operation: F) -> store::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = store::Result<T>>,
+{
+    let mut outcome = operation().await;
+    for _ in 0..5 {
+        match &outcome {
+            Err(error) if error.is_transient() => {
+                tracing::warn!(error = %Escaped(error), "Conflicted with another transaction; retrying.");
+                tokio::time::sleep(std::time::Duration::from_millis(5 + fastrand::u64(0..20)))
+                    .await;
+                outcome = operation().await;
+            }
+            _ => break,
+        }
+    }
+    outcome
+}
+
 /// Why a closed prompt takes no answer.
 pub fn closed_message(prompt: &PromptRecord) -> String {
     match (prompt.state, &prompt.answer) {
@@ -88,8 +110,13 @@ pub async fn retry_step(
     step: i64,
     actor: &str,
 ) -> Result<StepRecord, Error> {
-    let now = engine.clock.now();
-    match engine.store.retry_step(run_id, step, actor, now).await? {
+    let retried = transient_retried(|| {
+        engine
+            .store
+            .retry_step(run_id, step, actor, engine.clock.now())
+    })
+    .await?;
+    match retried {
         Retried::New(record) => {
             engine.wake.notify_one();
             tracing::info!(run_id = %Escaped(run_id), step_id = step, new_step_id = record.id, actor = %Escaped(actor), "Failed step retried.");
@@ -112,8 +139,9 @@ pub async fn cancel_run(
     run_id: &str,
     actor: &str,
 ) -> Result<Cancellation, Error> {
-    let now = engine.clock.now();
-    let done = match engine.store.cancel_run(run_id, actor, now).await? {
+    let cancelled =
+        transient_retried(|| engine.store.cancel_run(run_id, actor, engine.clock.now())).await?;
+    let done = match cancelled {
         Cancelled::Done(done) => done,
         Cancelled::NotFound => return Err(Error::NotFound(format!("no run `{run_id}`"))),
         Cancelled::Finished(status) => {

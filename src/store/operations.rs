@@ -4,7 +4,11 @@
 //!
 //! Cancelling fences out a step that is executing: its lease token is bumped and its state is no
 //! longer `running`, so the runner's completion matches nothing (`Completed::Fenced`) and starts
-//! no successors, exactly as for a lease lost to another worker.
+//! no successors, exactly as for a lease lost to another worker. It locks the run's row first:
+//! a completion committing meanwhile either waits for it (and is then fenced), or committed
+//! first (and its new steps are seen and cancelled), or holds a step the cancel needs while
+//! waiting for the run's row, a deadlock Postgres resolves by aborting one of the two; both
+//! sides retry such a transient conflict (`Error::is_transient`).
 
 use super::connection::SqlStore;
 use super::prompts::{record as prompt_record, PromptRecord, BY_ID};
@@ -355,23 +359,14 @@ async fn close_run(conn: &mut AnyConnection, run_id: &str, now: Millis) -> Resul
     Ok(true)
 }
 
-/// Cancels a run's open steps and closes their open prompts. Bumping the lease token fences out
-/// a step that is executing now: its completion will match nothing.
+/// Closes a run's open prompts and cancels its open steps. Bumping the lease token fences out a
+/// step that is executing now: its completion will match nothing. Prompts before steps: the
+/// order answering a prompt takes its locks in, so the two never deadlock on Postgres.
 async fn close_open_steps(
     conn: &mut AnyConnection,
     run_id: &str,
     now: Millis,
 ) -> Result<(u64, Vec<PromptRecord>)> {
-    let steps = sqlx::query(&format!(
-        "UPDATE steps SET state = 'cancelled', lease_token = lease_token + 1, lease_owner = NULL,
-                          updated_at = $1, finished_at = $1
-         WHERE run_id = $2 AND {OPEN}"
-    ))
-    .bind(now)
-    .bind(run_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
     let ids = sqlx::query(
         "UPDATE prompts SET state = 'cancelled', answered_at = $1
          WHERE run_id = $2 AND state = 'open' RETURNING id",
@@ -391,5 +386,15 @@ async fn close_open_steps(
             prompts.push(prompt_record(&row)?);
         }
     }
+    let steps = sqlx::query(&format!(
+        "UPDATE steps SET state = 'cancelled', lease_token = lease_token + 1, lease_owner = NULL,
+                          updated_at = $1, finished_at = $1
+         WHERE run_id = $2 AND {OPEN}"
+    ))
+    .bind(now)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     Ok((steps, prompts))
 }
