@@ -67,6 +67,9 @@ stored_state! {
         Failed => "failed",
         /// Done with nothing to do (a duplicate, an implode already flushed).
         Skipped => "skipped",
+        /// Ended by cancelling its run: it was pending or waiting, or it was executing and its
+        /// result was fenced out.
+        Cancelled => "cancelled",
     }
 }
 
@@ -81,13 +84,19 @@ stored_state! {
         Succeeded => "succeeded",
         /// No open steps, and some step failed with no `.failure` link to take it.
         Failed => "failed",
+        /// Cancelled by someone: its open steps were cancelled, and nothing it was doing starts
+        /// new steps.
+        Cancelled => "cancelled",
     }
 }
 
 impl RunStatus {
     /// Whether the run is over.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 }
 
@@ -215,6 +224,22 @@ stored_state! {
         Answered => "answered",
         /// The wait ran out first.
         Expired => "expired",
+        /// Its run was cancelled first.
+        Cancelled => "cancelled",
+    }
+}
+
+stored_state! {
+    /// How a prompt's answer came in.
+    AnsweredVia {
+        /// A button on its Slack message.
+        Slack => "slack",
+        /// A single-use answer URL (`/prompt/{token}`).
+        Link => "link",
+        /// `POST /api/prompts/{id}/answer` (a script, `warden test`).
+        Api => "api",
+        /// The web console.
+        Console => "console",
     }
 }
 

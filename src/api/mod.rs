@@ -1,11 +1,14 @@
-//! HTTP: webhooks that start runs, the runs API, liveness, readiness and metrics. Every error is
+//! HTTP: webhooks that start runs, the runs API (reading runs, and acting on them: retry, cancel,
+//! re-run, answer a prompt, in `operate`), liveness, readiness and metrics. Every error is
 //! JSON `{code, message, details}`; a 5xx never carries internals (they are logged instead). A
 //! store error is a 503 `unavailable` with `Retry-After` when the database cannot be reached
 //! ([`ApiError::store`]), otherwise a 500.
 
+mod actor;
 mod alerts;
 mod error;
 mod ingest;
+mod operate;
 mod prompt;
 mod query;
 mod runs;
@@ -13,6 +16,7 @@ pub mod server;
 mod slack;
 pub mod webhook;
 
+pub use actor::Actor;
 pub use error::ApiError;
 use error::UNAVAILABLE_RETRY_AFTER;
 
@@ -107,6 +111,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/stories", get(runs::list_stories))
         .route("/api/runs", get(runs::list_runs))
         .route("/api/runs/{id}", get(runs::get_run))
+        .route(
+            "/api/runs/{id}/steps/{step}/retry",
+            post(operate::retry_step),
+        )
+        .route("/api/runs/{id}/cancel", post(operate::cancel_run))
+        .route("/api/runs/{id}/rerun", post(operate::rerun))
+        .route("/api/prompts", get(operate::list_prompts))
+        .route("/api/prompts/{id}/answer", post(operate::answer_prompt))
         .route("/api/alerts", get(alerts::list_alerts))
         .route("/api/alerts/{id}", get(alerts::get_alert))
         .route("/ingest/{log_type}", post(ingest::ingest))

@@ -4,12 +4,12 @@
 //! and does not answer: mail scanners and link previews fetch links. `POST` records the answer
 //! once, like a Slack click, and replaces the Slack question if there was one.
 
-use super::slack::{choice_label, closed, unknown_prompt};
+use super::slack::{closed, unknown_prompt};
 use super::{ApiError, AppState};
 use crate::actions::prompt::token_hash;
-use crate::actions::slack::{Posted, Slack};
-use crate::run::PromptState;
-use crate::store::{Answered, PromptRecord, Prompts};
+use crate::engine::operate::{self, choice_label, Answer};
+use crate::run::{AnsweredVia, PromptState};
+use crate::store::{PromptRecord, Prompts};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -38,42 +38,23 @@ pub(super) async fn answer(State(state): State<AppState>, Path(token): Path<Stri
         Ok(found) => found,
         Err(error) => return error_page(error),
     };
-    let engine = &state.engine;
-    let now = engine.clock.now();
-    match engine
-        .store
-        .answer_prompt(&prompt.id, &answer, "prompt_url", now)
-        .await
-    {
-        Ok(Answered::Recorded(prompt)) => {
-            engine.wake.notify_one();
-            let label = choice_label(&prompt, &answer).unwrap_or(answer);
-            tracing::info!(prompt_id = %prompt.id, "Prompt answered through its URL.");
-            if let Some((channel, ts)) = prompt.slack_message.clone() {
-                let (engine, text) = (engine.clone(), format!("*{label}*: answered by link."));
-                tokio::spawn(async move {
-                    let posted = Posted { channel, ts };
-                    let updated = match Slack::from_secrets(&engine.http, &engine.secrets) {
-                        Ok(slack) => slack.update(&posted, &text).await,
-                        Err(error) => Err(error),
-                    };
-                    if let Err(error) = updated {
-                        tracing::warn!(error = %crate::escape::Escaped(&error), "Could not replace the answered prompt on Slack.");
-                    }
-                });
-            }
-            page(
-                StatusCode::OK,
-                "Answer recorded",
-                &format!(
-                    "<p>Recorded: <strong>{}</strong>. You can close this page.</p>",
-                    escape(&label)
-                ),
-            )
-        }
-        Ok(Answered::Closed(prompt)) => error_page(closed(&prompt)),
-        Ok(Answered::Unknown) => error_page(unknown_prompt()),
-        Err(error) => error_page(ApiError::store(error)),
+    let answer = Answer {
+        prompt_id: &prompt.id,
+        choice: &answer,
+        responder: "prompt_url",
+        via: AnsweredVia::Link,
+        actor: "link",
+    };
+    match operate::answer_prompt(&state.engine, answer).await {
+        Ok(recorded) => page(
+            StatusCode::OK,
+            "Answer recorded",
+            &format!(
+                "<p>Recorded: <strong>{}</strong>. You can close this page.</p>",
+                escape(&recorded.label)
+            ),
+        ),
+        Err(error) => error_page(ApiError::from(error)),
     }
 }
 

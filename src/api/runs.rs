@@ -1,10 +1,12 @@
-//! `GET /api/stories`, `GET /api/runs`, `GET /api/runs/{id}`.
+//! `GET /api/stories`, `GET /api/runs`, `GET /api/runs/{id}` (with its history).
 
 use super::query::ApiQuery;
 use super::{ApiError, AppState};
 use crate::clock::rfc3339;
 use crate::run::{RunStatus, StepState};
-use crate::store::{EventRecord, RunFilter, RunRecord, Runs, StepRecord};
+use crate::store::{
+    EventRecord, HistoryRecord, Operations, RunFilter, RunRecord, Runs, StepRecord,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -48,7 +50,7 @@ pub(super) async fn list_runs(
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_query",
-                format!("`status` must be running, waiting, succeeded or failed, not `{text}`"),
+                format!("`status` must be running, waiting, succeeded, failed or cancelled, not `{text}`"),
             )
         })?),
     };
@@ -87,13 +89,16 @@ pub(super) async fn get_run(
         })?;
     let steps = store.run_steps(&id).await.map_err(ApiError::store)?;
     let events = store.run_events(&id).await.map_err(ApiError::store)?;
+    let history = store.run_history(&id).await.map_err(ApiError::store)?;
     let mut body = run_json(&run);
     body["steps"] = steps.iter().map(step_json).collect();
     body["events"] = events.iter().map(event_json).collect();
+    body["history"] = history.iter().map(history_json).collect();
     Ok(Json(body))
 }
 
-fn run_json(run: &RunRecord) -> Value {
+/// A run as the API shows it.
+pub(super) fn run_json(run: &RunRecord) -> Value {
     json!({
         "id": run.id,
         "story": run.story_id,
@@ -103,10 +108,12 @@ fn run_json(run: &RunRecord) -> Value {
         "created_at": rfc3339(run.created_at),
         "updated_at": rfc3339(run.updated_at),
         "finished_at": run.finished_at.map(rfc3339),
+        "rerun_of": run.rerun_of,
     })
 }
 
-fn step_json(step: &StepRecord) -> Value {
+/// A step as the API shows it.
+pub(super) fn step_json(step: &StepRecord) -> Value {
     json!({
         "id": step.id,
         "action": step.action_id,
@@ -122,6 +129,17 @@ fn step_json(step: &StepRecord) -> Value {
         "created_at": rfc3339(step.created_at),
         "finished_at": step.finished_at.map(rfc3339),
         "missing_data": step.missing_data,
+        "retry_of": step.retry_of,
+    })
+}
+
+/// A line of a run's history.
+fn history_json(line: &HistoryRecord) -> Value {
+    json!({
+        "at": rfc3339(line.at),
+        "actor": line.actor,
+        "action": line.action,
+        "details": line.details,
     })
 }
 

@@ -8,9 +8,10 @@
 
 use super::{ApiError, AppState};
 use crate::actions::slack::{respond, SIGNING_SECRET_CREDENTIAL};
+use crate::engine::operate::{self, Answer};
 use crate::escape::Escaped;
-use crate::run::PromptState;
-use crate::store::{Answered, PromptRecord, Prompts};
+use crate::run::AnsweredVia;
+use crate::store::PromptRecord;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -93,48 +94,32 @@ pub(super) async fn interactions(
         .and_then(|v| v.split_once(':'))
         .ok_or_else(|| bad_request("the clicked button is not a Warden prompt's"))?;
     let user = payload["user"]["id"].as_str().unwrap_or_default();
-    let prompt = engine
-        .store
-        .prompt(prompt_id)
+    let actor = format!("slack:{user}");
+    let answer = Answer {
+        prompt_id,
+        choice: answer,
+        responder: user,
+        via: AnsweredVia::Slack,
+        actor: &actor,
+    };
+    let recorded = operate::answer_prompt(engine, answer)
         .await
-        .map_err(ApiError::store)?
-        .ok_or_else(unknown_prompt)?;
-    let label = choice_label(&prompt, answer)
-        .ok_or_else(|| bad_request(format!("`{answer}` is not one of the prompt's answers")))?;
-    if !prompt.responders.is_empty() && !prompt.responders.iter().any(|r| r == user) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this Slack user may not answer this prompt",
-        ));
-    }
-    match engine
-        .store
-        .answer_prompt(prompt_id, answer, user, now)
-        .await
-        .map_err(ApiError::store)?
-    {
-        Answered::Recorded(_) => {
-            engine.wake.notify_one();
-            tracing::info!(
-                prompt_id = %Escaped(&prompt_id),
-                answer = %Escaped(&answer),
-                "Prompt answered on Slack."
-            );
-            if let Some(url) = payload["response_url"].as_str() {
-                let (engine, url) = (engine.clone(), url.to_owned());
-                let text = format!("*{label}*: answered by <@{user}>.");
-                tokio::spawn(async move {
-                    if let Err(error) = respond(&engine.http, &url, &text).await {
-                        tracing::warn!(error = %Escaped(&error), "Could not replace the answered prompt on Slack.");
-                    }
-                });
+        .map_err(|error| match error {
+            // Slack sent a button Warden did not offer: a malformed request, not a person's
+            // mistake to explain.
+            operate::Error::InvalidChoice { .. } => bad_request(error.to_string()),
+            other => ApiError::from(other),
+        })?;
+    if let Some(url) = payload["response_url"].as_str() {
+        let (engine, url) = (engine.clone(), url.to_owned());
+        let text = format!("*{}*: answered by <@{user}>.", recorded.label);
+        tokio::spawn(async move {
+            if let Err(error) = respond(&engine.http, &url, &text).await {
+                tracing::warn!(error = %Escaped(&error), "Could not replace the answered prompt on Slack.");
             }
-            Ok(StatusCode::OK.into_response())
-        }
-        Answered::Closed(prompt) => Err(closed(&prompt)),
-        Answered::Unknown => Err(unknown_prompt()),
+        });
     }
+    Ok(StatusCode::OK.into_response())
 }
 
 /// Checks Slack's v0 signature of `body` at `timestamp` against `now` (seconds).
@@ -166,24 +151,13 @@ pub fn verify_signature(
         .map_err(|_| "the Slack signature does not match")
 }
 
-/// The label of `answer` among the prompt's choices.
-pub(super) fn choice_label(prompt: &PromptRecord, answer: &str) -> Option<String> {
-    prompt
-        .choices
-        .as_array()?
-        .iter()
-        .find(|c| c["value"] == answer)
-        .map(|c| c["label"].as_str().unwrap_or(answer).to_owned())
-}
-
+/// The 409 of a prompt that takes no more answers.
 pub(super) fn closed(prompt: &PromptRecord) -> ApiError {
-    let message = match (prompt.state, &prompt.answer) {
-        (PromptState::Answered, Some(answer)) => {
-            format!("this prompt was already answered: {answer}")
-        }
-        _ => "this prompt has closed without an answer".to_owned(),
-    };
-    ApiError::new(StatusCode::CONFLICT, "prompt_closed", message)
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "prompt_closed",
+        operate::closed_message(prompt),
+    )
 }
 
 pub(super) fn unknown_prompt() -> ApiError {

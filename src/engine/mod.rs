@@ -1,10 +1,12 @@
 //! The durable runner: [`machine`] decides (pure), [`runner`] claims, executes and commits.
 //! [`execute`] builds a step's context and dispatches to its kind in `actions`; [`stories`] finds
-//! the story version a run pinned.
+//! the story version a run pinned; [`operate`] is what people do to runs (retry, cancel, re-run,
+//! answer a prompt).
 
 pub mod entry;
 pub mod execute;
 pub mod machine;
+pub mod operate;
 pub mod runner;
 pub mod stories;
 

@@ -521,7 +521,7 @@ async fn process(
             }
             Some(Completed::Fenced) => {
                 engine.metrics.step_fenced();
-                tracing::warn!(run_id = %step.run_id, step_id = step.id, "Lease lost before commit; result discarded.");
+                tracing::warn!(run_id = %step.run_id, step_id = step.id, "Lease lost before commit (taken over, or its run was cancelled); result discarded.");
                 return;
             }
             Some(Completed::StateConflict) => continue,

@@ -50,6 +50,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_missing_data.sql"),
         postgres: include_str!("../../migrations/postgres/0006_missing_data.sql"),
     },
+    Migration {
+        version: 7,
+        name: "operations",
+        sqlite: include_str!("../../migrations/sqlite/0007_operations.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_operations.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

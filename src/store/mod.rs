@@ -11,6 +11,7 @@ mod connection;
 mod detections;
 mod dialect;
 mod migrate;
+mod operations;
 pub mod postgres;
 mod prompts;
 mod queue;
@@ -28,7 +29,8 @@ pub use detections::{
     FirstMatch, MergeMatch, Merged, NewAlert, NewMatch, RecordedMatches, Window, WindowPolicy,
 };
 pub use dialect::Dialect;
-pub use prompts::{Answered, NewPrompt, PromptRecord, Prompts};
+pub use operations::{Cancellation, Cancelled, HistoryRecord, Operations, Retried};
+pub use prompts::{Answered, NewPrompt, PromptAnswer, PromptFilter, PromptRecord, Prompts};
 pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput, WorkerLock};
 pub use rate_limits::RateLimits;
 pub use retention::Retention;

@@ -4,9 +4,10 @@
 //! once.
 
 use super::connection::SqlStore;
+use super::operations::record_history;
 use super::sql::stored_state;
 use super::Result;
-use crate::run::{Millis, PromptState, Wait};
+use crate::run::{AnsweredVia, Millis, PromptState, Wait};
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -58,10 +59,40 @@ pub struct PromptRecord {
     pub state: PromptState,
     /// The answer, once answered.
     pub answer: Option<String>,
-    /// Who answered (a Slack user id, or `prompt_url`).
+    /// Who answered (a Slack user id, `prompt_url`, or who answered through the API).
     pub responder: Option<String>,
+    /// How the answer came in (none for answers recorded before Warden kept it).
+    pub answered_via: Option<AnsweredVia>,
+    /// When it was answered, expired or cancelled.
+    pub answered_at: Option<Millis>,
+    /// When it was opened.
+    pub created_at: Millis,
     /// When the step stops waiting.
     pub expires_at: Millis,
+}
+
+/// An answer to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromptAnswer<'a> {
+    /// The chosen value (one of the prompt's choices; the caller checks).
+    pub choice: &'a str,
+    /// Who answered, as the answer event names them (a Slack user id, `prompt_url`, a name).
+    pub responder: &'a str,
+    /// How the answer came in.
+    pub via: AnsweredVia,
+    /// Who the run's history names.
+    pub actor: &'a str,
+}
+
+/// Which prompts to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptFilter {
+    /// Only prompts in this state.
+    pub state: Option<PromptState>,
+    /// Only prompts opened before this one (paging, by creation time then id).
+    pub before: Option<(Millis, String)>,
+    /// At most this many (capped at 500).
+    pub limit: u32,
 }
 
 /// What answering a prompt did.
@@ -103,15 +134,19 @@ pub trait Prompts {
         &self,
         token_hash: &str,
     ) -> impl Future<Output = Result<Option<(PromptRecord, String)>>> + Send;
-    /// Records the first answer of an open, unexpired prompt and makes its step due, in one
-    /// transaction; a later answer changes nothing.
+    /// Records the first answer of an open, unexpired prompt, makes its step due and adds it to
+    /// the run's history, in one transaction; a later answer changes nothing.
     fn answer_prompt(
         &self,
         id: &str,
-        answer: &str,
-        responder: &str,
+        answer: &PromptAnswer<'_>,
         now: Millis,
     ) -> impl Future<Output = Result<Answered>> + Send;
+    /// Prompts, newest first.
+    fn list_prompts(
+        &self,
+        filter: &PromptFilter,
+    ) -> impl Future<Output = Result<Vec<PromptRecord>>> + Send;
     /// Closes the open prompt of a step whose wait ran out; returns the prompt as it ends
     /// (answered, if an answer won the race).
     fn expire_prompt(
@@ -126,12 +161,13 @@ macro_rules! select_prompt {
     ($where:literal) => {
         concat!(
             "SELECT id, step_id, run_id, story_id, action_id, choices, responders, slack_channel, ",
-            "slack_ts, state, answer, responder, expires_at FROM prompts WHERE ",
+            "slack_ts, state, answer, responder, answered_via, answered_at, created_at, ",
+            "expires_at FROM prompts WHERE ",
             $where
         )
     };
 }
-const BY_ID: &str = select_prompt!("id = $1");
+pub(super) const BY_ID: &str = select_prompt!("id = $1");
 const BY_STEP: &str = select_prompt!("step_id = $1");
 
 impl Prompts for SqlStore {
@@ -208,19 +244,21 @@ impl Prompts for SqlStore {
     async fn answer_prompt(
         &self,
         id: &str,
-        answer: &str,
-        responder: &str,
+        given: &PromptAnswer<'_>,
         now: Millis,
     ) -> Result<Answered> {
+        let (answer, responder) = (given.choice, given.responder);
         let mut tx = self.begin().await?;
         let updated = sqlx::query(
-            "UPDATE prompts SET state = 'answered', answer = $1, responder = $2, answered_at = $3
+            "UPDATE prompts SET state = 'answered', answer = $1, responder = $2, answered_at = $3,
+                                answered_via = $5
              WHERE id = $4 AND state = 'open' AND expires_at > $3",
         )
         .bind(answer)
         .bind(responder)
         .bind(now)
         .bind(id)
+        .bind(given.via.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -241,9 +279,48 @@ impl Prompts for SqlStore {
             .bind(prompt.step_id)
             .execute(&mut *tx)
             .await?;
+        let details = serde_json::json!({
+            "prompt_id": id,
+            "action": prompt.action_id,
+            "choice": answer,
+            "responder": responder,
+            "via": given.via.as_str(),
+        });
+        record_history(
+            &mut tx,
+            &prompt.run_id,
+            now,
+            given.actor,
+            "answer_prompt",
+            &details,
+        )
+        .await?;
         self.notify(&mut tx).await?;
         tx.commit().await?;
         Ok(Answered::Recorded(prompt))
+    }
+
+    async fn list_prompts(&self, filter: &PromptFilter) -> Result<Vec<PromptRecord>> {
+        let (before_at, before_id) = match &filter.before {
+            Some((at, id)) => (Some(*at), Some(id.as_str())),
+            None => (None, None),
+        };
+        sqlx::query(concat!(
+            select_prompt!(
+                "($1 IS NULL OR state = $1)
+                 AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3))"
+            ),
+            " ORDER BY created_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(filter.state.map(PromptState::as_str))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(filter.limit.clamp(1, 500)))
+        .fetch_all(&self.inner.reader)
+        .await?
+        .iter()
+        .map(record)
+        .collect()
     }
 
     async fn expire_prompt(&self, step_id: i64, now: Millis) -> Result<Option<PromptRecord>> {
@@ -281,7 +358,8 @@ async fn select_one(conn: &mut AnyConnection, key: Key<'_>) -> Result<Option<Pro
         .transpose()
 }
 
-fn record(row: &AnyRow) -> Result<PromptRecord> {
+/// A prompt's row.
+pub(super) fn record(row: &AnyRow) -> Result<PromptRecord> {
     let channel: Option<String> = row.try_get("slack_channel")?;
     let ts: Option<String> = row.try_get("slack_ts")?;
     Ok(PromptRecord {
@@ -296,6 +374,12 @@ fn record(row: &AnyRow) -> Result<PromptRecord> {
         state: stored_state(row.try_get("state")?, PromptState::parse)?,
         answer: row.try_get("answer")?,
         responder: row.try_get("responder")?,
+        answered_via: row
+            .try_get::<Option<String>, _>("answered_via")?
+            .map(|via| stored_state(via, AnsweredVia::parse))
+            .transpose()?,
+        answered_at: row.try_get("answered_at")?,
+        created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
     })
 }

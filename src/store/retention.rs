@@ -12,8 +12,9 @@ use std::future::Future;
 
 /// Deleting what is past its retention, one bounded batch per call.
 pub trait Retention {
-    /// Deletes up to `limit` runs that finished (succeeded or failed) before `cutoff`, with every
-    /// row that belongs only to them (steps, events, prompts, prompt links), in one transaction;
+    /// Deletes up to `limit` runs that finished (succeeded, failed or cancelled) before `cutoff`,
+    /// with every row that belongs only to them (steps, events, prompts, prompt links, history),
+    /// in one transaction;
     /// returns how many runs went. Kept whatever their age: a run whose dedupe key is still
     /// inside its window at `now` (the key lives on the run's row), and a child run whose parent
     /// step is still open (pending, running or waiting: it reads the child's status and last
@@ -37,10 +38,10 @@ impl Retention for SqlStore {
         // Each id is bound once per statement below: stay within the bind limits.
         let limit = limit.min(ROWS_PER_STATEMENT);
         let mut tx = self.begin().await?;
-        // Oldest first, over the partial index on finished runs (migration 0005).
+        // Oldest first, over the partial index on finished runs (migrations 0005, 0007).
         let ids: Vec<String> = sqlx::query(&format!(
             "SELECT r.id FROM runs r
-             WHERE r.status IN ('succeeded', 'failed') AND r.finished_at < $1
+             WHERE r.status IN ('succeeded', 'failed', 'cancelled') AND r.finished_at < $1
                AND (r.dedupe_expires_at IS NULL OR r.dedupe_expires_at <= $2)
                AND NOT EXISTS (SELECT 1 FROM steps p WHERE p.id = r.parent_step_id AND p.{OPEN})
              ORDER BY r.finished_at
@@ -64,6 +65,7 @@ impl Retention for SqlStore {
                  (SELECT id FROM prompts WHERE run_id IN ({list}))"
             ),
             format!("DELETE FROM prompts WHERE run_id IN ({list})"),
+            format!("DELETE FROM run_history WHERE run_id IN ({list})"),
             format!("DELETE FROM events WHERE run_id IN ({list})"),
             format!("DELETE FROM steps WHERE run_id IN ({list})"),
             format!("DELETE FROM runs WHERE id IN ({list})"),

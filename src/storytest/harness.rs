@@ -8,9 +8,9 @@ use super::vendors::{SentRequest, Vendors};
 use crate::app::{App, Definitions, Settings};
 use crate::clock::{Clock, ManualClock};
 use crate::engine::entry::{webhook_run, Source};
-use crate::run::{RunStatus, StepState};
+use crate::run::{AnsweredVia, RunStatus, StepState};
 use crate::secrets::Secrets;
-use crate::store::{Answered, EventRecord, Prompts, RunFilter, Runs, StepRecord};
+use crate::store::{Answered, EventRecord, PromptAnswer, Prompts, RunFilter, Runs, StepRecord};
 use crate::story::kinds::ActionConfig;
 use crate::story::Story;
 use std::collections::BTreeSet;
@@ -201,8 +201,14 @@ async fn drive(
             };
             let responder = answer.responder.as_deref().unwrap_or("warden-test");
             let answer = &answer.answer.value;
+            let given = PromptAnswer {
+                choice: answer,
+                responder,
+                via: AnsweredVia::Api,
+                actor: "warden-test",
+            };
             let result = store
-                .answer_prompt(&prompt.id, answer, responder, clock.now())
+                .answer_prompt(&prompt.id, &given, clock.now())
                 .await
                 .map_err(failed)?;
             woke |= matches!(result, Answered::Recorded(_));

@@ -10,6 +10,7 @@ mod harness;
 
 mod leases;
 mod links;
+mod operate;
 mod outage;
 mod outbound;
 mod prompts;

@@ -264,6 +264,10 @@ async fn a_signed_slack_click_answers_the_prompt_once_and_resumes_the_run() {
         assert_eq!(answer["status"], "denied");
         assert_eq!(answer["responder"], "U01AZ88AQQ4");
         assert_eq!(events(&detail, "after")[0]["payload"]["answer"], "denied");
+        assert_eq!(detail["history"][0]["action"], "answer_prompt");
+        assert_eq!(detail["history"][0]["actor"], "slack:U01AZ88AQQ4");
+        let listed = app.served.get("/api/prompts?state=answered").await;
+        assert_eq!(listed["prompts"][0]["answered_via"], "slack");
         // The message was replaced with the outcome through response_url.
         let mut replaced = Vec::new();
         for _ in 0..50 {
@@ -363,6 +367,9 @@ async fn a_single_use_prompt_url_answers_once() {
             (answer["status"].as_str(), answer["responder"].as_str()),
             (Some("denied"), Some("prompt_url"))
         );
+        assert_eq!(detail["history"][0]["actor"], "link");
+        let listed = app.served.get("/api/prompts?state=answered").await;
+        assert_eq!(listed["prompts"][0]["answered_via"], "link");
         app.stop().await;
         db
     })
@@ -393,6 +400,57 @@ async fn a_prompt_url_cannot_answer_a_prompt_restricted_to_named_responders() {
         assert_eq!(post.status(), 403);
         app.idle().await;
         assert_eq!(app.run(&run).await["status"], "waiting");
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+/// Cancelling a run whose question is on Slack replaces the question, so nobody answers a run
+/// that no longer listens; a click afterwards is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_run_takes_its_question_off_slack() {
+    each_backend(|db| async move {
+        let Asked {
+            mock,
+            clock,
+            app,
+            run,
+        } = Asked::start(&db).await;
+        let posted = requests_to(&mock, "/chat.postMessage").await;
+        let prompt = prompt_id(&posted[0]);
+        let cancel = app
+            .served
+            .authorized(Method::POST, &format!("/api/runs/{run}/cancel"));
+        let (status, done) = support::send(cancel).await;
+        assert_eq!(status, 200, "{done}");
+        assert_eq!(done["prompts_closed"], json!([prompt]));
+
+        // The replacement is sent in the background.
+        let mut updates = Vec::new();
+        for _ in 0..100 {
+            updates = requests_to(&mock, "/chat.update").await;
+            if !updates.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0]["ts"], "1606339625.001200");
+        assert!(
+            updates[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Cancelled"),
+            "{}",
+            updates[0]
+        );
+        let click = Click::new(format!("{prompt}:denied"), "", clock_secs(&clock));
+        let (status, refused) = app.post_slack(&click.signed()).await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (409, Some("prompt_closed"))
+        );
         app.stop().await;
         db
     })

@@ -245,3 +245,27 @@ async fn a_sweep_prunes_batch_by_batch_and_counts_what_went() {
 fn clock_now(app: &warden::app::App) -> i64 {
     app.engine.clock.now()
 }
+
+#[tokio::test]
+async fn a_cancelled_run_is_pruned_with_its_history() {
+    use warden::store::{Cancelled, Operations};
+    each_backend(|store| async move {
+        store
+            .create_runs(&[new_run("cancelled", None)], T0)
+            .await
+            .unwrap();
+        let done = store.cancel_run("cancelled", "api", T0).await.unwrap();
+        assert!(
+            matches!(done, Cancelled::Done(ref d) if d.steps == 1),
+            "{done:?}"
+        );
+        let record = store.run("cancelled").await.unwrap().unwrap();
+        assert_eq!(record.status, RunStatus::Cancelled);
+        assert_eq!(store.run_history("cancelled").await.unwrap().len(), 1);
+
+        assert_eq!(store.prune_runs(CUTOFF, NOW, 100).await.unwrap(), 1);
+        assert!(store.run("cancelled").await.unwrap().is_none());
+        assert!(store.run_history("cancelled").await.unwrap().is_empty());
+    })
+    .await;
+}

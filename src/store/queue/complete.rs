@@ -115,7 +115,11 @@ async fn record(
 }
 
 /// Moves a waiting step's due time to now, so the runner picks it up.
-pub(super) async fn wake_step(conn: &mut AnyConnection, step: i64, now: Millis) -> Result<()> {
+pub(in crate::store) async fn wake_step(
+    conn: &mut AnyConnection,
+    step: i64,
+    now: Millis,
+) -> Result<()> {
     sqlx::query("UPDATE steps SET due_at = $1 WHERE id = $2 AND state = 'waiting'")
         .bind(now)
         .bind(step)

@@ -10,6 +10,7 @@ mod complete;
 mod steps;
 mod workers;
 
+pub(super) use complete::wake_step;
 pub use workers::WorkerLock;
 
 use super::runs::EventRecord;

@@ -73,6 +73,8 @@ pub struct RunRecord {
     pub updated_at: Millis,
     /// Finished, when it has.
     pub finished_at: Option<Millis>,
+    /// The run this one re-runs (same entry event), when it is a re-run.
+    pub rerun_of: Option<String>,
 }
 
 /// A step as shown.
@@ -102,6 +104,8 @@ pub struct StepRecord {
     pub finished_at: Option<Millis>,
     /// Paths of event data its templates found missing and rendered empty.
     pub missing_data: Vec<String>,
+    /// The failed step this one retries, when it is a retry.
+    pub retry_of: Option<i64>,
 }
 
 /// An event as shown.
@@ -165,17 +169,17 @@ macro_rules! busy {
 }
 
 /// A [`RunRecord`]'s columns, with whether the run only waits.
-const RUN_COLUMNS: &str = concat!(
+pub(super) const RUN_COLUMNS: &str = concat!(
     "id, story_id, story_version, status, dedupe_key, created_at, updated_at, finished_at,
-     CASE WHEN status = 'running' AND NOT ",
+     rerun_of, CASE WHEN status = 'running' AND NOT ",
     busy!(),
     " THEN 1 ELSE 0 END AS all_waiting"
 );
 
 /// A [`StepRecord`]'s columns.
-const STEP_COLUMNS: &str =
+pub(super) const STEP_COLUMNS: &str =
     "id, action_id, state, attempt, lost_leases, input_event_id, error, due_at, wait, created_at,
-     finished_at, missing_data";
+     finished_at, missing_data, retry_of";
 
 /// An [`EventRecord`]'s columns.
 pub(super) const EVENT_COLUMNS: &str =
@@ -258,7 +262,8 @@ impl Runs for SqlStore {
     }
 }
 
-fn run_record(row: &AnyRow) -> Result<RunRecord> {
+/// A [`RUN_COLUMNS`] row.
+pub(super) fn run_record(row: &AnyRow) -> Result<RunRecord> {
     let stored: String = row.try_get("status")?;
     let all_waiting: i64 = row.try_get("all_waiting")?;
     let status = match RunStatus::parse(&stored) {
@@ -275,10 +280,12 @@ fn run_record(row: &AnyRow) -> Result<RunRecord> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         finished_at: row.try_get("finished_at")?,
+        rerun_of: row.try_get("rerun_of")?,
     })
 }
 
-fn step_record(row: &AnyRow) -> Result<StepRecord> {
+/// A [`STEP_COLUMNS`] row.
+pub(super) fn step_record(row: &AnyRow) -> Result<StepRecord> {
     let state: String = row.try_get("state")?;
     Ok(StepRecord {
         id: row.try_get("id")?,
@@ -293,6 +300,7 @@ fn step_record(row: &AnyRow) -> Result<StepRecord> {
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         missing_data: parse_json(row.try_get("missing_data")?)?.unwrap_or_default(),
+        retry_of: row.try_get("retry_of")?,
     })
 }
 

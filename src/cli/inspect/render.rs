@@ -1,171 +1,11 @@
-//! `warden runs list|show` and `warden alerts list|show`: a running server's runs and alerts in
-//! the terminal, read through its API (`WARDEN_URL`, `WARDEN_API_TOKEN`), so they work the same
-//! against a local SQLite server and a Postgres cluster.
+//! How the API's answers read in the terminal: tables of runs and alerts, a run's timeline with
+//! its history, an alert's detail. Pure: JSON in, text out.
 
-use crate::http_client::api_client;
-use anyhow::{bail, Context};
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
-/// Where the server is and how to authenticate.
-#[derive(Debug, clap::Args)]
-pub struct Server {
-    /// The server's base URL.
-    #[arg(long, env = "WARDEN_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// The API token (`serve`'s `WARDEN_API_TOKEN`); none for a `--dev` server.
-    #[arg(long, env = "WARDEN_API_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-}
-
-/// `warden runs`.
-#[derive(Debug, clap::Subcommand)]
-pub enum Runs {
-    /// The latest runs, newest first.
-    List {
-        #[command(flatten)]
-        server: Server,
-        /// Only this story's runs.
-        #[arg(long)]
-        story: Option<String>,
-        /// Only runs in this status: running, waiting, succeeded, failed.
-        #[arg(long)]
-        status: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-    },
-    /// One run as a timeline of its steps.
-    Show {
-        #[command(flatten)]
-        server: Server,
-        /// The run's id.
-        id: String,
-        /// Also print each step's input and output events.
-        #[arg(short, long)]
-        verbose: bool,
-    },
-}
-
-/// `warden alerts`.
-#[derive(Debug, clap::Subcommand)]
-pub enum Alerts {
-    /// The latest alerts, newest first.
-    List {
-        #[command(flatten)]
-        server: Server,
-        /// Only this rule's alerts.
-        #[arg(long)]
-        rule: Option<String>,
-        /// Only alerts of this severity (INFO, LOW, MEDIUM, HIGH, CRITICAL).
-        #[arg(long)]
-        severity: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-    },
-    /// One alert: what Panther's webhook body says, and its deliveries.
-    Show {
-        #[command(flatten)]
-        server: Server,
-        /// The alert's id.
-        id: String,
-    },
-}
-
-/// Runs `warden runs …`.
-pub fn runs(command: Runs) -> anyhow::Result<ExitCode> {
-    match command {
-        Runs::List {
-            server,
-            story,
-            status,
-            limit,
-        } => {
-            let mut query = vec![("limit", limit.to_string())];
-            query.extend(story.map(|s| ("story", s)));
-            query.extend(status.map(|s| ("status", s)));
-            let page = get(&server, "/api/runs", &query)?;
-            print!("{}", runs_table(&page));
-        }
-        Runs::Show {
-            server,
-            id,
-            verbose,
-        } => {
-            let run = get(&server, &format!("/api/runs/{}", segment(&id)?), &[])?;
-            print!("{}", run_timeline(&run, verbose));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `warden alerts …`.
-pub fn alerts(command: Alerts) -> anyhow::Result<ExitCode> {
-    match command {
-        Alerts::List {
-            server,
-            rule,
-            severity,
-            limit,
-        } => {
-            let mut query = vec![("limit", limit.to_string())];
-            query.extend(rule.map(|r| ("rule", r)));
-            query.extend(severity.map(|s| ("severity", s)));
-            let page = get(&server, "/api/alerts", &query)?;
-            print!("{}", alerts_table(&page));
-        }
-        Alerts::Show { server, id } => {
-            let alert = get(&server, &format!("/api/alerts/{}", segment(&id)?), &[])?;
-            print!("{}", alert_detail(&alert));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `GET path?query` on the server; its JSON, or the API's error message.
-fn get(server: &Server, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
-    let url = format!("{}{path}", server.url.trim_end_matches('/'));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut request = api_client().get(&url).query(query);
-        if let Some(token) = &server.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Warden at {} (set WARDEN_URL)", server.url))?;
-        let status = response.status();
-        let bytes = response.bytes().await.unwrap_or_default();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.as_u16() == 401 {
-            bail!("the API answered 401: set WARDEN_API_TOKEN to the server's token");
-        }
-        if !status.is_success() {
-            let message = body["message"].as_str().unwrap_or("no details");
-            bail!("the API answered {status}: {message}");
-        }
-        Ok(body)
-    })
-}
-
-/// `id` as one URL path segment: ids are letters, digits, `-` and `_`, so nothing else is sent.
-fn segment(id: &str) -> anyhow::Result<&str> {
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        bail!("`{id}` is not an id (letters, digits, - and _)");
-    }
-    Ok(id)
-}
-
-fn text(value: &Value) -> String {
+/// A JSON value as a cell: strings bare, null as `-`.
+pub(super) fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         Value::Null => "-".to_owned(),
@@ -258,6 +98,18 @@ pub fn run_timeline(run: &Value, verbose: bool) -> String {
         if let Some(message) = step["error"]["message"].as_str() {
             let _ = writeln!(out, "            error: {message}");
         }
+        if let Some(retried) = step["retry_of"].as_i64() {
+            let _ = writeln!(out, "            retry of step {retried}");
+        }
+        if step["state"] == "failed" {
+            let _ = writeln!(
+                out,
+                "            step {}: `warden runs retry {} {}` runs it again",
+                text(&step["id"]),
+                text(&run["id"]),
+                text(&step["id"])
+            );
+        }
         let missing: Vec<String> = step["missing_data"]
             .as_array()
             .into_iter()
@@ -281,6 +133,20 @@ pub fn run_timeline(run: &Value, verbose: bool) -> String {
                     output["payload"]
                 );
             }
+        }
+    }
+    let history = run["history"].as_array().cloned().unwrap_or_default();
+    if !history.is_empty() {
+        out.push_str("\nhistory:\n");
+        for line in &history {
+            let _ = writeln!(
+                out,
+                "  {}  {:<14} by {}  {}",
+                to_the_second(&line["at"]),
+                text(&line["action"]),
+                text(&line["actor"]),
+                line["details"]
+            );
         }
     }
     out
@@ -381,6 +247,10 @@ mod tests {
             "events": [
                 {"id": 10, "step_id": 1, "link": "default", "payload": {"body": {"ip": "1.2.3.4"}}},
                 {"id": 11, "step_id": 2, "link": "default", "payload": {"status": 200}}
+            ],
+            "history": [
+                {"at": "2026-12-02T13:00:01.250Z", "actor": "api", "action": "retry_step",
+                 "details": {"step_id": 2}}
             ]
         })
     }
@@ -403,6 +273,12 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains("input:"), "{shown}");
+        assert!(
+            shown.contains(
+                "history:\n  2026-12-02T13:00:01Z  retry_step     by api  {\"step_id\":2}"
+            ),
+            "{shown}"
+        );
         let verbose = run_timeline(&run(), true);
         assert!(
             verbose.contains(r#"input: {"body":{"ip":"1.2.3.4"}}"#),
