@@ -50,6 +50,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0006_missing_data.sql"),
         postgres: include_str!("../../migrations/postgres/0006_missing_data.sql"),
     },
+    // 0007 belongs to the run actions (history of retries, cancels, re-runs).
+    Migration {
+        version: 8,
+        name: "console",
+        sqlite: include_str!("../../migrations/sqlite/0008_console.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_console.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

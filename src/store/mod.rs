@@ -11,6 +11,7 @@ mod connection;
 mod detections;
 mod dialect;
 mod migrate;
+mod overview;
 pub mod postgres;
 mod prompts;
 mod queue;
@@ -28,6 +29,7 @@ pub use detections::{
     FirstMatch, MergeMatch, Merged, NewAlert, NewMatch, RecordedMatches, Window, WindowPolicy,
 };
 pub use dialect::Dialect;
+pub use overview::{Count, Overview, PromptRow};
 pub use prompts::{Answered, NewPrompt, PromptRecord, Prompts};
 pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput, WorkerLock};
 pub use rate_limits::RateLimits;

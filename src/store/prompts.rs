@@ -281,7 +281,7 @@ async fn select_one(conn: &mut AnyConnection, key: Key<'_>) -> Result<Option<Pro
         .transpose()
 }
 
-fn record(row: &AnyRow) -> Result<PromptRecord> {
+pub(super) fn record(row: &AnyRow) -> Result<PromptRecord> {
     let channel: Option<String> = row.try_get("slack_channel")?;
     let ts: Option<String> = row.try_get("slack_ts")?;
     Ok(PromptRecord {

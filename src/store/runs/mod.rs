@@ -132,6 +132,12 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs older than this id (paging).
     pub before: Option<String>,
+    /// Only runs whose entry event's JSON text contains this text (case-insensitive for ASCII).
+    pub q: Option<String>,
+    /// Only runs created at or after this time.
+    pub since: Option<Millis>,
+    /// Only runs created before this time.
+    pub until: Option<Millis>,
     /// At most this many (capped at 500).
     pub limit: u32,
 }
@@ -218,16 +224,30 @@ impl Runs for SqlStore {
             RunStatus::Waiting => RunStatus::Running,
             other => other,
         });
+        // The search reads only the entry event (`events_entry`); `LIKE` wildcards in the text
+        // are matched literally. Both sides are lowered so SQLite and Postgres agree.
+        let pattern = filter
+            .q
+            .as_deref()
+            .filter(|q| !q.is_empty())
+            .map(like_pattern);
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE ($1 IS NULL OR story_id = $1) AND ($2 IS NULL OR status = $2)
-               AND ($3 IS NULL OR id < $3) {derived}
+               AND ($3 IS NULL OR id < $3) AND ($5 IS NULL OR created_at >= $5)
+               AND ($6 IS NULL OR created_at < $6)
+               AND ($7 IS NULL OR EXISTS (
+                   SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
+                   AND LOWER(e.payload) LIKE $7 ESCAPE '\\')) {derived}
              ORDER BY id DESC LIMIT $4"
         ))
         .bind(filter.story_id.as_deref())
         .bind(stored_status.map(RunStatus::as_str))
         .bind(filter.before.as_deref())
         .bind(i64::from(filter.limit.clamp(1, 500)))
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(pattern)
         .fetch_all(&self.inner.reader)
         .await?;
         rows.iter().map(run_record).collect()
@@ -256,6 +276,20 @@ impl Runs for SqlStore {
         .map(event_record)
         .collect()
     }
+}
+
+/// `%text%` for `LIKE`, lowercased, with `\\`, `%` and `_` escaped so they match themselves.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 fn run_record(row: &AnyRow) -> Result<RunRecord> {
