@@ -98,15 +98,21 @@ pub(super) fn draw(story: &Story, overlay: &Overlay) -> String {
                 LinkKind::NoMatch => "no_match",
                 LinkKind::Failure => "failure",
             };
+            // The label sits beside the curve's middle, on the side it bends away from.
+            let (lx, anchor) = match x2.cmp(&x1) {
+                std::cmp::Ordering::Less => ((x1 + x2) / 2 - 10, "end"),
+                std::cmp::Ordering::Equal => (x1 + 8, "start"),
+                std::cmp::Ordering::Greater => ((x1 + x2) / 2 + 10, "start"),
+            };
             let _ = write!(
                 svg,
                 "<path class=\"edge edge-{kind}{on}\" d=\"M{x1},{y1} C{x1},{c1} {x2},{c2} {x2},{y2}\" \
-                 marker-end=\"url(#arrow)\"/><text class=\"edge-label edge-{kind}\" x=\"{lx}\" y=\"{ly}\">{kind}</text>",
+                 marker-end=\"url(#arrow)\"/><text class=\"edge-label edge-{kind}\" x=\"{lx}\" \
+                 y=\"{ly}\" text-anchor=\"{anchor}\">{kind}</text>",
                 on = if on { " on" } else { "" },
                 c1 = y1 + bend,
                 c2 = y2 - bend,
-                lx = (x1 + x2) / 2 + 6,
-                ly = (y1 + y2) / 2 + 4,
+                ly = (y1 + y2) / 2 - 4,
             );
         }
     }

@@ -40,8 +40,9 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// The console's environment with every template added.
 pub(super) fn environment() -> Environment<'static> {
+    // Lenient undefined (the default): an optional field a page lacks renders empty instead of
+    // failing the whole page.
     let mut env = Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     for (name, source) in TEMPLATES {
         if let Err(error) = env.add_template(name, source) {
             // A template that does not parse is a build mistake the unit tests catch.

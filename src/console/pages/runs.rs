@@ -20,17 +20,17 @@ const DAY: Millis = 24 * 60 * 60 * 1000;
 /// The runs list's query string.
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(in crate::console) struct RunsQuery {
-    #[serde(default, skip_serializing_if = "blank")]
+    #[serde(default)]
     story: Option<String>,
-    #[serde(default, skip_serializing_if = "blank")]
+    #[serde(default)]
     status: Option<String>,
-    #[serde(default, skip_serializing_if = "blank")]
+    #[serde(default)]
     q: Option<String>,
-    #[serde(default, skip_serializing_if = "blank")]
+    #[serde(default)]
     since: Option<String>,
-    #[serde(default, skip_serializing_if = "blank")]
+    #[serde(default)]
     until: Option<String>,
-    #[serde(default, skip_serializing_if = "blank")]
+    #[serde(default)]
     before: Option<String>,
 }
 
