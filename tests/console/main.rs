@@ -173,6 +173,19 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
     .await;
     assert_eq!(status, 200);
 
+    // The same search through the API, and a time range that excludes every run.
+    let found = served.get("/api/runs?q=alert-7F3A").await;
+    assert_eq!(found["runs"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["runs"][0]["id"], json!(good));
+    let none = served.get(&format!("/api/runs?until={START}")).await;
+    assert_eq!(none["runs"], json!([]));
+    let (status, answer) =
+        support::send(served.authorized(reqwest::Method::GET, "/api/runs?since=soon")).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
+
     // Signed out, a page sends the browser to the sign-in page; a wrong token is refused.
     browser.goto(&format!("{base}/runs")).await;
     assert!(

@@ -58,7 +58,7 @@ impl Driver {
         let driver = Driver {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
+            http: warden::http_client::api_client(),
         };
         for _ in 0..100 {
             if let Ok(r) = driver
