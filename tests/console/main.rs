@@ -230,6 +230,11 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
     assert_labelled(browser).await;
     browser.screenshot(&shot("runs")).await;
 
+    // Live updates: a run started now appears on the open page without a reload.
+    let live = start_run(served, json!({"alertId": "ALERT-live"})).await;
+    wait_for(browser, &format!("a[href='/runs/{live}']")).await;
+    assert!(browser.url().await.ends_with("/runs"), "the page was not reloaded");
+
     // Search by alert id through the form, then filter by status.
     browser
         .type_into(&browser.find("#f-q").await, "alert-7F3A")
