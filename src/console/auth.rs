@@ -229,11 +229,10 @@ pub(super) async fn sign_in(
             StatusCode::UNAUTHORIZED,
         );
     }
-    let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        console.0.key.issue(now),
+    let cookie = set_cookie(
+        &console.0.key.issue(now),
         SESSION_MILLIS / 1000,
-        if console.0.secure { "; Secure" } else { "" },
+        console.0.secure,
     );
     Ok((
         [(header::SET_COOKIE, cookie)],
@@ -242,18 +241,33 @@ pub(super) async fn sign_in(
         .into_response())
 }
 
+/// The session cookie's `Set-Cookie` value: never readable by scripts, never sent cross-site,
+/// only over https when Warden is reached over https.
+fn set_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" },
+    )
+}
+
 /// `POST /signout`: the cookie is cleared.
 pub(super) async fn sign_out(State(console): State<Console>) -> Response {
-    let cookie = format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
-        if console.0.secure { "; Secure" } else { "" },
-    );
+    let cookie = set_cookie("", 0, console.0.secure);
     ([(header::SET_COOKIE, cookie)], Redirect::to("/signin")).into_response()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, set_cookie};
+
+    #[test]
+    fn the_session_cookie_is_http_only_strict_and_secure_behind_https() {
+        assert_eq!(
+            set_cookie("v", 60, true),
+            "warden_session=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
+        );
+        assert!(!set_cookie("v", 60, false).contains("Secure"));
+    }
 
     #[test]
     fn sign_in_returns_only_to_paths_on_this_site() {
