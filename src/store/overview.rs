@@ -37,9 +37,11 @@ pub struct PromptRow {
 pub trait Overview {
     /// Runs created since `since`, counted by story and stored status.
     fn run_counts(&self, since: Millis) -> impl Future<Output = Result<Vec<Count>>> + Send;
-    /// The newest run of each story: `(story_id, run_id, status, created_at)`.
+    /// The newest run of each of `story_ids` that has one: `(story_id, run_id, status,
+    /// created_at)`.
     fn last_runs(
         &self,
+        story_ids: &[String],
     ) -> impl Future<Output = Result<Vec<(String, String, String, Millis)>>> + Send;
     /// A story's steps created since `since`, counted by action and state.
     fn step_counts(
@@ -94,24 +96,30 @@ impl Overview for SqlStore {
         .collect()
     }
 
-    async fn last_runs(&self) -> Result<Vec<(String, String, String, Millis)>> {
-        // One index probe per story (`runs_story`) instead of a scan of every run.
-        sqlx::query(
-            "SELECT r.story_id, r.id, r.status, r.created_at FROM runs r
-             WHERE r.id = (SELECT MAX(x.id) FROM runs x WHERE x.story_id = r.story_id)",
-        )
-        .fetch_all(&self.inner.reader)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("story_id")?,
-                row.try_get("id")?,
-                row.try_get("status")?,
-                row.try_get("created_at")?,
-            ))
-        })
-        .collect()
+    async fn last_runs(
+        &self,
+        story_ids: &[String],
+    ) -> Result<Vec<(String, String, String, Millis)>> {
+        // One index probe per story (`runs_story`), never a scan of the runs.
+        let mut last = Vec::with_capacity(story_ids.len());
+        for story in story_ids {
+            let row = sqlx::query(
+                "SELECT id, status, created_at FROM runs WHERE story_id = $1
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(story)
+            .fetch_optional(&self.inner.reader)
+            .await?;
+            if let Some(row) = row {
+                last.push((
+                    story.clone(),
+                    row.try_get("id")?,
+                    row.try_get("status")?,
+                    row.try_get("created_at")?,
+                ));
+            }
+        }
+        Ok(last)
     }
 
     async fn step_counts(&self, story_id: &str, since: Millis) -> Result<Vec<Count>> {

@@ -42,9 +42,10 @@ pub(in crate::console) async fn list(
         .run_counts(now - DAY)
         .await
         .map_err(PageError::store)?;
-    let last = store.last_runs().await.map_err(PageError::store)?;
     let mut stories = console.app().engine.stories.all();
     stories.sort_by(|a, b| a.id.cmp(&b.id));
+    let ids: Vec<String> = stories.iter().map(|s| s.id.clone()).collect();
+    let last = store.last_runs(&ids).await.map_err(PageError::store)?;
     let rows: Vec<_> = stories
         .iter()
         .map(|story| {
