@@ -16,6 +16,7 @@ use warden::app::{Definitions, Settings};
 use warden::clock::ManualClock;
 use warden::detect::routing::Routing;
 use warden::secrets::{Secret, Secrets};
+use warden::store::{NewPrompt, Prompts, Runs};
 use warden::story::validate::{check_story, Catalog};
 use webdriver::{Browser, Driver};
 
@@ -117,6 +118,17 @@ async fn wait_for(browser: &Browser, css: &str) {
     );
 }
 
+/// Waits until the browser's URL contains `part` (a navigation finished).
+async fn wait_url(browser: &Browser, part: &str) {
+    for _ in 0..50 {
+        if browser.url().await.contains(part) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the URL never contained `{part}`: {}", browser.url().await);
+}
+
 /// Every visible form control on the page has a label.
 async fn assert_labelled(browser: &Browser) {
     let unlabelled = browser
@@ -186,6 +198,29 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
         (400, Some("invalid_query"))
     );
 
+    // Two prompts on the good run's steps (opened through the store, as the prompt action
+    // does), one answered.
+    let store = &served.engine.store;
+    let steps = store.run_steps(&good).await.unwrap();
+    for (n, step) in steps.iter().take(2).enumerate() {
+        let prompt = NewPrompt {
+            id: format!("prompt-{n}"),
+            step_id: step.id,
+            run_id: good.clone(),
+            story_id: "console_triage".into(),
+            action_id: step.action_id.clone(),
+            choices: json!([{"value": "yes", "label": "Yes, it was me"}, {"value": "no", "label": "No"}]),
+            responders: vec!["U024BE7LH".into()],
+            links: Vec::new(),
+            expires_at: START + 3_600_000,
+        };
+        store.open_prompt(&prompt, START).await.unwrap();
+    }
+    store
+        .answer_prompt("prompt-0", "yes", "U024BE7LH", START + 1)
+        .await
+        .unwrap();
+
     // Signed out, a page sends the browser to the sign-in page; a wrong token is refused.
     browser.goto(&format!("{base}/runs")).await;
     assert!(
@@ -200,6 +235,7 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
     browser
         .click(&browser.find("form.signin button").await)
         .await;
+    wait_for(browser, "#signin-error").await;
     assert!(browser
         .source()
         .await
@@ -245,12 +281,14 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
     browser
         .click(&browser.find("form.filters button").await)
         .await;
+    wait_url(browser, "q=alert-7F3A").await;
     wait_for(browser, "table.list").await;
     let rows = browser.find_all("table.list tbody tr").await;
     assert_eq!(rows.len(), 1, "one run has that alert id");
     assert!(browser.text(&rows[0]).await.contains(&good));
     browser.screenshot(&shot("runs-search")).await;
     browser.click(&browser.find("a.pill.failed").await).await;
+    wait_url(browser, "status=failed").await;
     wait_for(browser, "table.list").await;
     let rows = browser.find_all("table.list tbody tr").await;
     assert_eq!(rows.len(), 1);
@@ -287,7 +325,7 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
             "strict_data: true",
         ),
         ("alerts", "/alerts".to_owned(), "Okta"),
-        ("prompts", "/prompts".to_owned(), "No prompt is waiting"),
+        ("prompts", "/prompts".to_owned(), "Yes, it was me"),
         ("rules", "/rules".to_owned(), "Okta.SystemLog"),
         ("health", "/health".to_owned(), "Failed steps, last hour"),
     ];

@@ -5,6 +5,7 @@ use crate::console::view::{when, PageError, Session};
 use crate::console::Console;
 use crate::run::PromptState;
 use crate::store::{Overview, PromptRow};
+use crate::story::ActionConfig;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
@@ -12,13 +13,17 @@ use axum::Extension;
 /// Prompts per section.
 const PAGE: u32 = 100;
 
-/// The prompt's question: its action's name or description in the story, else the action id.
+/// The prompt's question: its Slack text as the story writes it (the rendered text went to
+/// Slack and is not stored), else the action's name or description, else its id.
 fn question(console: &Console, row: &PromptRow) -> String {
     let story = console.app().engine.stories.current(&row.prompt.story_id);
-    story
-        .as_ref()
-        .and_then(|s| s.action(&row.prompt.action_id))
-        .and_then(|a| a.description.clone().or_else(|| a.name.clone()))
+    let action = story.as_ref().and_then(|s| s.action(&row.prompt.action_id));
+    let slack_text = action.and_then(|a| match &a.config {
+        ActionConfig::Prompt(options) => options.slack.as_ref().map(|s| s.text.source.clone()),
+        _ => None,
+    });
+    slack_text
+        .or_else(|| action.and_then(|a| a.name.clone().or_else(|| a.description.clone())))
         .unwrap_or_else(|| row.prompt.action_id.clone())
 }
 
@@ -30,8 +35,8 @@ fn view(console: &Console, row: &PromptRow) -> minijinja::Value {
             .map(|c| match c {
                 serde_json::Value::String(s) => s.clone(),
                 other => other
-                    .get("value")
-                    .or_else(|| other.get("label"))
+                    .get("label")
+                    .or_else(|| other.get("value"))
                     .and_then(|v| v.as_str())
                     .map_or_else(|| other.to_string(), str::to_owned),
             })
