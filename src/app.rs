@@ -296,9 +296,10 @@ impl App {
         })
     }
 
-    /// The HTTP API: webhooks, Slack, prompts, ingest, `/api`, `/healthz`, `/metrics`.
+    /// The HTTP API (webhooks, Slack, prompts, ingest, `/api`, `/healthz`, `/metrics`) and the
+    /// web console at `/`.
     pub fn router(&self) -> axum::Router {
-        api::router(AppState {
+        let state = AppState {
             engine: self.engine.clone(),
             api_token: self.api_token.clone(),
             dev: self.dev,
@@ -307,7 +308,8 @@ impl App {
             ingest_limits: self.ingest_limits,
             public_reads: self.public_reads.clone(),
             decompression: self.decompression.clone(),
-        })
+        };
+        api::router(state.clone()).merge(crate::console::router(state))
     }
 
     /// The HTTP server's limits, for [`api::server::serve`].

@@ -10,6 +10,7 @@ pub mod app;
 pub mod backoff;
 pub mod cli;
 pub mod clock;
+pub mod console;
 pub mod detect;
 pub mod diagnostic;
 pub mod docs;

@@ -37,7 +37,32 @@ pub(super) struct ListQuery {
     story: Option<String>,
     status: Option<String>,
     before: Option<String>,
+    /// Text the entry event must contain.
+    q: Option<String>,
+    /// RFC 3339 time or milliseconds since the epoch: runs created at or after it.
+    since: Option<String>,
+    /// RFC 3339 time or milliseconds since the epoch: runs created before it.
+    until: Option<String>,
     limit: Option<u32>,
+}
+
+/// Reads `since`/`until`: an RFC 3339 timestamp or milliseconds since the Unix epoch.
+pub(crate) fn parse_time(name: &str, text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(millis) = text.parse::<i64>() {
+        return Ok(Some(millis));
+    }
+    text.parse::<jiff::Timestamp>()
+        .map(|t| Some(t.as_millisecond()))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("`{name}` must be an RFC 3339 time or milliseconds, not `{text}`"),
+            )
+        })
 }
 
 pub(super) async fn list_runs(
@@ -58,6 +83,9 @@ pub(super) async fn list_runs(
         story_id: query.story,
         status,
         before: query.before,
+        q: query.q,
+        since: parse_time("since", query.since.as_deref())?,
+        until: parse_time("until", query.until.as_deref())?,
         limit: query.limit.unwrap_or(50),
     };
     let runs = state

@@ -213,7 +213,8 @@ fn what_next(app: &App) -> String {
         );
     }
     out.push_str(&format!(
-        "\nRuns:    curl -H \"Authorization: Bearer $WARDEN_API_TOKEN\" {base}/api/runs\n\
+        "\nConsole: {base}/   (sign in with WARDEN_API_TOKEN)\n\
+         Runs:    curl -H \"Authorization: Bearer $WARDEN_API_TOKEN\" {base}/api/runs\n\
          Health:  {base}/healthz   Ready: {base}/readyz\n\n"
     ));
     out

@@ -56,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0007_operations.sql"),
         postgres: include_str!("../../migrations/postgres/0007_operations.sql"),
     },
+    Migration {
+        version: 8,
+        name: "console",
+        sqlite: include_str!("../../migrations/sqlite/0008_console.sql"),
+        postgres: include_str!("../../migrations/postgres/0008_console.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

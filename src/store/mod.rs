@@ -12,6 +12,7 @@ mod detections;
 mod dialect;
 mod migrate;
 mod operations;
+mod overview;
 pub mod postgres;
 mod prompts;
 mod queue;
@@ -30,6 +31,7 @@ pub use detections::{
 };
 pub use dialect::Dialect;
 pub use operations::{Cancellation, Cancelled, HistoryRecord, Operations, Retried};
+pub use overview::{Count, Overview, PromptRow};
 pub use prompts::{Answered, NewPrompt, PromptAnswer, PromptFilter, PromptRecord, Prompts};
 pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput, WorkerLock};
 pub use rate_limits::RateLimits;

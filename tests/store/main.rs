@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod console;
 mod operations;
 mod retention;
 mod workers;

@@ -6,11 +6,11 @@ mod insert;
 pub(super) use insert::{insert_run, EVENT_INSERT, STEP_INSERT};
 
 use super::connection::SqlStore;
-use super::sql::parse_json;
+use super::sql::{add, parse_json};
 use super::Result;
 use crate::run::{Millis, RunStatus, StepState, Wait};
 use serde_json::Value;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::Row;
 use std::future::Future;
 
@@ -136,6 +136,12 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs older than this id (paging).
     pub before: Option<String>,
+    /// Only runs whose entry event's JSON text contains this text (case-insensitive for ASCII).
+    pub q: Option<String>,
+    /// Only runs created at or after this time.
+    pub since: Option<Millis>,
+    /// Only runs created before this time.
+    pub until: Option<Millis>,
     /// At most this many (capped at 500).
     pub limit: u32,
 }
@@ -213,25 +219,65 @@ impl Runs for SqlStore {
     }
 
     async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let derived = match filter.status {
-            Some(RunStatus::Running) => concat!("AND ", busy!()),
-            Some(RunStatus::Waiting) => concat!("AND NOT ", busy!()),
-            _ => "",
-        };
         let stored_status = filter.status.map(|s| match s {
             RunStatus::Waiting => RunStatus::Running,
             other => other,
         });
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs
-             WHERE ($1 IS NULL OR story_id = $1) AND ($2 IS NULL OR status = $2)
-               AND ($3 IS NULL OR id < $3) {derived}
-             ORDER BY id DESC LIMIT $4"
-        ))
-        .bind(filter.story_id.as_deref())
-        .bind(stored_status.map(RunStatus::as_str))
-        .bind(filter.before.as_deref())
-        .bind(i64::from(filter.limit.clamp(1, 500)))
+        // Only the filters given are in the statement, so each backend can pick the index that
+        // serves them (`runs_story`, `runs_status`, `runs_created`) instead of scanning by id.
+        let mut args = AnyArguments::default();
+        let mut clauses: Vec<String> = Vec::new();
+        let mut next = 0;
+        let mut placeholder = || {
+            next += 1;
+            format!("${next}")
+        };
+        if let Some(story) = &filter.story_id {
+            clauses.push(format!("story_id = {}", placeholder()));
+            add(&mut args, story.clone())?;
+        }
+        if let Some(status) = stored_status {
+            clauses.push(format!("status = {}", placeholder()));
+            add(&mut args, status.as_str())?;
+        }
+        if let Some(before) = &filter.before {
+            clauses.push(format!("id < {}", placeholder()));
+            add(&mut args, before.clone())?;
+        }
+        if let Some(since) = filter.since {
+            clauses.push(format!("created_at >= {}", placeholder()));
+            add(&mut args, since)?;
+        }
+        if let Some(until) = filter.until {
+            clauses.push(format!("created_at < {}", placeholder()));
+            add(&mut args, until)?;
+        }
+        // The search reads only the entry event (`events_entry`); `LIKE` wildcards in the text
+        // are matched literally. Both sides are lowered so SQLite and Postgres agree.
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
+                         AND LOWER(e.payload) LIKE {} ESCAPE '\\')",
+                placeholder()
+            ));
+            add(&mut args, like_pattern(q))?;
+        }
+        match filter.status {
+            Some(RunStatus::Running) => clauses.push(busy!().to_owned()),
+            Some(RunStatus::Waiting) => clauses.push(concat!("NOT ", busy!()).to_owned()),
+            _ => {}
+        }
+        let limit = placeholder();
+        add(&mut args, i64::from(filter.limit.clamp(1, 500)))?;
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let rows = sqlx::query_with(
+            &format!("SELECT {RUN_COLUMNS} FROM runs {condition} ORDER BY id DESC LIMIT {limit}"),
+            args,
+        )
         .fetch_all(&self.inner.reader)
         .await?;
         rows.iter().map(run_record).collect()
@@ -260,6 +306,20 @@ impl Runs for SqlStore {
         .map(event_record)
         .collect()
     }
+}
+
+/// `%text%` for `LIKE`, lowercased, with `\\`, `%` and `_` escaped so they match themselves.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// A [`RUN_COLUMNS`] row.

@@ -1,0 +1,104 @@
+//! The web console, served on a loopback port over SQLite and (when `WARDEN_TEST_POSTGRES_URL`
+//! is set) Postgres: `browser` drives it in headless Chromium over WebDriver (`chromedriver`) and
+//! saves a screenshot of each page under `target/console-screenshots/` (without `chromedriver`
+//! and Chromium it says it skipped); `access` checks `--dev`, a closed console, the headers and
+//! the cached assets over plain HTTP.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod browser;
+mod webdriver;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use warden::app::{Definitions, Settings};
+use warden::clock::ManualClock;
+use warden::detect::routing::Routing;
+use warden::secrets::{Secret, Secrets};
+use warden::story::validate::{check_story, Catalog};
+
+pub const TOKEN: &str = "console-test-api-token";
+pub const SECRET: &str = "console-hook-secret-4711";
+pub const START: i64 = 1_790_000_000_000;
+
+/// A webhook, a trigger, and a step that fails when the event lacks `user` (strict data).
+pub const STORY: &str = r#"
+name: Console triage
+description: Checks an alert and greets its user.
+strict_data: true
+credentials:
+  hook: The webhook's secret path segment.
+actions:
+  receive:
+    type: webhook
+    options: {path: console-triage, secret_credential: hook}
+  is_alert:
+    type: trigger
+    from: receive
+    options:
+      rules: [{type: regex, path: "{{ receive.body.alertId }}", value: "^ALERT-"}]
+  greet:
+    type: transform
+    from: is_alert
+    options: {mode: message, payload: {hello: "{{ receive.body.user.name }}"}}
+  ignored:
+    type: transform
+    from: is_alert.no_match
+    options: {mode: message, payload: {ignored: true}}
+"#;
+
+pub fn screenshots() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+/// The streaming rules shipped in `rules/`, so the rules page has something to test.
+pub fn shipped_rules() -> Vec<warden::detect::load::LoadedRule> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules");
+    warden::detect::load::load(&[dir])
+        .expect("read rules/")
+        .rules
+        .into_iter()
+        .filter(|r| !r.rule.log_types.is_empty())
+        .collect()
+}
+
+pub async fn serve(db: &support::TestDb) -> support::Served {
+    let story = check_story("console_triage", STORY, &Catalog::default())
+        .unwrap_or_else(|d| panic!("{d:?}"));
+    let settings = Settings {
+        secrets: Secrets::default().with_credential("hook", SECRET),
+        clock: Arc::new(ManualClock::new(START)),
+        api_token: Some(Secret::new(TOKEN)),
+        ..Settings::new(
+            &db.url,
+            Definitions::Loaded {
+                stories: vec![story],
+                rules: shipped_rules(),
+                queries: Vec::new(),
+                routing: Routing::default(),
+            },
+        )
+    };
+    support::serve(settings).await
+}
+
+/// Starts a run with `body`; its id.
+pub async fn start_run(served: &support::Served, body: Value) -> String {
+    let (status, answer) = support::send(
+        served
+            .request(
+                reqwest::Method::POST,
+                &format!("/webhook/console-triage/{SECRET}"),
+            )
+            .header("content-type", "application/json")
+            .body(body.to_string()),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    answer["run_id"].as_str().unwrap().to_owned()
+}
