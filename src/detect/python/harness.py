@@ -1,0 +1,508 @@
+# Warden's Python rule worker: runs Panther Python rules (`rule`, `title`, `dedup`, ...) with
+# Panther's event semantics. Started by warden as `python3 -I -B -c <this file>`; it speaks a
+# length-prefixed protocol on stdin/stdout: each message is a 4-byte big-endian length and that
+# many bytes of UTF-8 JSON. Nothing else may be written to stdout, so rules' prints go to stderr.
+import ast
+import builtins
+import importlib.abc
+import importlib.util
+import json
+import os
+import re
+import signal
+import struct
+import sys
+import traceback
+import types
+import unittest.mock
+from collections.abc import Mapping, Sequence
+
+_IN = sys.stdin.buffer
+_OUT = sys.stdout.buffer
+sys.stdout = sys.stderr
+
+MAX_TITLE = 1000
+MAX_DEDUP = 1000
+SEVERITIES = ("INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+class RuleTimeout(BaseException):
+    """Raised by SIGALRM when a call runs past its deadline (a BaseException so `except
+    Exception` in a rule cannot swallow it)."""
+
+
+def _on_alarm(_signum, _frame):
+    raise RuleTimeout()
+
+
+signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return ImmutableCaseInsensitiveDict(value)
+    if isinstance(value, list):
+        return ImmutableList(value)
+    return value
+
+
+class ImmutableList(tuple):
+    """A list inside an event: read-only, its mappings case-insensitive too."""
+
+    def __new__(cls, items):
+        return tuple.__new__(cls, (_freeze(v) for v in items))
+
+    def copy(self):
+        return list(self)
+
+
+class ImmutableCaseInsensitiveDict(Mapping):
+    """Panther's event mapping: keys match exactly first, then ignoring case; read-only."""
+
+    __slots__ = ("_data", "_lower", "_cache")
+
+    def __init__(self, data):
+        self._data = data
+        self._lower = None
+        self._cache = {}
+
+    def _key(self, key):
+        if key in self._data:
+            return key
+        if not isinstance(key, str):
+            return None
+        if self._lower is None:
+            self._lower = {}
+            for k in self._data:
+                if isinstance(k, str):
+                    self._lower.setdefault(k.lower(), k)
+        return self._lower.get(key.lower())
+
+    def __getitem__(self, key):
+        real = self._key(key)
+        if real is None:
+            raise KeyError(key)
+        try:
+            return self._cache[real]
+        except KeyError:
+            value = _freeze(self._data[real])
+            self._cache[real] = value
+            return value
+
+    def __contains__(self, key):
+        return self._key(key) is not None
+
+    def get(self, key, default=None):
+        real = self._key(key)
+        if real is None:
+            return default
+        return self[real]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        return repr(self._data)
+
+    def __setitem__(self, key, value):
+        raise TypeError("the event is immutable")
+
+    def __delitem__(self, key):
+        raise TypeError("the event is immutable")
+
+    def copy(self):
+        return dict(self._data)
+
+    def to_dict(self):
+        return self._data
+
+
+def _deep_get(obj, keys, default):
+    for key in keys:
+        if not isinstance(obj, Mapping):
+            return default
+        obj = obj.get(key)
+        if obj is None:
+            return default
+    return obj
+
+
+def _is_list(value):
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _all_empty(value):
+    return _is_list(value) and all(_all_empty(v) for v in value)
+
+
+def _deep_walk(obj, keys, default, return_val):
+    if not keys:
+        return default if _all_empty(obj) else obj
+    if isinstance(obj, Mapping):
+        nxt = obj.get(keys[0])
+        return default if nxt is None else _deep_walk(nxt, keys[1:], default, return_val)
+    found = {}
+    if _is_list(obj):
+        for item in obj:
+            value = _deep_walk(item, keys, default, return_val)
+            if value is None:
+                continue
+            for v in value if _is_list(value) else (value,):
+                try:
+                    found[v] = None
+                except TypeError:
+                    found[json.dumps(v, default=_plain, sort_keys=True)] = None
+    values = list(found)
+    if not values:
+        return default
+    if return_val == "first":
+        return values[0]
+    if return_val == "last":
+        return values[-1]
+    return values[0] if len(values) == 1 else values
+
+
+class PantherEvent(ImmutableCaseInsensitiveDict):
+    """The event a rule sees: `get`, `deep_get`, `deep_walk` and `udm` through data models."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, data, model=None):
+        super().__init__(data)
+        self._model = model
+
+    def deep_get(self, *keys, default=None):
+        return _deep_get(self, keys, default)
+
+    def deep_walk(self, *keys, default=None, return_val="all"):
+        return _deep_walk(self, keys, default, return_val)
+
+    def udm(self, *keys, default=None):
+        model = self._model
+        if model is not None and len(keys) == 1:
+            name = keys[0]
+            if name in model.methods:
+                value = model.methods[name](self)
+                return default if value is None else value
+            if name in model.paths:
+                value = _path_get(self, model.paths[name])
+                return default if value is None else value
+        return _deep_get(self, ("p_udm",) + tuple(keys), default)
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+
+
+def _split_path(path):
+    path = path.strip()
+    if path.startswith("$"):
+        path = path[1:]
+    segments = []
+    for name, index in _SEGMENT.findall(path):
+        if name:
+            segments.append(name.strip("'\""))
+        elif index == "*":
+            segments.append(None)
+        else:
+            segments.append(int(index))
+    return segments
+
+
+def _path_get(obj, segments):
+    for i, seg in enumerate(segments):
+        if seg is None:
+            if not _is_list(obj):
+                return None
+            rest = [_path_get(v, segments[i + 1:]) for v in obj]
+            rest = [v for v in rest if v is not None]
+            return rest or None
+        if isinstance(seg, int):
+            if not _is_list(obj) or seg >= len(obj):
+                return None
+            obj = obj[seg]
+        elif isinstance(obj, Mapping):
+            obj = obj.get(seg)
+        else:
+            return None
+        if obj is None:
+            return None
+    return obj
+
+
+def _plain(value):
+    if isinstance(value, ImmutableCaseInsensitiveDict):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return str(value)
+
+
+class DataModel:
+    def __init__(self, paths, methods):
+        self.paths = paths
+        self.methods = methods
+
+
+class Failure(Exception):
+    """A problem in user code, with the file and line it points at."""
+
+    def __init__(self, message, path=None, line=None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+
+    def as_json(self):
+        return {"message": self.message, "path": self.path, "line": self.line}
+
+
+STATE = {"files": set(), "helpers": {}, "rules": {}, "models": {}, "timeout": 1.0}
+
+
+def _where(exc):
+    """The innermost frame of `exc`'s traceback that is in a user file."""
+    path, line = None, None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename in STATE["files"]:
+            path, line = frame.f_code.co_filename, lineno
+    return path, line
+
+
+def _failure(exc, what):
+    if isinstance(exc, Failure):
+        return exc
+    if isinstance(exc, RuleTimeout):
+        ms = int(STATE["timeout"] * 1000)
+        path, line = _where(exc)
+        return Failure(f"{what} ran past its deadline ({ms} ms)", path, line)
+    if isinstance(exc, SyntaxError) and exc.filename in STATE["files"]:
+        return Failure(f"SyntaxError: {exc.msg}", exc.filename, exc.lineno)
+    path, line = _where(exc)
+    return Failure(f"{what} raised {type(exc).__name__}: {exc}", path, line)
+
+
+class HelperFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes `global_helpers/*.py` importable by name, whatever order they load in."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in STATE["helpers"]:
+            return importlib.util.spec_from_loader(fullname, self, origin=STATE["helpers"][fullname][0])
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        path, source = STATE["helpers"][module.__name__]
+        module.__file__ = path
+        exec(compile(source, path, "exec"), module.__dict__)
+
+
+sys.meta_path.insert(0, HelperFinder())
+
+
+def check_imports(source, path, strict):
+    """Every import must be the standard library or a global helper (with `strict` false, an
+    installed package too); the first that is not is a Failure at its line."""
+    tree = ast.parse(source, path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names or top in STATE["helpers"] or top == "__future__":
+                continue
+            if not strict and importlib.util.find_spec(top) is not None:
+                continue
+            raise Failure(
+                f"import of `{name}`: not in Python's standard library nor a global helper",
+                path,
+                node.lineno,
+            )
+
+
+def _load_module(name, path, source, strict):
+    STATE["files"].add(path)
+    try:
+        check_imports(source, path, strict)
+        module = types.ModuleType(name)
+        module.__file__ = path
+        signal.setitimer(signal.ITIMER_REAL, STATE["timeout"] * 10)
+        try:
+            exec(compile(source, path, "exec"), module.__dict__)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        return module
+    except BaseException as exc:  # noqa: B902 - user code may raise anything
+        raise _failure(exc, "loading the module") from None
+
+
+FUNCTIONS = ("title", "dedup", "severity", "alert_context", "description", "reference",
+             "runbook", "destinations")
+
+
+def op_load(msg):
+    STATE["timeout"] = msg.get("timeout_ms", 1000) / 1000.0
+    for helper in msg.get("helpers", []):
+        STATE["files"].add(helper["path"])
+        STATE["helpers"][helper["name"]] = (helper["path"], helper["source"])
+    # Helpers are imported when a rule imports them: an unused helper's imports are not checked
+    # (a Panther repository has helpers for tools this deployment may not have installed).
+    errors = []
+    for model in msg.get("models", []):
+        try:
+            module = None
+            if model.get("source") is not None:
+                module = _load_module("_model_" + model["id"], model["path"], model["source"], True)
+            methods, paths = {}, {}
+            for m in model["mappings"]:
+                if m.get("method"):
+                    if module is None or not callable(getattr(module, m["method"], None)):
+                        raise Failure(f"data model method `{m['method']}` is not defined", model["path"])
+                    methods[m["name"]] = getattr(module, m["method"])
+                elif m.get("path"):
+                    paths[m["name"]] = _split_path(m["path"])
+            for log_type in model["log_types"]:
+                STATE["models"][log_type] = DataModel(paths, methods)
+        except Failure as f:
+            errors.append({"id": model["id"], **f.as_json()})
+    for rule in msg.get("rules", []):
+        try:
+            module = _load_module("_rule_" + rule["id"], rule["path"], rule["source"], True)
+            if not callable(getattr(module, "rule", None)):
+                raise Failure("the module defines no `rule(event)` function", rule["path"])
+            STATE["rules"][rule["id"]] = (module, rule["severity"])
+        except Failure as f:
+            errors.append({"id": rule["id"], **f.as_json()})
+    return {"errors": errors}
+
+
+def _call(module, name, event, types_, default):
+    fn = getattr(module, name, None)
+    if fn is None:
+        return default
+    value = fn(event)
+    if types_ is not None and value is not None and not isinstance(value, types_):
+        want = " or ".join(t.__name__ for t in (types_ if isinstance(types_, tuple) else (types_,)))
+        raise Failure(f"`{name}` returned {type(value).__name__}, expected {want}")
+    return value
+
+
+def _outputs(module, default_severity, event):
+    """Panther's alert functions after a match; an error in one is raised with its name."""
+    out = {}
+    for name in FUNCTIONS:
+        if not hasattr(module, name):
+            continue
+        try:
+            if name == "alert_context":
+                value = _call(module, name, event, Mapping, None)
+                if value is not None:
+                    value = json.loads(json.dumps(value, default=_plain))
+            elif name == "destinations":
+                value = _call(module, name, event, (list, tuple), None)
+                value = None if value is None else [str(v) for v in value]
+            elif name == "severity":
+                value = _call(module, name, event, str, None)
+                if value is not None:
+                    value = value.upper()
+                    if value == "DEFAULT":
+                        value = default_severity
+                    elif value not in SEVERITIES:
+                        raise Failure(f"`severity` returned `{value}`, not a severity")
+            else:
+                value = _call(module, name, event, None, None)
+                value = None if value is None else str(value)
+                if name == "title" and value is not None:
+                    value = value[:MAX_TITLE]
+                if name == "dedup" and value is not None:
+                    value = value[:MAX_DEDUP]
+            out[name] = value
+        except BaseException as exc:  # noqa: B902
+            f = _failure(exc, f"`{name}`")
+            raise Failure(f.message, f.path, f.line) from None
+    return out
+
+
+def _run(rule_id, data):
+    if rule_id not in STATE["rules"]:
+        return {"error": {"message": "the rule did not load", "path": None, "line": None}}
+    module, severity = STATE["rules"][rule_id]
+    event = PantherEvent(data, STATE["models"].get(data.get("p_log_type")))
+    signal.setitimer(signal.ITIMER_REAL, STATE["timeout"])
+    try:
+        try:
+            matched = module.rule(event)
+        except BaseException as exc:  # noqa: B902
+            return {"error": _failure(exc, "`rule`").as_json()}
+        if not isinstance(matched, bool):
+            return {"error": {"message": f"`rule` returned {type(matched).__name__}, expected bool",
+                              "path": module.__file__, "line": None}}
+        if not matched:
+            return 0
+        try:
+            return {"match": _outputs(module, severity, event)}
+        except Failure as f:
+            return {"match": {}, "error": f.as_json()}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def op_eval(msg):
+    rules = msg["rules"]
+    return {"results": [[_run(r, event) for r in rules] for event in msg["events"]]}
+
+
+def op_test(msg):
+    if msg["rule"] not in STATE["rules"]:
+        return {"result": _run(msg["rule"], msg["event"])}
+    module, _ = STATE["rules"][msg["rule"]]
+    patches = {}
+    for mock in msg.get("mocks", []):
+        patches[mock["objectName"]] = unittest.mock.MagicMock(return_value=mock["returnValue"])
+    if patches:
+        missing = [name for name in patches if not hasattr(module, name)]
+        if missing:
+            return {"result": {"error": {
+                "message": f"Mocks name `{missing[0]}`, which the rule's module does not define",
+                "path": module.__file__, "line": None}}}
+        with unittest.mock.patch.multiple(module, **patches):
+            return {"result": _run(msg["rule"], msg["event"])}
+    return {"result": _run(msg["rule"], msg["event"])}
+
+
+OPS = {"load": op_load, "eval": op_eval, "test": op_test}
+
+
+def _read_exact(n):
+    data = _IN.read(n)
+    if data is None or len(data) < n:
+        sys.exit(0)
+    return data
+
+
+def main():
+    while True:
+        (length,) = struct.unpack(">I", _read_exact(4))
+        msg = json.loads(_read_exact(length))
+        try:
+            reply = OPS[msg["op"]](msg)
+        except BaseException as exc:  # noqa: B902 - the worker answers whatever happens
+            if isinstance(exc, SystemExit):
+                raise
+            reply = {"fatal": f"{type(exc).__name__}: {exc}"}
+        data = json.dumps(reply, default=_plain).encode()
+        _OUT.write(struct.pack(">I", len(data)) + data)
+        _OUT.flush()
+
+
+main()
