@@ -113,3 +113,6 @@ pub fn alert_fields(rule: &Rule, outputs: &Outputs) -> AlertFields {
         context: outputs.alert_context.clone().unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests;
