@@ -25,7 +25,9 @@ fn pool(library: Library) -> Pool {
 }
 
 fn one(pool: &Pool, id: &str, event: Value) -> super::Outcome {
-    pool.evaluate(&[id.to_owned()], &[&event]).remove(0).remove(0)
+    pool.evaluate(&[id.to_owned()], &[&event])
+        .remove(0)
+        .remove(0)
 }
 
 #[test]
@@ -123,10 +125,19 @@ fn severity_default_means_the_rules_severity_and_bad_types_are_errors() {
         ],
         ..Library::default()
     });
-    assert_eq!(one(&pool, "S", json!({"n": 1})).outputs.severity.as_deref(), Some("LOW"));
-    assert_eq!(one(&pool, "S", json!({"n": 2})).outputs.severity.as_deref(), Some("CRITICAL"));
+    assert_eq!(
+        one(&pool, "S", json!({"n": 1})).outputs.severity.as_deref(),
+        Some("LOW")
+    );
+    assert_eq!(
+        one(&pool, "S", json!({"n": 2})).outputs.severity.as_deref(),
+        Some("CRITICAL")
+    );
     let bad = one(&pool, "S", json!({"n": 3}));
-    assert!(bad.matched, "the match stands with Panther's default severity");
+    assert!(
+        bad.matched,
+        "the match stands with Panther's default severity"
+    );
     assert!(bad.error.unwrap().message.contains("`LOUD`"));
     let not_bool = one(&pool, "B", json!({}));
     assert!(!not_bool.matched);
@@ -135,7 +146,8 @@ fn severity_default_means_the_rules_severity_and_bad_types_are_errors() {
 
 #[test]
 fn mocks_patch_a_function_for_one_test_only() {
-    let source = "def lookup():\n    return 'real'\n\ndef rule(event):\n    return lookup() == 'mocked'\n";
+    let source =
+        "def lookup():\n    return 'real'\n\ndef rule(event):\n    return lookup() == 'mocked'\n";
     let pool = pool(Library {
         rules: vec![rule("M", source)],
         ..Library::default()
@@ -161,7 +173,10 @@ fn a_loop_is_stopped_at_the_deadline_and_the_worker_keeps_serving() {
     let outcomes = pool.evaluate(&ids, &[&json!({})]).remove(0);
     let error = outcomes[0].error.as_ref().unwrap();
     assert!(error.message.contains("deadline"), "{error}");
-    assert_eq!((error.path.as_deref(), error.line), (Some("/rules/L.py"), Some(2)));
+    assert_eq!(
+        (error.path.as_deref(), error.line),
+        (Some("/rules/L.py"), Some(2))
+    );
     assert!(outcomes[1].matched, "the other rule still ran");
 }
 
@@ -182,7 +197,10 @@ fn a_worker_that_ignores_its_alarm_is_ended_and_replaced() {
 #[test]
 fn many_events_spread_over_workers_come_back_in_order() {
     let pool = pool(Library {
-        rules: vec![rule("E", "def rule(event):\n    return event.get('n') % 2 == 0\n")],
+        rules: vec![rule(
+            "E",
+            "def rule(event):\n    return event.get('n') % 2 == 0\n",
+        )],
         ..Library::default()
     });
     let events: Vec<Value> = (0..2_000).map(|n| json!({ "n": n })).collect();
@@ -209,8 +227,20 @@ fn load_errors_name_the_file_and_line() {
     errors.sort_by(|a, b| a.0.cmp(&b.0));
     let lines: Vec<String> = errors.iter().map(|(id, e)| format!("{id} {e}")).collect();
     assert_eq!(lines.len(), 4, "{lines:#?}");
-    assert!(lines[0].starts_with("Import /rules/Import.py:2: import of `not_a_module_anywhere`"), "{lines:#?}");
-    assert!(lines[1].starts_with("NoRule /rules/NoRule.py: the module defines no `rule"), "{lines:#?}");
-    assert!(lines[2].starts_with("Raises /rules/Raises.py:2: "), "{lines:#?}");
-    assert!(lines[3].starts_with("Syntax /rules/Syntax.py:2: SyntaxError"), "{lines:#?}");
+    assert!(
+        lines[0].starts_with("Import /rules/Import.py:2: import of `not_a_module_anywhere`"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with("NoRule /rules/NoRule.py: the module defines no `rule"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[2].starts_with("Raises /rules/Raises.py:2: "),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[3].starts_with("Syntax /rules/Syntax.py:2: SyntaxError"),
+        "{lines:#?}"
+    );
 }

@@ -1,0 +1,290 @@
+//! Python rules end to end: the seed articles' rules in Python raise the alerts their YAML twins
+//! raise (ingest → alert → story webhook), and rules that raise, loop, import what does not
+//! exist or do not parse are errors naming file and line while the other rules keep working.
+
+use crate::harness::{bypass_mfa_add, root, seed_event, TestApp, DAY, START};
+use crate::support::{each_backend, TestDb};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use warden::clock::ManualClock;
+use warden::detect::load::{load, Loaded};
+use wiremock::MockServer;
+
+/// A fresh directory under the system's temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("warden-python-{}-{n}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The shipped rules with the YAML rule `yaml` replaced by its Python twin (enabled, under the
+/// YAML rule's id, so alert ids compare).
+fn with_python_twin(yaml: &str, twin_id: &str, id: &str) -> Loaded {
+    let dir = scratch("twin");
+    copy_dir(&root().join("rules"), &dir);
+    std::fs::remove_file(dir.join(yaml)).unwrap();
+    let twin = dir.join("python").join(yaml);
+    let text = std::fs::read_to_string(&twin).unwrap();
+    let text = text
+        .replace(&format!("RuleID: {twin_id}"), &format!("RuleID: {id}"))
+        .replace("Enabled: false", "Enabled: true")
+        .replace(" (Python)\n", "\n");
+    std::fs::write(&twin, text).unwrap();
+    let loaded = load(&[dir]).unwrap();
+    assert_eq!(loaded.error_count(), 0, "{:?}", loaded.reports);
+    loaded
+}
+
+async fn only_alert(app: &TestApp, rule: &str) -> Value {
+    let alerts = app.alerts(rule).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    app.get(&format!(
+        "/api/alerts/{}",
+        alerts[0]["id"].as_str().unwrap()
+    ))
+    .await
+}
+
+/// The alert body without `version` (a digest of the rule's file) and `description` (the twin's
+/// says it is the twin): they differ by design.
+fn comparable(notification: &Value) -> Value {
+    let mut body = notification.clone();
+    body.as_object_mut().unwrap().remove("version");
+    body.as_object_mut().unwrap().remove("description");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_rule_in_python_raises_the_yaml_twins_alert_and_starts_the_seed_story() {
+    // The YAML twin's alert, for reference.
+    let reference = TestDb::sqlite();
+    let soc = MockServer::start().await;
+    let yaml = TestApp::spawn(&reference, &soc.uri(), Arc::new(ManualClock::new(START))).await;
+    let (status, _) = yaml
+        .ingest("Okta.SystemLog", seed_event().to_string())
+        .await;
+    assert_eq!(status, 200);
+    let expected = only_alert(&yaml, "Okta.AdminPrivilegeGranted").await;
+    yaml.stop().await;
+    reference.drop_db().await;
+
+    each_backend(|db| {
+        let expected = expected.clone();
+        async move {
+            let soc = MockServer::start().await;
+            let rules = with_python_twin(
+                "okta_admin_privilege_grant.yml",
+                "Okta.AdminPrivilegeGranted.Python",
+                "Okta.AdminPrivilegeGranted",
+            );
+            let clock = Arc::new(ManualClock::new(START));
+            let app = TestApp::spawn_with_rules(&db, &soc.uri(), clock, rules.rules).await;
+            let (status, report) = app.ingest("Okta.SystemLog", seed_event().to_string()).await;
+            assert_eq!(status, 200, "{report}");
+            assert_eq!(report["matches"], 1, "{report}");
+            let alert = only_alert(&app, "Okta.AdminPrivilegeGranted").await;
+            let body = &alert["notification"];
+            assert_eq!(comparable(body), comparable(&expected["notification"]));
+            assert_eq!(alert["severity"], expected["severity"]);
+
+            assert_eq!(app.deliver_due().await, 1);
+            let runs = app.get("/api/runs?story=panther-okta-admin-grant").await;
+            let runs = runs["runs"].as_array().unwrap();
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            let run = app
+                .get(&format!("/api/runs/{}", runs[0]["id"].as_str().unwrap()))
+                .await;
+            assert_eq!(&run["events"][0]["payload"]["body"], body);
+            app.stop().await;
+            db
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bypass_mfa_rule_in_python_matches_its_yaml_twin_add_for_add() {
+    each_backend(|db| async move {
+        let soc = MockServer::start().await;
+        let dir = scratch("bypass");
+        copy_dir(&root().join("rules"), &dir);
+        let twin = dir.join("python/okta_bypass_mfa_group_add.yml");
+        let text = std::fs::read_to_string(&twin).unwrap();
+        std::fs::write(&twin, text.replace("Enabled: false", "Enabled: true")).unwrap();
+        let rules = load(&[dir]).unwrap();
+        assert_eq!(rules.error_count(), 0);
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn_with_rules(&db, &soc.uri(), clock, rules.rules).await;
+        let week = DAY.as_millis() as i64 * 7;
+        let events: Vec<String> = [
+            ("alice@example.com", 0),
+            ("bob@example.com", 1),
+            ("alice@example.com", 2),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(n, (user, at))| bypass_mfa_add(user, START + at * week, n).to_string())
+        .collect();
+        let (status, report) = app.ingest("Okta.SystemLog", events.join("\n")).await;
+        assert_eq!(status, 200, "{report}");
+        // Each add matches both twins and `Okta.BypassMFAGroup.RepeatedAdds`.
+        assert_eq!(report["matches"], 9, "{report}");
+        let yaml = app.alerts("Okta.BypassMFAGroup.UserAdded").await;
+        let python = app.alerts("Okta.BypassMFAGroup.UserAdded.Python").await;
+        assert_eq!(yaml.len(), 3);
+        let fields = |alerts: &[Value]| {
+            let mut fields: Vec<(Value, Value)> = alerts
+                .iter()
+                .map(|a| (a["title"].clone(), a["severity"].clone()))
+                .collect();
+            fields.sort_by_key(|f| f.0.to_string());
+            fields
+        };
+        assert_eq!(fields(&python), fields(&yaml));
+        app.stop().await;
+        db
+    })
+    .await;
+}
+
+const GOOD: &str = "AnalysisType: rule\nRuleID: Test.Good\nEnabled: true\nFilename: good.py\n\
+                    LogTypes: [Okta.SystemLog]\nSeverity: Low\n";
+
+fn python_rule(dir: &Path, name: &str, code: &str) {
+    let yml = GOOD
+        .replace("Test.Good", &format!("Test.{name}"))
+        .replace("good.py", &format!("{name}.py"));
+    std::fs::write(dir.join(format!("{name}.yml")), yml).unwrap();
+    std::fs::write(dir.join(format!("{name}.py")), code).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_python_rules_are_errors_with_file_and_line_and_the_others_keep_working() {
+    let dir = scratch("broken");
+    python_rule(
+        &dir,
+        "good",
+        "def rule(event):\n    return event.get('eventtype') is not None\n",
+    );
+    python_rule(
+        &dir,
+        "raises",
+        "def rule(event):\n    n = 0\n    return 1 / n\n",
+    );
+    python_rule(
+        &dir,
+        "loops",
+        "def rule(event):\n    while True:\n        pass\n",
+    );
+    python_rule(
+        &dir,
+        "imports",
+        "import json\nimport no_such_module_here\n\ndef rule(event):\n    return True\n",
+    );
+    python_rule(&dir, "syntax", "def rule(event):\n    return (\n");
+    let loaded = load(&[dir.clone()]).unwrap();
+    let mut problems: Vec<String> = loaded
+        .invalid_files()
+        .flat_map(|r| r.diagnostics.iter().map(|d| d.render(&r.path)))
+        .collect();
+    problems.sort();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    let at = |name: &str| dir.join(name).display().to_string();
+    assert!(
+        problems[0].starts_with(&format!(
+            "{}:2:1: error[W005]: import of `no_such_module_here`",
+            at("imports.py")
+        )),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].starts_with(&format!(
+            "{}:2:1: error[W005]: SyntaxError",
+            at("syntax.py")
+        )),
+        "{problems:#?}"
+    );
+    let ids: Vec<&str> = loaded.rules.iter().map(|r| r.rule.id.as_str()).collect();
+    assert_eq!(ids, ["Test.good", "Test.loops", "Test.raises"]);
+
+    std::env::set_var("WARDEN_PYTHON_TIMEOUT_MS", "200");
+    each_backend(|db| {
+        let rules = loaded.rules.clone();
+        let at = at.clone();
+        async move {
+            let soc = MockServer::start().await;
+            let clock = Arc::new(ManualClock::new(START));
+            let app = TestApp::spawn_with_rules(&db, &soc.uri(), clock, rules).await;
+            for round in 0..2 {
+                let (status, report) = app.ingest("Okta.SystemLog", seed_event().to_string()).await;
+                assert_eq!(
+                    status, 200,
+                    "an erring rule does not stop the ingest: {report}"
+                );
+                assert_eq!(report["accepted"], 1);
+                let alerts = report["alerts"].as_array().unwrap().len();
+                assert_eq!(
+                    alerts,
+                    if round == 0 { 3 } else { 0 },
+                    "errors are deduplicated: {report}"
+                );
+            }
+            let good = only_alert(&app, "Test.good").await;
+            assert_eq!(good["notification"]["type"], "RULE");
+            for (rule, file, line, what) in [
+                (
+                    "Test.raises",
+                    "raises.py",
+                    3,
+                    "`rule` raised ZeroDivisionError",
+                ),
+                (
+                    "Test.loops",
+                    "loops.py",
+                    2,
+                    "`rule` ran past its deadline (200 ms)",
+                ),
+            ] {
+                let alert = only_alert(&app, rule).await;
+                let body = &alert["notification"];
+                assert_eq!(body["type"], "RULE_ERROR", "{body}");
+                assert_eq!(alert["event_count"], 2, "{alert}");
+                let context = &body["alertContext"];
+                assert_eq!(context["file"], at(file));
+                assert_eq!(context["line"], line);
+                assert!(
+                    context["error"].as_str().unwrap().starts_with(what),
+                    "{context}"
+                );
+                assert!(
+                    body["title"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("{}:{line}", at(file))),
+                    "{body}"
+                );
+            }
+            app.stop().await;
+            db
+        }
+    })
+    .await;
+}
