@@ -200,7 +200,7 @@ async fn broken_python_rules_are_errors_with_file_and_line_and_the_others_keep_w
         "import json\nimport no_such_module_here\n\ndef rule(event):\n    return True\n",
     );
     python_rule(&dir, "syntax", "def rule(event):\n    return (\n");
-    let loaded = load(&[dir.clone()]).unwrap();
+    let loaded = load(std::slice::from_ref(&dir)).unwrap();
     let mut problems: Vec<String> = loaded
         .invalid_files()
         .flat_map(|r| r.diagnostics.iter().map(|d| d.render(&r.path)))
@@ -228,7 +228,6 @@ async fn broken_python_rules_are_errors_with_file_and_line_and_the_others_keep_w
     std::env::set_var("WARDEN_PYTHON_TIMEOUT_MS", "200");
     each_backend(|db| {
         let rules = loaded.rules.clone();
-        let at = at.clone();
         async move {
             let soc = MockServer::start().await;
             let clock = Arc::new(ManualClock::new(START));
