@@ -407,7 +407,9 @@ def _outputs(module, default_severity, event):
             if name == "alert_context":
                 value = _call(module, name, event, Mapping, None)
                 if value is not None:
-                    value = json.loads(json.dumps(value, default=_plain))
+                    # Checked here so a context JSON cannot hold is this rule's error; the
+                    # answer is encoded once, at the end of the batch.
+                    json.dumps(value, default=_plain)
             elif name == "destinations":
                 value = _call(module, name, event, (list, tuple), None)
                 value = None if value is None else [str(v) for v in value]

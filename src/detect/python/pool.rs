@@ -234,6 +234,22 @@ impl Pool {
         &self.config
     }
 
+    /// The peak resident memory of the idle workers together, in KiB (Linux; 0 elsewhere).
+    pub fn workers_peak_rss_kb(&self) -> u64 {
+        let slots = self.slots.lock().expect("the pool lock is not poisoned");
+        slots
+            .idle
+            .iter()
+            .filter_map(|w| std::fs::read_to_string(format!("/proc/{}/status", w.child.id())).ok())
+            .filter_map(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .sum()
+    }
+
     /// Starts one worker with the library and returns the load errors (rule id, helper or
     /// model name, and the error); `Err` when no worker can start.
     pub fn check(&self) -> Result<Vec<(String, PyError)>, PyError> {
