@@ -46,11 +46,19 @@ def _freeze(value):
     return value
 
 
-class ImmutableList(tuple):
-    """A list inside an event: read-only, its mappings case-insensitive too."""
+def _read_only(*_args, **_kwargs):
+    raise TypeError("the event is immutable")
 
-    def __new__(cls, items):
-        return tuple.__new__(cls, (_freeze(v) for v in items))
+
+class ImmutableList(list):
+    """A list inside an event: a `list` to `isinstance` (rules test for it), read-only, its
+    mappings case-insensitive too."""
+
+    def __init__(self, items):
+        super().__init__(_freeze(v) for v in items)
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = pop = remove = clear = sort = reverse = _read_only
 
     def copy(self):
         return list(self)
@@ -180,6 +188,14 @@ class PantherEvent(ImmutableCaseInsensitiveDict):
     def deep_walk(self, *keys, default=None, return_val="all"):
         return _deep_walk(self, keys, default, return_val)
 
+    def udm_path(self, name):
+        """The data model's `Path` for `name` (without `$.`), or None."""
+        model = self._model
+        if model is None or name not in model.raw_paths:
+            return None
+        path = model.raw_paths[name].strip()
+        return path[2:] if path.startswith("$.") else path
+
     def udm(self, *keys, default=None):
         model = self._model
         if model is not None and len(keys) == 1:
@@ -243,9 +259,10 @@ def _plain(value):
 
 
 class DataModel:
-    def __init__(self, paths, methods):
+    def __init__(self, paths, methods, raw_paths):
         self.paths = paths
         self.methods = methods
+        self.raw_paths = raw_paths
 
 
 class Failure(Exception):
@@ -306,6 +323,24 @@ class HelperFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.insert(0, HelperFinder())
 
 
+def _shim(name, **attrs):
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    sys.modules[name] = module
+    return module
+
+
+# Rules import Panther's event types from `panther_core` (mostly for type hints): the harness's
+# own classes stand in for them, so those imports work without Panther's package.
+_shim("panther_core", PantherEvent=PantherEvent)
+_shim("panther_core.immutable", ImmutableCaseInsensitiveDict=ImmutableCaseInsensitiveDict,
+      ImmutableList=ImmutableList)
+_shim("panther_core.enriched_event", PantherEvent=PantherEvent)
+sys.modules["panther_core"].immutable = sys.modules["panther_core.immutable"]
+sys.modules["panther_core"].enriched_event = sys.modules["panther_core.enriched_event"]
+SHIMS = {"panther_core"}
+
+
 def check_imports(source, path, strict):
     """Every import must be the standard library or a global helper (with `strict` false, an
     installed package too); the first that is not is a Failure at its line."""
@@ -319,7 +354,7 @@ def check_imports(source, path, strict):
             continue
         for name in names:
             top = name.split(".")[0]
-            if top in sys.stdlib_module_names or top in STATE["helpers"] or top == "__future__":
+            if top in sys.stdlib_module_names or top in STATE["helpers"] or top in SHIMS:
                 continue
             if not strict and importlib.util.find_spec(top) is not None:
                 continue
@@ -363,7 +398,7 @@ def op_load(msg):
             module = None
             if model.get("source") is not None:
                 module = _load_module("_model_" + model["id"], model["path"], model["source"], True)
-            methods, paths = {}, {}
+            methods, paths, raw_paths = {}, {}, {}
             for m in model["mappings"]:
                 if m.get("method"):
                     if module is None or not callable(getattr(module, m["method"], None)):
@@ -371,8 +406,9 @@ def op_load(msg):
                     methods[m["name"]] = getattr(module, m["method"])
                 elif m.get("path"):
                     paths[m["name"]] = _split_path(m["path"])
+                    raw_paths[m["name"]] = m["path"]
             for log_type in model["log_types"]:
-                STATE["models"][log_type] = DataModel(paths, methods)
+                STATE["models"][log_type] = DataModel(paths, methods, raw_paths)
         except Failure as f:
             errors.append({"id": model["id"], **f.as_json()})
     for rule in msg.get("rules", []):

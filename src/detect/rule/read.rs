@@ -25,6 +25,22 @@ const OTHER_TYPES: &[&str] = &[
     "scheduled_prompt",
 ];
 
+/// Keys that make a file without `AnalysisType` an analysis item missing it, rather than some
+/// other YAML file.
+const IDENTITY_KEYS: &[&str] = &[
+    "RuleID",
+    "PolicyID",
+    "QueryName",
+    "DataModelID",
+    "GlobalID",
+    "Detection",
+    "Filename",
+    "LogTypes",
+];
+
+/// The kind [`RuleFile::Other`] reports for a YAML file that is not an analysis item.
+pub const NOT_ANALYSIS: &str = "not an analysis file";
+
 /// Top-level keys of a rule (`panther_analysis_tool` `RULE_SCHEMA`, plus management fields).
 const RULE_KEYS: &[&str] = &[
     "AnalysisType",
@@ -89,6 +105,14 @@ pub(super) fn rule_file(
     entries: &[(Key, Node)],
 ) -> Option<RuleFile> {
     let analysis_type = match entry(entries, "AnalysisType") {
+        // Not an analysis item at all (a Panther repository also holds test scenarios, pack
+        // manifests and CI files): set aside, as `panther_analysis_tool` does.
+        None if !entries
+            .iter()
+            .any(|(k, _)| IDENTITY_KEYS.contains(&k.name.as_str())) =>
+        {
+            return Some(RuleFile::Other(NOT_ANALYSIS.to_owned()));
+        }
         None => {
             c.push(missing(root, "AnalysisType", "add `AnalysisType: rule`"));
             None
