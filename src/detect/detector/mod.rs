@@ -11,6 +11,8 @@
 
 mod python;
 
+pub use python::off_the_runtime;
+
 use super::alerting::{self, AlertType, RuleInfo};
 use super::body::{self, BodyError, Position, RawEvent};
 use super::budget::DecompressionBudget;
@@ -274,7 +276,7 @@ impl Detector {
             self.evaluate_one(&normalizer, rules, &mut event, at, out, batch, Value::clone);
         }
         if let Some(batch) = python {
-            tokio::task::block_in_place(|| self.evaluate_python(batch, &mut evaluated));
+            python::off_the_runtime(|| self.evaluate_python(batch, &mut evaluated));
         }
         self.record(evaluated, checkpoint).await
     }

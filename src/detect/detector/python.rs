@@ -27,6 +27,16 @@ impl Batch {
     }
 }
 
+/// Runs `work`, which waits on Python workers, where it may block: through `block_in_place` on
+/// a multi-threaded runtime, inline otherwise (a current-thread runtime, or none).
+pub fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// The pool for the enabled Python rules among `rules`, if there are any. Workers start on
 /// first use.
 pub(super) fn pool<'r>(rules: impl IntoIterator<Item = &'r Rule>) -> Option<Pool> {

@@ -268,14 +268,16 @@ class DataModel:
 class Failure(Exception):
     """A problem in user code, with the file and line it points at."""
 
-    def __init__(self, message, path=None, line=None):
+    def __init__(self, message, path=None, line=None, column=None):
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
+        self.column = column
 
     def as_json(self):
-        return {"message": self.message, "path": self.path, "line": self.line}
+        return {"message": self.message, "path": self.path, "line": self.line,
+                "column": self.column}
 
 
 STATE = {"files": set(), "helpers": {}, "rules": {}, "models": {}, "timeout": 1.0}
@@ -298,7 +300,7 @@ def _failure(exc, what):
         path, line = _where(exc)
         return Failure(f"{what} ran past its deadline ({ms} ms)", path, line)
     if isinstance(exc, SyntaxError) and exc.filename in STATE["files"]:
-        return Failure(f"SyntaxError: {exc.msg}", exc.filename, exc.lineno)
+        return Failure(f"SyntaxError: {exc.msg}", exc.filename, exc.lineno, exc.offset)
     path, line = _where(exc)
     return Failure(f"{what} raised {type(exc).__name__}: {exc}", path, line)
 
@@ -362,6 +364,7 @@ def check_imports(source, path, strict):
                 f"import of `{name}`: not in Python's standard library nor a global helper",
                 path,
                 node.lineno,
+                node.col_offset + 1,
             )
 
 

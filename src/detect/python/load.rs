@@ -152,8 +152,8 @@ pub fn attach(loaded: &mut Loaded, shared: Shared, config: &Config) {
         Ok(errors) => {
             for (id, error) in errors {
                 let path = error.path.clone().unwrap_or_else(|| id.clone());
-                let line = error.line.unwrap_or(1);
-                let d = Diagnostic::new(Code::InvalidValue, Span::new(line, 1), error.message)
+                let span = Span::new(error.line.unwrap_or(1), error.column.unwrap_or(1).max(1));
+                let d = Diagnostic::new(Code::InvalidValue, span, error.message)
                     .with_hint(hint_for(&id, loaded));
                 problems.push((path, d));
                 loaded

@@ -111,6 +111,8 @@ pub struct PyError {
     pub path: Option<String>,
     /// The line in that file, when known.
     pub line: Option<u32>,
+    /// The 1-based column, when Python gives one (syntax errors, imports).
+    pub column: Option<u32>,
 }
 
 impl PyError {
@@ -120,6 +122,7 @@ impl PyError {
             message: message.into(),
             path: None,
             line: None,
+            column: None,
         }
     }
 
@@ -131,6 +134,7 @@ impl PyError {
                 .to_owned(),
             path: value["path"].as_str().map(str::to_owned),
             line: value["line"].as_u64().and_then(|l| u32::try_from(l).ok()),
+            column: value["column"].as_u64().and_then(|c| u32::try_from(c).ok()),
         }
     }
 }
