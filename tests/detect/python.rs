@@ -338,3 +338,53 @@ fn warden_rules_test_on_a_panther_layout_finds_helpers_and_data_models_and_runs_
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_overrides_replace_the_rules_description_and_destinations() {
+    let dir = scratch("overrides");
+    python_rule(
+        &dir,
+        "routed",
+        "def rule(event):\n    return True\n\ndef description(event):\n    return 'about ' + event.get('eventType')\n\n\
+         def severity(event):\n    return 'critical'\n\ndef destinations(event):\n    return ['okta-admin-story']\n",
+    );
+    python_rule(
+        &dir,
+        "skipped",
+        "def rule(event):\n    return True\n\ndef severity(event):\n    return 'HIGH'\n\ndef destinations(event):\n    return ['SKIP']\n",
+    );
+    let loaded = load(std::slice::from_ref(&dir)).unwrap();
+    assert_eq!(loaded.error_count(), 0, "{:?}", loaded.reports);
+    each_backend(|db| {
+        let rules = loaded.rules.clone();
+        async move {
+            let soc = MockServer::start().await;
+            let clock = Arc::new(ManualClock::new(START));
+            let app = TestApp::spawn_with_rules(&db, &soc.uri(), clock, rules).await;
+            let (status, report) = app.ingest("Okta.SystemLog", seed_event().to_string()).await;
+            assert_eq!(status, 200, "{report}");
+            let routed = only_alert(&app, "Test.routed").await;
+            assert_eq!(
+                routed["notification"]["description"],
+                "about user.account.privilege.grant"
+            );
+            assert_eq!(routed["notification"]["severity"], "CRITICAL");
+            let to: Vec<&str> = routed["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["destination"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                to,
+                ["okta-admin-story"],
+                "not the SOC URL CRITICAL would reach: {routed}"
+            );
+            let skipped = only_alert(&app, "Test.skipped").await;
+            assert_eq!(skipped["deliveries"], serde_json::json!([]), "{skipped}");
+            app.stop().await;
+            db
+        }
+    })
+    .await;
+}

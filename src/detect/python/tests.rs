@@ -244,3 +244,57 @@ fn load_errors_name_the_file_and_line() {
         "{lines:#?}"
     );
 }
+
+fn python_rule(display_name: Option<&str>) -> crate::detect::Rule {
+    let name = display_name.map_or(String::new(), |n| format!("DisplayName: {n}\n"));
+    let source = format!(
+        "AnalysisType: rule\nRuleID: P.Rule\n{name}Enabled: true\nLogTypes: [A]\nSeverity: Medium\nFilename: p.py\n"
+    );
+    match crate::detect::check_rule(&source) {
+        Ok(crate::detect::RuleFile::Rule(rule)) => *rule,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn alert_fields_fall_back_as_panthers_do() {
+    use super::{alert_fields, Outputs};
+    use crate::detect::Severity;
+    let rule = python_rule(Some("Pretty name"));
+    let none = alert_fields(&rule, &Outputs::default());
+    assert_eq!(none.title, "Pretty name");
+    assert_eq!(none.dedup, "defaultDedupString:P.Rule");
+    assert_eq!(none.severity, Severity::Medium);
+    let titled = alert_fields(
+        &rule,
+        &Outputs {
+            title: Some("t".into()),
+            ..Outputs::default()
+        },
+    );
+    assert_eq!((titled.title.as_str(), titled.dedup.as_str()), ("t", "t"));
+    let deduped = alert_fields(
+        &rule,
+        &Outputs {
+            title: Some("t".into()),
+            dedup: Some("d".into()),
+            severity: Some("CRITICAL".into()),
+            ..Outputs::default()
+        },
+    );
+    assert_eq!(deduped.dedup, "d");
+    assert_eq!(deduped.severity, Severity::Critical);
+    let empty = alert_fields(
+        &python_rule(None),
+        &Outputs {
+            title: Some(String::new()),
+            dedup: Some(String::new()),
+            ..Outputs::default()
+        },
+    );
+    assert_eq!(
+        empty.title, "P.Rule",
+        "an empty title falls back to the RuleID"
+    );
+    assert_eq!(empty.dedup, "defaultDedupString:P.Rule");
+}
