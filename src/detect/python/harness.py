@@ -17,6 +17,11 @@ import types
 import unittest.mock
 from collections.abc import Mapping, Sequence
 
+try:  # Faster decoding of event batches when the machine has it; the standard library otherwise.
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - depends on the machine
+    _loads = json.loads
+
 _IN = sys.stdin.buffer
 _OUT = sys.stdout.buffer
 sys.stdout = sys.stderr
@@ -104,7 +109,12 @@ class ImmutableCaseInsensitiveDict(Mapping):
         real = self._key(key)
         if real is None:
             return default
-        return self[real]
+        try:
+            return self._cache[real]
+        except KeyError:
+            value = _freeze(self._data[real])
+            self._cache[real] = value
+            return value
 
     def __iter__(self):
         return iter(self._data)
@@ -419,6 +429,8 @@ def op_load(msg):
             module = _load_module("_rule_" + rule["id"], rule["path"], rule["source"], True)
             if not callable(getattr(module, "rule", None)):
                 raise Failure("the module defines no `rule(event)` function", rule["path"])
+            # The optional functions it defines, found once (Mocks patch only existing names).
+            module.__warden_functions__ = [n for n in FUNCTIONS if callable(getattr(module, n, None))]
             STATE["rules"][rule["id"]] = (module, rule["severity"])
         except Failure as f:
             errors.append({"id": rule["id"], **f.as_json()})
@@ -439,9 +451,7 @@ def _call(module, name, event, types_, default):
 def _outputs(module, default_severity, event):
     """Panther's alert functions after a match; an error in one is raised with its name."""
     out = {}
-    for name in FUNCTIONS:
-        if not hasattr(module, name):
-            continue
+    for name in module.__warden_functions__:
         try:
             if name == "alert_context":
                 value = _call(module, name, event, Mapping, None)
@@ -534,7 +544,7 @@ def _read_exact(n):
 def main():
     while True:
         (length,) = struct.unpack(">I", _read_exact(4))
-        msg = json.loads(_read_exact(length))
+        msg = _loads(_read_exact(length))
         try:
             reply = OPS[msg["op"]](msg)
         except BaseException as exc:  # noqa: B902 - the worker answers whatever happens
