@@ -388,3 +388,56 @@ async fn python_overrides_replace_the_rules_description_and_destinations() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_seed_rule_in_python_alerts_as_its_yaml_twin_over_the_same_rows() {
+    use warden::detect::scheduler::Scheduler;
+    each_backend(|db| async move {
+        let shipped = crate::harness::shipped_rules();
+        let scheduled = "Okta.BypassMFAGroup.RepeatedAddsScheduled";
+        let python = "Okta.BypassMFAGroup.RepeatedAddsScheduled.Python";
+        let rules = shipped
+            .rules
+            .into_iter()
+            .filter(|r| r.rule.id != "Okta.BypassMFAGroup.RepeatedAdds")
+            .map(|mut r| {
+                r.rule.enabled |= r.rule.id == scheduled || r.rule.id == python;
+                r
+            })
+            .collect();
+        let clock = Arc::new(ManualClock::new(START));
+        let app = TestApp::spawn_with_rules(&db, "http://127.0.0.1:9", clock.clone(), rules).await;
+        let queries: Vec<_> = shipped.queries.into_iter().map(|q| q.query).collect();
+        let scheduler = Scheduler::new(app.served.detector.clone(), queries, clock.clone());
+        let day = DAY.as_millis() as i64;
+        let adds: Vec<String> = [0, 5, 10]
+            .into_iter()
+            .enumerate()
+            .map(|(n, at)| bypass_mfa_add("alice@example.com", START + at * day, n).to_string())
+            .chain([bypass_mfa_add("bob@example.com", START, 7).to_string()])
+            .collect();
+        app.ingest("Okta.SystemLog", adds.join("\n")).await;
+        assert!(
+            scheduler.run_due().await.unwrap().is_empty(),
+            "not due before its first tick"
+        );
+        clock.advance(11 * DAY);
+        let ran = scheduler.run_due().await.unwrap();
+        assert_eq!(
+            ran[0].1.matches, 2,
+            "alice's row matches both twins: {ran:?}"
+        );
+        let yaml = app.alerts(scheduled).await;
+        let py = app.alerts(python).await;
+        assert_eq!((yaml.len(), py.len()), (1, 1));
+        for key in ["title", "severity", "type"] {
+            assert_eq!(py[0][key], yaml[0][key], "{key}");
+        }
+        clock.advance(std::time::Duration::from_secs(3600));
+        scheduler.run_due().await.unwrap();
+        assert_eq!(app.alerts(python).await.len(), 1, "the same dedup window");
+        app.stop().await;
+        db
+    })
+    .await;
+}
