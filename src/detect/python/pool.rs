@@ -12,8 +12,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-/// The harness every worker runs (`python3 -I -B -c <harness>`).
-pub const HARNESS: &str = include_str!("harness.py");
+/// The program every worker runs (`python3 -I -B -c <harness>`): the event, then the worker.
+pub const HARNESS: &str = concat!(include_str!("event.py"), include_str!("harness.py"));
 
 /// Events per `eval` message: large enough that round trips are cheap, small enough that a
 /// killed worker loses little work.
