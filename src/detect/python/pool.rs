@@ -90,7 +90,18 @@ impl Drop for Worker {
 
 impl Worker {
     fn spawn(config: &Config) -> Result<Worker, PyError> {
-        let mut child = Command::new(&config.interpreter)
+        let mut command = Command::new(&config.interpreter);
+        // Rules see none of warden's environment: it holds credentials (`WARDEN_CREDENTIAL_*`).
+        command.env_clear();
+        for (key, value) in std::env::vars_os() {
+            let keep = key.to_str().is_some_and(|k| {
+                matches!(k, "PATH" | "LANG" | "TZ" | "HOME") || k.starts_with("LC_")
+            });
+            if keep {
+                command.env(key, value);
+            }
+        }
+        let mut child = command
             .args(["-I", "-B", "-c", HARNESS])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

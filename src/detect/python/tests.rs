@@ -298,3 +298,24 @@ fn alert_fields_fall_back_as_panthers_do() {
     );
     assert_eq!(empty.dedup, "defaultDedupString:P.Rule");
 }
+
+#[test]
+fn rules_do_not_see_wardens_environment() {
+    std::env::set_var("WARDEN_CREDENTIAL_PYTHON_CANARY", "canary-secret-value");
+    let source = "import os\n\ndef rule(event):\n    return True\n\n\
+                  def alert_context(event):\n    return {'env': dict(os.environ)}\n";
+    let pool = pool(Library {
+        rules: vec![rule("E", source)],
+        ..Library::default()
+    });
+    let outcome = one(&pool, "E", json!({}));
+    let env = outcome.outputs.alert_context.unwrap()["env"].clone();
+    assert!(
+        env.get("PATH").is_some(),
+        "the control: the environment is read: {env}"
+    );
+    assert!(
+        !env.to_string().contains("canary-secret-value"),
+        "no credential reaches a rule: {env}"
+    );
+}
