@@ -94,6 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .rules
         .iter()
         .map(|r| &r.rule)
+        // Python rules have their own variant below; their (empty) expressions mean nothing.
+        .filter(|rule| rule.python.is_none())
         .filter(|rule| rule.log_types.iter().any(|t| t == log_type.name()))
         .collect();
     let lines: Vec<String> = std::fs::read_to_string(&args.events)
