@@ -40,7 +40,7 @@ pub fn read_helper(yml: &Path, source: &str) -> Result<Option<HelperSource>, Dia
 /// optional `Filename`. `Ok(None)` for a disabled model.
 pub fn read_model(yml: &Path, source: &str) -> Result<Option<ModelSource>, Diagnostic> {
     let root = parse(source)?;
-    if root.get("Enabled").and_then(Node::as_str) == Some("false") {
+    if root.get("Enabled").map(Node::to_json) == Some(serde_json::Value::Bool(false)) {
         return Ok(None);
     }
     let text = |node: &Node, key: &str| node.get(key).and_then(Node::as_str).map(str::to_owned);

@@ -319,3 +319,30 @@ fn rules_do_not_see_wardens_environment() {
         "no credential reaches a rule: {env}"
     );
 }
+
+#[test]
+fn data_model_mappings_need_a_name_and_exactly_one_of_path_and_method() {
+    use super::load::read_model;
+    use std::path::Path;
+    let yml = Path::new("/models/m.yml");
+    let good = "AnalysisType: datamodel\nDataModelID: M\nLogTypes: [A]\nMappings:\n  - Name: ip\n    Path: $.client.ip\n";
+    let model = read_model(yml, good).unwrap().unwrap();
+    assert_eq!(
+        (model.id.as_str(), model.log_types.as_slice()),
+        ("M", &["A".to_owned()][..])
+    );
+    assert_eq!(model.mappings[0].path.as_deref(), Some("$.client.ip"));
+    let both = good.replace("    Path: $.client.ip\n", "    Path: $.a\n    Method: f\n");
+    let d = read_model(yml, &both).unwrap_err();
+    assert_eq!((d.span.line, d.message.contains("exactly one")), (5, true));
+    let nameless = good.replace("  - Name: ip\n    Path", "  - Path");
+    assert!(read_model(yml, &nameless)
+        .unwrap_err()
+        .message
+        .contains("no `Name`"));
+    let disabled = format!("{good}Enabled: false\n");
+    assert!(read_model(yml, &disabled).unwrap().is_none());
+    let missing = format!("{good}Filename: gone.py\n");
+    let d = read_model(yml, &missing).unwrap_err();
+    assert_eq!(d.span.line, 7, "at the Filename: {d:?}");
+}
