@@ -89,7 +89,12 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     for (entry, tests) in &results {
         for result in tests {
             if !result.passed() {
-                print_failure(&entry.path, &entry.rule.id, result);
+                print_failure(
+                    &entry.path,
+                    &entry.rule.id,
+                    entry.rule.python.is_some(),
+                    result,
+                );
             } else if args.verbose {
                 print_pass(&entry.rule.id, result);
             }
@@ -103,12 +108,20 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_failure(path: &str, rule_id: &str, result: &TestResult) {
+fn print_failure(path: &str, rule_id: &str, python: bool, result: &TestResult) {
     let test = result.test;
+    let got = match &result.error {
+        Some(_) => "an error".to_owned(),
+        None => result.matched.to_string(),
+    };
     println!(
-        "FAIL {rule_id}: test \"{}\" ({path}:{}): expected {}, got {}",
-        test.name, test.span, test.expected, result.matched
+        "FAIL {rule_id}: test \"{}\" ({path}:{}): expected {}, got {got}",
+        test.name, test.span, test.expected
     );
+    if let Some(error) = &result.error {
+        println!("  {error}");
+        return;
+    }
     match &result.failure {
         Some(failure) => {
             let found = failure
@@ -121,6 +134,10 @@ fn print_failure(path: &str, rule_id: &str, result: &TestResult) {
                 failure.span, failure.section, failure.index, failure.expression
             );
         }
+        None if python => println!(
+            "  rule() returned {}",
+            if result.matched { "True" } else { "False" }
+        ),
         None => println!("  every InlineFilters and Detection expression held"),
     }
 }

@@ -73,13 +73,16 @@ pub fn alert_id(rule_id: &str, alert_count: i64, dedup: &str) -> String {
     crate::hex::hex(&digest)
 }
 
-/// `RULE` for streaming rules, `SCHEDULED_RULE` for rules over scheduled queries.
+/// `RULE` for streaming rules, `SCHEDULED_RULE` for rules over scheduled queries, `RULE_ERROR`
+/// for a rule's errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertType {
     /// A streaming rule.
     Rule,
     /// A scheduled rule.
     ScheduledRule,
+    /// A Python rule that raised or ran past its deadline (Panther's rule-error alert).
+    RuleError,
 }
 
 impl AlertType {
@@ -88,6 +91,7 @@ impl AlertType {
         match self {
             AlertType::Rule => "RULE",
             AlertType::ScheduledRule => "SCHEDULED_RULE",
+            AlertType::RuleError => "RULE_ERROR",
         }
     }
 }
@@ -158,6 +162,7 @@ mod tests {
             severity: "HIGH".into(),
             context: Map::new(),
             log_type: "Okta.SystemLog".into(),
+            overrides: Default::default(),
         }
     }
 

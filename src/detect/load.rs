@@ -6,7 +6,12 @@
 //! disabled one is not checked: it never runs, and Panther's content ships disabled scheduled
 //! rules whose SQL queries live elsewhere (the conformance corpus has three). A file with an
 //! error is not loaded, so nothing runs half-wired.
+//!
+//! Python rules (`Filename:`) are read with the global helpers and data models found among the
+//! same paths (a Panther repository's `global_helpers/` and `data_models/`), then loaded once in
+//! Python ([`python::load::attach`]) so that their errors are reported here, at their line.
 
+use super::python;
 use super::rule::{check_rule, AnalysisType, Rule, RuleFile, Unsupported};
 use super::scheduled::{check_scheduled_query, ScheduledQuery, ScheduledQueryFile};
 use crate::diagnostic::{did_you_mean, sort_and_dedup, Code, Diagnostic, Span};
@@ -85,6 +90,7 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
         }
     }
     let mut loaded = Loaded::default();
+    let mut shared = python::Shared::default();
     let mut rule_ids = Names::new("RuleID", "every rule needs its own RuleID");
     let mut query_names = Names::new("QueryName", "every scheduled query needs its own QueryName");
     for file in files {
@@ -135,12 +141,24 @@ pub fn load(paths: &[PathBuf]) -> std::io::Result<Loaded> {
                     Err(problems) => diagnostics = problems,
                 }
             }
+            Ok(RuleFile::Other(kind)) if kind == "global" || kind == "datamodel" => {
+                let source = source.as_deref().unwrap_or_default();
+                let read = if kind == "global" {
+                    python::load::read_helper(&file, source).map(|h| shared.helpers.extend(h))
+                } else {
+                    python::load::read_model(&file, source).map(|m| shared.models.extend(m))
+                };
+                if let Err(d) = read {
+                    diagnostics.push(d);
+                }
+            }
             Ok(RuleFile::Other(kind)) => loaded.other.push((path.clone(), kind)),
             Err(problems) => diagnostics = problems,
         }
         loaded.reports.push(FileReport { path, diagnostics });
     }
     check_references(&mut loaded, &rule_ids, &query_names);
+    python::load::attach(&mut loaded, shared, &python::Config::from_env());
     Ok(loaded)
 }
 

@@ -26,6 +26,7 @@ pub mod event;
 pub mod load;
 pub mod normalize;
 pub mod okta_poll;
+pub mod python;
 pub mod routing;
 pub mod rule;
 pub mod scheduled;

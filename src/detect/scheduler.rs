@@ -83,7 +83,10 @@ impl Scheduler {
         let since = query.query.since(now_ts).as_millisecond();
         let matches = store.matches_since(query.query.rule_ids(), since).await?;
         let rows = query.query.rows(&matches, now_ts);
-        let evaluated = self.detector.evaluate_rows(&query.name, rows, now);
+        // Python rules over the rows wait on worker processes: off the async threads.
+        let evaluated = crate::detect::detector::off_the_runtime(|| {
+            self.detector.evaluate_rows(&query.name, rows, now)
+        });
         let report = self.detector.record(evaluated, None).await?;
         tracing::info!(
             query = %query.name,

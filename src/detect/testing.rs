@@ -2,9 +2,16 @@
 //! and the verdict (every `InlineFilters` and `Detection` expression holds) must equal its
 //! `ExpectedResult`. For a matching event the alert functions (title, dedup string, severity,
 //! context) are computed too, as Panther's tool does; warden's cannot fail, so they only inform.
+//!
+//! A Python rule's test runs in a Python worker with its `Mocks` patched on the rule's module
+//! (`objectName` → a mock returning `returnValue`), as `panther_analysis_tool` does: the test
+//! fails when `rule()` raises or returns a non-bool, when the verdict differs, or when the rule
+//! matched and `title`, `dedup`, `severity`, `alert_context` (or another alert function) raised
+//! or returned the wrong type.
 
 use super::eval::Failure;
 use super::load::{Loaded, LoadedRule};
+use super::python::{self, Pool, PyError};
 use super::rule::{Rule, RuleTest};
 use super::Severity;
 use serde_json::{Map, Value};
@@ -34,17 +41,23 @@ pub struct TestResult<'r> {
     pub failure: Option<Failure>,
     /// When the rule matched: the alert it would raise.
     pub alert: Option<AlertPreview>,
+    /// A Python rule's error: a function raised, returned the wrong type, or ran late.
+    pub error: Option<PyError>,
 }
 
 impl TestResult<'_> {
-    /// Whether the verdict is the expected one.
+    /// Whether the verdict is the expected one and nothing raised.
     pub fn passed(&self) -> bool {
-        self.matched == self.test.expected
+        self.matched == self.test.expected && self.error.is_none()
     }
 }
 
-/// Runs every test of a rule, in file order.
-pub fn run(rule: &Rule) -> Vec<TestResult<'_>> {
+/// Runs every test of a rule, in file order; a Python rule's run on `pool` (an error for each
+/// test when there is none).
+pub fn run<'r>(rule: &'r Rule, pool: Option<&Pool>) -> Vec<TestResult<'r>> {
+    if rule.python.is_some() {
+        return run_python(rule, pool);
+    }
     rule.tests
         .iter()
         .map(|test| {
@@ -60,13 +73,52 @@ pub fn run(rule: &Rule) -> Vec<TestResult<'_>> {
                         severity: rule.severity_for(event),
                         context: rule.alert_context(event),
                     }),
+                    error: None,
                 },
                 Err(failure) => TestResult {
                     test,
                     matched: false,
                     failure: Some(failure),
                     alert: None,
+                    error: None,
                 },
+            }
+        })
+        .collect()
+}
+
+fn run_python<'r>(rule: &'r Rule, pool: Option<&Pool>) -> Vec<TestResult<'r>> {
+    rule.tests
+        .iter()
+        .map(|test| {
+            let outcome = match pool {
+                Some(pool) => {
+                    let mocks = test
+                        .mocks
+                        .iter()
+                        .map(|m| {
+                            serde_json::json!({"objectName": m.object_name, "returnValue": m.return_value})
+                        })
+                        .collect();
+                    pool.test(&rule.id, &test.log, mocks)
+                }
+                None => python::Outcome::failed(PyError::engine("Python is not running")),
+            };
+            let alert = outcome.matched.then(|| {
+                let fields = python::alert_fields(rule, &outcome.outputs);
+                AlertPreview {
+                    title: fields.title,
+                    dedup: fields.dedup,
+                    severity: fields.severity,
+                    context: fields.context,
+                }
+            });
+            TestResult {
+                test,
+                matched: outcome.matched,
+                failure: None,
+                alert,
+                error: outcome.error,
             }
         })
         .collect()
@@ -145,10 +197,12 @@ pub fn run_all(loaded: &Loaded) -> (Vec<(&LoadedRule, Vec<TestResult<'_>>)>, Sum
         invalid_files: loaded.invalid_files().count(),
         ..Summary::default()
     };
+    let library = python::library(loaded.rules.iter().map(|r| &r.rule));
+    let pool = (!library.rules.is_empty()).then(|| Pool::new(python::Config::from_env(), &library));
     let results: Vec<_> = loaded
         .rules
         .iter()
-        .map(|loaded_rule| (loaded_rule, run(&loaded_rule.rule)))
+        .map(|loaded_rule| (loaded_rule, run(&loaded_rule.rule, pool.as_ref())))
         .collect();
     for (_, tests) in &results {
         for result in tests {

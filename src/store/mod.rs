@@ -26,8 +26,9 @@ mod versions;
 pub use action_state::{ActionStates, StateWrite};
 pub use connection::{redact_url, SqlStore, DEFAULT_DATABASE_URL};
 pub use detections::{
-    AlertFilter, AlertRecord, BuildAlert, DeliveryOutcome, DeliveryRecord, Detections, DueDelivery,
-    FirstMatch, MergeMatch, Merged, NewAlert, NewMatch, RecordedMatches, Window, WindowPolicy,
+    AlertFilter, AlertOverrides, AlertRecord, BuildAlert, DeliveryOutcome, DeliveryRecord,
+    Detections, DueDelivery, FirstMatch, MergeMatch, Merged, NewAlert, NewMatch, RecordedMatches,
+    Window, WindowPolicy,
 };
 pub use dialect::Dialect;
 pub use operations::{Cancellation, Cancelled, HistoryRecord, Operations, Retried};

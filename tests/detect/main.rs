@@ -17,5 +17,6 @@ mod harness;
 mod alerts;
 mod ingest;
 mod okta_poll;
+mod python;
 mod rules;
 mod scheduled;

@@ -37,6 +37,7 @@ fn new_match(event_time: i64) -> NewMatch {
             severity: "INFO".into(),
             context: Default::default(),
             log_type: "Okta.SystemLog".into(),
+            overrides: Default::default(),
         },
         event: json!({"at": event_time}),
     }

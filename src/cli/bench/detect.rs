@@ -32,6 +32,16 @@ pub struct Args {
     /// Events to replay.
     #[arg(long, default_value_t = 200_000)]
     count: usize,
+    /// The Python rule of the Python variant (the first seed rule's Python twin), run beside the
+    /// YAML rule of the same name without its `.Python` suffix.
+    #[arg(long, default_value = "rules/python/okta_admin_privilege_grant.yml")]
+    python_rule: PathBuf,
+    /// Events the Python variant replays per worker count.
+    #[arg(long, default_value_t = 100_000)]
+    python_count: usize,
+    /// Skip the Python variant.
+    #[arg(long)]
+    no_python: bool,
 }
 
 /// What every replay shares: the events, the log type's rules, and the normaliser.
@@ -84,6 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .rules
         .iter()
         .map(|r| &r.rule)
+        // Python rules have their own variant below; their (empty) expressions mean nothing.
+        .filter(|rule| rule.python.is_none())
         .filter(|rule| rule.log_types.iter().any(|t| t == log_type.name()))
         .collect();
     let lines: Vec<String> = std::fs::read_to_string(&args.events)
@@ -169,6 +181,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!("  the same on serde_json::Value: {value:.0} events/s");
     println!("  peak RSS {:.1} MiB", peak_rss_mb());
+    let python = if args.no_python {
+        Value::Null
+    } else {
+        super::python::run(
+            &replay.lines,
+            &log_type,
+            &args.python_rule,
+            args.python_count,
+        )?
+    };
     println!(
         "{}",
         json!({
@@ -182,6 +204,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "evaluate_events_per_sec": round2(count / evaluate),
             "value_events_per_sec": round2(value),
             "peak_rss_mb": round2(peak_rss_mb()),
+            "python": python,
         })
     );
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@
 
 mod detect;
 mod ingest;
+mod python;
 mod runner;
 mod scratch;
 mod webhook;

@@ -3,8 +3,9 @@
 //!
 //! Keys follow `panther_analysis_tool`'s `RULE_SCHEMA`, which rejects unknown keys
 //! (`ignore_extra_keys=False`); so does warden, with a did-you-mean. Simple Detections (a
-//! `Detection:` list) are compiled; Python rules (`Filename:`), derived rules (`BaseDetection:`)
-//! and correlation rules load as [`Unsupported`], by name, and other analysis files (policies,
+//! `Detection:` list) are compiled; Python rules (`Filename:`) are read with their metadata and
+//! their file name (the loader reads the Python); derived rules (`BaseDetection:`) and
+//! correlation rules load as [`Unsupported`], by name, and other analysis files (policies,
 //! queries, data models, …) as [`RuleFile::Other`].
 
 mod alert;
@@ -92,7 +93,19 @@ pub struct RuleTest {
     pub span: Span,
 }
 
-/// A validated, compiled Simple Detection rule.
+/// What makes a rule a Python rule: its `Filename`, and the code the loader read for it.
+#[derive(Debug, Clone)]
+pub struct PythonRule {
+    /// `Filename`, relative to the rule's `.yml`.
+    pub filename: String,
+    /// Where the `Filename` value is.
+    pub filename_span: Span,
+    /// The module, its helpers and data models; `None` until the loader has read them.
+    pub code: Option<std::sync::Arc<crate::detect::python::PythonCode>>,
+}
+
+/// A validated, compiled rule: a Simple Detection, or a Python rule (`python`) whose metadata
+/// means what the Simple Detection's does and whose functions run in [`crate::detect::python`].
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// `RuleID`.
@@ -134,6 +147,9 @@ pub struct Rule {
     pub create_alert: bool,
     /// `Tests`.
     pub tests: Vec<RuleTest>,
+    /// `Some` for a Python rule (`Filename:`): then the expression methods below do not apply
+    /// (its matcher is empty) and the detector asks the Python pool instead.
+    pub python: Option<PythonRule>,
     matcher: Matcher,
     alert: AlertSpec,
 }

@@ -25,6 +25,22 @@ const OTHER_TYPES: &[&str] = &[
     "scheduled_prompt",
 ];
 
+/// Keys that make a file without `AnalysisType` an analysis item missing it, rather than some
+/// other YAML file.
+const IDENTITY_KEYS: &[&str] = &[
+    "RuleID",
+    "PolicyID",
+    "QueryName",
+    "DataModelID",
+    "GlobalID",
+    "Detection",
+    "Filename",
+    "LogTypes",
+];
+
+/// The kind [`RuleFile::Other`] reports for a YAML file that is not an analysis item.
+pub const NOT_ANALYSIS: &str = "not an analysis file";
+
 /// Top-level keys of a rule (`panther_analysis_tool` `RULE_SCHEMA`, plus management fields).
 const RULE_KEYS: &[&str] = &[
     "AnalysisType",
@@ -89,6 +105,14 @@ pub(super) fn rule_file(
     entries: &[(Key, Node)],
 ) -> Option<RuleFile> {
     let analysis_type = match entry(entries, "AnalysisType") {
+        // Not an analysis item at all (a Panther repository also holds test scenarios, pack
+        // manifests and CI files): set aside, as `panther_analysis_tool` does.
+        None if !entries
+            .iter()
+            .any(|(k, _)| IDENTITY_KEYS.contains(&k.name.as_str())) =>
+        {
+            return Some(RuleFile::Other(NOT_ANALYSIS.to_owned()));
+        }
         None => {
             c.push(missing(root, "AnalysisType", "add `AnalysisType: rule`"));
             None
@@ -129,7 +153,7 @@ struct Header<'n> {
     id: Option<(String, Span)>,
     display_name: Option<String>,
     enabled: Option<bool>,
-    filename: Option<&'n Key>,
+    filename: Option<(&'n Key, Spanned<String>)>,
     base_detection: Option<&'n Key>,
     detection: Option<(&'n Key, &'n Node)>,
     log_types: Option<(&'n Key, Vec<String>)>,
@@ -170,10 +194,10 @@ fn rule(
                 .map(|v| h.display_name = Some(v))
                 .is_some(),
             "Enabled" => c.read(node).map(|v| h.enabled = Some(v)).is_some(),
-            "Filename" => {
-                h.filename = Some(key);
-                c.read::<String>(node).is_some()
-            }
+            "Filename" => c
+                .read::<Spanned<String>>(node)
+                .map(|v| h.filename = Some((key, v)))
+                .is_some(),
             "BaseDetection" => {
                 h.base_detection = Some(key);
                 c.read::<String>(node).is_some()
@@ -278,8 +302,13 @@ fn rule(
     if h.base_detection.is_some() {
         return unsupported("derived rules (BaseDetection)");
     }
-    if h.detection.is_none() {
-        return unsupported("Python rules (Filename)");
+    let python = h.filename.map(|(_, name)| super::PythonRule {
+        filename: name.value,
+        filename_span: name.span,
+        code: None,
+    });
+    if h.detection.is_none() && python.is_none() {
+        return unsupported("rules without `Detection` or `Filename`");
     }
     let (id, id_span) = h.id?;
     Some(RuleFile::Rule(Box::new(Rule {
@@ -307,6 +336,7 @@ fn rule(
         threshold: h.threshold.unwrap_or(DEFAULT_THRESHOLD),
         create_alert: h.create_alert.unwrap_or(true),
         tests: h.tests.unwrap_or_default(),
+        python,
         matcher: h.matcher,
         alert: h.alert,
     })))
@@ -345,7 +375,7 @@ fn check_required(c: &mut Compiler, root: &Node, h: &Header) -> bool {
                 "add `LogTypes: [Okta.SystemLog]` (or `ScheduledQueries:` for a scheduled rule)",
             );
         }
-        if let (Some(_), Some((key, _))) = (h.filename, h.detection) {
+        if let (Some(_), Some((key, _))) = (&h.filename, h.detection) {
             c.push(
                 Diagnostic::new(Code::KindConflict, key.span, "a rule has both `Filename` and `Detection`")
                     .with_hint("`Filename` names a Python rule, `Detection` makes a Simple Detection; keep one"),

@@ -238,7 +238,7 @@ fn rule_ids_are_checked() {
 }
 
 #[test]
-fn correlation_python_and_derived_rules_are_unsupported_by_name() {
+fn correlation_and_derived_rules_are_unsupported_by_name_and_python_rules_keep_their_file() {
     let correlation = "AnalysisType: correlation_rule\nRuleID: C.Rule\nEnabled: true\nSeverity: High\n\
                        Detection:\n  - Sequence: []\nTests:\n  - Name: a\n    ExpectedResult: true\n    RuleOutputs: []\n";
     match check_rule(correlation) {
@@ -254,10 +254,12 @@ fn correlation_python_and_derived_rules_are_unsupported_by_name() {
     );
     let python = "AnalysisType: rule\nRuleID: P.Rule\nEnabled: true\nLogTypes: [A]\nSeverity: Low\nFilename: p.py\n";
     match check_rule(python) {
-        Ok(RuleFile::Unsupported(u)) => assert_eq!(
-            u.to_string(),
-            "unsupported: Python rules (Filename) (P.Rule)"
-        ),
+        Ok(RuleFile::Rule(rule)) => {
+            let python = rule.python.expect("a Python rule");
+            assert_eq!(python.filename, "p.py");
+            assert_eq!(python.filename_span.to_string(), "6:11");
+            assert!(python.code.is_none(), "the loader reads the code");
+        }
         other => panic!("{other:?}"),
     }
     let derived = "AnalysisType: rule\nRuleID: D.Rule\nBaseDetection: P.Rule\nEnabled: false\nSeverity: Low\n";

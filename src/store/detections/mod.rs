@@ -14,8 +14,8 @@ mod matches;
 mod records;
 
 pub use records::{
-    AlertFilter, AlertRecord, DeliveryOutcome, DeliveryRecord, DueDelivery, FirstMatch, Merged,
-    NewAlert, NewMatch, RecordedMatches, Window, WindowPolicy,
+    AlertFilter, AlertOverrides, AlertRecord, DeliveryOutcome, DeliveryRecord, DueDelivery,
+    FirstMatch, Merged, NewAlert, NewMatch, RecordedMatches, Window, WindowPolicy,
 };
 
 use super::connection::SqlStore;

@@ -166,6 +166,38 @@ pub struct FirstMatch {
     pub context: Map<String, Value>,
     /// The log type of the first match.
     pub log_type: String,
+    /// What a Python rule's functions returned in place of the rule's metadata (and the alert
+    /// type of a rule error); empty for Simple Detections.
+    #[serde(default, skip_serializing_if = "AlertOverrides::is_empty")]
+    pub overrides: AlertOverrides,
+}
+
+/// Per-alert replacements of a rule's metadata, kept with the window's first match so an alert
+/// raised later (at its threshold) still carries them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertOverrides {
+    /// The alert type when not the rule's (`RULE_ERROR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_type: Option<String>,
+    /// `description()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `reference()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// `runbook()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    /// `destinations()`: destination ids replacing `OutputIds` (empty: deliver nowhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+}
+
+impl AlertOverrides {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == AlertOverrides::default()
+    }
 }
 
 /// The dedup state of one `(rule, dedup string)`.

@@ -4,8 +4,17 @@
 //! The CPU part ([`Detector::evaluate`]) is synchronous and runs off the async threads; the
 //! store part is one [`Detections::record_matches`] call per batch, so an acknowledged batch is
 //! durable: its matches, the alerts they raised and those alerts' deliveries commit together.
+//!
+//! Python rules run beside the Simple Detections on the same events ([`python`]): the events of
+//! a batch that their log types select go to the Python pool together after the batch's Simple
+//! Detections, and their matches take the same path (windows, thresholds, alerts).
 
-use super::alerting::{self, AlertType, RuleInfo};
+mod alert;
+mod python;
+
+pub use python::off_the_runtime;
+
+use super::alerting;
 use super::body::{self, BodyError, Position, RawEvent};
 use super::budget::DecompressionBudget;
 use super::event::{Doc, Parser};
@@ -14,12 +23,10 @@ use super::normalize::{new_row_id, LogType, Normalize, Normalizer};
 use super::routing::Routing;
 use super::rule::AnalysisType;
 use super::Rule;
-use crate::clock::{rfc3339, Clock};
+use crate::clock::Clock;
+use crate::detect::python::AlertFields;
 use crate::run::Millis;
-use crate::store::{
-    self, Detections, FirstMatch, NewAlert, NewMatch, RecordedMatches, SqlStore, Window,
-    WindowPolicy,
-};
+use crate::store::{self, Detections, NewMatch, RecordedMatches, SqlStore};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,10 +39,16 @@ const MAX_REPORTED_ERRORS: usize = 100;
 #[derive(Debug)]
 pub struct Detector {
     rules: Vec<DetectorRule>,
-    /// Streaming rules by log type.
+    /// Streaming Simple Detections by log type.
     streaming: HashMap<String, Vec<usize>>,
-    /// Scheduled rules by the query they read.
+    /// Scheduled Simple Detections by the query they read.
     scheduled: HashMap<String, Vec<usize>>,
+    /// Streaming Python rules by log type.
+    python_streaming: HashMap<String, Vec<usize>>,
+    /// Scheduled Python rules by the query they read.
+    python_scheduled: HashMap<String, Vec<usize>>,
+    /// The Python workers, when there are Python rules.
+    pool: Option<crate::detect::python::Pool>,
     by_id: HashMap<String, usize>,
     routing: Routing,
     store: SqlStore,
@@ -118,6 +131,9 @@ impl Detector {
             rules: Vec::new(),
             streaming: HashMap::new(),
             scheduled: HashMap::new(),
+            python_streaming: HashMap::new(),
+            python_scheduled: HashMap::new(),
+            pool: None,
             by_id: HashMap::new(),
             routing,
             store,
@@ -138,7 +154,19 @@ impl Detector {
                 }
             }
             let index = detector.rules.len();
+            let python = rule.python.is_some();
             let (index_by, names): (_, Vec<&str>) = match rule.analysis_type {
+                AnalysisType::Rule if python => (
+                    &mut detector.python_streaming,
+                    rule.log_types.iter().map(String::as_str).collect(),
+                ),
+                AnalysisType::ScheduledRule if python => (
+                    &mut detector.python_scheduled,
+                    rule.scheduled_queries
+                        .iter()
+                        .map(|q| q.value.as_str())
+                        .collect(),
+                ),
                 AnalysisType::Rule => (
                     &mut detector.streaming,
                     rule.log_types.iter().map(String::as_str).collect(),
@@ -160,6 +188,7 @@ impl Detector {
                 version: loaded.version,
             });
         }
+        detector.pool = python::pool(detector.rules.iter().map(|r| &r.rule));
         detector
     }
 
@@ -236,11 +265,16 @@ impl Detector {
         let now = self.clock.now();
         let mut evaluated = Evaluated::default();
         let rules = self.streaming_rules(&log_type);
+        let mut python = self.python_batch(&self.python_streaming, log_type.name());
         let normalizer = Normalizer::new(&log_type, parse_time(now));
         for (n, mut event) in events.into_iter().enumerate() {
             let at = Position::Item(n);
             let out = &mut evaluated;
-            self.evaluate_one(&normalizer, rules, &mut event, at, out, Value::clone);
+            let batch = python.as_mut();
+            self.evaluate_one(&normalizer, rules, &mut event, at, out, batch, Value::clone);
+        }
+        if let Some(batch) = python {
+            python::off_the_runtime(|| self.evaluate_python(batch, &mut evaluated));
         }
         self.record(evaluated, checkpoint).await
     }
@@ -250,6 +284,7 @@ impl Detector {
     pub fn evaluate(&self, log_type: &LogType, events: &[RawEvent<'_>], now: Millis) -> Evaluated {
         let mut evaluated = Evaluated::default();
         let rules = self.streaming_rules(log_type);
+        let mut python = self.python_batch(&self.python_streaming, log_type.name());
         let normalizer = Normalizer::new(log_type, parse_time(now));
         // One arena for the batch, reset per event.
         let mut parser = Parser::new();
@@ -257,13 +292,25 @@ impl Detector {
             match parser.parse(raw.json) {
                 Ok(mut doc) => {
                     let out = &mut evaluated;
-                    self.evaluate_one(&normalizer, rules, &mut doc, raw.at, out, Doc::to_value)
+                    let batch = python.as_mut();
+                    self.evaluate_one(
+                        &normalizer,
+                        rules,
+                        &mut doc,
+                        raw.at,
+                        out,
+                        batch,
+                        Doc::to_value,
+                    )
                 }
                 Err(e) => evaluated.errors.push(EventError {
                     at: raw.at,
                     message: format!("invalid JSON: {e}"),
                 }),
             }
+        }
+        if let Some(batch) = python {
+            self.evaluate_python(batch, &mut evaluated);
         }
         evaluated
     }
@@ -275,7 +322,9 @@ impl Detector {
     }
 
     /// Normalises one event and evaluates `rules` (indexes into `self.rules`) on it; only a
-    /// matched event is turned into a `Value` (once, whatever the number of rules matching).
+    /// matched event is turned into a `Value` (once, whatever the number of rules matching), or
+    /// one that Python rules will read, which is set aside in `python` for them.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate_one<N: Normalize>(
         &self,
         normalizer: &Normalizer<'_>,
@@ -283,6 +332,7 @@ impl Detector {
         event: &mut N,
         at: Position,
         out: &mut Evaluated,
+        python: Option<&mut python::Batch>,
         to_value: impl Fn(&N) -> Value,
     ) {
         let log_type = normalizer.log_type();
@@ -300,44 +350,21 @@ impl Detector {
             if rule.matches(event.node()) {
                 let value = stored.get_or_insert_with(|| to_value(event));
                 let time = event_time.as_millisecond();
-                out.matches
-                    .push(self.new_match(rule, log_type.name(), value, time));
+                let fields = AlertFields {
+                    title: rule.title(value),
+                    dedup: String::new(),
+                    severity: rule.severity_for(value),
+                    context: rule.alert_context(value),
+                };
+                let mut matched = self.new_match(rule, log_type.name(), value, time, fields);
+                // Panther's dedup() sees the event with its `p_rule_*` fields.
+                matched.dedup = rule.dedup(&matched.event);
+                out.matches.push(matched);
             }
         }
-    }
-
-    /// A match of `rule` on `event`, with Panther's `p_rule_*` fields.
-    fn new_match(
-        &self,
-        rule: &Rule,
-        log_type: &str,
-        event: &Value,
-        event_time: Millis,
-    ) -> NewMatch {
-        let severity = rule.severity_for(event);
-        let context = rule.alert_context(event);
-        let first = FirstMatch {
-            title: rule.title(event),
-            severity: severity.as_str().to_owned(),
-            context: context.clone(),
-            log_type: log_type.to_owned(),
-        };
-        let mut event = event.clone();
-        if let Value::Object(fields) = &mut event {
-            fields.insert("p_rule_id".into(), rule.id.clone().into());
-            fields.insert("p_rule_severity".into(), rule.severity.as_str().into());
-            fields.insert("p_alert_severity".into(), severity.as_str().into());
-            fields.insert("p_rule_tags".into(), rule.tags.clone().into());
-            fields.insert("p_alert_context".into(), Value::Object(context));
-        }
-        NewMatch {
-            rule_id: rule.id.clone(),
-            policy: WindowPolicy::new(rule.dedup_period_minutes, rule.threshold),
-            dedup: rule.dedup(&event),
-            log_type: log_type.to_owned(),
-            event_time,
-            first,
-            event,
+        if let Some(batch) = python {
+            let value = stored.take().unwrap_or_else(|| to_value(event));
+            batch.push(value, event_time.as_millisecond());
         }
     }
 
@@ -379,7 +406,7 @@ impl Detector {
 
     /// Whether an enabled scheduled rule reads the query `name`.
     pub fn reads_query(&self, name: &str) -> bool {
-        self.scheduled.contains_key(name)
+        self.scheduled.contains_key(name) || self.python_scheduled.contains_key(name)
     }
 
     /// Evaluates scheduled-query rows against the rules reading that query.
@@ -390,71 +417,18 @@ impl Detector {
             .scheduled
             .get(query_name)
             .map_or(&[][..], Vec::as_slice);
+        let mut python = self.python_batch(&self.python_scheduled, query_name);
         let normalizer = Normalizer::new(&log_type, parse_time(now));
         for (n, mut row) in rows.into_iter().enumerate() {
             let at = Position::Item(n);
             let out = &mut evaluated;
-            self.evaluate_one(&normalizer, rules, &mut row, at, out, Value::clone);
+            let batch = python.as_mut();
+            self.evaluate_one(&normalizer, rules, &mut row, at, out, batch, Value::clone);
+        }
+        if let Some(batch) = python {
+            self.evaluate_python(batch, &mut evaluated);
         }
         evaluated
-    }
-
-    /// Builds the alert of `window`, which `m` just brought to its threshold.
-    fn alert_for(&self, m: &NewMatch, window: &Window, now: Millis) -> NewAlert {
-        let rule = self.by_id.get(&m.rule_id).map(|&i| &self.rules[i]);
-        let first = &window.first_match;
-        let severity = alerting::severity_of(&first.severity);
-        let (info, alert_type, outputs) = match rule {
-            Some(r) => (
-                RuleInfo {
-                    id: &r.rule.id,
-                    display_name: r.rule.display_name.as_deref(),
-                    description: &r.rule.description,
-                    runbook: &r.rule.runbook,
-                    tags: &r.rule.tags,
-                    version: r.version.as_deref(),
-                },
-                match r.rule.analysis_type {
-                    AnalysisType::Rule => AlertType::Rule,
-                    AnalysisType::ScheduledRule => AlertType::ScheduledRule,
-                },
-                r.rule.output_ids.as_slice(),
-            ),
-            // Unreachable: matches come from this detector's rules.
-            None => (
-                RuleInfo {
-                    id: &m.rule_id,
-                    display_name: None,
-                    description: "",
-                    runbook: "",
-                    tags: &[],
-                    version: None,
-                },
-                AlertType::Rule,
-                &[][..],
-            ),
-        };
-        let link = format!("{}/api/alerts/{}", self.link_base, window.alert_id);
-        let notification = alerting::notification(
-            info,
-            alert_type,
-            &window.alert_id,
-            first,
-            &rfc3339(now),
-            &link,
-        );
-        NewAlert {
-            id: window.alert_id.clone(),
-            alert_type: alert_type.as_str().to_owned(),
-            severity: severity.as_str().to_owned(),
-            title: notification["title"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            log_type: first.log_type.clone(),
-            destinations: self.routing.route(outputs, severity, &first.log_type),
-            notification,
-        }
     }
 }
 
