@@ -13,7 +13,8 @@ const LATENCY_BUCKETS: [f64; 12] = [
 /// Counters shared by the runner and the API.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    steps_finished: [AtomicU64; 6],
+    // One counter per step state, so a new state cannot index past the end.
+    steps_finished: [AtomicU64; StepState::ALL.len()],
     steps_retried: AtomicU64,
     steps_fenced: AtomicU64,
     steps_poisoned: AtomicU64,

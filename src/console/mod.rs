@@ -92,9 +92,18 @@ pub fn router(app: AppState) -> Router {
         .route("/rules/{id}/test", post(pages::rules::test))
         .route("/health", get(pages::health::show))
         .route("/signout", post(auth::sign_out))
-        // The run actions (retry, cancel, re-run, prompt answers) are POST routes under
-        // `/console/runs/{id}/…`, added here so they sit behind the session and the CSRF check;
+        // The forms that act (`pages::act`) sit here, behind the session and the CSRF check;
         // `pages::run::run_actions` says which apply to a run.
+        .route(
+            "/console/runs/{id}/steps/{step}/retry",
+            post(pages::act::retry_step),
+        )
+        .route("/console/runs/{id}/cancel", post(pages::act::cancel_run))
+        .route("/console/runs/{id}/rerun", post(pages::act::rerun))
+        .route(
+            "/console/prompts/{id}/answer",
+            post(pages::act::answer_prompt),
+        )
         .route_layer(middleware::from_fn_with_state(
             console.clone(),
             auth::require_session,

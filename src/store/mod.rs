@@ -32,7 +32,7 @@ pub use detections::{
 };
 pub use dialect::Dialect;
 pub use operations::{Cancellation, Cancelled, HistoryRecord, Operations, Retried};
-pub use overview::{Count, Overview, PromptRow};
+pub use overview::{Count, Overview};
 pub use prompts::{Answered, NewPrompt, PromptAnswer, PromptFilter, PromptRecord, Prompts};
 pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput, WorkerLock};
 pub use rate_limits::RateLimits;

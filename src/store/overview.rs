@@ -1,12 +1,11 @@
 //! [`Overview`]: the console's read side. Counts and cross-references the console pages show
 //! (runs by status per story, steps by state per action, a run's parent, children and alert, an
-//! alert's matched events, prompts by state, the pollers' checkpoints); nothing here writes.
+//! alert's matched events, the pollers' checkpoints); nothing here writes.
 //! Indexes for these reads are in migration 0008.
 
 use super::connection::SqlStore;
-use super::prompts::record as prompt_record;
-use super::{PromptRecord, Result};
-use crate::run::{Millis, PromptState};
+use super::Result;
+use crate::run::Millis;
 use serde_json::Value;
 use sqlx::Row;
 use std::future::Future;
@@ -20,17 +19,6 @@ pub struct Count {
     pub state: String,
     /// How many.
     pub count: i64,
-}
-
-/// A prompt with the times the prompts page shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PromptRow {
-    /// The prompt.
-    pub prompt: PromptRecord,
-    /// When it was opened.
-    pub created_at: Millis,
-    /// When it was answered (or closed), if it was.
-    pub answered_at: Option<Millis>,
 }
 
 /// The console's reads.
@@ -64,12 +52,6 @@ pub trait Overview {
         alert_id: &str,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Value>>> + Send;
-    /// Prompts in `state` (any when `None`), newest first, at most `limit`.
-    fn list_prompts(
-        &self,
-        state: Option<PromptState>,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<PromptRow>>> + Send;
     /// Steps that failed since `since`.
     fn failed_steps_since(&self, since: Millis) -> impl Future<Output = Result<i64>> + Send;
     /// Every source checkpoint with when it last moved: `(source, updated_at)`.
@@ -188,28 +170,6 @@ impl Overview for SqlStore {
         rows.iter()
             .map(|text| Ok(serde_json::from_str(text)?))
             .collect()
-    }
-
-    async fn list_prompts(&self, state: Option<PromptState>, limit: u32) -> Result<Vec<PromptRow>> {
-        sqlx::query(
-            "SELECT id, step_id, run_id, story_id, action_id, choices, responders, slack_channel,
-                    slack_ts, state, answer, responder, expires_at, created_at, answered_at
-             FROM prompts WHERE ($1 IS NULL OR state = $1) ORDER BY created_at DESC, id DESC
-             LIMIT $2",
-        )
-        .bind(state.map(PromptState::as_str))
-        .bind(i64::from(limit.clamp(1, 500)))
-        .fetch_all(&self.inner.reader)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(PromptRow {
-                prompt: prompt_record(row)?,
-                created_at: row.try_get("created_at")?,
-                answered_at: row.try_get("answered_at")?,
-            })
-        })
-        .collect()
     }
 
     async fn failed_steps_since(&self, since: Millis) -> Result<i64> {

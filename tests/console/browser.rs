@@ -5,7 +5,8 @@
 use super::webdriver::{self, Browser, Driver};
 use super::{screenshots, serve, start_run, support, SECRET, START, TOKEN};
 use serde_json::json;
-use warden::store::{NewPrompt, Prompts, Runs};
+use warden::run::AnsweredVia;
+use warden::store::{NewPrompt, PromptAnswer, Prompts, Runs};
 
 /// Waits until the page's live refresh or navigation settles on `css` being present.
 async fn wait_for(browser: &Browser, css: &str) {
@@ -121,7 +122,16 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
         store.open_prompt(&prompt, START).await.unwrap();
     }
     store
-        .answer_prompt("prompt-0", "yes", "U024BE7LH", START + 1)
+        .answer_prompt(
+            "prompt-0",
+            &PromptAnswer {
+                choice: "yes",
+                responder: "U024BE7LH",
+                via: AnsweredVia::Slack,
+                actor: "U024BE7LH",
+            },
+            START + 1,
+        )
         .await
         .unwrap();
 
@@ -220,6 +230,38 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
     );
     browser.screenshot(&shot("run-failed")).await;
 
+    // Retrying the failed step from its button adds a new step that names the one it retries,
+    // and the run's history says the console did it.
+    browser
+        .click(&browser.find("form[action$='/retry'] button").await)
+        .await;
+    wait_for(browser, "#history-h").await;
+    assert!(
+        browser.source().await.contains("retries <a"),
+        "the new step names the step it retries"
+    );
+    let history = browser
+        .text(&browser.find("#history-h + table").await)
+        .await;
+    assert!(history.contains("console"), "{history}");
+    browser.screenshot(&shot("run-retried")).await;
+
+    // The waiting prompt is answered from the console; it then shows as answered there.
+    browser.goto(&format!("{base}/prompts")).await;
+    browser
+        .click(&browser.find("form.answer button[value=yes]").await)
+        .await;
+    wait_url(browser, &format!("/runs/{good}")).await;
+    browser.goto(&format!("{base}/prompts")).await;
+    assert!(
+        browser.find_all("form.answer").await.is_empty(),
+        "no prompt waits"
+    );
+    let answered = browser
+        .text(&browser.find("#answered-h + table").await)
+        .await;
+    assert!(answered.contains("console"), "{answered}");
+
     // Every other page renders; none shows the webhook's secret.
     let pages = [
         ("stories", "/stories".to_owned(), "Console triage"),
@@ -229,7 +271,7 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
             "strict_data: true",
         ),
         ("alerts", "/alerts".to_owned(), "Okta"),
-        ("prompts", "/prompts".to_owned(), "Yes, it was me"),
+        ("prompts", "/prompts".to_owned(), "U024BE7LH"),
         ("rules", "/rules".to_owned(), "Okta.SystemLog"),
         ("health", "/health".to_owned(), "Failed steps, last hour"),
     ];

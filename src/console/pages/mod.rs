@@ -1,7 +1,8 @@
 //! One module per page. Each handler reads what it shows (store, stories, rules), shapes it into
-//! plain values and renders its template; nothing here writes, except the rule tests' POST, which
-//! only evaluates.
+//! plain values and renders its template. Only `act` writes (through `engine::operate`); the rule
+//! tests' POST only evaluates.
 
+pub(super) mod act;
 pub(super) mod alerts;
 pub(super) mod health;
 pub(super) mod prompts;

@@ -3,8 +3,8 @@
 
 use crate::console::view::{when, PageError, Session};
 use crate::console::Console;
-use crate::run::PromptState;
-use crate::store::{Overview, PromptRow};
+use crate::run::{AnsweredVia, PromptState};
+use crate::store::{PromptFilter, PromptRecord, Prompts};
 use crate::story::ActionConfig;
 use axum::extract::State;
 use axum::response::Response;
@@ -15,20 +15,20 @@ const PAGE: u32 = 100;
 
 /// The prompt's question: its Slack text as the story writes it (the rendered text went to
 /// Slack and is not stored), else the action's name or description, else its id.
-fn question(console: &Console, row: &PromptRow) -> String {
-    let story = console.app().engine.stories.current(&row.prompt.story_id);
-    let action = story.as_ref().and_then(|s| s.action(&row.prompt.action_id));
+fn question(console: &Console, prompt: &PromptRecord) -> String {
+    let story = console.app().engine.stories.current(&prompt.story_id);
+    let action = story.as_ref().and_then(|s| s.action(&prompt.action_id));
     let slack_text = action.and_then(|a| match &a.config {
         ActionConfig::Prompt(options) => options.slack.as_ref().map(|s| s.text.source.clone()),
         _ => None,
     });
     slack_text
         .or_else(|| action.and_then(|a| a.name.clone().or_else(|| a.description.clone())))
-        .unwrap_or_else(|| row.prompt.action_id.clone())
+        .unwrap_or_else(|| prompt.action_id.clone())
 }
 
-fn view(console: &Console, row: &PromptRow) -> minijinja::Value {
-    let p = &row.prompt;
+fn view(console: &Console, prompt: &PromptRecord) -> minijinja::Value {
+    let p = prompt;
     let choices: Vec<String> = match &p.choices {
         serde_json::Value::Array(items) => items
             .iter()
@@ -49,17 +49,34 @@ fn view(console: &Console, row: &PromptRow) -> minijinja::Value {
         run => &p.run_id,
         story => &p.story_id,
         action => &p.action_id,
-        question => question(console, row),
+        question => question(console, p),
         asked => &p.responders,
         slack => p.slack_message.is_some(),
         choices => choices,
         state => p.state.as_str(),
         answer => p.answer.as_deref(),
         responder => p.responder.as_deref(),
-        opened => when(row.created_at),
+        opened => when(p.created_at),
         expires => when(p.expires_at),
-        answered => row.answered_at.map(when),
+        answered => p.answered_at.map(when),
+        via => p.answered_via.map(AnsweredVia::as_str),
+        options => answer_options(&p.choices),
     }
+}
+
+/// The buttons that answer a waiting prompt: each choice's `value` and `label` (choices are
+/// stored as `{value, label}` objects; the value is what `engine::operate::answer_prompt` takes).
+fn answer_options(choices: &serde_json::Value) -> Vec<minijinja::Value> {
+    choices
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let value = c["value"].as_str()?;
+            let label = c["label"].as_str().unwrap_or(value);
+            Some(minijinja::context! { value => value, label => label })
+        })
+        .collect()
 }
 
 /// `GET /prompts`.
@@ -69,16 +86,24 @@ pub(in crate::console) async fn list(
 ) -> Result<Response, PageError> {
     let store = &console.app().engine.store;
     let open = store
-        .list_prompts(Some(PromptState::Open), PAGE)
+        .list_prompts(&PromptFilter {
+            state: Some(PromptState::Open),
+            before: None,
+            limit: PAGE,
+        })
         .await
         .map_err(PageError::store)?;
     let all = store
-        .list_prompts(None, PAGE)
+        .list_prompts(&PromptFilter {
+            state: None,
+            before: None,
+            limit: PAGE,
+        })
         .await
         .map_err(PageError::store)?;
     let closed: Vec<_> = all
         .iter()
-        .filter(|r| r.prompt.state != PromptState::Open)
+        .filter(|p| p.state != PromptState::Open)
         .map(|r| view(&console, r))
         .collect();
     console.render(

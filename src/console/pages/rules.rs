@@ -3,9 +3,11 @@
 
 use crate::console::view::{PageError, Session};
 use crate::console::Console;
+use crate::detect::python::Pool;
 use crate::detect::rule::Rule;
 use crate::detect::testing;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
 
@@ -31,34 +33,38 @@ fn row(rule: &Rule) -> minijinja::Value {
     }
 }
 
-/// The rules page, with the results of one rule's tests when `tested` is given.
+/// One rule's test verdicts, for the page. Python rules' tests wait on their workers, so this
+/// runs off the async threads.
+fn tested(rule: &Rule, pool: Option<&Pool>) -> minijinja::Value {
+    let results = testing::run(rule, pool);
+    let passed = results.iter().filter(|r| r.passed()).count();
+    let tests: Vec<_> = results
+        .iter()
+        .map(|r| {
+            minijinja::context! {
+                name => &r.test.name,
+                expected => r.test.expected,
+                matched => r.matched,
+                passed => r.passed(),
+                failure => r.failure.as_ref().map(ToString::to_string)
+                    .or_else(|| r.error.as_ref().map(ToString::to_string)),
+                title => r.alert.as_ref().map(|a| a.title.clone()),
+            }
+        })
+        .collect();
+    minijinja::context! {
+        rule => &rule.id, passed => passed, total => results.len(), tests => tests,
+    }
+}
+
+/// The rules page, with one rule's test `results` when given.
 fn page(
     console: &Console,
     session: &Session,
-    tested: Option<&Rule>,
+    results: Option<minijinja::Value>,
 ) -> Result<Response, PageError> {
     let mut rules: Vec<&Rule> = console.app().detector.rules().collect();
     rules.sort_by(|a, b| a.id.cmp(&b.id));
-    let results = tested.map(|rule| {
-        let results = testing::run(rule);
-        let passed = results.iter().filter(|r| r.passed()).count();
-        let tests: Vec<_> = results
-            .iter()
-            .map(|r| {
-                minijinja::context! {
-                    name => &r.test.name,
-                    expected => r.test.expected,
-                    matched => r.matched,
-                    passed => r.passed(),
-                    failure => r.failure.as_ref().map(ToString::to_string),
-                    title => r.alert.as_ref().map(|a| a.title.clone()),
-                }
-            })
-            .collect();
-        minijinja::context! {
-            rule => &rule.id, passed => passed, total => results.len(), tests => tests,
-        }
-    });
     console.render(
         "rules.html",
         "Rules",
@@ -85,11 +91,21 @@ pub(in crate::console) async fn test(
     Extension(session): Extension<Session>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let rule = console
-        .app()
-        .detector
-        .rules()
-        .find(|r| r.id == id)
-        .ok_or_else(|| PageError::not_found(format_args!("rule `{id}`")))?;
-    page(&console, &session, Some(rule))
+    let detector = console.app().detector.clone();
+    if !detector.rules().any(|r| r.id == id) {
+        return Err(PageError::not_found(format_args!("rule `{id}`")));
+    }
+    let results = tokio::task::spawn_blocking(move || {
+        let rule = detector.rules().find(|r| r.id == id)?;
+        Some(tested(rule, detector.python_pool()))
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "Running a rule's tests failed.");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The rule's tests could not run; the error is in Warden's log.",
+        )
+    })?;
+    page(&console, &session, results)
 }

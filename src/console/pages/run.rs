@@ -7,7 +7,7 @@ use crate::console::graph::{self, Overlay};
 use crate::console::view::{duration, pretty, ser, when, PageError, Session};
 use crate::console::Console;
 use crate::run::{Millis, RunStatus, StepState};
-use crate::store::{EventRecord, Overview, RunRecord, Runs, StepRecord};
+use crate::store::{EventRecord, Operations, Overview, RunRecord, Runs, StepRecord};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
@@ -87,6 +87,8 @@ struct StepView {
     error: Option<String>,
     missing_data: Vec<String>,
     lost_leases: i64,
+    /// The failed step this one retries.
+    retry_of: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,6 +135,7 @@ fn step_view(
         error: step.error.as_ref().map(pretty),
         missing_data: step.missing_data.clone(),
         lost_leases: step.lost_leases,
+        retry_of: step.retry_of,
     }
 }
 
@@ -154,6 +157,7 @@ pub(in crate::console) async fn show(
     let parent = store.parent_run(&id).await.map_err(PageError::store)?;
     let children = store.child_runs(&id).await.map_err(PageError::store)?;
     let alert = store.run_alert(&id).await.map_err(PageError::store)?;
+    let history = store.run_history(&id).await.map_err(PageError::store)?;
     // The version the run pinned draws the graph; when it cannot be read back, the page still
     // shows the steps.
     let story = engine
@@ -205,6 +209,7 @@ pub(in crate::console) async fn show(
             run => ser(row(&run, now)),
             version => &run.story_version,
             dedupe_key => run.dedupe_key.as_deref(),
+            rerun_of => run.rerun_of.as_deref(),
             finished => run.finished_at.map(when),
             live => !run.status.is_finished(),
             steps => ser(&timeline),
@@ -215,8 +220,29 @@ pub(in crate::console) async fn show(
             }).collect::<Vec<_>>(),
             alert => alert,
             actions => ser(&actions),
+            history => history.iter().map(|h| minijinja::context! {
+                at => when(h.at),
+                actor => &h.actor,
+                action => h.action.replace('_', " "),
+                details => history_details(&h.details),
+            }).collect::<Vec<_>>(),
         },
     )
+}
+
+/// A history line's particulars as `key: value` pairs (`step: 4, new_step: 9`).
+fn history_details(details: &serde_json::Value) -> String {
+    let Some(fields) = details.as_object() else {
+        return String::new();
+    };
+    fields
+        .iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => format!("{}: {text}", key.replace('_', " ")),
+            other => format!("{}: {other}", key.replace('_', " ")),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The links this run's events travelled: from the action that emitted a step's input event to
@@ -250,6 +276,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             finished_at: None,
+            rerun_of: None,
         }
     }
 
@@ -267,6 +294,7 @@ mod tests {
             created_at: 0,
             finished_at: None,
             missing_data: Vec::new(),
+            retry_of: None,
         }
     }
 

@@ -213,6 +213,11 @@ impl Detector {
         &self.routing
     }
 
+    /// The Python workers, when there are Python rules (their tests run there too).
+    pub fn python_pool(&self) -> Option<&crate::detect::python::Pool> {
+        self.pool.as_ref()
+    }
+
     /// The enabled rules.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter().map(|r| &r.rule)
