@@ -7,6 +7,7 @@ use super::connection::SqlStore;
 use super::Result;
 use crate::run::Millis;
 use serde_json::Value;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::future::Future;
 
@@ -62,7 +63,7 @@ impl Overview for SqlStore {
     async fn run_counts(&self, since: Millis) -> Result<Vec<Count>> {
         // The ordered subquery keeps SQLite on `runs_created` (a range of recent runs) instead of
         // scanning every run through `runs_story` to save the grouping sort.
-        sqlx::query(
+        let rows = sqlx::query(
             "SELECT story_id, status, COUNT(*) AS n
              FROM (SELECT story_id, status FROM runs WHERE created_at >= $1 ORDER BY created_at)
                   AS recent
@@ -70,16 +71,8 @@ impl Overview for SqlStore {
         )
         .bind(since)
         .fetch_all(&self.inner.reader)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Count {
-                key: row.try_get("story_id")?,
-                state: row.try_get("status")?,
-                count: row.try_get("n")?,
-            })
-        })
-        .collect()
+        .await?;
+        counts(&rows, "story_id", "status")
     }
 
     async fn last_runs(
@@ -109,23 +102,15 @@ impl Overview for SqlStore {
     }
 
     async fn step_counts(&self, story_id: &str, since: Millis) -> Result<Vec<Count>> {
-        sqlx::query(
+        let rows = sqlx::query(
             "SELECT action_id, state, COUNT(*) AS n FROM steps
              WHERE story_id = $1 AND created_at >= $2 GROUP BY action_id, state",
         )
         .bind(story_id)
         .bind(since)
         .fetch_all(&self.inner.reader)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(Count {
-                key: row.try_get("action_id")?,
-                state: row.try_get("state")?,
-                count: row.try_get("n")?,
-            })
-        })
-        .collect()
+        .await?;
+        counts(&rows, "action_id", "state")
     }
 
     async fn parent_run(&self, run_id: &str) -> Result<Option<String>> {
@@ -189,4 +174,17 @@ impl Overview for SqlStore {
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
             .collect()
     }
+}
+
+/// `Count`s from rows of (`key`, `state`, `n`).
+fn counts(rows: &[AnyRow], key: &str, state: &str) -> Result<Vec<Count>> {
+    rows.iter()
+        .map(|row| {
+            Ok(Count {
+                key: row.try_get(key)?,
+                state: row.try_get(state)?,
+                count: row.try_get("n")?,
+            })
+        })
+        .collect()
 }
