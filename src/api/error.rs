@@ -68,6 +68,16 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The sentence it answers with (never internals: those are logged).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// A store failure as the client sees it: 503 [`ApiError::unavailable`] when the database
     /// cannot be reached (logged as a warning), otherwise a logged 500. Every handler maps store
     /// errors through here (`?` or `map_err(ApiError::from)`), never through

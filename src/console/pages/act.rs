@@ -4,7 +4,7 @@
 //! 303 See Other, so a reload does not post again. The session and CSRF checks run before any
 //! of these handlers (`console::router`).
 
-use crate::api::Actor;
+use crate::api::{Actor, ApiError};
 use crate::console::view::{PageError, Session};
 use crate::console::Console;
 use crate::engine::operate::{self, Answer, RerunVersion};
@@ -35,23 +35,15 @@ fn field(body: &Bytes, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// The API's answer to the same refusal (one status table for both doors), as a page; a store
+/// error keeps the console's own page for it.
 impl From<operate::Error> for PageError {
     fn from(error: operate::Error) -> PageError {
-        use operate::Error as E;
-        let message = error.to_string();
-        let status = match error {
-            E::Store(error) => return PageError::store(error),
-            E::NotFound(_) => StatusCode::NOT_FOUND,
-            E::InvalidChoice { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            E::Forbidden(_) => StatusCode::FORBIDDEN,
-            E::StepNotFailed { .. }
-            | E::RunCancelled(_)
-            | E::AlreadyRetried { .. }
-            | E::RunFinished { .. }
-            | E::StoryUnavailable(_)
-            | E::PromptClosed(_) => StatusCode::CONFLICT,
-        };
-        PageError::new(status, capitalised(&message))
+        if let operate::Error::Store(error) = error {
+            return PageError::store(error);
+        }
+        let refused = ApiError::from(error);
+        PageError::new(refused.status(), capitalised(refused.message()))
     }
 }
 
