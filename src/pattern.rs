@@ -25,18 +25,21 @@ pub fn compile_regex(source: &str, case_insensitive: bool) -> Result<regex::Rege
 
 /// Patterns the runtime compiled, kept so a trigger rule or template filter whose pattern comes
 /// from a template does not compile it again for every step; bounded, and emptied when full.
+/// One map per case mode (index: `case_insensitive`), so a lookup borrows the pattern.
 static RUNTIME_REGEXES: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<(String, bool), regex::Regex>>,
+    std::sync::Mutex<[std::collections::HashMap<String, regex::Regex>; 2]>,
 > = std::sync::LazyLock::new(Default::default);
 
-/// How many compiled patterns [`compile_regex_cached`] keeps (stories use a handful; emptying
-/// when full keeps it bounded without bookkeeping).
+/// How many compiled patterns [`compile_regex_cached`] keeps per case mode (stories use a
+/// handful; emptying when full keeps it bounded without bookkeeping).
 pub const RUNTIME_REGEX_CACHE: usize = 512;
 
 /// How many compiled patterns the runtime cache holds now.
 #[cfg(test)]
 pub fn runtime_regex_cache_len() -> usize {
-    RUNTIME_REGEXES.lock().map_or(0, |c| c.len())
+    RUNTIME_REGEXES
+        .lock()
+        .map_or(0, |maps| maps.iter().map(|m| m.len()).max().unwrap_or(0))
 }
 
 /// [`compile_regex`] for patterns met while running (rendered from templates): the compiled
@@ -45,20 +48,21 @@ pub fn compile_regex_cached(
     source: &str,
     case_insensitive: bool,
 ) -> Result<regex::Regex, regex::Error> {
-    let key = (source.to_owned(), case_insensitive);
+    let mode = usize::from(case_insensitive);
     if let Some(regex) = RUNTIME_REGEXES
         .lock()
         .ok()
-        .and_then(|c| c.get(&key).cloned())
+        .and_then(|maps| maps[mode].get(source).cloned())
     {
         return Ok(regex);
     }
     let regex = compile_regex(source, case_insensitive)?;
-    if let Ok(mut cache) = RUNTIME_REGEXES.lock() {
+    if let Ok(mut maps) = RUNTIME_REGEXES.lock() {
+        let cache = &mut maps[mode];
         if cache.len() >= RUNTIME_REGEX_CACHE {
             cache.clear();
         }
-        cache.insert(key, regex.clone());
+        cache.insert(source.to_owned(), regex.clone());
     }
     Ok(regex)
 }
