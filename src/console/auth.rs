@@ -4,6 +4,7 @@
 use super::session::{Brake, COOKIE, SESSION_MILLIS};
 use super::view::{PageError, Session};
 use super::Console;
+use crate::escape::Escaped;
 use axum::body::Bytes;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Query, Request, State};
@@ -112,7 +113,7 @@ pub(super) async fn check_csrf(
         .chain(form_token)
         .any(|given| console.0.key.csrf_matches(&id, &given));
     if !matches {
-        tracing::warn!(path = %parts.uri.path(), "Console request refused: no valid CSRF token.");
+        tracing::warn!(path = %Escaped(parts.uri.path()), "Console request refused: no valid CSRF token.");
         return refused();
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))

@@ -6,6 +6,7 @@ use super::{Detector, Evaluated};
 use crate::detect::alerting::AlertType;
 use crate::detect::python::{self, AlertFields, Outcome, Pool, PyError};
 use crate::detect::Rule;
+use crate::escape::Escaped;
 use crate::run::Millis;
 use crate::store::{AlertOverrides, NewMatch, WindowPolicy};
 use serde_json::{json, Value};
@@ -112,7 +113,7 @@ impl Detector {
                     out.matches.push(m);
                 }
                 if let Some(error) = outcome.error {
-                    tracing::warn!(rule = %rule.id, error = %error, "A Python rule failed on an event.");
+                    tracing::warn!(rule = %rule.id, error = %Escaped(&error), "A Python rule failed on an event.");
                     out.matches
                         .push(self.error_match(rule, log_type, event, *time, &error));
                 }
