@@ -5,6 +5,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+try:  # Faster decoding when the machine has it; the standard library otherwise.
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - depends on the machine
+    _loads = json.loads
+
 
 def _freeze(value):
     if isinstance(value, dict):
@@ -54,30 +59,33 @@ class ImmutableCaseInsensitiveDict(Mapping):
                     self._lower.setdefault(k.lower(), k)
         return self._lower.get(key.lower())
 
+    def _value(self, real):
+        """The value under the real key `real`, frozen once."""
+        value = _freeze(self._data[real])
+        self._cache[real] = value
+        return value
+
     def __getitem__(self, key):
+        cache = self._cache
+        if key in cache:
+            return cache[key]
         real = self._key(key)
         if real is None:
             raise KeyError(key)
-        try:
-            return self._cache[real]
-        except KeyError:
-            value = _freeze(self._data[real])
-            self._cache[real] = value
-            return value
+        return cache[real] if real in cache else self._value(real)
 
     def __contains__(self, key):
         return self._key(key) is not None
 
     def get(self, key, default=None):
+        # The exact key read before is the common case: one lookup.
+        cache = self._cache
+        if key in cache:
+            return cache[key]
         real = self._key(key)
         if real is None:
             return default
-        try:
-            return self._cache[real]
-        except KeyError:
-            value = _freeze(self._data[real])
-            self._cache[real] = value
-            return value
+        return cache[real] if real in cache else self._value(real)
 
     def __iter__(self):
         return iter(self._data)
@@ -149,11 +157,35 @@ def _deep_walk(obj, keys, default, return_val):
 class PantherEvent(ImmutableCaseInsensitiveDict):
     """The event a rule sees: `get`, `deep_get`, `deep_walk` and `udm` through data models."""
 
-    __slots__ = ("_model",)
+    __slots__ = ("_model", "_unread")
 
-    def __init__(self, data, model=None):
+    def __init__(self, data, model=None, unread=()):
         super().__init__(data)
         self._model = model
+        # Warden sends an event's object and array fields as JSON text (`unread` names them):
+        # each is parsed when a rule first reads it, so a rule that looks at two fields of a
+        # large event never pays for building the rest.
+        self._unread = set(unread) if unread else None
+
+    def _value(self, real):
+        unread = self._unread
+        if unread and real in unread:
+            unread.discard(real)
+            self._data[real] = _loads(self._data[real])
+        return super()._value(real)
+
+    def to_dict(self):
+        if self._unread:
+            for key in self._unread:
+                self._data[key] = _loads(self._data[key])
+            self._unread = None
+        return self._data
+
+    def copy(self):
+        return dict(self.to_dict())
+
+    def __repr__(self):
+        return repr(self.to_dict())
 
     def deep_get(self, *keys, default=None):
         return _deep_get(self, keys, default)

@@ -3,21 +3,19 @@
 # length-prefixed protocol on stdin/stdout: each message is a 4-byte big-endian length and that
 # many bytes of UTF-8 JSON. Nothing else may be written to stdout, so rules' prints go to stderr.
 import ast
+import contextlib
+import gc
 import importlib.abc
 import importlib.util
 import json
 import signal
 import struct
 import sys
+import time
 import traceback
 import types
 import unittest.mock
 from collections.abc import Mapping
-
-try:  # Faster decoding of event batches when the machine has it; the standard library otherwise.
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - depends on the machine
-    _loads = json.loads
 
 _IN = sys.stdin.buffer
 _OUT = sys.stdout.buffer
@@ -34,10 +32,26 @@ class RuleTimeout(BaseException):
 
 
 def _on_alarm(_signum, _frame):
-    raise RuleTimeout()
+    deadline = STATE["deadline"]
+    if deadline is not None and time.monotonic() >= deadline:
+        STATE["deadline"] = None
+        raise RuleTimeout()
 
 
 signal.signal(signal.SIGALRM, _on_alarm)
+
+
+@contextlib.contextmanager
+def _ticking():
+    """SIGALRM every tick while a message is handled; a call that set `STATE["deadline"]` and
+    runs past it is stopped at the next tick. One timer per message, where arming one per call
+    cost two system calls an event."""
+    tick = min(0.05, STATE["timeout"] / 10)
+    signal.setitimer(signal.ITIMER_REAL, tick, tick)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class Failure(Exception):
@@ -55,7 +69,8 @@ class Failure(Exception):
                 "column": self.column}
 
 
-STATE = {"files": set(), "helpers": {}, "rules": {}, "models": {}, "timeout": 1.0}
+STATE = {"files": set(), "helpers": {}, "rules": {}, "models": {}, "timeout": 1.0,
+         "deadline": None}
 
 
 def _where(exc):
@@ -149,11 +164,11 @@ def _load_module(name, path, source, strict):
         check_imports(source, path, strict)
         module = types.ModuleType(name)
         module.__file__ = path
-        signal.setitimer(signal.ITIMER_REAL, STATE["timeout"] * 10)
+        STATE["deadline"] = time.monotonic() + STATE["timeout"] * 10
         try:
             exec(compile(source, path, "exec"), module.__dict__)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            STATE["deadline"] = None
         return module
     except BaseException as exc:  # noqa: B902 - user code may raise anything
         raise _failure(exc, "loading the module") from None
@@ -199,6 +214,8 @@ def op_load(msg):
             STATE["rules"][rule["id"]] = (module, rule["severity"])
         except Failure as f:
             errors.append({"id": rule["id"], **f.as_json()})
+    # What was loaded lives as long as the worker: out of the collector's sight from now on.
+    gc.freeze()
     return {"errors": errors}
 
 
@@ -219,11 +236,8 @@ def _outputs(module, default_severity, event):
     for name in module.__warden_functions__:
         try:
             if name == "alert_context":
+                # What JSON cannot hold is found when the answer is encoded (`_encode`).
                 value = _call(module, name, event, Mapping, None)
-                if value is not None:
-                    # Checked here so a context JSON cannot hold is this rule's error; the
-                    # answer is encoded once, at the end of the batch.
-                    json.dumps(value, default=_plain)
             elif name == "destinations":
                 value = _call(module, name, event, (list, tuple), None)
                 value = None if value is None else [str(v) for v in value]
@@ -249,12 +263,15 @@ def _outputs(module, default_severity, event):
     return out
 
 
-def _run(rule_id, data):
+def _event(data, unread=()):
+    return PantherEvent(data, STATE["models"].get(data.get("p_log_type")), unread)
+
+
+def _run(rule_id, event):
     if rule_id not in STATE["rules"]:
         return {"error": {"message": "the rule did not load", "path": None, "line": None}}
     module, severity = STATE["rules"][rule_id]
-    event = PantherEvent(data, STATE["models"].get(data.get("p_log_type")))
-    signal.setitimer(signal.ITIMER_REAL, STATE["timeout"])
+    STATE["deadline"] = time.monotonic() + STATE["timeout"]
     try:
         try:
             matched = module.rule(event)
@@ -270,17 +287,23 @@ def _run(rule_id, data):
         except Failure as f:
             return {"match": {}, "error": f.as_json()}
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        STATE["deadline"] = None
 
 
 def op_eval(msg):
+    # Each event is `[fields, unread]`: its object and array fields arrive as JSON text (see
+    # `PantherEvent`). One event serves every rule: it is immutable.
     rules = msg["rules"]
-    return {"results": [[_run(r, event) for r in rules] for event in msg["events"]]}
+    results = []
+    for data, unread in msg["events"]:
+        event = _event(data, unread)
+        results.append([_run(r, event) for r in rules])
+    return {"results": results}
 
 
 def op_test(msg):
     if msg["rule"] not in STATE["rules"]:
-        return {"result": _run(msg["rule"], msg["event"])}
+        return {"result": _run(msg["rule"], _event(msg["event"]))}
     module, _ = STATE["rules"][msg["rule"]]
     patches = {}
     for mock in msg.get("mocks", []):
@@ -292,11 +315,35 @@ def op_test(msg):
                 "message": f"Mocks name `{missing[0]}`, which the rule's module does not define",
                 "path": module.__file__, "line": None}}}
         with unittest.mock.patch.multiple(module, **patches):
-            return {"result": _run(msg["rule"], msg["event"])}
-    return {"result": _run(msg["rule"], msg["event"])}
+            return {"result": _run(msg["rule"], _event(msg["event"]))}
+    return {"result": _run(msg["rule"], _event(msg["event"]))}
 
 
 OPS = {"load": op_load, "eval": op_eval, "test": op_test}
+
+
+def _encode(reply):
+    """The answer as JSON. Only `alert_context` can hold what JSON cannot (a NaN, a cycle, a
+    key that is not a string): when the whole answer fails, each such context becomes that
+    match's error and the rest is kept, so one bad context costs one event, not the batch."""
+    try:
+        return json.dumps(reply, default=_plain, allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError):
+        pass
+    results = reply.get("results") or [[reply.get("result")]]
+    for per_rule in results:
+        for i, result in enumerate(per_rule):
+            context = result.get("match", {}).get("alert_context") if isinstance(result, dict) else None
+            if context is None:
+                continue
+            try:
+                json.dumps(context, default=_plain, allow_nan=False)
+            except (TypeError, ValueError, RecursionError) as exc:
+                message = f"`alert_context` returned what JSON cannot hold: {exc}"
+                per_rule[i] = {"match": {}, "error": Failure(message).as_json()}
+    if "result" in reply:
+        reply["result"] = results[0][0]
+    return json.dumps(reply, default=_plain, allow_nan=False).encode()
 
 
 def _read_exact(n):
@@ -310,13 +357,20 @@ def main():
     while True:
         (length,) = struct.unpack(">I", _read_exact(4))
         msg = _loads(_read_exact(length))
+        # The collector is off while a message is handled: a batch's events and answers are
+        # thousands of live objects, and each pass of the collector walked them all (a third
+        # of the time). What a batch leaves is freed by reference counts, cycles after it.
+        gc.disable()
         try:
-            reply = OPS[msg["op"]](msg)
+            with _ticking():
+                reply = OPS[msg["op"]](msg)
         except BaseException as exc:  # noqa: B902 - the worker answers whatever happens
             if isinstance(exc, SystemExit):
                 raise
             reply = {"fatal": f"{type(exc).__name__}: {exc}"}
-        data = json.dumps(reply, default=_plain).encode()
+        finally:
+            gc.enable()
+        data = _encode(reply)
         _OUT.write(struct.pack(">I", len(data)) + data)
         _OUT.flush()
 

@@ -3,7 +3,7 @@
 //! worker that does not answer in time (a rule stuck where Python's own alarm cannot reach it)
 //! or that dies is killed and replaced; the calls it carried become rule errors.
 
-use super::protocol::{self, load_errors, Library, Outcome, PyError};
+use super::protocol::{self, load_errors, Library, Outcome, PyError, WireEvent};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::{self, BufReader, BufWriter};
@@ -186,7 +186,7 @@ struct LoadRequest<'a> {
 #[serde(tag = "op", rename = "eval")]
 struct EvalRequest<'a> {
     rules: &'a [String],
-    events: &'a [&'a Value],
+    events: Vec<WireEvent<'a>>,
 }
 
 #[derive(Serialize)]
@@ -350,7 +350,11 @@ impl Pool {
     }
 
     fn evaluate_chunk(&self, rules: &[String], events: &[&Value]) -> Vec<Vec<Outcome>> {
-        let request = serde_json::to_vec(&EvalRequest { rules, events }).expect("JSON serialises");
+        let request = EvalRequest {
+            rules,
+            events: events.iter().map(|e| WireEvent(e)).collect(),
+        };
+        let request = serde_json::to_vec(&request).expect("JSON serialises");
         let calls = u32::try_from(rules.len() * events.len()).unwrap_or(u32::MAX);
         let deadline = self.config.timeout.saturating_mul(calls) + Duration::from_secs(5);
         let answer = self.exchange(&request, deadline);

@@ -3,7 +3,8 @@
 //! [`Outcome`]s. Many events travel in one `eval` message, so a batch costs one round trip per
 //! worker rather than one per event.
 
-use serde::Serialize;
+use serde::ser::{Error as _, SerializeMap, SerializeTuple};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::io::{self, Read, Write};
 
@@ -37,6 +38,60 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     let mut body = vec![0; length];
     input.read_exact(&mut body)?;
     Ok(Some(body))
+}
+
+/// An event as an `eval` message carries it: `[fields, unread]`, where every object or array
+/// field is its JSON text and `unread` names those fields. The worker builds a field's Python
+/// objects only when a rule first reads it (`PantherEvent` in `event.py`): most rules read a
+/// few fields of an event, and building all of them was the larger part of a worker's time.
+pub struct WireEvent<'a>(pub &'a Value);
+
+impl Serialize for WireEvent<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let nested = |v: &Value| matches!(v, Value::Object(_) | Value::Array(_));
+        let mut pair = serializer.serialize_tuple(2)?;
+        match self.0 {
+            Value::Object(fields) => {
+                pair.serialize_element(&AsText(fields))?;
+                pair.serialize_element(&Keys(
+                    fields.iter().filter(|(_, v)| nested(v)).map(|(k, _)| k),
+                ))?;
+            }
+            other => {
+                pair.serialize_element(other)?;
+                pair.serialize_element(&[(); 0])?;
+            }
+        }
+        pair.end()
+    }
+}
+
+/// An event's fields with the nested ones as JSON text.
+struct AsText<'a>(&'a Map<String, Value>);
+
+impl Serialize for AsText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            match value {
+                Value::Object(_) | Value::Array(_) => {
+                    let text = serde_json::to_string(value).map_err(S::Error::custom)?;
+                    map.serialize_entry(key, &text)?;
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Keys as a JSON array, straight from an iterator.
+struct Keys<I>(I);
+
+impl<'a, I: Iterator<Item = &'a String> + Clone> Serialize for Keys<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
+    }
 }
 
 /// A global helper module: importable by `name`.

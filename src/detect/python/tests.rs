@@ -195,6 +195,69 @@ fn a_worker_that_ignores_its_alarm_is_ended_and_replaced() {
 }
 
 #[test]
+fn nested_fields_sent_as_text_read_as_the_whole_event_for_every_rule() {
+    // Two rules read the same event: the first parses `actor` on reading it; the second must
+    // see the parsed value, the event's key order and every field, whole.
+    let first = "def rule(event):\n    return event['actor']['id'] == 'u1'\n";
+    let second = r#"
+def rule(event):
+    assert list(event) == ["eventType", "actor", "target", "n"], list(event)
+    assert len(event) == 4 and "TARGET" in event
+    assert event.deep_get("actor", "id") == "u1"
+    assert dict(event)["target"][1] == {"id": "t2"}
+    return True
+
+def alert_context(event):
+    return {"whole": event, "copy": event.copy(), "repr": repr(event)[:14]}
+"#;
+    let pool = pool(Library {
+        rules: vec![rule("A", first), rule("B", second)],
+        ..Library::default()
+    });
+    let event = json!({"eventType": "x", "actor": {"id": "u1", "x": [1, {"y": null}]},
+        "target": [{"id": "t1"}, {"id": "t2"}], "n": 1.5});
+    let outcomes = pool.evaluate(&["A".to_owned(), "B".to_owned()], &[&event]);
+    assert!(outcomes[0][0].matched, "{:?}", outcomes[0][0]);
+    let b = &outcomes[0][1];
+    assert!(b.matched && b.error.is_none(), "{b:?}");
+    let context = b.outputs.alert_context.as_ref().unwrap();
+    assert_eq!(context["whole"], event);
+    assert_eq!(context["copy"], event);
+    assert_eq!(context["repr"], "{'eventType': ");
+}
+
+#[test]
+fn a_context_json_cannot_hold_is_that_events_error_alone() {
+    let source = r#"
+def rule(event):
+    return True
+
+def title(event):
+    return "t" + str(event.get("n"))
+
+def alert_context(event):
+    return {"score": float("nan")} if event.get("n") == 1 else {"n": event.get("n")}
+"#;
+    let pool = pool(Library {
+        rules: vec![rule("N", source)],
+        ..Library::default()
+    });
+    let events = [json!({"n": 0}), json!({"n": 1}), json!({"n": 2})];
+    let refs: Vec<&Value> = events.iter().collect();
+    let outcomes = pool.evaluate(&["N".to_owned()], &refs);
+    for n in [0, 2] {
+        let ok = &outcomes[n][0];
+        assert!(ok.matched && ok.error.is_none(), "{ok:?}");
+        assert_eq!(ok.outputs.alert_context.as_ref().unwrap()["n"], n);
+        assert_eq!(ok.outputs.title.as_deref(), Some(format!("t{n}").as_str()));
+    }
+    let bad = &outcomes[1][0];
+    assert!(bad.matched, "{bad:?}");
+    let error = bad.error.as_ref().unwrap();
+    assert!(error.message.contains("`alert_context`"), "{error}");
+}
+
+#[test]
 fn many_events_spread_over_workers_come_back_in_order() {
     let pool = pool(Library {
         rules: vec![rule(
