@@ -88,6 +88,9 @@ impl Detector {
                 vec![vec![Outcome::failed(error); ids.len()]; events.len()]
             }
         };
+        // A rule that fails tends to fail on every event: one WARN per rule per batch, with
+        // how many events failed and the first error (its alert is deduplicated too).
+        let mut failures: Vec<(usize, usize, PyError)> = Vec::new();
         for ((event, time), per_rule) in batch.events.iter().zip(outcomes) {
             // The normaliser set it: the batch's log type, `ScheduledQuery.<name>` for rows.
             let log_type = event["p_log_type"].as_str().unwrap_or_default();
@@ -113,11 +116,18 @@ impl Detector {
                     out.matches.push(m);
                 }
                 if let Some(error) = outcome.error {
-                    tracing::warn!(rule = %rule.id, error = %Escaped(&error), "A Python rule failed on an event.");
                     out.matches
                         .push(self.error_match(rule, log_type, event, *time, &error));
+                    match failures.iter_mut().find(|(i, _, _)| *i == index) {
+                        Some((_, events, _)) => *events += 1,
+                        None => failures.push((index, 1, error)),
+                    }
                 }
             }
+        }
+        for (index, events, first) in failures {
+            let rule = &self.rules[index].rule.id;
+            tracing::warn!(rule = %rule, events, first_error = %Escaped(&first), "A Python rule failed on events of a batch.");
         }
     }
 
