@@ -9,7 +9,7 @@ use warden::run::AnsweredVia;
 use warden::store::{NewPrompt, PromptAnswer, Prompts, Runs};
 
 /// Waits until the page's live refresh or navigation settles on `css` being present.
-async fn wait_for(browser: &Browser, css: &str) {
+pub(super) async fn wait_for(browser: &Browser, css: &str) {
     for _ in 0..50 {
         if !browser.find_all(css).await.is_empty() {
             return;
@@ -24,7 +24,7 @@ async fn wait_for(browser: &Browser, css: &str) {
 }
 
 /// Waits until the browser's URL contains `part` (a navigation finished).
-async fn wait_url(browser: &Browser, part: &str) {
+pub(super) async fn wait_url(browser: &Browser, part: &str) {
     for _ in 0..50 {
         if browser.url().await.contains(part) {
             return;
@@ -35,7 +35,7 @@ async fn wait_url(browser: &Browser, part: &str) {
 }
 
 /// Every visible form control on the page has a label.
-async fn assert_labelled(browser: &Browser) {
+pub(super) async fn assert_labelled(browser: &Browser) {
     let unlabelled = browser
         .script(
             "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
