@@ -261,6 +261,22 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
         .text(&browser.find("#answered-h + table").await)
         .await;
     assert!(answered.contains("console"), "{answered}");
+    // Each answer reads as its button did, its value kept beside it and in the title.
+    assert!(answered.contains("Yes, it was me"), "{answered}");
+    let titles = browser
+        .script(
+            "return [...document.querySelectorAll('#answered-h + table span.answer')]
+               .map(e => [e.textContent, e.title]);",
+        )
+        .await;
+    assert_eq!(
+        titles,
+        json!([
+            ["Yes, it was me", "value: yes"],
+            ["Yes, it was me", "value: yes"]
+        ])
+    );
+    browser.screenshot(&shot("prompts-answered")).await;
 
     // Every other page renders; none shows the webhook's secret.
     let pages = [
