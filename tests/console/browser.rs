@@ -244,6 +244,26 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
         .text(&browser.find("#history-h + table").await)
         .await;
     assert!(history.contains("console"), "{history}");
+    // The retry has not executed yet: it shows as queued and due, with no start or duration.
+    let queued = browser
+        .text(
+            &browser
+                .find("ol.timeline li.step.pending .step-times")
+                .await,
+        )
+        .await;
+    assert!(
+        queued.starts_with("not started · queued ") && queued.contains(" · due at "),
+        "{queued}"
+    );
+    assert!(
+        !queued.contains("started 20") && !queued.contains(" ms"),
+        "{queued}"
+    );
+    let head = browser
+        .text(&browser.find("ol.timeline li.step.pending .step-head").await)
+        .await;
+    assert!(!head.contains("attempt"), "no attempt yet: {head}");
     browser.screenshot(&shot("run-retried")).await;
 
     // The waiting prompt is answered from the console; it then shows as answered there.

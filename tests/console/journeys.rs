@@ -4,7 +4,8 @@
 
 use super::browser::{wait_for, wait_url};
 use super::webdriver::{self, Browser, Driver};
-use super::{screenshots, settings, support, TOKEN};
+use super::{screenshots, serve, settings, support, SECRET, TOKEN};
+use serde_json::json;
 use warden::app::Settings;
 
 /// The public URL the alert bodies' links start with (not where the test serves: the link is
@@ -139,4 +140,99 @@ async fn follow_alert_link(served: &support::Served, browser: &Browser, backend:
         assert_eq!(answer.status(), 303, "{next:?}");
         assert_eq!(answer.headers()["location"], expected, "{next:?}");
     }
+}
+
+#[tokio::test]
+async fn a_waiting_run_is_cancelled_from_its_page_and_its_history_names_the_console_user() {
+    let Some((chromedriver, chromium)) = webdriver::installed() else {
+        eprintln!("console browser test skipped: chromedriver or chromium is not installed");
+        return;
+    };
+    let driver = Driver::start(&chromedriver).await;
+    for db in support::TestDb::all().await {
+        eprintln!("--- {}", db.backend);
+        let served = serve(&db).await;
+        let browser = driver.session(&chromium).await;
+        cancel_waiting_run(&served, &browser, db.backend).await;
+        browser.quit().await;
+        served.stop().await;
+        db.drop_db().await;
+    }
+}
+
+async fn cancel_waiting_run(served: &support::Served, browser: &Browser, backend: &str) {
+    let shot = |name: &str| screenshots().join(format!("{backend}-{name}.png"));
+    let base = &served.address;
+    let (status, answer) = support::send(
+        served
+            .request(
+                reqwest::Method::POST,
+                &format!("/webhook/console-hold/{SECRET}"),
+            )
+            .header("content-type", "application/json")
+            .body(json!({"alertId": "ALERT-hold"}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["run_id"].as_str().unwrap().to_owned();
+    served.runner.run_until_idle().await.expect("runner");
+    assert_eq!(
+        served.get(&format!("/api/runs/{id}")).await["status"],
+        "waiting"
+    );
+
+    browser.goto(&format!("{base}/runs/{id}")).await;
+    sign_in(browser).await;
+    wait_for(browser, "form[action$='/cancel'] button").await;
+    assert_eq!(browser.url().await, format!("{base}/runs/{id}"));
+    // The waiting step says what it waits for and until when, as the API's `waiting_for` does.
+    let waiting = browser
+        .text(
+            &browser
+                .find("ol.timeline li.step.waiting .step-times")
+                .await,
+        )
+        .await;
+    assert!(
+        waiting.ends_with("waiting for the end of its delay until 2026-09-21 15:13:20Z"),
+        "{waiting}"
+    );
+    let api = served.get(&format!("/api/runs/{id}")).await;
+    let hold = support::step(&api, "hold").unwrap();
+    assert_eq!(hold["waiting_for"]["reason"], "the end of its delay");
+    assert_eq!(hold["waiting_for"]["until"], "2026-09-21T15:13:20Z");
+    browser.screenshot(&shot("run-waiting")).await;
+
+    browser
+        .click(&browser.find("form[action$='/cancel'] button").await)
+        .await;
+    wait_for(browser, "#history-h").await;
+    let status = browser
+        .text(&browser.find(".page-head .status").await)
+        .await;
+    assert_eq!(status, "cancelled");
+    assert!(
+        browser.find_all("form[action$='/cancel']").await.is_empty(),
+        "a cancelled run offers no cancel"
+    );
+    let hold = browser.find("ol.timeline li.step.cancelled").await;
+    assert!(browser.text(&hold).await.contains("hold"));
+    let history = browser
+        .text(&browser.find("#history-h + table tbody").await)
+        .await;
+    assert!(
+        history.contains("console") && history.contains("cancel"),
+        "{history}"
+    );
+    browser.screenshot(&shot("run-cancelled")).await;
+
+    // The API reads the same: cancelled, in the console user's name, and the delay never ends
+    // in a next step.
+    let run = served.get(&format!("/api/runs/{id}")).await;
+    assert_eq!(run["status"], "cancelled");
+    assert_eq!(run["history"][0]["actor"], "console", "{run}");
+    assert_eq!(run["history"][0]["action"], "cancel", "{run}");
+    served.runner.run_until_idle().await.expect("runner");
+    let run = served.get(&format!("/api/runs/{id}")).await;
+    assert!(support::step(&run, "after").is_none(), "{run}");
 }
