@@ -3,13 +3,16 @@
 //! saves a screenshot of each page under `target/console-screenshots/` (without `chromedriver`
 //! and Chromium it says it skipped); `access` checks `--dev`, a closed console, the headers and
 //! the cached assets over plain HTTP; `journeys` follows an alert's `link` through sign-in,
-//! cancels a waiting run and reads what its steps wait for.
+//! cancels a waiting run and reads what its steps wait for; `demo_keep` signs in to
+//! `warden demo --keep` with what it prints.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod access;
 mod browser;
+#[cfg(feature = "demo")]
+mod demo_keep;
 mod journeys;
 mod webdriver;
 
