@@ -160,10 +160,17 @@ fn render_sign_in(
     Ok(page)
 }
 
-/// Where to go after signing in: a path on this site only (never `//host` or a URL).
+/// Where to go after signing in: a path on this site only (never `//host` or a URL). Only
+/// visible ASCII passes: browsers drop tabs and newlines from a `Location` (`/\t/host` would
+/// become `//host`), and a control character is not a valid header value at all.
 fn safe_next(next: Option<&str>) -> &str {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/")
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && n.bytes().all(|b| b.is_ascii_graphic())
+    })
+    .unwrap_or("/")
 }
 
 /// The sign-in form's fields.
@@ -279,6 +286,11 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/runs/a b")), "/");
+        assert_eq!(safe_next(Some("evil.example")), "/");
+        assert_eq!(safe_next(Some("/alerts/4f2a")), "/alerts/4f2a");
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -9,7 +9,7 @@ use warden::run::AnsweredVia;
 use warden::store::{NewPrompt, PromptAnswer, Prompts, Runs};
 
 /// Waits until the page's live refresh or navigation settles on `css` being present.
-async fn wait_for(browser: &Browser, css: &str) {
+pub(super) async fn wait_for(browser: &Browser, css: &str) {
     for _ in 0..50 {
         if !browser.find_all(css).await.is_empty() {
             return;
@@ -24,7 +24,7 @@ async fn wait_for(browser: &Browser, css: &str) {
 }
 
 /// Waits until the browser's URL contains `part` (a navigation finished).
-async fn wait_url(browser: &Browser, part: &str) {
+pub(super) async fn wait_url(browser: &Browser, part: &str) {
     for _ in 0..50 {
         if browser.url().await.contains(part) {
             return;
@@ -35,7 +35,7 @@ async fn wait_url(browser: &Browser, part: &str) {
 }
 
 /// Every visible form control on the page has a label.
-async fn assert_labelled(browser: &Browser) {
+pub(super) async fn assert_labelled(browser: &Browser) {
     let unlabelled = browser
         .script(
             "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -244,6 +244,26 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
         .text(&browser.find("#history-h + table").await)
         .await;
     assert!(history.contains("console"), "{history}");
+    // The retry has not executed yet: it shows as queued and due, with no start or duration.
+    let queued = browser
+        .text(
+            &browser
+                .find("ol.timeline li.step.pending .step-times")
+                .await,
+        )
+        .await;
+    assert!(
+        queued.starts_with("not started · queued ") && queued.contains(" · due at "),
+        "{queued}"
+    );
+    assert!(
+        !queued.contains("started 20") && !queued.contains(" ms"),
+        "{queued}"
+    );
+    let head = browser
+        .text(&browser.find("ol.timeline li.step.pending .step-head").await)
+        .await;
+    assert!(!head.contains("attempt"), "no attempt yet: {head}");
     browser.screenshot(&shot("run-retried")).await;
 
     // The waiting prompt is answered from the console; it then shows as answered there.
@@ -261,6 +281,22 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
         .text(&browser.find("#answered-h + table").await)
         .await;
     assert!(answered.contains("console"), "{answered}");
+    // Each answer reads as its button did, its value kept beside it and in the title.
+    assert!(answered.contains("Yes, it was me"), "{answered}");
+    let titles = browser
+        .script(
+            "return [...document.querySelectorAll('#answered-h + table span.answer')]
+               .map(e => [e.textContent, e.title]);",
+        )
+        .await;
+    assert_eq!(
+        titles,
+        json!([
+            ["Yes, it was me", "value: yes"],
+            ["Yes, it was me", "value: yes"]
+        ])
+    );
+    browser.screenshot(&shot("prompts-answered")).await;
 
     // Every other page renders; none shows the webhook's secret.
     let pages = [

@@ -2,13 +2,18 @@
 //! is set) Postgres: `browser` drives it in headless Chromium over WebDriver (`chromedriver`) and
 //! saves a screenshot of each page under `target/console-screenshots/` (without `chromedriver`
 //! and Chromium it says it skipped); `access` checks `--dev`, a closed console, the headers and
-//! the cached assets over plain HTTP.
+//! the cached assets over plain HTTP; `journeys` follows an alert's `link` through sign-in,
+//! cancels a waiting run and reads what its steps wait for; `demo_keep` signs in to
+//! `warden demo --keep` with what it prints.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod access;
 mod browser;
+#[cfg(feature = "demo")]
+mod demo_keep;
+mod journeys;
 mod webdriver;
 
 use serde_json::Value;
@@ -67,24 +72,51 @@ pub fn shipped_rules() -> Vec<warden::detect::load::LoadedRule> {
         .collect()
 }
 
-pub async fn serve(db: &support::TestDb) -> support::Served {
-    let story = check_story("console_triage", STORY, &Catalog::default())
-        .unwrap_or_else(|d| panic!("{d:?}"));
-    let settings = Settings {
+/// A webhook and a one-hour delay: its runs wait, so they can be cancelled.
+pub const HOLD_STORY: &str = r#"
+name: Console hold
+credentials:
+  hook: The webhook's secret path segment.
+actions:
+  receive:
+    type: webhook
+    options: {path: console-hold, secret_credential: hook}
+  hold:
+    type: transform
+    from: receive
+    options: {mode: delay, duration: 1h}
+  after:
+    type: transform
+    from: hold
+    options: {mode: message, payload: {done: true}}
+"#;
+
+/// The suite's settings: both stories, the shipped rules, the API token, a manual clock.
+pub fn settings(db: &support::TestDb) -> Settings {
+    let story = |id: &str, source: &str| {
+        check_story(id, source, &Catalog::default()).unwrap_or_else(|d| panic!("{d:?}"))
+    };
+    Settings {
         secrets: Secrets::default().with_credential("hook", SECRET),
         clock: Arc::new(ManualClock::new(START)),
         api_token: Some(Secret::new(TOKEN)),
         ..Settings::new(
             &db.url,
             Definitions::Loaded {
-                stories: vec![story],
+                stories: vec![
+                    story("console_triage", STORY),
+                    story("console_hold", HOLD_STORY),
+                ],
                 rules: shipped_rules(),
                 queries: Vec::new(),
                 routing: Routing::default(),
             },
         )
-    };
-    support::serve(settings).await
+    }
+}
+
+pub async fn serve(db: &support::TestDb) -> support::Served {
+    support::serve(settings(db)).await
 }
 
 /// Starts a run with `body`; its id.

@@ -69,7 +69,7 @@ async fn the_seed_event_raises_one_alert_that_starts_the_seed_story() {
         assert_eq!(
             body["link"],
             format!(
-                "https://warden.example.com/api/alerts/{}",
+                "https://warden.example.com/alerts/{}",
                 body["alertId"].as_str().unwrap()
             )
         );

@@ -4,7 +4,8 @@
 //! run's timeline is printed, ending with the TheHive case and the Okta user's state.
 //!
 //! `--story FILE --event FILE` plays any story instead (`story`); `warden sim` starts the
-//! simulators alone (`sim`).
+//! simulators alone (`sim`). With `--keep`, Warden goes on serving after the scenario until
+//! Ctrl-C, and the console's sign-in address and the demo's random API token are printed.
 
 pub mod sim;
 pub mod stack;
@@ -44,6 +45,10 @@ pub struct Args {
     /// (what the sender would POST), with the webhook's secret, header and signature.
     #[arg(long, requires = "story")]
     event: Option<PathBuf>,
+    /// After the scenario, keep Warden serving (console, API, runner) until Ctrl-C, and print
+    /// the console's address with this demo's API token (random, made for this run) to sign in.
+    #[arg(long)]
+    keep: bool,
 }
 
 /// Runs the demo; exit 0 when the run ends as the answer says it should.
@@ -77,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             event,
             answer.as_deref(),
             database_url,
+            args.keep,
         )),
         _ => runtime.block_on(demo(
             &args,
@@ -114,9 +120,19 @@ async fn demo(args: &Args, answer: &str, database_url: String) -> anyhow::Result
         println!("  {:<10} {}", vendor.name(), stack.sims.base_url(vendor));
     }
     let outcome = play(&stack, answer).await;
+    if outcome.is_ok() {
+        println!("\nDone in {:.1}s.", started.elapsed().as_secs_f64());
+    }
+    if args.keep {
+        let runs = stack.seed_runs().await.unwrap_or_default();
+        let page = runs
+            .first()
+            .and_then(|run| run["id"].as_str())
+            .map_or_else(|| "/runs".to_owned(), |id| format!("/runs/{id}"));
+        keep_serving(&stack, &page).await;
+    }
     stack.stop().await;
     let succeeded = outcome?;
-    println!("\nDone in {:.1}s.", started.elapsed().as_secs_f64());
     Ok(if succeeded {
         ExitCode::SUCCESS
     } else {
@@ -132,6 +148,7 @@ async fn demo_story(
     event_file: &Path,
     answer: Option<&str>,
     database_url: String,
+    keep: bool,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let event = std::fs::read(event_file)
@@ -164,10 +181,16 @@ async fn demo_story(
     };
     if outcome.is_ok() {
         print_vendor_effects(&stack);
+        println!("\nDone in {:.1}s.", started.elapsed().as_secs_f64());
+    }
+    if keep {
+        let page = outcome
+            .as_ref()
+            .map_or_else(|_| "/runs".to_owned(), |o| format!("/runs/{}", o.run_id));
+        keep_serving(&stack, &page).await;
     }
     stack.stop().await;
     let outcome = outcome?;
-    println!("\nDone in {:.1}s.", started.elapsed().as_secs_f64());
     if outcome.succeeded {
         return Ok(ExitCode::SUCCESS);
     }
@@ -178,6 +201,33 @@ async fn demo_story(
         failures(&outcome.run)
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// `--keep`: Warden goes on serving until SIGINT or SIGTERM, its runner and alert delivery
+/// driven every half second so what is done in the console (retry, re-run) runs. The console is
+/// signed in to with the stack's API token, random for this run: it is printed here, once, for
+/// the person who started the demo, and dies with the process.
+async fn keep_serving(stack: &Stack, page: &str) {
+    let sign_in: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", page)
+        .finish();
+    println!("\nWarden keeps serving until Ctrl-C. Open the console and sign in with this demo's API token:");
+    println!("  Console:   {}/signin?{sign_in}", stack.address);
+    println!("  API token: {}", stack.api_token().expose());
+    println!("  (random, made for this demo only; the API takes it as `Authorization: Bearer …`)");
+    let stopped = crate::cli::serve::shutdown_signal();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => break,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                if let Err(error) = stack.settle().await {
+                    eprintln!("warning: {error:#}");
+                }
+            }
+        }
+    }
+    println!("Stopped serving.");
 }
 
 /// What the simulated vendors were left with: Slack messages posted, TheHive cases opened.

@@ -236,6 +236,12 @@ impl Stack {
         Ok((status, json_body(response).await))
     }
 
+    /// The API token this stack's Warden was started with: random, made for this stack alone
+    /// (`warden demo --keep` prints it so the console can be signed in to).
+    pub fn api_token(&self) -> &Secret {
+        &self.api_token
+    }
+
     /// Delivers due alerts and runs due steps until neither has anything left to do now.
     pub async fn settle(&self) -> anyhow::Result<()> {
         loop {

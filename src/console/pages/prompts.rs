@@ -54,7 +54,8 @@ fn view(console: &Console, prompt: &PromptRecord) -> minijinja::Value {
         slack => p.slack_message.is_some(),
         choices => choices,
         state => p.state.as_str(),
-        answer => p.answer.as_deref(),
+        answer => p.answer.as_deref().map(|value| answer_label(&p.choices, value)),
+        answer_value => p.answer.as_deref(),
         responder => p.responder.as_deref(),
         opened => when(p.created_at),
         expires => when(p.expires_at),
@@ -77,6 +78,20 @@ fn answer_options(choices: &serde_json::Value) -> Vec<minijinja::Value> {
             Some(minijinja::context! { value => value, label => label })
         })
         .collect()
+}
+
+/// An answer as the person saw it: the label of the button whose value it is (choices are
+/// `{value, label}` objects), else the value itself (a choice without a label, or one the
+/// story no longer offers).
+fn answer_label(choices: &serde_json::Value, value: &str) -> String {
+    choices
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["value"].as_str() == Some(value))
+        .and_then(|c| c["label"].as_str())
+        .unwrap_or(value)
+        .to_owned()
 }
 
 /// `GET /prompts`.
@@ -116,4 +131,19 @@ pub(in crate::console) async fn list(
             closed => closed,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer_label;
+    use serde_json::json;
+
+    #[test]
+    fn an_answer_shows_its_buttons_label_or_else_its_value() {
+        let choices = json!([{"value": "yes", "label": "Yes, it was me"}, {"value": "no"}]);
+        assert_eq!(answer_label(&choices, "yes"), "Yes, it was me");
+        assert_eq!(answer_label(&choices, "no"), "no");
+        assert_eq!(answer_label(&choices, "gone"), "gone");
+        assert_eq!(answer_label(&json!(null), "yes"), "yes");
+    }
 }

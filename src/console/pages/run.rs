@@ -6,7 +6,7 @@ use super::runs::row;
 use crate::console::graph::{self, Overlay};
 use crate::console::view::{duration, pretty, ser, when, PageError, Session};
 use crate::console::Console;
-use crate::run::{Millis, RunStatus, StepState};
+use crate::run::{Millis, RunStatus, StepState, Wait};
 use crate::store::{EventRecord, Operations, Overview, RunRecord, Runs, StepRecord};
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -24,6 +24,8 @@ pub(in crate::console) struct RunAction {
     pub path: String,
     /// Hidden fields sent with it.
     pub fields: Vec<(String, String)>,
+    /// It stops work that cannot be resumed (cancel): drawn apart from the others.
+    pub danger: bool,
 }
 
 /// The actions that apply to a run in its state: retry each failed step of a failed run, cancel
@@ -43,6 +45,7 @@ pub(in crate::console) fn run_actions(
                 label: format!("Retry step {} ({})", step.id, step.action_id),
                 path: format!("{base}/steps/{}/retry", step.id),
                 fields: Vec::new(),
+                danger: false,
             });
         }
     }
@@ -51,18 +54,21 @@ pub(in crate::console) fn run_actions(
             label: "Cancel run".into(),
             path: format!("{base}/cancel"),
             fields: Vec::new(),
+            danger: true,
         });
     }
     actions.push(RunAction {
         label: "Re-run on the current version".into(),
         path: format!("{base}/rerun"),
         fields: vec![("version".into(), "current".into())],
+        danger: false,
     });
     if current_version.is_some_and(|v| v != run.story_version) {
         actions.push(RunAction {
             label: format!("Re-run on the pinned version {}", short(&run.story_version)),
             path: format!("{base}/rerun"),
             fields: vec![("version".into(), "pinned".into())],
+            danger: false,
         });
     }
     actions
@@ -79,9 +85,13 @@ struct StepView {
     kind: &'static str,
     attempt: i64,
     state: &'static str,
-    started: String,
-    took: String,
+    /// When the step was created: queued, or (once executed) started.
+    created: String,
+    /// How long it has taken; `None` until it first executes (a queued retry took nothing yet).
+    took: Option<String>,
     next: Option<String>,
+    /// The child run a waiting `send_to_story` step waits for.
+    child: Option<String>,
     input: Option<String>,
     outputs: Vec<EventView>,
     error: Option<String>,
@@ -98,15 +108,35 @@ struct EventView {
     payload: String,
 }
 
-/// What happens next to a step: its retry time, or what it waits for and until when.
+/// Whether the step's action has executed at least once (`attempt` counts executions; a new
+/// step, a queued retry of a failed one included, has none).
+fn has_started(step: &StepRecord) -> bool {
+    step.attempt > 0
+}
+
+/// What happens next to a step, as `GET /api/runs/{id}` and `warden runs show` say it: a
+/// pending step's due or retry time, a waiting step's wait in words and until when. `due_at`
+/// means nothing in other states (a running step's is its lease), so it is not shown there.
 fn next_for(step: &StepRecord) -> Option<String> {
     match step.state {
-        StepState::Pending if step.attempt > 0 => Some(format!("retry at {}", when(step.due_at))),
+        StepState::Pending if has_started(step) => Some(format!("retry at {}", when(step.due_at))),
         StepState::Pending => Some(format!("due at {}", when(step.due_at))),
         StepState::Waiting => Some(match &step.wait {
-            Some(wait) => format!("{} until {}", wait.describe(), when(step.due_at)),
+            Some(wait) => format!(
+                "waiting for {} until {}",
+                wait.describe(),
+                when(step.due_at)
+            ),
             None => format!("waiting until {}", when(step.due_at)),
         }),
+        _ => None,
+    }
+}
+
+/// The child run a waiting step waits for, to link to.
+fn child_waited_for(step: &StepRecord) -> Option<String> {
+    match (&step.state, &step.wait) {
+        (StepState::Waiting, Some(Wait::Story { run_id, .. })) => Some(run_id.clone()),
         _ => None,
     }
 }
@@ -124,9 +154,11 @@ fn step_view(
         kind,
         attempt: step.attempt,
         state: step.state.as_str(),
-        started: when(step.created_at),
-        took: duration(step.finished_at.unwrap_or(now) - step.created_at),
+        created: when(step.created_at),
+        took: has_started(step)
+            .then(|| duration(step.finished_at.unwrap_or(now) - step.created_at)),
         next: next_for(step),
+        child: child_waited_for(step),
         input: step
             .input_event_id
             .and_then(|id| events.get(&id))
@@ -230,16 +262,26 @@ pub(in crate::console) async fn show(
     )
 }
 
-/// A history line's particulars as `key: value` pairs (`step: 4, new_step: 9`).
+/// A history line's particulars as `key: value` pairs (`step: 4, new step: 9`); empty lists and
+/// nulls are left out (a cancel that closed no prompt says nothing about prompts).
 fn history_details(details: &serde_json::Value) -> String {
+    use serde_json::Value as Json;
     let Some(fields) = details.as_object() else {
         return String::new();
     };
+    let shown = |value: &Json| match value {
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    };
     fields
         .iter()
-        .map(|(key, value)| match value {
-            serde_json::Value::String(text) => format!("{}: {text}", key.replace('_', " ")),
-            other => format!("{}: {other}", key.replace('_', " ")),
+        .filter(|(_, value)| !matches!(value, Json::Null) && value.as_array() != Some(&Vec::new()))
+        .map(|(key, value)| {
+            let value = match value {
+                Json::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(" "),
+                other => shown(other),
+            };
+            format!("{}: {value}", key.replace('_', " "))
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -263,7 +305,7 @@ fn travelled(
 #[cfg(test)]
 mod tests {
     use super::run_actions;
-    use crate::run::{RunStatus, StepState};
+    use crate::run::{RunStatus, StepState, Wait};
     use crate::store::{RunRecord, StepRecord};
 
     fn run(status: RunStatus) -> RunRecord {
@@ -295,6 +337,73 @@ mod tests {
             finished_at: None,
             missing_data: Vec::new(),
             retry_of: None,
+        }
+    }
+
+    #[test]
+    fn history_details_leave_out_empty_lists_and_nulls() {
+        let details = serde_json::json!({
+            "steps_cancelled": 1, "prompts_closed": [], "child_runs": ["c1", "c2"], "of": null
+        });
+        assert_eq!(
+            super::history_details(&details),
+            "steps cancelled: 1, child runs: c1 c2"
+        );
+    }
+
+    #[test]
+    fn only_cancel_is_drawn_as_a_danger() {
+        let actions = run_actions(&run(RunStatus::Waiting), &[], Some("v1"));
+        let danger: Vec<_> = actions
+            .iter()
+            .filter(|a| a.danger)
+            .map(|a| &a.label)
+            .collect();
+        assert_eq!(danger, ["Cancel run"]);
+    }
+
+    #[test]
+    fn a_queued_step_has_not_started_and_shows_when_it_is_due() {
+        let mut queued = step(5, StepState::Pending);
+        queued.attempt = 0;
+        queued.retry_of = Some(2);
+        queued.due_at = 1_790_000_000_000;
+        assert!(!super::has_started(&queued));
+        let view = super::step_view(&queued, "http", &Default::default(), Vec::new(), 0);
+        assert_eq!(view.took, None);
+        assert_eq!(view.next.as_deref(), Some("due at 2026-09-21 14:13:20Z"));
+        queued.attempt = 2;
+        assert_eq!(
+            super::next_for(&queued).as_deref(),
+            Some("retry at 2026-09-21 14:13:20Z")
+        );
+    }
+
+    #[test]
+    fn a_waiting_step_says_what_it_waits_for_and_only_an_open_step_shows_its_due_time() {
+        let mut waiting = step(3, StepState::Waiting);
+        waiting.due_at = 1_790_000_000_000;
+        waiting.wait = Some(Wait::RateLimited {
+            credential: "virustotal".into(),
+        });
+        assert_eq!(
+            super::next_for(&waiting).as_deref(),
+            Some(
+                "waiting for the rate limit of credential `virustotal` until 2026-09-21 14:13:20Z"
+            )
+        );
+        waiting.wait = Some(Wait::Story {
+            run_id: "child-1".into(),
+            until: 0,
+        });
+        assert_eq!(
+            super::child_waited_for(&waiting).as_deref(),
+            Some("child-1")
+        );
+        for state in [StepState::Running, StepState::Succeeded, StepState::Failed] {
+            let mut other = step(4, state);
+            other.due_at = 1_790_000_030_000;
+            assert_eq!(super::next_for(&other), None, "{state:?}");
         }
     }
 

@@ -97,7 +97,9 @@ impl Detector {
             alert_type = AlertType::RuleError;
         }
         let outputs = overrides.destinations.as_deref().unwrap_or(outputs);
-        let link = format!("{}/api/alerts/{}", self.link_base, window.alert_id);
+        // The console's alert page: a person opens it from the alert in a browser (signed out,
+        // sign-in brings them back to it); scripts read the same alert at `/api/alerts/{id}`.
+        let link = format!("{}/alerts/{}", self.link_base, window.alert_id);
         let notification = alerting::notification(
             info,
             alert_type,

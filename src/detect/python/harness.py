@@ -39,6 +39,9 @@ def _on_alarm(_signum, _frame):
 
 
 signal.signal(signal.SIGALRM, _on_alarm)
+# Ctrl-C in a terminal reaches the whole process group: Warden decides when a worker ends
+# (it closes stdin or kills it), so the worker neither dies mid-call nor prints a traceback.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
