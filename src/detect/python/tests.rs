@@ -276,6 +276,33 @@ fn many_events_spread_over_workers_come_back_in_order() {
 }
 
 #[test]
+fn a_worker_that_dies_costs_its_message_and_the_queued_ones_run_on_its_replacement() {
+    let config = Config {
+        timeout: Duration::from_millis(300),
+        workers: 1,
+        ..Config::default()
+    };
+    let source = "import os\n\ndef rule(event):\n    if event.get('n') == 700:\n        os._exit(3)\n    return True\n";
+    let pool = Pool::new(
+        config,
+        &Library {
+            rules: vec![rule("X", source)],
+            ..Library::default()
+        },
+    );
+    let events: Vec<Value> = (0..2_000).map(|n| json!({ "n": n })).collect();
+    let refs: Vec<&Value> = events.iter().collect();
+    let outcomes = pool.evaluate(&["X".to_owned()], &refs);
+    assert_eq!(outcomes.len(), 2_000);
+    // Messages of 512 events, one worker: the second message carried event 700.
+    for (n, per_rule) in outcomes.iter().enumerate() {
+        let lost = (512..1_024).contains(&n);
+        assert_eq!(per_rule[0].matched, !lost, "event {n}: {:?}", per_rule[0]);
+        assert_eq!(per_rule[0].error.is_some(), lost, "event {n}");
+    }
+}
+
+#[test]
 fn load_errors_name_the_file_and_line() {
     let pool = pool(Library {
         rules: vec![

@@ -3,17 +3,17 @@
 //! worker that does not answer in time (a rule stuck where Python's own alarm cannot reach it)
 //! or that dies is killed and replaced; the calls it carried become rule errors.
 
-use super::protocol::{self, load_errors, Library, Outcome, PyError, WireEvent};
+mod worker;
+
+use super::protocol::{load_errors, Library, Outcome, PyError, WireEvent};
 use serde::Serialize;
 use serde_json::Value;
-use std::io::{self, BufReader, BufWriter};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
+use worker::Worker;
 
 /// The program every worker runs (`python3 -I -B -c <harness>`): the event, then the worker.
-pub const HARNESS: &str = concat!(include_str!("event.py"), include_str!("harness.py"));
+pub const HARNESS: &str = concat!(include_str!("../event.py"), include_str!("../harness.py"));
 
 /// Events per `eval` message: large enough that round trips are cheap, small enough that a
 /// killed worker loses little work.
@@ -70,107 +70,6 @@ fn number(name: &str) -> Option<u64> {
             tracing::warn!(setting = name, value = %text, "Not a number; the default is used.");
             None
         }
-    }
-}
-
-/// One `python3` process with the library loaded.
-struct Worker {
-    child: Child,
-    stdin: BufWriter<ChildStdin>,
-    answers: Receiver<io::Result<Option<Vec<u8>>>>,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // A worker is dropped when it failed or the pool goes: it must not outlive either.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Worker {
-    fn spawn(config: &Config) -> Result<Worker, PyError> {
-        let mut command = Command::new(&config.interpreter);
-        // Rules see none of warden's environment: it holds credentials (`WARDEN_CREDENTIAL_*`).
-        command.env_clear();
-        for (key, value) in std::env::vars_os() {
-            let keep = key.to_str().is_some_and(|k| {
-                matches!(k, "PATH" | "LANG" | "TZ" | "HOME") || k.starts_with("LC_")
-            });
-            if keep {
-                command.env(key, value);
-            }
-        }
-        let mut child = command
-            .args(["-I", "-B", "-c", HARNESS])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| {
-                PyError::engine(format!(
-                    "cannot start `{}` ({e}); Python rules need Python 3.9 or later \
-                     (set WARDEN_PYTHON to its path)",
-                    config.interpreter
-                ))
-            })?;
-        let stdin = BufWriter::new(child.stdin.take().expect("stdin is piped"));
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let (send, answers) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("warden-python".into())
-            .spawn(move || loop {
-                let frame = protocol::read_frame(&mut stdout);
-                let last = !matches!(frame, Ok(Some(_)));
-                if send.send(frame).is_err() || last {
-                    break;
-                }
-            })
-            .map_err(|e| PyError::engine(format!("cannot start a reader thread: {e}")))?;
-        Ok(Worker {
-            child,
-            stdin,
-            answers,
-        })
-    }
-
-    /// Sends `request` and waits up to `deadline` for the answer. Any failure leaves the worker
-    /// unusable: the caller drops it.
-    fn call(&mut self, request: &[u8], deadline: Duration) -> Result<Value, PyError> {
-        protocol::write_frame(&mut self.stdin, request)
-            .map_err(|e| self.died(&format!("refused the request ({e})")))?;
-        match self.answers.recv_timeout(deadline) {
-            Ok(Ok(Some(body))) => {
-                let answer: Value = serde_json::from_slice(&body)
-                    .map_err(|e| PyError::engine(format!("the Python worker's answer: {e}")))?;
-                match answer.get("fatal").and_then(Value::as_str) {
-                    Some(fatal) => Err(PyError::engine(format!(
-                        "the Python worker failed: {fatal}"
-                    ))),
-                    None => Ok(answer),
-                }
-            }
-            Ok(Ok(None)) | Err(RecvTimeoutError::Disconnected) => Err(self.died("exited")),
-            Ok(Err(e)) => Err(self.died(&format!("sent a broken answer ({e})"))),
-            Err(RecvTimeoutError::Timeout) => {
-                let _ = self.child.kill();
-                Err(PyError::engine(format!(
-                    "the Python worker did not answer within {} ms and was ended",
-                    deadline.as_millis()
-                )))
-            }
-        }
-    }
-
-    fn died(&mut self, what: &str) -> PyError {
-        let status = self
-            .child
-            .try_wait()
-            .ok()
-            .flatten()
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
-        PyError::engine(format!("the Python worker {what}{status}"))
     }
 }
 
@@ -251,7 +150,7 @@ impl Pool {
         slots
             .idle
             .iter()
-            .filter_map(|w| std::fs::read_to_string(format!("/proc/{}/status", w.child.id())).ok())
+            .filter_map(|w| std::fs::read_to_string(format!("/proc/{}/status", w.id())).ok())
             .filter_map(|status| {
                 status
                     .lines()
@@ -271,7 +170,7 @@ impl Pool {
 
     fn start(&self) -> Result<(Worker, Vec<(String, PyError)>), PyError> {
         let mut worker = Worker::spawn(&self.config)?;
-        let answer = worker.call(&self.load, self.load_deadline)?;
+        let answer = worker.call(self.load.clone(), self.load_deadline)?;
         Ok((worker, load_errors(&answer)))
     }
 
@@ -310,7 +209,7 @@ impl Pool {
     }
 
     /// Runs one request on a worker, replacing the worker if the exchange failed.
-    fn exchange(&self, request: &[u8], deadline: Duration) -> Result<Value, PyError> {
+    fn exchange(&self, request: Vec<u8>, deadline: Duration) -> Result<Value, PyError> {
         let mut worker = self.take()?;
         match worker.call(request, deadline) {
             Ok(answer) => {
@@ -326,38 +225,103 @@ impl Pool {
     }
 
     /// Evaluates `rules` on every event: one [`Outcome`] per rule per event, in order. Events
-    /// are spread over the workers in batches.
+    /// are cut into messages, and the messages into one run per worker.
     pub fn evaluate(&self, rules: &[String], events: &[&Value]) -> Vec<Vec<Outcome>> {
         if rules.is_empty() || events.is_empty() {
             return vec![Vec::new(); events.len()];
         }
         let per_worker = events.len().div_ceil(self.config.workers);
         let chunk = per_worker.clamp(1, EVENTS_PER_MESSAGE);
-        let chunks: Vec<&[&Value]> = events.chunks(chunk).collect();
-        if chunks.len() == 1 {
-            return self.evaluate_chunk(rules, chunks[0]);
+        let messages: Vec<&[&Value]> = events.chunks(chunk).collect();
+        let per_run = messages.len().div_ceil(self.config.workers);
+        let runs: Vec<&[&[&Value]]> = messages.chunks(per_run).collect();
+        if runs.len() == 1 {
+            return self.evaluate_run(rules, runs[0]);
         }
         std::thread::scope(|scope| {
-            let running: Vec<_> = chunks
+            let running: Vec<_> = runs
                 .iter()
-                .map(|chunk| scope.spawn(|| self.evaluate_chunk(rules, chunk)))
+                .map(|run| scope.spawn(|| self.evaluate_run(rules, run)))
                 .collect();
             running
                 .into_iter()
-                .flat_map(|r| r.join().expect("evaluating a chunk does not panic"))
+                .flat_map(|r| r.join().expect("evaluating a run does not panic"))
                 .collect()
         })
     }
 
-    fn evaluate_chunk(&self, rules: &[String], events: &[&Value]) -> Vec<Vec<Outcome>> {
+    /// Evaluates `messages` in order on one worker, keeping the next message queued while the
+    /// worker answers the current one: it finds its next request waiting when it answers
+    /// (in turns, it sat idle about a fifth of the time while warden read an answer and wrote
+    /// the next request). A worker that fails costs the message it was answering; the
+    /// messages queued behind it go to its replacement.
+    fn evaluate_run(&self, rules: &[String], messages: &[&[&Value]]) -> Vec<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(messages.iter().map(|m| m.len()).sum());
+        let mut answered = 0;
+        while answered < messages.len() {
+            let mut worker = match self.take() {
+                Ok(worker) => worker,
+                Err(e) => {
+                    for events in &messages[answered..] {
+                        outcomes.extend(self.outcomes(rules, events, Err(e.clone())));
+                    }
+                    break;
+                }
+            };
+            let mut sent = answered;
+            let failed = loop {
+                // At most two outstanding: the one being answered and the next.
+                if sent < messages.len() && sent - answered < 2 {
+                    if let Err(e) = worker.send(self.eval_request(rules, messages[sent])) {
+                        break Some(e);
+                    }
+                    sent += 1;
+                    continue;
+                }
+                if answered == messages.len() {
+                    break None;
+                }
+                let events = messages[answered];
+                match worker.receive(self.eval_deadline(rules, events)) {
+                    Ok(answer) => outcomes.extend(self.outcomes(rules, events, Ok(answer))),
+                    Err(e) => break Some(e),
+                }
+                answered += 1;
+            };
+            match failed {
+                None => self.give(Some(worker)),
+                Some(e) => {
+                    drop(worker);
+                    self.give(None);
+                    outcomes.extend(self.outcomes(rules, messages[answered], Err(e)));
+                    answered += 1;
+                }
+            }
+        }
+        outcomes
+    }
+
+    fn eval_request(&self, rules: &[String], events: &[&Value]) -> Vec<u8> {
         let request = EvalRequest {
             rules,
             events: events.iter().map(|e| WireEvent(e)).collect(),
         };
-        let request = serde_json::to_vec(&request).expect("JSON serialises");
+        serde_json::to_vec(&request).expect("JSON serialises")
+    }
+
+    /// How long a message of `events` may take: every call's deadline, and some.
+    fn eval_deadline(&self, rules: &[String], events: &[&Value]) -> Duration {
         let calls = u32::try_from(rules.len() * events.len()).unwrap_or(u32::MAX);
-        let deadline = self.config.timeout.saturating_mul(calls) + Duration::from_secs(5);
-        let answer = self.exchange(&request, deadline);
+        self.config.timeout.saturating_mul(calls) + Duration::from_secs(5)
+    }
+
+    /// The outcomes of a message of `events` from the worker's `answer`.
+    fn outcomes(
+        &self,
+        rules: &[String],
+        events: &[&Value],
+        answer: Result<Value, PyError>,
+    ) -> Vec<Vec<Outcome>> {
         let results = answer
             .as_ref()
             .ok()
@@ -396,7 +360,7 @@ impl Pool {
         let request =
             serde_json::to_vec(&TestRequest { rule, event, mocks }).expect("JSON serialises");
         let deadline = self.config.timeout + Duration::from_secs(5);
-        match self.exchange(&request, deadline) {
+        match self.exchange(request, deadline) {
             Ok(answer) => Outcome::from_json(&answer["result"]),
             Err(e) => Outcome::failed(e),
         }
