@@ -306,7 +306,7 @@ def op_eval(msg):
 
 def op_test(msg):
     if msg["rule"] not in STATE["rules"]:
-        return {"result": _run(msg["rule"], _event(msg["event"]))}
+        return {"result": _run(msg["rule"], _event(*msg["event"]))}
     module, _ = STATE["rules"][msg["rule"]]
     patches = {}
     for mock in msg.get("mocks", []):
@@ -318,8 +318,8 @@ def op_test(msg):
                 "message": f"Mocks name `{missing[0]}`, which the rule's module does not define",
                 "path": module.__file__, "line": None}}}
         with unittest.mock.patch.multiple(module, **patches):
-            return {"result": _run(msg["rule"], _event(msg["event"]))}
-    return {"result": _run(msg["rule"], _event(msg["event"]))}
+            return {"result": _run(msg["rule"], _event(*msg["event"]))}
+    return {"result": _run(msg["rule"], _event(*msg["event"]))}
 
 
 OPS = {"load": op_load, "eval": op_eval, "test": op_test}

@@ -92,7 +92,8 @@ struct EvalRequest<'a> {
 #[serde(tag = "op", rename = "test")]
 struct TestRequest<'a> {
     rule: &'a str,
-    event: &'a Value,
+    /// As `eval` sends events, so a test reads its event as ingest does.
+    event: WireEvent<'a>,
     mocks: Vec<Value>,
 }
 
@@ -357,8 +358,12 @@ impl Pool {
 
     /// Runs a rule on a test's event with its `Mocks` (`objectName`, `returnValue`) patched.
     pub fn test(&self, rule: &str, event: &Value, mocks: Vec<Value>) -> Outcome {
-        let request =
-            serde_json::to_vec(&TestRequest { rule, event, mocks }).expect("JSON serialises");
+        let request = TestRequest {
+            rule,
+            event: WireEvent(event),
+            mocks,
+        };
+        let request = serde_json::to_vec(&request).expect("JSON serialises");
         let deadline = self.config.timeout + Duration::from_secs(5);
         match self.exchange(request, deadline) {
             Ok(answer) => Outcome::from_json(&answer["result"]),

@@ -80,7 +80,9 @@ impl Worker {
         if let Err(e) = started {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(PyError::engine(format!("cannot start a worker's thread: {e}")));
+            return Err(PyError::engine(format!(
+                "cannot start a worker's thread: {e}"
+            )));
         }
         Ok(Worker {
             child,
