@@ -5,17 +5,19 @@
 //! its events, state and receivers' steps commit in one transaction; side effects happen before
 //! that commit, so an outbound call is at-least-once and carries a stable idempotency key.
 
-use super::execute::{execute, max_attempts};
-use super::machine::{poisoned, settle, Attempt};
+mod commit;
+mod step;
+
 use super::Engine;
-use crate::actions::{Effects, Error};
 use crate::escape::Escaped;
-use crate::run::{millis, new_run_id, RunStatus, StepEnd, StepState};
-use crate::store::{ClaimedStep, Completed, Completion, Dialect, Queue, StepInput, WorkerLock};
+use crate::run::{millis, new_run_id};
+use crate::store::{ClaimedStep, Dialect, Queue, WorkerLock};
+use commit::Committers;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use step::process;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 /// Runner tuning.
@@ -60,34 +62,6 @@ const REAP_EVERY: Duration = Duration::from_secs(1);
 struct Liveness {
     lock: Option<WorkerLock>,
     last_reap: Option<Instant>,
-}
-
-type Reply = oneshot::Sender<Result<Completed, String>>;
-
-/// The committer tasks. SQLite has one writer, so one committer; Postgres commits in parallel
-/// transactions. A run always goes to the same committer, so its completions stay in order.
-#[derive(Clone)]
-struct Committers(Arc<[mpsc::Sender<(Completion, Reply)>]>);
-
-impl Committers {
-    fn start(engine: &Arc<Engine>) -> Committers {
-        let count = engine.store.dialect().parallel_writers();
-        let senders: Vec<_> = (0..count)
-            .map(|_| {
-                let (sender, queue) = mpsc::channel(4096);
-                tokio::spawn(commit_batches(engine.clone(), queue));
-                sender
-            })
-            .collect();
-        Committers(senders.into())
-    }
-
-    fn for_run(&self, run_id: &str) -> &mpsc::Sender<(Completion, Reply)> {
-        let hash = run_id.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
-        &self.0[hash % self.0.len()]
-    }
 }
 
 /// Claims, executes and commits steps.
@@ -351,223 +325,6 @@ async fn renew_leases(engine: Arc<Engine>, leases: Arc<Mutex<HashMap<i64, i64>>>
                 }
             }
             Err(error) => tracing::error!(error = %Escaped(&error), "Renewing leases failed."),
-        }
-    }
-}
-
-/// Commits completions in batches: whatever queued while the last transaction ran goes into the
-/// next one, so many steps share one commit (and one fsync).
-async fn commit_batches(engine: Arc<Engine>, mut queue: mpsc::Receiver<(Completion, Reply)>) {
-    const MAX_BATCH: usize = 256;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        // Every process locks runs (and then steps) in the same order, so concurrent batches on
-        // Postgres queue behind each other instead of deadlocking.
-        batch.sort_by(|(a, _), (b, _)| (&a.run_id, a.step_id).cmp(&(&b.run_id, b.step_id)));
-        let (completions, replies): (Vec<Completion>, Vec<Reply>) = batch.drain(..).unzip();
-        let mut outcome = engine
-            .store
-            .complete(&completions, engine.clock.now())
-            .await;
-        for _ in 0..5 {
-            match &outcome {
-                Err(error) if error.is_transient() => {
-                    tracing::warn!(error = %Escaped(&error), "Commit conflicted with another transaction; retrying.");
-                    tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..20))).await;
-                    outcome = engine
-                        .store
-                        .complete(&completions, engine.clock.now())
-                        .await;
-                }
-                _ => break,
-            }
-        }
-        match outcome {
-            Ok(results) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(Ok(result));
-                }
-            }
-            Err(error) if completions.len() > 1 => {
-                // One bad completion must not sink its neighbours: commit each on its own.
-                tracing::warn!(error = %Escaped(&error), steps = completions.len(), "A batch commit failed; committing its steps one by one.");
-                for (completion, reply) in completions.iter().zip(replies) {
-                    let result = engine
-                        .store
-                        .complete(std::slice::from_ref(completion), engine.clock.now())
-                        .await;
-                    let _ = reply.send(match result {
-                        Ok(mut results) => results.pop().ok_or_else(|| "no result".to_owned()),
-                        Err(error) => {
-                            tracing::error!(error = %Escaped(&error), step_id = completion.step_id, "Committing a step's result failed; it will run again.");
-                            Err(error.to_string())
-                        }
-                    });
-                }
-            }
-            Err(error) => {
-                tracing::error!(error = %Escaped(&error), "Committing a step's result failed; it will run again.");
-                for reply in replies {
-                    let _ = reply.send(Err(error.to_string()));
-                }
-            }
-        }
-        engine.wake.notify_one();
-    }
-}
-
-/// Executes one claimed step and commits its result (re-executing on an action-state conflict).
-async fn process(
-    engine: Arc<Engine>,
-    commits: Committers,
-    step: ClaimedStep,
-    mut prefetched: Option<StepInput>,
-    poison_limit: u32,
-) {
-    let started = Instant::now();
-    let story = engine
-        .stories
-        .pinned(&engine.store, &step.story_id, &step.story_version)
-        .await;
-    let (story, index) = match story.map(|s| (s.action_index(&step.action_id), s)) {
-        Ok((Some(index), story)) => (story, index),
-        Err(super::stories::Unavailable::Store(error)) => {
-            // The database hiccuped: leave the step leased; it is re-claimed after the lease.
-            tracing::warn!(error = %Escaped(&error), step_id = step.id, "Reading the step's story version failed.");
-            return;
-        }
-        Ok((None, _)) | Err(super::stories::Unavailable::Gone(_)) => {
-            // Without its story the step can never run: fail it (and its run) rather than let
-            // it be re-claimed forever.
-            let message = format!(
-                "story `{}` version {} (action `{}`) is not available",
-                step.story_id, step.story_version, step.action_id
-            );
-            tracing::error!(run_id = %step.run_id, step_id = step.id, %message, "Step cannot run.");
-            let end = StepEnd::Done {
-                state: StepState::Failed,
-                error: Some(Error::Misconfigured { message }.to_json()),
-                emitted: Vec::new(),
-                unhandled_failure: true,
-            };
-            let _ = commit(&commits, &step, end, Effects::default()).await;
-            return;
-        }
-    };
-    let action = &story.actions[index];
-    let limit = max_attempts(action);
-    // Taken over after its worker died (or stalled) with it too many times: stop running it.
-    let poison = poisoned(&story, index, step.lost_leases, poison_limit);
-    if poison.is_some() {
-        tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, lost_leases = step.lost_leases, "Step lost with its worker too many times; failing it as poisoned.");
-    }
-    for _ in 0..16 {
-        let now = engine.clock.now();
-        let (end, effects) = if let Some(end) = &poison {
-            (end.clone(), Effects::default())
-        } else {
-            // Read with the claim; read again only when an action-state conflict re-runs it.
-            let input = match prefetched.take() {
-                Some(input) => input,
-                None => match engine.store.step_inputs(std::slice::from_ref(&step)).await {
-                    Ok(mut inputs) if !inputs.is_empty() => inputs.remove(0),
-                    Ok(_) => return,
-                    Err(error) => {
-                        tracing::error!(error = %Escaped(&error), step_id = step.id, "Reading the step's input failed.");
-                        return;
-                    }
-                },
-            };
-            let (result, effects) = execute(&engine, &story, action, &step, input, now).await;
-            if let Err(error) = &result {
-                log_failure(&step, error);
-            }
-            let attempt = Attempt {
-                number: step.attempt,
-                max: limit,
-                // A throttled step woke to try again, not to finish a wait.
-                waiting: step.wait.as_ref().filter(|w| w.ends_on_wake()),
-            };
-            let end = settle(
-                &story,
-                index,
-                &attempt,
-                result,
-                engine.clock.now(),
-                fastrand::f64(),
-            );
-            (end, effects)
-        };
-        let state = end.state();
-        match commit(&commits, &step, end, effects).await {
-            Some(Completed::Recorded(finished)) => {
-                engine.metrics.step_finished(state, started.elapsed());
-                if poison.is_some() {
-                    engine.metrics.step_poisoned();
-                }
-                if state == StepState::Pending {
-                    engine.metrics.step_retried();
-                }
-                match finished {
-                    Some(RunStatus::Failed) => {
-                        tracing::warn!(run_id = %step.run_id, story = %step.story_id, action = %step.action_id, "Run failed.");
-                    }
-                    Some(status) => {
-                        tracing::info!(run_id = %step.run_id, status = status.as_str(), "Run finished.");
-                    }
-                    None => {}
-                }
-                return;
-            }
-            Some(Completed::Fenced) => {
-                engine.metrics.step_fenced();
-                tracing::warn!(run_id = %step.run_id, step_id = step.id, "Lease lost before commit (taken over, or its run was cancelled); result discarded.");
-                return;
-            }
-            Some(Completed::StateConflict) => continue,
-            None => return,
-        }
-    }
-    tracing::warn!(
-        step_id = step.id,
-        "Action state kept changing; the step will run again after its lease."
-    );
-}
-
-/// Hands a step's end to the committer and waits for the verdict; `None` when the commit failed
-/// (the step keeps its lease and runs again after it expires).
-async fn commit(
-    commits: &Committers,
-    step: &ClaimedStep,
-    end: StepEnd,
-    effects: Effects,
-) -> Option<Completed> {
-    let completion = Completion {
-        state_write: effects.state_write,
-        start_runs: effects.start_runs,
-        wake_steps: effects.wake_steps,
-        missing_data: effects.missing_data,
-        ..Completion::new(step, end)
-    };
-    let (reply, answer) = oneshot::channel();
-    commits
-        .for_run(&step.run_id)
-        .send((completion, reply))
-        .await
-        .ok()?;
-    answer.await.ok()?.ok()
-}
-
-fn log_failure(step: &ClaimedStep, error: &Error) {
-    match error {
-        Error::Retriable { .. } => {
-            tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, attempt = step.attempt, error = %Escaped(error), "Step failed; will retry if attempts remain.")
-        }
-        Error::Permanent { .. } => {
-            tracing::warn!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed.")
-        }
-        Error::Misconfigured { .. } => {
-            tracing::error!(run_id = %step.run_id, step_id = step.id, action = %step.action_id, error = %Escaped(error), "Step failed: configuration needs fixing.")
         }
     }
 }
