@@ -2,8 +2,8 @@
 //! page, run a rule's tests from its button, reach the skip link by keyboard, and have a POST
 //! without its CSRF token refused; no page shows the webhook's secret.
 
-use super::webdriver::{self, Browser, Driver};
-use super::{screenshots, serve, start_run, support, SECRET, START, TOKEN};
+use super::webdriver::Browser;
+use super::{screenshots, settings, start_run, support, SECRET, START, TOKEN};
 use serde_json::json;
 use warden::run::AnsweredVia;
 use warden::store::{NewPrompt, PromptAnswer, Prompts, Runs};
@@ -54,20 +54,7 @@ pub(super) async fn assert_labelled(browser: &Browser) {
 
 #[tokio::test]
 async fn the_console_signs_in_shows_runs_and_every_page_and_refuses_a_post_without_csrf() {
-    let Some((chromedriver, chromium)) = webdriver::installed() else {
-        eprintln!("console browser test skipped: chromedriver or chromium is not installed");
-        return;
-    };
-    let driver = Driver::start(&chromedriver).await;
-    for db in support::TestDb::all().await {
-        eprintln!("--- {}", db.backend);
-        let served = serve(&db).await;
-        let browser = driver.session(&chromium).await;
-        walk(&served, &browser, db.backend).await;
-        browser.quit().await;
-        served.stop().await;
-        db.drop_db().await;
-    }
+    super::in_browser_on_every_backend(settings, walk).await;
 }
 
 async fn walk(served: &support::Served, browser: &Browser, backend: &str) {

@@ -3,8 +3,8 @@
 //! the site); a waiting run cancelled from its page.
 
 use super::browser::{wait_for, wait_url};
-use super::webdriver::{self, Browser, Driver};
-use super::{screenshots, serve, settings, support, SECRET, TOKEN};
+use super::webdriver::Browser;
+use super::{screenshots, settings, support, SECRET, TOKEN};
 use serde_json::json;
 use warden::app::Settings;
 
@@ -25,24 +25,11 @@ async fn sign_in(browser: &Browser) {
 
 #[tokio::test]
 async fn an_alert_link_opened_signed_out_returns_to_the_alert_after_sign_in_and_never_off_site() {
-    let Some((chromedriver, chromium)) = webdriver::installed() else {
-        eprintln!("console browser test skipped: chromedriver or chromium is not installed");
-        return;
+    let settings = |db: &support::TestDb| Settings {
+        public_url: PUBLIC.into(),
+        ..settings(db)
     };
-    let driver = Driver::start(&chromedriver).await;
-    for db in support::TestDb::all().await {
-        eprintln!("--- {}", db.backend);
-        let served = support::serve(Settings {
-            public_url: PUBLIC.into(),
-            ..settings(&db)
-        })
-        .await;
-        let browser = driver.session(&chromium).await;
-        follow_alert_link(&served, &browser, db.backend).await;
-        browser.quit().await;
-        served.stop().await;
-        db.drop_db().await;
-    }
+    super::in_browser_on_every_backend(settings, follow_alert_link).await;
 }
 
 async fn follow_alert_link(served: &support::Served, browser: &Browser, backend: &str) {
@@ -144,20 +131,7 @@ async fn follow_alert_link(served: &support::Served, browser: &Browser, backend:
 
 #[tokio::test]
 async fn a_waiting_run_is_cancelled_from_its_page_and_its_history_names_the_console_user() {
-    let Some((chromedriver, chromium)) = webdriver::installed() else {
-        eprintln!("console browser test skipped: chromedriver or chromium is not installed");
-        return;
-    };
-    let driver = Driver::start(&chromedriver).await;
-    for db in support::TestDb::all().await {
-        eprintln!("--- {}", db.backend);
-        let served = serve(&db).await;
-        let browser = driver.session(&chromium).await;
-        cancel_waiting_run(&served, &browser, db.backend).await;
-        browser.quit().await;
-        served.stop().await;
-        db.drop_db().await;
-    }
+    super::in_browser_on_every_backend(settings, cancel_waiting_run).await;
 }
 
 async fn cancel_waiting_run(served: &support::Served, browser: &Browser, backend: &str) {

@@ -119,6 +119,28 @@ pub async fn serve(db: &support::TestDb) -> support::Served {
     support::serve(settings(db)).await
 }
 
+/// Runs `journey` in a fresh browser session against `warden serve` (with `settings` for that
+/// database) on every backend; says it skipped when chromedriver or Chromium is missing.
+pub async fn in_browser_on_every_backend(
+    settings: impl Fn(&support::TestDb) -> Settings,
+    journey: impl AsyncFn(&support::Served, &webdriver::Browser, &str),
+) {
+    let Some((chromedriver, chromium)) = webdriver::installed() else {
+        eprintln!("console browser test skipped: chromedriver or chromium is not installed");
+        return;
+    };
+    let driver = webdriver::Driver::start(&chromedriver).await;
+    for db in support::TestDb::all().await {
+        eprintln!("--- {}", db.backend);
+        let served = support::serve(settings(&db)).await;
+        let browser = driver.session(&chromium).await;
+        journey(&served, &browser, db.backend).await;
+        browser.quit().await;
+        served.stop().await;
+        db.drop_db().await;
+    }
+}
+
 /// Starts a run with `body`; its id.
 pub async fn start_run(served: &support::Served, body: Value) -> String {
     let (status, answer) = support::send(
