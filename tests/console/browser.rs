@@ -69,13 +69,7 @@ async fn walk(served: &support::Served, browser: &Browser, backend: &str) {
     let bad = start_run(served, json!({"alertId": "ALERT-0bad"})).await;
     let other = start_run(served, json!({"alertId": "unrelated"})).await;
     served.runner.run_until_idle().await.expect("runner");
-    let (status, _) = support::send(
-        served
-            .authorized(reqwest::Method::POST, "/ingest/Okta.SystemLog")
-            .body(warden_sim::SEED_OKTA_EVENT),
-    )
-    .await;
-    assert_eq!(status, 200);
+    super::ingest_seed_event(served).await;
 
     // The same search through the API, and a time range that excludes every run.
     let found = served.get("/api/runs?q=alert-7F3A").await;

@@ -34,13 +34,7 @@ async fn an_alert_link_opened_signed_out_returns_to_the_alert_after_sign_in_and_
 
 async fn follow_alert_link(served: &support::Served, browser: &Browser, backend: &str) {
     let base = &served.address;
-    let (status, _) = support::send(
-        served
-            .authorized(reqwest::Method::POST, "/ingest/Okta.SystemLog")
-            .body(warden_sim::SEED_OKTA_EVENT),
-    )
-    .await;
-    assert_eq!(status, 200);
+    super::ingest_seed_event(served).await;
     let alerts = served.get("/api/alerts").await;
     let id = alerts["alerts"][0]["id"]
         .as_str()

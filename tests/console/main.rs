@@ -141,6 +141,17 @@ pub async fn in_browser_on_every_backend(
     }
 }
 
+/// Ingests the seed Okta event (the first seed rule's alert).
+pub async fn ingest_seed_event(served: &support::Served) {
+    let (status, answer) = support::send(
+        served
+            .authorized(reqwest::Method::POST, "/ingest/Okta.SystemLog")
+            .body(warden_sim::SEED_OKTA_EVENT),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// Starts a run with `body`; its id.
 pub async fn start_run(served: &support::Served, body: Value) -> String {
     let (status, answer) = support::send(
