@@ -4,12 +4,13 @@
 //! and Chromium it says it skipped); `access` checks `--dev`, a closed console, the headers and
 //! the cached assets over plain HTTP; `journeys` follows an alert's `link` through sign-in,
 //! cancels a waiting run and reads what its steps wait for; `demo_keep` signs in to
-//! `warden demo --keep` with what it prints.
+//! `warden demo --keep` with what it prints; `bench` runs `warden bench console` at a tiny volume.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod access;
+mod bench;
 mod browser;
 #[cfg(feature = "demo")]
 mod demo_keep;

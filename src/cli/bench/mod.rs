@@ -1,9 +1,10 @@
 //! `warden bench …`: benchmarks that print figures, never pass/fail. The last line each prints
 //! is one JSON object of figures.
 //!
-//! `bench runner` and `bench webhook` run the real engine against a scratch database (a temporary
+//! `bench runner`, `bench webhook` and `bench console` run the real engine against a scratch database (a temporary
 //! SQLite file, or a fresh Postgres database) that they remove when done.
 
+mod console;
 mod detect;
 mod ingest;
 mod python;
@@ -46,6 +47,9 @@ pub enum Bench {
     Detect(detect::Args),
     /// Post NDJSON batches of Okta events to `/ingest` with the shipped rules: durable events/s.
     Ingest(ingest::Args),
+    /// Seed a large history (100,000 runs, 1,000,000 steps by default), then render every
+    /// console page and the payload search many times: p50/p99 server time per page.
+    Console(console::Args),
 }
 
 /// Runs a benchmark.
@@ -59,6 +63,7 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Webhook(args) => webhook::run(args),
         Bench::Detect(args) => detect::run(args),
         Bench::Ingest(args) => ingest::run(args),
+        Bench::Console(args) => console::run(args),
     }
 }
 

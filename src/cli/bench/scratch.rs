@@ -55,6 +55,10 @@ pub struct DbArgs {
     /// file); it is deleted at the end.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Leave the scratch database in place at the end (and say where), to look at its data or
+    /// its query plans; it is yours to delete.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// The environment variable every command reads its database from.
@@ -284,6 +288,10 @@ where
     args.note_ignored_environment(&target);
     let db = ScratchDb::create(&target).await?;
     let result = body(db.url.clone(), db.shown.clone()).await;
+    if args.keep {
+        eprintln!("Kept the scratch database: {}", db.shown);
+        return result;
+    }
     let removed = db.remove().await;
     let value = result?;
     removed?;
@@ -298,6 +306,7 @@ mod tests {
         DbArgs {
             backend,
             database_url: url.map(str::to_owned),
+            keep: false,
         }
     }
 

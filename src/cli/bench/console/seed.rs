@@ -1,0 +1,759 @@
+//! The history `warden bench console` renders pages over: runs of several stories in every status,
+//! their steps and events, prompts, and alerts with deliveries and matched events, written as
+//! batched multi-row `INSERT`s (one transaction per batch of runs) over a connection of its own.
+//! Deterministic for a given size, so two measurements read the same data.
+
+use crate::run::{Millis, Wait};
+use anyhow::Context as _;
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Connection as _};
+
+/// What to seed.
+pub struct Plan {
+    /// Runs in all, oldest first.
+    pub runs: u64,
+    /// Steps per run, the webhook's entry step included.
+    pub steps_per_run: u64,
+    /// The stories, with their current versions; run `n` belongs to story `n % len`.
+    pub stories: Vec<(String, String)>,
+    /// The newest run's creation time.
+    pub now: Millis,
+    /// How far back the oldest run was created.
+    pub span: Millis,
+}
+
+/// Runs written per transaction.
+const BATCH: u64 = 500;
+/// One run in this many was started by a stored alert (with a delivery and matched events).
+const ALERT_EVERY: u64 = 5;
+/// Rule matches stored per alert.
+const MATCHES_PER_ALERT: u64 = 2;
+/// Distinct client IPs in the entry payloads.
+const IPS: u64 = 10_000;
+/// Bind parameters per statement: larger statements bind slower per row (sqlx), smaller ones
+/// make more round trips.
+const MAX_BINDS: usize = 1_000;
+
+/// A bound value.
+enum Cell {
+    Int(i64),
+    Text(String),
+    /// A typed NULL: Postgres refuses an integer NULL in a text column.
+    NullInt,
+    NullText,
+}
+
+impl From<i64> for Cell {
+    fn from(v: i64) -> Cell {
+        Cell::Int(v)
+    }
+}
+impl From<String> for Cell {
+    fn from(v: String) -> Cell {
+        Cell::Text(v)
+    }
+}
+impl From<&str> for Cell {
+    fn from(v: &str) -> Cell {
+        Cell::Text(v.to_owned())
+    }
+}
+impl From<Option<i64>> for Cell {
+    fn from(v: Option<i64>) -> Cell {
+        v.map_or(Cell::NullInt, Cell::Int)
+    }
+}
+impl From<Option<String>> for Cell {
+    fn from(v: Option<String>) -> Cell {
+        v.map_or(Cell::NullText, Cell::Text)
+    }
+}
+impl From<Option<&str>> for Cell {
+    fn from(v: Option<&str>) -> Cell {
+        v.map_or(Cell::NullText, Into::into)
+    }
+}
+
+/// Rows for one table, inserted in as few statements as the bind limit allows.
+struct Table {
+    name: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    fn new(name: &'static str, columns: &'static [&'static str]) -> Table {
+        Table {
+            name,
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: Vec<Cell>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    async fn flush(&mut self, conn: &mut AnyConnection) -> anyhow::Result<()> {
+        let per_statement = (MAX_BINDS / self.columns.len()).max(1);
+        let rows = std::mem::take(&mut self.rows);
+        for chunk in rows.chunks(per_statement) {
+            let mut sql = format!(
+                "INSERT INTO {} ({}) VALUES ",
+                self.name,
+                self.columns.join(", ")
+            );
+            let mut n = 0;
+            for (i, row) in chunk.iter().enumerate() {
+                sql.push_str(if i == 0 { "(" } else { ", (" });
+                for j in 0..row.len() {
+                    n += 1;
+                    sql.push_str(&format!("{}${n}", if j == 0 { "" } else { ", " }));
+                }
+                sql.push(')');
+            }
+            let mut query = sqlx::query(&sql);
+            for cell in chunk.iter().flatten() {
+                query = match cell {
+                    Cell::Int(v) => query.bind(*v),
+                    Cell::Text(v) => query.bind(v.as_str()),
+                    Cell::NullInt => query.bind(None::<i64>),
+                    Cell::NullText => query.bind(None::<String>),
+                };
+            }
+            query
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("Failed to insert into {}", self.name))?;
+        }
+        Ok(())
+    }
+}
+
+/// What the bench looks up afterwards: a run to show, an alert, search terms with a run each
+/// must find.
+#[derive(Debug, Clone, Default)]
+pub struct Seeded {
+    /// Rows written: (runs, steps, events, prompts, alerts).
+    pub counts: (u64, u64, u64, u64, u64),
+    /// A finished run of `steps_per_run` steps from the middle of the history.
+    pub run_id: String,
+    /// An alert that started a run.
+    pub alert_id: String,
+    /// The `alertId` in the entry payload of one of the oldest runs, and that run.
+    pub old_alert: (String, String),
+    /// A client IP in one of the oldest runs' entry payloads, and that run.
+    pub old_ip: (String, String),
+    /// A run about 95% of the way back (the cursor of a deep page).
+    pub deep_cursor: String,
+}
+
+/// A deterministic 64-bit mix of `n` and `salt` (splitmix64), so ids and IPs are stable.
+fn mix(n: u64, salt: u64) -> u64 {
+    let mut z = n.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Run `n`'s Panther `alertId` (32 hex digits, like Panther's md5).
+fn alert_id(n: u64) -> String {
+    format!("{:016x}{:016x}", mix(n, 1), mix(n, 2))
+}
+
+/// Run `n`'s client IP: one of [`IPS`] addresses, so each appears in a handful of runs.
+fn client_ip(n: u64) -> String {
+    let h = mix(n, 3) % IPS;
+    format!("198.51.{}.{}", h / 250, h % 250)
+}
+
+/// A run id created at `at` (a UUIDv7, like `run::new_run_id`, so ids sort by time).
+fn run_id_at(at: Millis, n: u64) -> String {
+    let secs = u64::try_from(at.div_euclid(1000)).unwrap_or(0);
+    let nanos = (at.rem_euclid(1000) as u32) * 1_000_000 + (n % 1_000_000) as u32;
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, nanos)).to_string()
+}
+
+/// A webhook entry event carrying a Panther alert, as `api::webhook::event` stores it.
+fn entry_payload(n: u64, created_at: Millis) -> Value {
+    let mut alert = super::super::panther_alert(n);
+    let id = alert_id(n);
+    alert["alertId"] = json!(id);
+    alert["link"] = json!(format!("https://panther.example.com/alerts/{id}"));
+    alert["createdAt"] = json!(crate::clock::rfc3339(created_at));
+    alert["alertContext"]["client"]["ipAddress"] = json!(client_ip(n));
+    json!({
+        "body": alert,
+        "headers": {"content-type": "application/json", "user-agent": "Panther/1.0"},
+        "query": {},
+        "method": "POST",
+    })
+}
+
+/// Action `a{i}`'s output event in the generated story (its kind is `i % 4`, as
+/// `bench::generated_story` lays them out).
+fn output_payload(i: u64, n: u64) -> (&'static str, Value) {
+    match i % 4 {
+        1 => (
+            if mix(n, i) % 5 == 0 {
+                "no_match"
+            } else {
+                "default"
+            },
+            json!({"matched": true, "rules": [true, false]}),
+        ),
+        2 => (
+            "default",
+            json!({"status": 200, "headers": {"content-type": "application/json"},
+                   "body": {"id": alert_id(n), "verdict": "harmless", "score": mix(n, i) % 100}}),
+        ),
+        3 => ("default", json!({"delayed": "1s"})),
+        _ => ("default", json!({"id": alert_id(n), "seen": true, "n": i})),
+    }
+}
+
+/// How a run ends, and so its last step's state.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    Succeeded,
+    Failed,
+    Cancelled,
+    Running,
+    Waiting,
+    /// Waiting on a prompt.
+    Prompted,
+}
+
+fn ending(n: u64) -> Ending {
+    match mix(n, 4) % 100 {
+        0..=77 => Ending::Succeeded,
+        78..=85 => Ending::Failed,
+        86..=90 => Ending::Cancelled,
+        91..=94 => Ending::Running,
+        95..=97 => Ending::Waiting,
+        _ => Ending::Prompted,
+    }
+}
+
+/// Writes the plan's history; returns what the pages look up.
+pub async fn seed(url: &str, plan: &Plan) -> anyhow::Result<Seeded> {
+    let mut conn = AnyConnection::connect(url)
+        .await
+        .context("Failed to connect to seed the database")?;
+    let postgres = url.starts_with("postgres");
+    if !postgres {
+        // A scratch file: losing it in a crash loses nothing.
+        sqlx::raw_sql("PRAGMA synchronous = OFF")
+            .execute(&mut conn)
+            .await?;
+    }
+    let mut seeded = Seeded::default();
+    let (mut step_id, mut event_id, mut row_id) = (0i64, 0i64, 0i64);
+    let runs = plan.runs.max(1);
+    let mut start = 0;
+    while start < runs {
+        let end = (start + BATCH).min(runs);
+        let mut t = Tables::new();
+        for n in start..end {
+            let created =
+                plan.now - plan.span + (plan.span as i128 * n as i128 / runs as i128) as Millis;
+            let run_id = run_id_at(created, n);
+            let story = &plan.stories[(n % plan.stories.len() as u64) as usize];
+            let end_kind = ending(n);
+            if n == runs / 2 {
+                seeded.run_id = run_id.clone();
+            }
+            if n == runs / 20 {
+                seeded.deep_cursor = run_id.clone();
+            }
+            if n == runs / 100 {
+                seeded.old_alert = (alert_id(n), run_id.clone());
+                seeded.old_ip = (client_ip(n), run_id.clone());
+            }
+            // The entry step and its event.
+            let steps = plan.steps_per_run.max(1);
+            let step_at = |k: u64| created + k as Millis * 200;
+            step_id += 1;
+            event_id += 1;
+            t.step(
+                step_id,
+                &run_id,
+                story,
+                created,
+                "a0",
+                None,
+                "succeeded",
+                None,
+                None,
+                step_at(0),
+                Some(step_at(0)),
+            );
+            t.event(
+                event_id,
+                &run_id,
+                None,
+                step_id,
+                "a0",
+                "default",
+                &entry_payload(n, created),
+                created,
+            );
+            let mut input = event_id;
+            for k in 1..steps {
+                step_id += 1;
+                let action = format!("a{k}");
+                let last = k == steps - 1;
+                let at = step_at(k);
+                let (state, wait, error, finished) = match (last, end_kind) {
+                    (false, _) | (true, Ending::Succeeded) => ("succeeded", None, None, Some(at + 150)),
+                    (true, Ending::Failed) => (
+                        "failed",
+                        None,
+                        Some(json!({"class": "retriable", "message": "HTTP 503 from api.example.com after 3 attempts", "status": 503}).to_string()),
+                        Some(at + 150),
+                    ),
+                    (true, Ending::Cancelled) => ("cancelled", None, None, Some(at + 150)),
+                    (true, Ending::Running) => ("pending", None, None, None),
+                    (true, Ending::Waiting) => ("waiting", Some(serde_json::to_string(&Wait::Delay)?), None, None),
+                    (true, Ending::Prompted) => {
+                        let prompt = format!("{:016x}{:016x}", mix(n, 5), mix(n, 6));
+                        let wait = Wait::Prompt { prompt_id: prompt.clone(), answer: None, responder: None };
+                        t.prompt(&prompt, step_id, &run_id, story, &action, "open", at, None);
+                        ("waiting", Some(serde_json::to_string(&wait)?), None, None)
+                    }
+                };
+                t.step(
+                    step_id,
+                    &run_id,
+                    story,
+                    created,
+                    &action,
+                    Some(input),
+                    state,
+                    wait,
+                    error,
+                    at,
+                    finished,
+                );
+                if state == "succeeded" {
+                    event_id += 1;
+                    let (link, payload) = output_payload(k, n);
+                    t.event(
+                        event_id,
+                        &run_id,
+                        Some(input),
+                        step_id,
+                        &action,
+                        link,
+                        &payload,
+                        at + 150,
+                    );
+                    input = event_id;
+                    // Some finished runs asked someone on the way.
+                    if k == 3 && mix(n, 7) % 50 == 0 {
+                        let prompt = format!("{:016x}{:016x}", mix(n, 5), mix(n, 6));
+                        t.prompt(
+                            &prompt,
+                            step_id,
+                            &run_id,
+                            story,
+                            &action,
+                            "answered",
+                            at,
+                            Some((at + 60_000, n)),
+                        );
+                    }
+                }
+            }
+            let (status, open, failed, finished): (&str, i64, i64, Option<Millis>) = match end_kind
+            {
+                Ending::Succeeded => ("succeeded", 0, 0, Some(step_at(steps))),
+                Ending::Failed => ("failed", 0, 1, Some(step_at(steps))),
+                Ending::Cancelled => ("cancelled", 0, 0, Some(step_at(steps))),
+                _ => ("running", 1, 0, None),
+            };
+            t.runs.push(vec![
+                run_id.clone().into(),
+                story.0.as_str().into(),
+                story.1.as_str().into(),
+                status.into(),
+                open.into(),
+                failed.into(),
+                created.into(),
+                finished.unwrap_or(created).into(),
+                finished.into(),
+            ]);
+            if end_kind == Ending::Cancelled {
+                row_id += 1;
+                t.history.push(vec![
+                    row_id.into(),
+                    run_id.as_str().into(),
+                    step_at(steps).into(),
+                    "console:bench".into(),
+                    "cancel_run".into(),
+                    "{}".into(),
+                ]);
+            }
+            if n % ALERT_EVERY == 0 {
+                let id = alert_id(n);
+                if seeded.alert_id.is_empty() && n >= runs / 2 {
+                    seeded.alert_id = id.clone();
+                }
+                t.alert(&id, n, &run_id, &story.0, created, &mut row_id);
+            }
+        }
+        let mut tx = conn.begin().await?;
+        for table in t.all() {
+            table.flush(&mut tx).await?;
+        }
+        tx.commit().await?;
+        seeded.counts.0 += end - start;
+        start = end;
+    }
+    if seeded.alert_id.is_empty() {
+        seeded.alert_id = alert_id(0);
+    }
+    seeded.counts.1 = step_id as u64;
+    seeded.counts.2 = event_id as u64;
+    let prompts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM prompts")
+        .fetch_one(&mut conn)
+        .await?;
+    let alerts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alerts")
+        .fetch_one(&mut conn)
+        .await?;
+    seeded.counts.3 = prompts as u64;
+    seeded.counts.4 = alerts as u64;
+    if postgres {
+        // The ids were given explicitly: move the identity sequences past them, and gather the
+        // statistics autovacuum would gather in production after a load this size.
+        for table in [
+            "steps",
+            "events",
+            "alert_deliveries",
+            "rule_matches",
+            "run_history",
+        ] {
+            sqlx::raw_sql(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'),
+                               GREATEST((SELECT MAX(id) FROM {table}), 1))"
+            ))
+            .execute(&mut conn)
+            .await?;
+        }
+        sqlx::raw_sql("ANALYZE").execute(&mut conn).await?;
+    }
+    let _ = conn.close().await;
+    Ok(seeded)
+}
+
+/// One batch's rows.
+struct Tables {
+    runs: Table,
+    steps: Table,
+    events: Table,
+    prompts: Table,
+    alerts: Table,
+    deliveries: Table,
+    matches: Table,
+    history: Table,
+}
+
+impl Tables {
+    fn new() -> Tables {
+        Tables {
+            runs: Table::new(
+                "runs",
+                &[
+                    "id",
+                    "story_id",
+                    "story_version",
+                    "status",
+                    "open_steps",
+                    "failed_steps",
+                    "created_at",
+                    "updated_at",
+                    "finished_at",
+                ],
+            ),
+            steps: Table::new(
+                "steps",
+                &[
+                    "id",
+                    "run_id",
+                    "story_id",
+                    "story_version",
+                    "run_started_at",
+                    "action_id",
+                    "input_event_id",
+                    "state",
+                    "attempt",
+                    "lease_token",
+                    "due_at",
+                    "wait",
+                    "error",
+                    "created_at",
+                    "updated_at",
+                    "finished_at",
+                ],
+            ),
+            events: Table::new(
+                "events",
+                &[
+                    "id",
+                    "run_id",
+                    "parent_id",
+                    "step_id",
+                    "action_id",
+                    "seq",
+                    "link",
+                    "payload",
+                    "created_at",
+                ],
+            ),
+            prompts: Table::new(
+                "prompts",
+                &[
+                    "id",
+                    "step_id",
+                    "run_id",
+                    "story_id",
+                    "action_id",
+                    "choices",
+                    "responders",
+                    "state",
+                    "answer",
+                    "responder",
+                    "created_at",
+                    "expires_at",
+                    "answered_at",
+                    "answered_via",
+                ],
+            ),
+            alerts: Table::new(
+                "alerts",
+                &[
+                    "id",
+                    "rule_id",
+                    "alert_type",
+                    "severity",
+                    "title",
+                    "dedup",
+                    "log_types",
+                    "event_count",
+                    "notification",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            deliveries: Table::new(
+                "alert_deliveries",
+                &[
+                    "id",
+                    "alert_id",
+                    "destination",
+                    "state",
+                    "attempts",
+                    "due_at",
+                    "run_id",
+                    "last_error",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            matches: Table::new(
+                "rule_matches",
+                &[
+                    "id",
+                    "rule_id",
+                    "alert_id",
+                    "log_type",
+                    "event_time",
+                    "event",
+                    "created_at",
+                ],
+            ),
+            history: Table::new(
+                "run_history",
+                &["id", "run_id", "at", "actor", "action", "details"],
+            ),
+        }
+    }
+
+    /// In an order that never references a row not yet written.
+    fn all(&mut self) -> [&mut Table; 8] {
+        [
+            &mut self.runs,
+            &mut self.steps,
+            &mut self.events,
+            &mut self.prompts,
+            &mut self.alerts,
+            &mut self.deliveries,
+            &mut self.matches,
+            &mut self.history,
+        ]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        id: i64,
+        run_id: &str,
+        story: &(String, String),
+        run_started: Millis,
+        action: &str,
+        input: Option<i64>,
+        state: &str,
+        wait: Option<String>,
+        error: Option<String>,
+        at: Millis,
+        finished: Option<Millis>,
+    ) {
+        let attempt: i64 = if state == "pending" { 0 } else { 1 };
+        let due = if finished.is_some() {
+            at
+        } else {
+            at + 3_600_000
+        };
+        self.steps.push(vec![
+            id.into(),
+            run_id.into(),
+            story.0.as_str().into(),
+            story.1.as_str().into(),
+            run_started.into(),
+            action.into(),
+            input.into(),
+            state.into(),
+            attempt.into(),
+            0i64.into(),
+            due.into(),
+            wait.into(),
+            error.into(),
+            at.into(),
+            finished.unwrap_or(at).into(),
+            finished.into(),
+        ]);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &mut self,
+        id: i64,
+        run_id: &str,
+        parent: Option<i64>,
+        step: i64,
+        action: &str,
+        link: &str,
+        payload: &Value,
+        at: Millis,
+    ) {
+        self.events.push(vec![
+            id.into(),
+            run_id.into(),
+            parent.into(),
+            step.into(),
+            action.into(),
+            0i64.into(),
+            link.into(),
+            payload.to_string().into(),
+            at.into(),
+        ]);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn prompt(
+        &mut self,
+        id: &str,
+        step: i64,
+        run_id: &str,
+        story: &(String, String),
+        action: &str,
+        state: &str,
+        at: Millis,
+        answered: Option<(Millis, u64)>,
+    ) {
+        let choices = json!([{"value": "approve", "label": "Approve"},
+                             {"value": "deny", "label": "Deny"}]);
+        self.prompts.push(vec![
+            id.into(),
+            step.into(),
+            run_id.into(),
+            story.0.as_str().into(),
+            action.into(),
+            choices.to_string().into(),
+            r#"["U0BENCH1","U0BENCH2"]"#.into(),
+            state.into(),
+            answered.map(|_| "approve").into(),
+            answered
+                .map(|(_, n)| format!("U0BENCH{}", n % 2 + 1))
+                .into(),
+            at.into(),
+            (at + 86_400_000).into(),
+            answered.map(|(when, _)| when).into(),
+            answered
+                .map(|(_, n)| if n % 2 == 0 { "slack" } else { "console" })
+                .into(),
+        ]);
+    }
+
+    /// An alert that started run `n`: Panther's body, one delivery to the story, matched events.
+    fn alert(&mut self, id: &str, n: u64, run_id: &str, story: &str, at: Millis, row_id: &mut i64) {
+        let rule = [
+            "Okta.AdminRoleAssigned",
+            "Okta.MFA.Bypass",
+            "Okta.BruteForce",
+        ][(n % 3) as usize];
+        let severity = ["HIGH", "CRITICAL", "MEDIUM"][(n % 3) as usize];
+        let mut body = super::super::panther_alert(n);
+        body["alertId"] = json!(id);
+        body["ruleId"] = json!(rule);
+        body["severity"] = json!(severity);
+        let title = format!("{rule} for user{}@example.com", n % 1000);
+        self.alerts.push(vec![
+            id.into(),
+            rule.into(),
+            "RULE".into(),
+            severity.into(),
+            title.into(),
+            format!("user{}@example.com", n % 1000).into(),
+            r#"["Okta.SystemLog"]"#.into(),
+            (MATCHES_PER_ALERT as i64).into(),
+            body.to_string().into(),
+            at.into(),
+            at.into(),
+        ]);
+        *row_id += 1;
+        self.deliveries.push(vec![
+            (*row_id).into(),
+            id.into(),
+            format!("story:{story}").into(),
+            "delivered".into(),
+            1i64.into(),
+            at.into(),
+            run_id.into(),
+            Cell::NullText,
+            at.into(),
+            at.into(),
+        ]);
+        for m in 0..MATCHES_PER_ALERT {
+            *row_id += 1;
+            let event = json!({
+                "eventType": "user.account.privilege.grant",
+                "actor": {"alternateId": "admin@example.com"},
+                "client": {"ipAddress": client_ip(n)},
+                "target": [{"alternateId": format!("user{}@example.com", n % 1000), "type": "User"}],
+                "p_log_type": "Okta.SystemLog",
+                "p_row_id": format!("{:016x}", mix(n, 10 + m)),
+            });
+            self.matches.push(vec![
+                (*row_id).into(),
+                rule.into(),
+                id.into(),
+                "Okta.SystemLog".into(),
+                (at - 1000 * m as Millis).into(),
+                event.to_string().into(),
+                at.into(),
+            ]);
+        }
+    }
+}
