@@ -352,7 +352,7 @@ pub async fn seed(url: &str, plan: &Plan) -> anyhow::Result<Seeded> {
                     input = event_id;
                     // Some finished runs asked someone on the way.
                     if k == 3 && mix(n, 7) % 50 == 0 {
-                        let prompt = format!("{:016x}{:016x}", mix(n, 5), mix(n, 6));
+                        let prompt = format!("{:016x}{:016x}", mix(n, 8), mix(n, 9));
                         t.prompt(
                             &prompt,
                             step_id,
