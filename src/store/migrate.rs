@@ -62,6 +62,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0008_console.sql"),
         postgres: include_str!("../../migrations/postgres/0008_console.sql"),
     },
+    Migration {
+        version: 9,
+        name: "console_speed",
+        sqlite: include_str!("../../migrations/sqlite/0009_console_speed.sql"),
+        postgres: include_str!("../../migrations/postgres/0009_console_speed.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

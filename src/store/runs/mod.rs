@@ -253,13 +253,29 @@ impl Runs for SqlStore {
             add(&mut args, until)?;
         }
         // The search reads only the entry event (`events_entry`); `LIKE` wildcards in the text
-        // are matched literally. Both sides are lowered so SQLite and Postgres agree.
+        // are matched literally. Both sides are lowered so SQLite and Postgres agree. Where the
+        // backend has a trigram index for it (migration 0009), the index picks the candidate
+        // events first and the `LIKE` decides, so the index changes the speed, not the answer.
         if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
-                         AND LOWER(e.payload) LIKE {} ESCAPE '\\')",
-                placeholder()
-            ));
+            match self.inner.dialect.search_prefilter(q) {
+                // The few candidates first, then their runs by id.
+                Some((condition, term)) => {
+                    let condition = condition.replace("{}", &placeholder());
+                    add(&mut args, term)?;
+                    clauses.push(format!(
+                        "runs.id IN (SELECT e.run_id FROM events e WHERE {condition}
+                                     AND e.parent_id IS NULL
+                                     AND LOWER(e.payload) LIKE {} ESCAPE '\\')",
+                        placeholder()
+                    ));
+                }
+                // Newest runs first, each entry event checked until the page is full.
+                None => clauses.push(format!(
+                    "EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
+                             AND LOWER(e.payload) LIKE {} ESCAPE '\\')",
+                    placeholder()
+                )),
+            }
             add(&mut args, like_pattern(q))?;
         }
         match filter.status {
@@ -274,8 +290,15 @@ impl Runs for SqlStore {
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
+        // The page's ids first, then their rows: the columns, and the per-run `EXISTS` that tells
+        // waiting from running, are read for the page only, not for every run of a time range
+        // before it is sorted (`runs_created` holds the ids).
         let rows = sqlx::query_with(
-            &format!("SELECT {RUN_COLUMNS} FROM runs {condition} ORDER BY id DESC LIMIT {limit}"),
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id IN
+                   (SELECT id FROM runs {condition} ORDER BY id DESC LIMIT {limit})
+                 ORDER BY id DESC"
+            ),
             args,
         )
         .fetch_all(&self.inner.reader)
