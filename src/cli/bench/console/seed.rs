@@ -260,7 +260,12 @@ pub async fn seed(url: &str, plan: &Plan) -> anyhow::Result<Seeded> {
                 plan.now - plan.span + (plan.span as i128 * n as i128 / runs as i128) as Millis;
             let run_id = run_id_at(created, n);
             let story = &plan.stories[(n % plan.stories.len() as u64) as usize];
-            let end_kind = ending(n);
+            // The newest two are a waiting prompt and a failure, so even a tiny history shows both.
+            let end_kind = match runs - n {
+                1 => Ending::Prompted,
+                2 => Ending::Failed,
+                _ => ending(n),
+            };
             if n == runs / 2 {
                 seeded.run_id = run_id.clone();
             }
