@@ -82,24 +82,14 @@ impl Dialect {
         }
     }
 
-    /// An index condition narrowing a payload search for `text` to the entry events `e` that
-    /// may contain it, with `{}` where its bound value goes, and that value; `None` when the
-    /// search's own `LOWER(e.payload) LIKE` is all there is.
-    ///
-    /// SQLite: the FTS5 trigram table `events_entry_search` (migration 0009), asked for the
-    /// lowered text as one phrase (its trigrams in a row, both sides case-folded), which holds for
-    /// every event whose lowered JSON contains the lowered text; below three characters there is
-    /// no trigram to ask for.
-    /// Postgres: `None`, because its trigram index (pg_trgm on `LOWER(payload)`, when the
-    /// extension could be created) serves the `LIKE` itself.
-    pub fn search_prefilter(self, text: &str) -> Option<(&'static str, String)> {
-        let lowered = text.to_lowercase();
+    /// An entry event's text as a payload search compares it, case-folded, with the lowered
+    /// search text. SQLite's `LIKE` already ignores ASCII case, which is all its `LOWER` folds,
+    /// so it reads the text as stored (a lowered copy of every payload was most of a search's
+    /// time); Postgres lowers it.
+    pub fn folded_payload(self) -> &'static str {
         match self {
-            Dialect::Sqlite if lowered.chars().count() >= 3 => Some((
-                "e.id IN (SELECT rowid FROM events_entry_search WHERE events_entry_search MATCH {})",
-                format!("\"{}\"", lowered.replace('"', "\"\"")),
-            )),
-            Dialect::Sqlite | Dialect::Postgres => None,
+            Dialect::Sqlite => "e.payload",
+            Dialect::Postgres => "LOWER(e.payload)",
         }
     }
 
@@ -126,14 +116,5 @@ mod tests {
             Some(Dialect::Postgres)
         );
         assert_eq!(Dialect::of_url("mysql://h/db"), None);
-    }
-
-    #[test]
-    fn sqlite_narrows_a_search_by_the_lowered_text_as_one_phrase_from_three_characters() {
-        let (condition, term) = Dialect::Sqlite.search_prefilter(r#"Say "Hi""#).unwrap();
-        assert!(condition.contains("events_entry_search MATCH {}"));
-        assert_eq!(term, r#""say ""hi""""#);
-        assert_eq!(Dialect::Sqlite.search_prefilter("ab"), None);
-        assert_eq!(Dialect::Postgres.search_prefilter("alert-1"), None);
     }
 }

@@ -252,30 +252,16 @@ impl Runs for SqlStore {
             clauses.push(format!("created_at < {}", placeholder()));
             add(&mut args, until)?;
         }
-        // The search reads only the entry event (`events_entry`); `LIKE` wildcards in the text
-        // are matched literally. Both sides are lowered so SQLite and Postgres agree. Where the
-        // backend has a trigram index for it (migration 0009), the index picks the candidate
-        // events first and the `LIKE` decides, so the index changes the speed, not the answer.
+        // The search reads only the entry event (`events_entry`), newest runs first, each entry
+        // event checked until the page is full; `LIKE` wildcards in the text are matched
+        // literally. Both sides are case-folded so SQLite and Postgres agree.
         if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-            match self.inner.dialect.search_prefilter(q) {
-                // The few candidates first, then their runs by id.
-                Some((condition, term)) => {
-                    let condition = condition.replace("{}", &placeholder());
-                    add(&mut args, term)?;
-                    clauses.push(format!(
-                        "runs.id IN (SELECT e.run_id FROM events e WHERE {condition}
-                                     AND e.parent_id IS NULL
-                                     AND LOWER(e.payload) LIKE {} ESCAPE '\\')",
-                        placeholder()
-                    ));
-                }
-                // Newest runs first, each entry event checked until the page is full.
-                None => clauses.push(format!(
-                    "EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
-                             AND LOWER(e.payload) LIKE {} ESCAPE '\\')",
-                    placeholder()
-                )),
-            }
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
+                         AND {} LIKE {} ESCAPE '\\')",
+                self.inner.dialect.folded_payload(),
+                placeholder()
+            ));
             add(&mut args, like_pattern(q))?;
         }
         match filter.status {
