@@ -16,8 +16,9 @@ use worker::Worker;
 pub const HARNESS: &str = concat!(include_str!("../event.py"), include_str!("../harness.py"));
 
 /// Events per `eval` message: large enough that round trips are cheap, small enough that a
-/// killed worker loses little work.
-const EVENTS_PER_MESSAGE: usize = 512;
+/// killed worker loses little work and that a message (about half a MiB of Okta events) fits
+/// the worker's 1 MiB pipe and crosses in one write (512 did not: 1 worker, 37k → 42k events/s).
+pub(crate) const EVENTS_PER_MESSAGE: usize = 256;
 
 /// How Python runs: interpreter, workers, per-call deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
