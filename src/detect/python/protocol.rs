@@ -3,8 +3,7 @@
 //! [`Outcome`]s. Many events travel in one `eval` message, so a batch costs one round trip per
 //! worker rather than one per event.
 
-use serde::ser::{Error as _, SerializeMap, SerializeTuple};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::{self, Read, Write};
 
@@ -40,57 +39,97 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(body))
 }
 
-/// An event as an `eval` message carries it: `[fields, unread]`, where every object or array
+/// An `eval` message: `rules` on each of `events`, every event written by [`write_event`].
+pub fn eval_request(rules: &[String], events: &[&Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(events.len() * 2_048 + 64);
+    out.extend_from_slice(br#"{"op":"eval","rules":"#);
+    write_json(&mut out, rules);
+    out.extend_from_slice(br#","events":["#);
+    for (n, event) in events.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_event(&mut out, event);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// A `test` message: `rule` on `event` (written as `eval` writes it, so a test reads its event
+/// as ingest does) with `mocks` patched.
+pub fn test_request(rule: &str, event: &Value, mocks: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(br#"{"op":"test","rule":"#);
+    write_json(&mut out, rule);
+    out.extend_from_slice(br#","mocks":"#);
+    write_json(&mut out, mocks);
+    out.extend_from_slice(br#","event":"#);
+    write_event(&mut out, event);
+    out.push(b'}');
+    out
+}
+
+/// Writes an event as the worker reads it: `[fields, unread]`, where every object or array
 /// field is its JSON text and `unread` names those fields. The worker builds a field's Python
 /// objects only when a rule first reads it (`PantherEvent` in `event.py`): most rules read a
 /// few fields of an event, and building all of them was the larger part of a worker's time.
-pub struct WireEvent<'a>(pub &'a Value);
-
-impl Serialize for WireEvent<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let nested = |v: &Value| matches!(v, Value::Object(_) | Value::Array(_));
-        let mut pair = serializer.serialize_tuple(2)?;
-        match self.0 {
-            Value::Object(fields) => {
-                pair.serialize_element(&AsText(fields))?;
-                pair.serialize_element(&Keys(
-                    fields.iter().filter(|(_, v)| nested(v)).map(|(k, _)| k),
-                ))?;
-            }
-            other => {
-                pair.serialize_element(other)?;
-                pair.serialize_element(&[(); 0])?;
-            }
+/// The text is escaped as it is written ([`Escaping`]), with no second pass over it.
+fn write_event(out: &mut Vec<u8>, event: &Value) {
+    let Value::Object(fields) = event else {
+        out.push(b'[');
+        write_json(out, event);
+        out.extend_from_slice(b",[]]");
+        return;
+    };
+    let nested = |v: &Value| matches!(v, Value::Object(_) | Value::Array(_));
+    out.extend_from_slice(b"[{");
+    for (n, (key, value)) in fields.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
         }
-        pair.end()
+        write_json(out, key);
+        out.push(b':');
+        if nested(value) {
+            out.push(b'"');
+            serde_json::to_writer(Escaping(out), value).expect("a JSON value serialises");
+            out.push(b'"');
+        } else {
+            write_json(out, value);
+        }
     }
+    out.extend_from_slice(b"},[");
+    let unread = fields.iter().filter(|(_, v)| nested(v)).map(|(k, _)| k);
+    for (n, key) in unread.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_json(out, key);
+    }
+    out.extend_from_slice(b"]]");
 }
 
-/// An event's fields with the nested ones as JSON text.
-struct AsText<'a>(&'a Map<String, Value>);
-
-impl Serialize for AsText<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            match value {
-                Value::Object(_) | Value::Array(_) => {
-                    let text = serde_json::to_string(value).map_err(S::Error::custom)?;
-                    map.serialize_entry(key, &text)?;
-                }
-                _ => map.serialize_entry(key, value)?,
-            }
-        }
-        map.end()
-    }
+fn write_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    serde_json::to_writer(out, value).expect("JSON serialises");
 }
 
-/// Keys as a JSON array, straight from an iterator.
-struct Keys<I>(I);
+/// Writes JSON text as the inside of a JSON string: `"` and `\` get a backslash. Nothing else
+/// needs one, because serde_json's compact text has no control characters (it escapes them).
+struct Escaping<'a>(&'a mut Vec<u8>);
 
-impl<'a, I: Iterator<Item = &'a String> + Clone> Serialize for Keys<I> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.clone())
+impl Write for Escaping<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while let Some(at) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            self.0.extend_from_slice(&rest[..at]);
+            self.0.extend_from_slice(&[b'\\', rest[at]]);
+            rest = &rest[at + 1..];
+        }
+        self.0.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -300,6 +339,46 @@ pub fn load_errors(answer: &Value) -> Vec<(String, PyError)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_event_is_written_with_its_nested_fields_as_json_text() {
+        let event = json!({
+            "eventType": "x \"q\" \\ é",
+            "actor": {"name": "a \"b\" \\ c\n\u{1}é", "ids": [1, 2.5, null, true]},
+            "n": 3,
+            "target": [{"k": "v"}],
+            "empty": {},
+        });
+        let request = eval_request(&["R".to_owned()], &[&event, &json!(7)]);
+        let read: Value = serde_json::from_slice(&request).unwrap();
+        assert_eq!(read["op"], "eval");
+        assert_eq!(read["rules"], json!(["R"]));
+        let [fields, unread] = [&read["events"][0][0], &read["events"][0][1]];
+        assert_eq!(unread, &json!(["actor", "target", "empty"]));
+        let keys: Vec<&String> = fields.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["eventType", "actor", "n", "target", "empty"],
+            "order kept"
+        );
+        assert_eq!(fields["eventType"], event["eventType"]);
+        assert_eq!(fields["n"], 3);
+        for key in ["actor", "target", "empty"] {
+            let text = fields[key].as_str().unwrap();
+            assert_eq!(
+                serde_json::from_str::<Value>(text).unwrap(),
+                event[key],
+                "{key}"
+            );
+        }
+        assert_eq!(read["events"][1], json!([7, []]));
+        let test: Value =
+            serde_json::from_slice(&test_request("R", &event, &[json!({"objectName": "f"})]))
+                .unwrap();
+        assert_eq!(test["op"], "test");
+        assert_eq!(test["event"], read["events"][0]);
+        assert_eq!(test["mocks"][0]["objectName"], "f");
+    }
 
     #[test]
     fn a_frame_reads_back_as_written() {

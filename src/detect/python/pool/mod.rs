@@ -5,7 +5,7 @@
 
 mod worker;
 
-use super::protocol::{load_errors, Library, Outcome, PyError, WireEvent};
+use super::protocol::{self, load_errors, Library, Outcome, PyError};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Condvar, Mutex};
@@ -80,22 +80,6 @@ struct LoadRequest<'a> {
     timeout_ms: u128,
     #[serde(flatten)]
     library: &'a Library,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "op", rename = "eval")]
-struct EvalRequest<'a> {
-    rules: &'a [String],
-    events: Vec<WireEvent<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "op", rename = "test")]
-struct TestRequest<'a> {
-    rule: &'a str,
-    /// As `eval` sends events, so a test reads its event as ingest does.
-    event: WireEvent<'a>,
-    mocks: Vec<Value>,
 }
 
 struct Slots {
@@ -274,7 +258,7 @@ impl Pool {
             let failed = loop {
                 // At most two outstanding: the one being answered and the next.
                 if sent < messages.len() && sent - answered < 2 {
-                    if let Err(e) = worker.send(self.eval_request(rules, messages[sent])) {
+                    if let Err(e) = worker.send(protocol::eval_request(rules, messages[sent])) {
                         break Some(e);
                     }
                     sent += 1;
@@ -301,14 +285,6 @@ impl Pool {
             }
         }
         outcomes
-    }
-
-    fn eval_request(&self, rules: &[String], events: &[&Value]) -> Vec<u8> {
-        let request = EvalRequest {
-            rules,
-            events: events.iter().map(|e| WireEvent(e)).collect(),
-        };
-        serde_json::to_vec(&request).expect("JSON serialises")
     }
 
     /// How long a message of `events` may take: every call's deadline, and some.
@@ -359,12 +335,7 @@ impl Pool {
 
     /// Runs a rule on a test's event with its `Mocks` (`objectName`, `returnValue`) patched.
     pub fn test(&self, rule: &str, event: &Value, mocks: Vec<Value>) -> Outcome {
-        let request = TestRequest {
-            rule,
-            event: WireEvent(event),
-            mocks,
-        };
-        let request = serde_json::to_vec(&request).expect("JSON serialises");
+        let request = protocol::test_request(rule, event, &mocks);
         let deadline = self.config.timeout + Duration::from_secs(5);
         match self.exchange(request, deadline) {
             Ok(answer) => Outcome::from_json(&answer["result"]),
