@@ -19,7 +19,7 @@ mod queue;
 mod rate_limits;
 mod retention;
 mod runs;
-mod sql;
+pub(crate) mod sql;
 pub mod sqlite;
 mod versions;
 

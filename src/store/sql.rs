@@ -16,7 +16,7 @@ pub(super) const ROWS_PER_STATEMENT: usize = 500;
 pub(super) const OPEN: &str = "state IN ('pending', 'running', 'waiting')";
 
 /// `($1, $2, …), ($n, …)` for `rows` rows of `width` placeholders, numbered from `first`.
-pub(super) fn placeholders(rows: usize, width: usize, first: usize) -> String {
+pub(crate) fn placeholders(rows: usize, width: usize, first: usize) -> String {
     let mut out = String::with_capacity(rows * width * 5);
     for row in 0..rows {
         if row > 0 {
