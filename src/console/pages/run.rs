@@ -275,7 +275,7 @@ fn history_details(details: &serde_json::Value) -> String {
     };
     fields
         .iter()
-        .filter(|(_, value)| !matches!(value, Json::Null) && value.as_array() != Some(&Vec::new()))
+        .filter(|(_, value)| !value.is_null() && !value.as_array().is_some_and(Vec::is_empty))
         .map(|(key, value)| {
             let value = match value {
                 Json::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(" "),

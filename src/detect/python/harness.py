@@ -57,7 +57,9 @@ def _ticking():
     """SIGALRM every tick while a message is handled; a call that set `STATE["deadline"]` and
     runs past it is stopped at the next tick. One timer per message, where arming one per call
     cost two system calls an event."""
-    tick = min(0.05, STATE["timeout"] / 10)
+    # A tenth of the deadline, within [1 ms, 50 ms]: late by at most that, and not a storm of
+    # signals for a tiny deadline.
+    tick = min(0.05, max(0.001, STATE["timeout"] / 10))
     signal.setitimer(signal.ITIMER_REAL, tick, tick)
     try:
         yield
