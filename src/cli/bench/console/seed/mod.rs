@@ -33,6 +33,9 @@ const ALERT_EVERY: u64 = 5;
 const MATCHES_PER_ALERT: u64 = 2;
 /// Distinct client IPs in the entry payloads.
 const IPS: u64 = 10_000;
+
+/// What the bench looks up afterwards: a run to show, an alert, search terms with a run each
+/// must find.
 #[derive(Debug, Clone, Default)]
 pub struct Seeded {
     /// Rows written: (runs, steps, events, prompts, alerts).

@@ -101,9 +101,6 @@ impl Table {
     }
 }
 
-/// What the bench looks up afterwards: a run to show, an alert, search terms with a run each
-/// must find.
-
 /// One batch's rows.
 pub(super) struct Tables {
     pub(super) runs: Table,
