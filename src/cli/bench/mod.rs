@@ -146,6 +146,20 @@ pub fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The CPU time this process has used, user and system, in seconds (Linux; 0 elsewhere).
+/// `/proc` counts it in clock ticks, which Linux fixes at 100 a second for user space.
+pub fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The fields after the command name, which is in parentheses and may hold spaces.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// The webhook secret of the benchmark story.
 pub const BENCH_SECRET: &str = "bench-secret";
 /// The benchmark story's id and webhook path.
