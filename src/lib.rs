@@ -22,6 +22,7 @@ pub mod import;
 pub mod metrics;
 pub mod pattern;
 pub mod preflight;
+pub mod procfs;
 pub mod ratelimit;
 pub mod retention;
 pub mod run;

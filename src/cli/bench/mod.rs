@@ -134,30 +134,12 @@ pub fn round2(x: f64) -> f64 {
 
 /// Peak resident set size of this process, from `/proc/self/status` (Linux); 0 elsewhere.
 pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    crate::procfs::peak_rss_kb(None).map_or(0.0, |kb| kb as f64 / 1024.0)
 }
 
-/// The CPU time this process has used, user and system, in seconds (Linux; 0 elsewhere).
-/// `/proc` counts it in clock ticks, which Linux fixes at 100 a second for user space.
+/// The CPU time this process has used, in seconds (Linux; 0 elsewhere).
 pub fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| {
-            // The fields after the command name, which is in parentheses and may hold spaces.
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-            Some((ticks(11)? + ticks(12)?) / 100.0)
-        })
-        .unwrap_or(0.0)
+    crate::procfs::cpu_seconds(None).unwrap_or(0.0)
 }
 
 /// The webhook secret of the benchmark story.

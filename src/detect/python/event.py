@@ -157,27 +157,32 @@ def _deep_walk(obj, keys, default, return_val):
 class PantherEvent(ImmutableCaseInsensitiveDict):
     """The event a rule sees: `get`, `deep_get`, `deep_walk` and `udm` through data models."""
 
-    __slots__ = ("_model", "_unread")
+    __slots__ = ("_model", "_unread", "_body")
 
-    def __init__(self, data, model=None, unread=()):
+    def __init__(self, data, model=None, unread=(), body=b""):
         super().__init__(data)
         self._model = model
-        # Warden sends an event's object and array fields as JSON text (`unread` names them):
-        # each is parsed when a rule first reads it, so a rule that looks at two fields of a
-        # large event never pays for building the rest.
+        # Warden sends an event's object and array fields as `[start, end]` ranges of the
+        # message's JSON text (`unread` names them): each is parsed when a rule first reads
+        # it, so a rule that looks at two fields of a large event never pays for the rest.
         self._unread = set(unread) if unread else None
+        self._body = body
+
+    def _parse(self, real):
+        start, end = self._data[real]
+        self._data[real] = _loads(self._body[start:end])
 
     def _value(self, real):
         unread = self._unread
         if unread and real in unread:
             unread.discard(real)
-            self._data[real] = _loads(self._data[real])
+            self._parse(real)
         return super()._value(real)
 
     def to_dict(self):
         if self._unread:
             for key in self._unread:
-                self._data[key] = _loads(self._data[key])
+                self._parse(key)
             self._unread = None
         return self._data
 

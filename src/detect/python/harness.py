@@ -191,7 +191,7 @@ FUNCTIONS = ("title", "dedup", "severity", "alert_context", "description", "refe
              "runbook", "destinations")
 
 
-def op_load(msg):
+def op_load(msg, _body):
     STATE["timeout"] = msg.get("timeout_ms", 1000) / 1000.0
     for helper in msg.get("helpers", []):
         STATE["files"].add(helper["path"])
@@ -276,8 +276,8 @@ def _outputs(module, default_severity, event):
     return out
 
 
-def _event(data, unread=()):
-    return PantherEvent(data, STATE["models"].get(data.get("p_log_type")), unread)
+def _event(body, data, unread=()):
+    return PantherEvent(data, STATE["models"].get(data.get("p_log_type")), unread, body)
 
 
 def _run(rule_id, event):
@@ -303,20 +303,20 @@ def _run(rule_id, event):
         STATE["deadline"] = None
 
 
-def op_eval(msg):
-    # Each event is `[fields, unread]`: its object and array fields arrive as JSON text (see
-    # `PantherEvent`). One event serves every rule: it is immutable.
+def op_eval(msg, body):
+    # Each event is `[fields, unread]`: its object and array fields are ranges of the body's
+    # JSON text (see `PantherEvent`). One event serves every rule: it is immutable.
     rules = msg["rules"]
     results = []
     for data, unread in msg["events"]:
-        event = _event(data, unread)
+        event = _event(body, data, unread)
         results.append([_run(r, event) for r in rules])
     return {"results": results}
 
 
-def op_test(msg):
+def op_test(msg, body):
     if msg["rule"] not in STATE["rules"]:
-        return {"result": _run(msg["rule"], _event(*msg["event"]))}
+        return {"result": _run(msg["rule"], _event(body, *msg["event"]))}
     module, _ = STATE["rules"][msg["rule"]]
     patches = {}
     for mock in msg.get("mocks", []):
@@ -328,8 +328,8 @@ def op_test(msg):
                 "message": f"Mocks name `{missing[0]}`, which the rule's module does not define",
                 "path": module.__file__, "line": None}}}
         with unittest.mock.patch.multiple(module, **patches):
-            return {"result": _run(msg["rule"], _event(*msg["event"]))}
-    return {"result": _run(msg["rule"], _event(*msg["event"]))}
+            return {"result": _run(msg["rule"], _event(body, *msg["event"]))}
+    return {"result": _run(msg["rule"], _event(body, *msg["event"]))}
 
 
 OPS = {"load": op_load, "eval": op_eval, "test": op_test}
@@ -369,14 +369,16 @@ def _read_exact(n):
 def main():
     while True:
         (length,) = struct.unpack(">I", _read_exact(4))
-        msg = _loads(_read_exact(length))
+        # The body is the events' nested JSON text, a newline, then the request (`protocol.rs`).
+        body = _read_exact(length)
+        msg = _loads(body[body.rfind(b"\n") + 1:])
         # The collector is off while a message is handled: a batch's events and answers are
         # thousands of live objects, and each pass of the collector walked them all (a third
         # of the time). What a batch leaves is freed by reference counts, cycles after it.
         gc.disable()
         try:
             with _ticking():
-                reply = OPS[msg["op"]](msg)
+                reply = OPS[msg["op"]](msg, body)
         except BaseException as exc:  # noqa: B902 - the worker answers whatever happens
             if isinstance(exc, SystemExit):
                 raise

@@ -5,7 +5,9 @@
 
 mod worker;
 
-use super::protocol::{self, load_errors, Library, Outcome, PyError};
+use super::protocol::{
+    self, Answer, EvalAnswer, Library, LoadAnswer, Outcome, PyError, TestAnswer,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Condvar, Mutex};
@@ -132,18 +134,22 @@ impl Pool {
 
     /// The peak resident memory of the idle workers together, in KiB (Linux; 0 elsewhere).
     pub fn workers_peak_rss_kb(&self) -> u64 {
-        let slots = self.slots.lock().expect("the pool lock is not poisoned");
-        slots
-            .idle
-            .iter()
-            .filter_map(|w| std::fs::read_to_string(format!("/proc/{}/status", w.id())).ok())
-            .filter_map(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
+        self.idle_ids()
+            .filter_map(|id| crate::procfs::peak_rss_kb(Some(id)))
             .sum()
+    }
+
+    /// The CPU time the idle workers have used together, in seconds (Linux; 0 elsewhere).
+    pub fn workers_cpu_seconds(&self) -> f64 {
+        self.idle_ids()
+            .filter_map(|id| crate::procfs::cpu_seconds(Some(id)))
+            .sum()
+    }
+
+    fn idle_ids(&self) -> impl Iterator<Item = u32> {
+        let slots = self.slots.lock().expect("the pool lock is not poisoned");
+        let ids: Vec<u32> = slots.idle.iter().map(Worker::id).collect();
+        ids.into_iter()
     }
 
     /// Starts one worker with the library and returns the load errors (rule id, helper or
@@ -156,8 +162,9 @@ impl Pool {
 
     fn start(&self) -> Result<(Worker, Vec<(String, PyError)>), PyError> {
         let mut worker = Worker::spawn(&self.config)?;
-        let answer = worker.call(self.load.clone(), self.load_deadline)?;
-        Ok((worker, load_errors(&answer)))
+        let answer: LoadAnswer = worker.call(self.load.clone(), self.load_deadline)?;
+        let errors = answer.errors.into_iter().map(|e| (e.id, e.error));
+        Ok((worker, errors.collect()))
     }
 
     fn take(&self) -> Result<Worker, PyError> {
@@ -195,7 +202,7 @@ impl Pool {
     }
 
     /// Runs one request on a worker, replacing the worker if the exchange failed.
-    fn exchange(&self, request: Vec<u8>, deadline: Duration) -> Result<Value, PyError> {
+    fn exchange<A: Answer>(&self, request: Vec<u8>, deadline: Duration) -> Result<A, PyError> {
         let mut worker = self.take()?;
         match worker.call(request, deadline) {
             Ok(answer) => {
@@ -249,7 +256,7 @@ impl Pool {
                 Ok(worker) => worker,
                 Err(e) => {
                     for events in &messages[answered..] {
-                        outcomes.extend(self.outcomes(rules, events, Err(e.clone())));
+                        outcomes.extend(read_outcomes(rules, events, Err(e.clone())));
                     }
                     break;
                 }
@@ -269,7 +276,7 @@ impl Pool {
                 }
                 let events = messages[answered];
                 match worker.receive(self.eval_deadline(rules, events)) {
-                    Ok(answer) => outcomes.extend(self.outcomes(rules, events, Ok(answer))),
+                    Ok(answer) => outcomes.extend(read_outcomes(rules, events, Ok(answer))),
                     Err(e) => break Some(e),
                 }
                 answered += 1;
@@ -279,7 +286,7 @@ impl Pool {
                 Some(e) => {
                     drop(worker);
                     self.give(None);
-                    outcomes.extend(self.outcomes(rules, messages[answered], Err(e)));
+                    outcomes.extend(read_outcomes(rules, messages[answered], Err(e)));
                     answered += 1;
                 }
             }
@@ -293,53 +300,55 @@ impl Pool {
         self.config.timeout.saturating_mul(calls) + Duration::from_secs(5)
     }
 
-    /// The outcomes of a message of `events` from the worker's `answer`.
-    fn outcomes(
-        &self,
-        rules: &[String],
-        events: &[&Value],
-        answer: Result<Value, PyError>,
-    ) -> Vec<Vec<Outcome>> {
-        let results = answer
-            .as_ref()
-            .ok()
-            .and_then(|a| a["results"].as_array())
-            .filter(|r| r.len() == events.len());
-        match results {
-            Some(results) => results
-                .iter()
-                .map(|per_rule| {
-                    let per_rule = per_rule.as_array().map_or(&[][..], Vec::as_slice);
-                    (0..rules.len())
-                        .map(|i| {
-                            per_rule.get(i).map_or_else(
-                                || {
-                                    Outcome::failed(PyError::engine(
-                                        "the Python worker skipped a rule",
-                                    ))
-                                },
-                                Outcome::from_json,
-                            )
-                        })
-                        .collect()
-                })
-                .collect(),
-            None => {
-                let error = answer.err().unwrap_or_else(|| {
-                    PyError::engine("the Python worker's answer has no results")
-                });
-                vec![vec![Outcome::failed(error); rules.len()]; events.len()]
-            }
-        }
-    }
-
     /// Runs a rule on a test's event with its `Mocks` (`objectName`, `returnValue`) patched.
     pub fn test(&self, rule: &str, event: &Value, mocks: Vec<Value>) -> Outcome {
         let request = protocol::test_request(rule, event, &mocks);
         let deadline = self.config.timeout + Duration::from_secs(5);
-        match self.exchange(request, deadline) {
-            Ok(answer) => Outcome::from_json(&answer["result"]),
+        match self.exchange::<TestAnswer>(request, deadline) {
+            Ok(TestAnswer {
+                result: Some(outcome),
+                ..
+            }) => outcome,
+            Ok(_) => Outcome::failed(PyError::engine("the Python worker's answer has no result")),
             Err(e) => Outcome::failed(e),
         }
     }
+}
+
+/// Every call of a message that failed as a whole: `error` for each rule on each event.
+fn failed(rules: &[String], events: &[&Value], error: PyError) -> Vec<Vec<Outcome>> {
+    vec![vec![Outcome::failed(error); rules.len()]; events.len()]
+}
+
+/// The outcomes of a message of `events` from the worker's `answer`.
+fn read_outcomes(
+    rules: &[String],
+    events: &[&Value],
+    answer: Result<EvalAnswer, PyError>,
+) -> Vec<Vec<Outcome>> {
+    let results = match answer {
+        Ok(EvalAnswer {
+            results: Some(results),
+            ..
+        }) if results.len() == events.len() => results,
+        Ok(_) => {
+            return failed(
+                rules,
+                events,
+                PyError::engine(
+                    "the Python worker's answer does not have a result for every event",
+                ),
+            )
+        }
+        Err(error) => return failed(rules, events, error),
+    };
+    results
+        .into_iter()
+        .map(|mut per_rule| {
+            per_rule.resize_with(rules.len(), || {
+                Outcome::failed(PyError::engine("the Python worker skipped a rule"))
+            });
+            per_rule
+        })
+        .collect()
 }

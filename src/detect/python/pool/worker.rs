@@ -4,8 +4,7 @@
 //! a full pipe).
 
 use super::{Config, HARNESS};
-use crate::detect::python::protocol::{self, PyError};
-use serde_json::Value;
+use crate::detect::python::protocol::{self, Answer, PyError};
 use std::io::{self, BufReader, BufWriter};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -105,12 +104,12 @@ impl Worker {
 
     /// Waits up to `deadline` for the answer to the oldest request not yet answered. Any
     /// failure leaves the worker unusable: the caller drops it.
-    pub(super) fn receive(&mut self, deadline: Duration) -> Result<Value, PyError> {
+    pub(super) fn receive<A: Answer>(&mut self, deadline: Duration) -> Result<A, PyError> {
         match self.answers.recv_timeout(deadline) {
             Ok(Ok(Some(body))) => {
-                let answer: Value = serde_json::from_slice(&body)
+                let answer: A = serde_json::from_slice(&body)
                     .map_err(|e| PyError::engine(format!("the Python worker's answer: {e}")))?;
-                match answer.get("fatal").and_then(Value::as_str) {
+                match answer.fatal() {
                     Some(fatal) => Err(PyError::engine(format!(
                         "the Python worker failed: {fatal}"
                     ))),
@@ -130,7 +129,11 @@ impl Worker {
     }
 
     /// Sends `request` and waits up to `deadline` for its answer.
-    pub(super) fn call(&mut self, request: Vec<u8>, deadline: Duration) -> Result<Value, PyError> {
+    pub(super) fn call<A: Answer>(
+        &mut self,
+        request: Vec<u8>,
+        deadline: Duration,
+    ) -> Result<A, PyError> {
         self.send(request)?;
         self.receive(deadline)
     }
