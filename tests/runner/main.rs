@@ -6,6 +6,7 @@ mod outage_proxy;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bench;
 mod harness;
 
 mod leases;

@@ -12,7 +12,7 @@ mod runner;
 mod scratch;
 mod webhook;
 
-pub use scratch::{with_scratch_db, DbArgs};
+pub use scratch::{with_scratch_db, Backend, DbArgs};
 
 use crate::app::{Definitions, Settings};
 use crate::engine::RunnerConfig;

@@ -1,9 +1,13 @@
 //! `warden bench runner`: creates a backlog of runs the way webhooks do (`create_runs` in
-//! batches), then lets the real runner drain it and reads per-step timings back from the store.
+//! batches), then lets the real runner drain it (in this process, or with `--workers N` in N
+//! `warden worker` processes on one Postgres: `workers`) and reads per-step timings back from
+//! the store.
+
+mod workers;
 
 use super::{
     bench_settings, bench_story, init_quiet_logging, panther_alert, peak_rss_mb, quantile, round2,
-    run_statuses, runtime, with_scratch_db, DbArgs, BENCH_STORY_ID, STEPS_PER_RUN,
+    run_statuses, runtime, with_scratch_db, Backend, DbArgs, BENCH_STORY_ID, STEPS_PER_RUN,
 };
 use crate::app::{App, Definitions};
 use crate::engine::{Engine, RunnerConfig};
@@ -25,9 +29,13 @@ pub struct Args {
     /// Runs in the backlog (each is 4 steps after its webhook).
     #[arg(long, default_value_t = 2000)]
     runs: u64,
-    /// Steps executing at once (the runner's `max_in_flight`).
+    /// Steps executing at once (the runner's `max_in_flight`), in each process.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Drain the backlog with this many `warden worker` processes instead of this process's
+    /// runner (Postgres only); a list (`1,2,4`) measures each count on a fresh database.
+    #[arg(long, value_delimiter = ',')]
+    workers: Vec<usize>,
 }
 
 /// Runs created per `create_runs` call (one transaction), like a burst of webhooks.
@@ -44,10 +52,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
+    if args.workers.contains(&0) {
+        bail!("--workers counts processes: at least 1");
+    }
+    if !args.workers.is_empty() && args.db.backend() != Backend::Postgres {
+        bail!("--workers needs Postgres (--backend postgres): SQLite has one writer, so processes cannot share it");
+    }
     init_quiet_logging();
-    runtime()?.block_on(with_scratch_db(&args.db, |url, shown| {
-        bench(url, shown, &args)
-    }))?;
+    let runtime = runtime()?;
+    if args.workers.is_empty() {
+        runtime.block_on(with_scratch_db(&args.db, |url, shown| {
+            bench(url, shown, &args, None)
+        }))?;
+    }
+    for &n in &args.workers {
+        runtime.block_on(with_scratch_db(&args.db, |url, shown| {
+            bench(url, shown, &args, Some(n))
+        }))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,7 +83,12 @@ struct Timings {
     first_claim: Millis,
 }
 
-async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
+async fn bench(
+    url: String,
+    shown: String,
+    args: &Args,
+    workers: Option<usize>,
+) -> anyhow::Result<()> {
     let backend = args.db.backend().as_str();
     let definitions = Definitions::stories(vec![bench_story()?]);
     let app = App::build(bench_settings(&url, definitions, args.concurrency)).await?;
@@ -72,16 +99,25 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     create_backlog(engine, args.runs).await?;
     let created_in = creating.elapsed();
 
-    let (stop, stopped) = watch::channel(false);
     let start_ms = engine.clock.now();
     let started = Instant::now();
-    let runner = tokio::spawn(app.runner().run(stopped));
-    let finished = wait_for_steps(engine, steps).await;
+    let processes = match workers {
+        None => {
+            let (stop, stopped) = watch::channel(false);
+            let runner = tokio::spawn(app.runner().run(stopped));
+            let finished = wait_for_steps(engine, steps).await;
+            let _ = stop.send(true);
+            let _ = runner.await;
+            engine.store.close().await;
+            finished?;
+            None
+        }
+        Some(n) => {
+            engine.store.close().await;
+            Some(workers::drain(&url, n, args.concurrency, steps).await?)
+        }
+    };
     let elapsed = started.elapsed();
-    let _ = stop.send(true);
-    let _ = runner.await;
-    engine.store.close().await;
-    finished?;
 
     let timings = read_timings(&url, start_ms).await?;
     let by_status = run_statuses(&url).await?;
@@ -108,8 +144,21 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     );
     let rss = peak_rss_mb();
 
+    let doubled = workers::doubled_steps(&url).await?;
+    if doubled > 0 {
+        bail!("{doubled} step(s) have more than one output event: a step ran twice");
+    }
+    let processes_shown = workers.map_or_else(
+        || "this process".to_owned(),
+        |n| {
+            format!(
+                "{n} `warden worker` process{}",
+                if n == 1 { "" } else { "es" }
+            )
+        },
+    );
     println!(
-        "bench runner ({backend}, {shown}): {} runs × {STEPS_PER_RUN} steps, concurrency {}, claim batch {}",
+        "bench runner ({backend}, {shown}): {} runs × {STEPS_PER_RUN} steps in {processes_shown}, concurrency {} each, claim batch {}",
         args.runs,
         args.concurrency.max(1),
         RunnerConfig::default().claim_batch
@@ -134,12 +183,20 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
         quantile(&timings.service, 0.5),
         quantile(&timings.service, 0.99)
     );
-    println!("  peak RSS {rss:.1} MiB");
+    match &processes {
+        None => println!("  peak RSS {rss:.1} MiB"),
+        Some(processes) => println!(
+            "  no run lost, no step doubled; each worker's CPU {} s, peak RSS {} MiB",
+            processes.cpu_seconds(),
+            processes.peak_rss_mb()
+        ),
+    }
     println!(
         "{}",
         json!({
             "bench": "runner",
             "backend": backend,
+            "workers": workers,
             "runs": args.runs,
             "steps": steps,
             "steps_per_sec": round2(steps_per_sec),
