@@ -111,7 +111,7 @@ class ImmutableCaseInsensitiveDict(Mapping):
 
 def _deep_get(obj, keys, default):
     for key in keys:
-        if not isinstance(obj, Mapping):
+        if type(obj) not in _MAPPINGS and not isinstance(obj, Mapping):
             return default
         obj = obj.get(key)
         if obj is None:
@@ -273,3 +273,8 @@ class DataModel:
         self.paths = paths
         self.methods = methods
         self.raw_paths = raw_paths
+
+
+# The event's own mappings, known without asking `Mapping`'s ABC machinery (a third of a
+# `deep_get` was that check).
+_MAPPINGS = frozenset((ImmutableCaseInsensitiveDict, PantherEvent, dict))
