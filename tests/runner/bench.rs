@@ -1,6 +1,6 @@
 //! `warden bench runner --workers N` end to end at a tiny volume: N `warden worker` processes
-//! drain one Postgres backlog, and the bench's own checks (every run succeeded, no step with
-//! two output events) hold. SQLite refuses `--workers` with a reason.
+//! drain one Postgres backlog and release the delayed events, and the bench's own checks
+//! (every run succeeded, every delay released, no step with two output events) hold. SQLite refuses `--workers` with a reason.
 
 use serde_json::Value;
 use std::process::{Command, Output};
@@ -36,6 +36,7 @@ fn two_worker_processes_drain_one_postgres_backlog_without_losing_or_doubling() 
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("no run lost, no step doubled"), "{stdout}");
+    assert!(stdout.contains("timers: 200 delayed events"), "{stdout}");
     let figures: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(figures["workers"], 2);
     assert_eq!(figures["steps"], 400);

@@ -3,6 +3,7 @@
 //! `warden worker` processes on one Postgres: `workers`) and reads per-step timings back from
 //! the store.
 
+mod delays;
 mod workers;
 
 use super::{
@@ -32,6 +33,10 @@ pub struct Args {
     /// Steps executing at once (the runner's `max_in_flight`), in each process.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Runs of a second story whose `delay` holds each event until a set time, due one after
+    /// another while the backlog drains: how late each moves on is printed.
+    #[arg(long, default_value_t = 200)]
+    delayed: u64,
     /// Drain the backlog with this many `warden worker` processes instead of this process's
     /// runner (Postgres only); a list (`1,2,4`) measures each count on a fresh database.
     #[arg(long, value_delimiter = ',')]
@@ -90,14 +95,16 @@ async fn bench(
     workers: Option<usize>,
 ) -> anyhow::Result<()> {
     let backend = args.db.backend().as_str();
-    let definitions = Definitions::stories(vec![bench_story()?]);
+    let definitions = Definitions::stories(vec![bench_story()?, delays::delay_story()?]);
     let app = App::build(bench_settings(&url, definitions, args.concurrency)).await?;
     let engine = &app.engine;
     let steps = args.runs * STEPS_PER_RUN;
+    let all_steps = steps + args.delayed * delays::STEPS_PER_DELAYED_RUN;
 
     let creating = Instant::now();
     create_backlog(engine, args.runs).await?;
     let created_in = creating.elapsed();
+    let due = delays::create(engine, args.delayed).await?;
 
     let start_ms = engine.clock.now();
     let started = Instant::now();
@@ -105,7 +112,7 @@ async fn bench(
         None => {
             let (stop, stopped) = watch::channel(false);
             let runner = tokio::spawn(app.runner().run(stopped));
-            let finished = wait_for_steps(engine, steps).await;
+            let finished = wait_for_steps(engine, all_steps).await;
             let _ = stop.send(true);
             let _ = runner.await;
             engine.store.close().await;
@@ -114,22 +121,28 @@ async fn bench(
         }
         Some(n) => {
             engine.store.close().await;
-            Some(workers::drain(&url, n, args.concurrency, steps).await?)
+            Some(workers::drain(&url, n, args.concurrency, all_steps).await?)
         }
     };
     let elapsed = started.elapsed();
 
     let timings = read_timings(&url, start_ms).await?;
+    let late = delays::lateness(&url, &due).await?;
     let by_status = run_statuses(&url).await?;
     let succeeded = by_status
         .iter()
         .find(|(s, _)| s == "succeeded")
         .map_or(0, |(_, n)| *n);
-    if succeeded != args.runs as i64 || timings.total.len() as u64 != steps {
+    if succeeded != (args.runs + args.delayed) as i64
+        || timings.total.len() as u64 != steps
+        || late.len() as u64 != args.delayed
+    {
         bail!(
-            "expected {} succeeded runs and {steps} finished steps; the store has runs {by_status:?} and {} steps",
-            args.runs,
-            timings.total.len()
+            "expected {} succeeded runs, {steps} finished bench steps and {} released delays; the store has runs {by_status:?}, {} bench steps and {} released delays",
+            args.runs + args.delayed,
+            args.delayed,
+            timings.total.len(),
+            late.len()
         );
     }
     // Wall time from the first claim (the runner first connects its listener on Postgres).
@@ -183,6 +196,15 @@ async fn bench(
         quantile(&timings.service, 0.5),
         quantile(&timings.service, 0.99)
     );
+    if !late.is_empty() {
+        println!(
+            "  timers: {} delayed events due while the backlog drained moved on p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms after their due time",
+            late.len(),
+            quantile(&late, 0.5),
+            quantile(&late, 0.99),
+            late.last().copied().unwrap_or(0.0)
+        );
+    }
     match &processes {
         None => println!("  peak RSS {rss:.1} MiB"),
         Some(processes) => println!(
@@ -203,6 +225,8 @@ async fn bench(
             "runs_per_sec": round2(runs_per_sec),
             "p50_ms": round2(p50),
             "p99_ms": round2(p99),
+            "timer_late_p50_ms": round2(quantile(&late, 0.5)),
+            "timer_late_p99_ms": round2(quantile(&late, 0.99)),
             "peak_rss_mb": round2(rss),
         })
     );
@@ -272,8 +296,9 @@ async fn read_timings(url: &str, start_ms: Millis) -> anyhow::Result<Timings> {
     let mut conn = sqlx::AnyConnection::connect(url).await?;
     let rows = sqlx::query(
         "SELECT created_at, due_at, finished_at FROM steps
-         WHERE state = 'succeeded' AND input_event_id IS NOT NULL",
+         WHERE state = 'succeeded' AND input_event_id IS NOT NULL AND story_id = $1",
     )
+    .bind(BENCH_STORY_ID)
     .fetch_all(&mut conn)
     .await?;
     let _ = conn.close().await;

@@ -3,6 +3,7 @@
 //! and the check that nothing ran twice are read from the database, the only place the
 //! processes share.
 
+use super::delays::{DELAY_STORY, DELAY_STORY_ID};
 use crate::cli::bench::{BENCH_SECRET, BENCH_STORY, BENCH_STORY_ID};
 use crate::procfs;
 use anyhow::{bail, Context as _};
@@ -143,10 +144,9 @@ impl Folder {
         for sub in ["stories", "templates", "rules"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
-        std::fs::write(
-            root.join("stories").join(format!("{BENCH_STORY_ID}.yml")),
-            BENCH_STORY,
-        )?;
+        let stories = root.join("stories");
+        std::fs::write(stories.join(format!("{BENCH_STORY_ID}.yml")), BENCH_STORY)?;
+        std::fs::write(stories.join(format!("{DELAY_STORY_ID}.yml")), DELAY_STORY)?;
         Ok(Folder(root))
     }
 
