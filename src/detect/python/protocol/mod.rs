@@ -330,6 +330,21 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_writes_what_serde_json_writes() {
+        let value = json!({
+            "plain": "abc", "quote": "a\"b", "slash": "a\\b", "control": "a\u{1}\n\t\u{1f}b",
+            "unicode": "é ✓ \u{7f} \u{2028}", "": "", "n": [0, -1, 1.5, 1e300, u64::MAX, i64::MIN],
+            "nested": [{"x": null, "y": true, "z": false}, [], {}], "k\"ey": {"\u{0}": 1},
+        });
+        let mut written = Vec::new();
+        write_value(&mut written, &value);
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+    }
+
+    #[test]
     fn a_frame_reads_back_as_written() {
         let mut wire = Vec::new();
         write_frame(&mut wire, b"{\"op\":\"eval\"}").unwrap();
