@@ -4,9 +4,9 @@
 //! whether due work starts on time under load.
 
 use crate::engine::Engine;
-use crate::run::{millis, new_run_id, Millis};
+use crate::run::{millis, Millis};
 use crate::store::{NewRun, Runs as _};
-use crate::story::{check_story, Catalog, LinkKind, Story};
+use crate::story::{check_story, Catalog, Story};
 use anyhow::Context as _;
 use serde_json::json;
 use sqlx::{Connection as _, Row as _};
@@ -62,7 +62,6 @@ pub async fn create(engine: &Engine, n: u64) -> anyhow::Result<HashMap<String, M
         .stories
         .current(DELAY_STORY_ID)
         .context("the bench delay story is not loaded")?;
-    let receivers = story.receiver_ids(0, LinkKind::Default);
     let now = engine.clock.now();
     let (first, span) = (
         now + millis(FIRST_DUE),
@@ -72,23 +71,9 @@ pub async fn create(engine: &Engine, n: u64) -> anyhow::Result<HashMap<String, M
     let batch: Vec<NewRun> = (0..n)
         .map(|i| {
             let at = first + span * i as Millis / n.max(1) as Millis;
-            let id = new_run_id();
-            due.insert(id.clone(), at);
-            NewRun {
-                id,
-                story_id: story.id.clone(),
-                story_version: story.version.clone(),
-                entry_action: story.actions[0].id.clone(),
-                payload: json!({
-                    "body": {"releaseAt": at as f64 / 1000.0},
-                    "headers": {},
-                    "query": {},
-                    "method": "POST",
-                }),
-                receivers: receivers.clone(),
-                dedupe: None,
-                parent_step_id: None,
-            }
+            let run = super::webhook_run(&story, json!({"releaseAt": at as f64 / 1000.0}), None);
+            due.insert(run.id.clone(), at);
+            run
         })
         .collect();
     engine.store.create_runs(&batch, now).await?;

@@ -14,9 +14,9 @@ use crate::app::{App, Definitions};
 use crate::engine::{Engine, RunnerConfig};
 use crate::run::{millis, new_run_id, Millis, StepState};
 use crate::store::{NewRun, Runs as _};
-use crate::story::LinkKind;
+use crate::story::{LinkKind, Story};
 use anyhow::{bail, Context as _};
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::{Connection as _, Row as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -239,8 +239,6 @@ async fn create_backlog(engine: &Engine, runs: u64) -> anyhow::Result<()> {
         .stories
         .current(BENCH_STORY_ID)
         .context("the bench story is not loaded")?;
-    let entry = 0;
-    let receivers = story.receiver_ids(entry, LinkKind::Default);
     let mut n = 0;
     while n < runs {
         let now = engine.clock.now();
@@ -248,27 +246,33 @@ async fn create_backlog(engine: &Engine, runs: u64) -> anyhow::Result<()> {
             .map(|i| {
                 let body = panther_alert(i);
                 let key = body["alertId"].as_str().unwrap_or_default().to_owned();
-                NewRun {
-                    id: new_run_id(),
-                    story_id: story.id.clone(),
-                    story_version: story.version.clone(),
-                    entry_action: story.actions[entry].id.clone(),
-                    payload: json!({
-                        "body": body,
-                        "headers": {"content-type": "application/json"},
-                        "query": {},
-                        "method": "POST",
-                    }),
-                    receivers: receivers.clone(),
-                    dedupe: Some((key, now + millis(Duration::from_secs(7 * 86_400)))),
-                    parent_step_id: None,
-                }
+                let dedupe = (key, now + millis(Duration::from_secs(7 * 86_400)));
+                webhook_run(&story, body, Some(dedupe))
             })
             .collect();
         n += batch.len() as u64;
         engine.store.create_runs(&batch, now).await?;
     }
     Ok(())
+}
+
+/// A run of `story` as its webhook starts one on a JSON POST of `body`.
+fn webhook_run(story: &Story, body: Value, dedupe: Option<(String, Millis)>) -> NewRun {
+    NewRun {
+        id: new_run_id(),
+        story_id: story.id.clone(),
+        story_version: story.version.clone(),
+        entry_action: story.actions[0].id.clone(),
+        payload: json!({
+            "body": body,
+            "headers": {"content-type": "application/json"},
+            "query": {},
+            "method": "POST",
+        }),
+        receivers: story.receiver_ids(0, LinkKind::Default),
+        dedupe,
+        parent_step_id: None,
+    }
 }
 
 /// Waits until this process's runner has finished `steps` steps successfully.
