@@ -68,6 +68,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_console_speed.sql"),
         postgres: include_str!("../../migrations/postgres/0009_console_speed.sql"),
     },
+    Migration {
+        version: 10,
+        name: "search_index",
+        sqlite: include_str!("../../migrations/sqlite/0010_search_index.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_search_index.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

@@ -7,6 +7,7 @@ mod support;
 mod console;
 mod operations;
 mod retention;
+mod search;
 mod workers;
 
 use serde_json::json;
