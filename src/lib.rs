@@ -25,6 +25,7 @@ pub mod preflight;
 pub mod ratelimit;
 pub mod retention;
 pub mod run;
+pub mod search;
 pub mod secrets;
 pub mod store;
 pub mod story;

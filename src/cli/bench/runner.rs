@@ -8,6 +8,7 @@ use super::{
 use crate::app::{App, Definitions};
 use crate::engine::{Engine, RunnerConfig};
 use crate::run::{millis, new_run_id, Millis, StepState};
+use crate::search;
 use crate::store::{NewRun, Runs as _};
 use crate::story::LinkKind;
 use anyhow::{bail, Context as _};
@@ -75,11 +76,17 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let start_ms = engine.clock.now();
     let started = Instant::now();
+    // Payload search's indexer works through the backlog's entry events as it does in `serve`.
+    let indexer = tokio::spawn(
+        search::Indexer::new(engine.clone(), search::Policy::new(engine.store.dialect()))
+            .run(stopped.clone()),
+    );
     let runner = tokio::spawn(app.runner().run(stopped));
     let finished = wait_for_steps(engine, steps).await;
     let elapsed = started.elapsed();
     let _ = stop.send(true);
     let _ = runner.await;
+    let _ = indexer.await;
     engine.store.close().await;
     finished?;
 
