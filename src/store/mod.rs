@@ -20,6 +20,7 @@ mod rate_limits;
 mod retention;
 mod runs;
 mod search_index;
+mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 mod versions;
@@ -42,6 +43,7 @@ pub use runs::{
     EventRecord, NewRun, RunCreated, RunFilter, RunRecord, Runs, StepRecord, SEARCH_WINDOW,
 };
 pub use search_index::{SearchIndex, SearchQueue};
+pub use sessions::Sessions;
 pub use versions::Versions;
 
 impl From<sqlx::Error> for Error {

@@ -8,6 +8,7 @@ mod console;
 mod operations;
 mod retention;
 mod search;
+mod sessions;
 mod workers;
 
 use serde_json::json;

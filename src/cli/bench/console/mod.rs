@@ -163,7 +163,7 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
 
     let cookie = format!(
         "{COOKIE}={}",
-        SessionKey::from_token(TOKEN).issue(app.engine.clock.now())
+        SessionKey::from_token(TOKEN).issue(app.engine.clock.now())?
     );
     let router = app.router();
     let pages = pages(&seeded, now);
