@@ -19,6 +19,7 @@ use crate::http_client::canned::Canned;
 use crate::http_client::{HttpClients, Outbound};
 use crate::preflight::{self, Readiness};
 use crate::retention::{self, Pruner};
+use crate::search;
 use crate::secrets::{Secret, Secrets};
 use crate::store::{self, SqlStore};
 use crate::story::{load, Story};
@@ -327,9 +328,9 @@ impl App {
         Deliverer::new(self.engine.clone(), self.detector.clone(), self.delivery)
     }
 
-    /// Starts the work that runs beside the API: the runner, alert delivery, scheduled queries
-    /// (when there are any), the Okta poller (when configured) and the retention sweep (when
-    /// `Settings::retention` is set).
+    /// Starts the work that runs beside the API: the runner, alert delivery, payload search's
+    /// indexer, scheduled queries (when there are any), the Okta poller (when configured) and the
+    /// retention sweep (when `Settings::retention` is set).
     pub fn start(&self) -> Result<Running, Error> {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = vec![
@@ -357,6 +358,11 @@ impl App {
                 }));
             }
         }
+        let indexer = search::Indexer::new(
+            self.engine.clone(),
+            search::Policy::new(self.engine.store.dialect()),
+        );
+        tasks.push(tokio::spawn(indexer.run(stopped.clone())));
         if let Some(age) = self.retention {
             if age < retention::MINIMUM_ADVISED {
                 tracing::warn!(

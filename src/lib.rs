@@ -26,6 +26,7 @@ pub mod procfs;
 pub mod ratelimit;
 pub mod retention;
 pub mod run;
+pub mod search;
 pub mod secrets;
 pub mod store;
 pub mod story;

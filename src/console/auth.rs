@@ -1,10 +1,11 @@
 //! Signing in and out, the session check in front of every page, and the CSRF check in front of
 //! every state-changing request.
 
-use super::session::{Brake, COOKIE, SESSION_MILLIS};
+use super::session::{Brake, SessionClaims, COOKIE, SESSION_MILLIS};
 use super::view::{PageError, Session};
 use super::Console;
 use crate::escape::Escaped;
+use crate::store::Sessions as _;
 use axum::body::Bytes;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Query, Request, State};
@@ -22,24 +23,50 @@ const SIGN_IN: &str = "signin";
 /// The CSRF identity in `--dev` without a session cookie.
 const DEV: &str = "dev";
 
-/// The session cookie's value, when the request carries one this console issued and it is live.
-fn live_cookie(console: &Console, headers: &HeaderMap) -> Option<String> {
+/// The request's live session: its cookie's value (the session's CSRF identity) and what the
+/// cookie says, when it carries a cookie this console issued that has neither expired nor been
+/// signed out.
+async fn live_session(
+    console: &Console,
+    headers: &HeaderMap,
+) -> Result<Option<(String, SessionClaims)>, PageError> {
     let now = console.now();
-    headers
+    let values = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .find(|value| console.0.key.verify(value, now))
+        .map(|(_, value)| value.to_owned());
+    for value in values {
+        let Some(claims) = console.0.key.verify(&value, now) else {
+            continue;
+        };
+        let store = &console.app().engine.store;
+        if !store
+            .session_signed_out(&claims.id)
+            .await
+            .map_err(PageError::store)?
+        {
+            return Ok(Some((value, claims)));
+        }
+    }
+    Ok(None)
 }
 
 /// Whose CSRF token a request must carry: its session's, or `--dev`'s when open without one.
-fn identity(console: &Console, headers: &HeaderMap) -> Option<String> {
-    live_cookie(console, headers).or_else(|| console.app().dev.then(|| DEV.to_owned()))
+async fn identity(console: &Console, headers: &HeaderMap) -> Result<Option<String>, PageError> {
+    let session = live_session(console, headers)
+        .await?
+        .map(|(value, _)| value);
+    Ok(session.or_else(|| console.app().dev.then(|| DEV.to_owned())))
 }
+
+/// The identity [`check_csrf`] found for a request, kept in its extensions so [`require_session`]
+/// does not ask the store a second time.
+#[derive(Debug, Clone)]
+struct Resolved(Option<String>);
 
 /// In front of the pages: a live session (or `--dev`) puts a [`Session`] in the request;
 /// otherwise a page request is sent to the sign-in page and anything else is refused.
@@ -48,7 +75,15 @@ pub(super) async fn require_session(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(id) = identity(&console, request.headers()) else {
+    let resolved = match request.extensions().get::<Resolved>() {
+        Some(Resolved(id)) => Ok(id.clone()),
+        None => identity(&console, request.headers()).await,
+    };
+    let id = match resolved {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
+    let Some(id) = id else {
         if request.method() == Method::GET {
             let target = request
                 .uri()
@@ -87,15 +122,22 @@ pub(super) async fn check_csrf(
         )
         .into_response()
     };
-    let id = if request.uri().path() == "/signin" {
+    let signing_in = request.uri().path() == "/signin";
+    let id = if signing_in {
         Some(SIGN_IN.to_owned())
     } else {
-        identity(&console, request.headers())
+        match identity(&console, request.headers()).await {
+            Ok(id) => id,
+            Err(error) => return error.into_response(),
+        }
     };
     let Some(id) = id else {
         return refused();
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if !signing_in {
+        parts.extensions.insert(Resolved(Some(id.clone())));
+    }
     let header_token = parts
         .headers
         .get("x-csrf-token")
@@ -237,11 +279,14 @@ pub(super) async fn sign_in(
             StatusCode::UNAUTHORIZED,
         );
     }
-    let cookie = set_cookie(
-        &console.0.key.issue(now),
-        SESSION_MILLIS / 1000,
-        console.0.secure,
-    );
+    let session = console.0.key.issue(now).map_err(|error| {
+        tracing::error!(%error, "No random bytes for a console session id.");
+        PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Warden could not start a session; the error is in its log.",
+        )
+    })?;
+    let cookie = set_cookie(&session, SESSION_MILLIS / 1000, console.0.secure);
     Ok((
         [(header::SET_COOKIE, cookie)],
         Redirect::to(safe_next(form.next.as_deref())),
@@ -258,10 +303,25 @@ fn set_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
     )
 }
 
-/// `POST /signout`: the cookie is cleared.
-pub(super) async fn sign_out(State(console): State<Console>) -> Response {
+/// `POST /signout`: the session is recorded as signed out, so a copy of its cookie no longer
+/// works anywhere, and the cookie is cleared. When the store cannot record it, the answer is an
+/// error and the cookie stays: saying "signed out" then would be untrue for any copy.
+pub(super) async fn sign_out(
+    State(console): State<Console>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if let Some((_, claims)) = live_session(&console, &headers).await? {
+        console
+            .app()
+            .engine
+            .store
+            .sign_out_session(&claims.id, claims.expires_at, console.now())
+            .await
+            .map_err(PageError::store)?;
+        tracing::info!("Console session signed out.");
+    }
     let cookie = set_cookie("", 0, console.0.secure);
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/signin")).into_response()
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/signin")).into_response())
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! The console's stateless sessions, pure: a signed cookie value, the CSRF token derived from it,
-//! and the brake on repeated bad sign-ins. Nothing is stored server-side, so any process serving
-//! the same API token accepts the same sessions, and changing the token signs everyone out.
+//! The console's sessions, pure: a signed cookie value naming a random session id and its
+//! expiry, the CSRF token derived from it, and the brake on repeated bad sign-ins. A live session
+//! is stored nowhere, so any process serving the same API token accepts the same sessions and
+//! changing the token signs everyone out; signing out stores the session's id until it would
+//! have expired (`store::Sessions`), which every process checks.
 
 use crate::hex::hex;
 use crate::run::Millis;
@@ -48,32 +50,47 @@ impl SessionKey {
         mac
     }
 
-    /// A new session cookie value, valid until `now` + [`SESSION_MILLIS`].
-    pub fn issue(&self, now: Millis) -> String {
-        let expires = now + SESSION_MILLIS;
-        let mac = self.sign(&format!("session:{expires}"));
-        format!("v1.{expires}.{}", hex(&mac.finalize().into_bytes()))
+    /// A new session cookie value with a random id, valid until `now` + [`SESSION_MILLIS`].
+    pub fn issue(&self, now: Millis) -> Result<String, getrandom::Error> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id)?;
+        Ok(self.issue_as(&hex(&id), now))
     }
 
-    /// Whether `value` is a session this key issued that has not expired at `now`.
-    pub fn verify(&self, value: &str, now: Millis) -> bool {
+    /// A new session cookie value for the session `id`, valid until `now` + [`SESSION_MILLIS`].
+    pub fn issue_as(&self, id: &str, now: Millis) -> String {
+        let expires = now + SESSION_MILLIS;
+        let mac = self.sign(&format!("session:{id}:{expires}"));
+        format!("v2.{id}.{expires}.{}", hex(&mac.finalize().into_bytes()))
+    }
+
+    /// The session `value` names, if this key issued it and it has not expired at `now` (whether
+    /// it was signed out is for the store to say). Sessions issued before session ids (`v1.`)
+    /// are not accepted: they could not be signed out.
+    pub fn verify(&self, value: &str, now: Millis) -> Option<SessionClaims> {
         let mut parts = value.split('.');
-        let (Some("v1"), Some(expires), Some(mac), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return false;
+        let (Some("v2"), Some(id), Some(expires), Some(mac), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
         };
-        let Ok(expires_at) = expires.parse::<Millis>() else {
-            return false;
-        };
-        let Some(mac) = unhex(mac) else {
-            return false;
-        };
-        expires_at > now
-            && self
-                .sign(&format!("session:{expires_at}"))
-                .verify_slice(&mac)
-                .is_ok()
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let expires_at = expires.parse::<Millis>().ok()?;
+        let mac = unhex(mac)?;
+        let signed = self
+            .sign(&format!("session:{id}:{expires_at}"))
+            .verify_slice(&mac)
+            .is_ok();
+        (signed && expires_at > now).then(|| SessionClaims {
+            id: id.to_owned(),
+            expires_at,
+        })
     }
 
     /// The CSRF token of a session (or of `"signin"`, `"dev"` before there is one): forms carry
@@ -93,6 +110,15 @@ impl SessionKey {
                 .is_ok()
         })
     }
+}
+
+/// What a verified session cookie says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// The session's random id (hex), what signing out records.
+    pub id: String,
+    /// When it expires.
+    pub expires_at: Millis,
 }
 
 fn new_mac(key: &[u8]) -> HmacSha256 {
@@ -151,26 +177,42 @@ impl Brake {
 #[cfg(test)]
 mod tests {
     use super::{Brake, SessionKey, SESSION_MILLIS};
+    use hmac::Mac;
 
     #[test]
-    fn an_issued_session_verifies_until_it_expires() {
+    fn an_issued_session_verifies_until_it_expires_and_names_its_id() {
         let key = SessionKey::from_token("token");
-        let cookie = key.issue(1_000);
-        assert!(key.verify(&cookie, 1_000));
-        assert!(key.verify(&cookie, 1_000 + SESSION_MILLIS - 1));
-        assert!(!key.verify(&cookie, 1_000 + SESSION_MILLIS));
+        let cookie = key.issue(1_000).unwrap();
+        let claims = key.verify(&cookie, 1_000).unwrap();
+        assert_eq!(claims.id.len(), 32);
+        assert_eq!(claims.expires_at, 1_000 + SESSION_MILLIS);
+        assert!(key.verify(&cookie, 1_000 + SESSION_MILLIS - 1).is_some());
+        assert_eq!(key.verify(&cookie, 1_000 + SESSION_MILLIS), None);
+        // Each sign-in is a session of its own, even within one millisecond.
+        let other = key.verify(&key.issue(1_000).unwrap(), 1_000).unwrap();
+        assert_ne!(other.id, claims.id);
     }
 
     #[test]
-    fn a_session_from_another_token_or_edited_is_refused() {
+    fn a_session_from_another_token_edited_or_without_an_id_is_refused() {
         let key = SessionKey::from_token("token");
-        let cookie = SessionKey::from_token("other").issue(1_000);
-        assert!(!key.verify(&cookie, 1_000));
-        let mine = key.issue(1_000);
-        let later = mine.replacen("v1.", "v1.9", 1);
-        assert!(!key.verify(&later, 1_000));
-        assert!(!key.verify("v1.99999999999999.zz", 1_000));
-        assert!(!key.verify("", 1_000));
+        let cookie = SessionKey::from_token("other").issue_as("ab", 1_000);
+        assert_eq!(key.verify(&cookie, 1_000), None);
+        let mine = key.issue_as("ab", 1_000);
+        assert!(key.verify(&mine, 1_000).is_some());
+        assert_eq!(key.verify(&mine.replacen(".ab.", ".ac.", 1), 1_000), None);
+        let later = mine.replacen(".ab.", ".ab.9", 1);
+        assert_eq!(key.verify(&later, 1_000), None);
+        assert_eq!(key.verify("v2.ab.99999999999999.zz", 1_000), None);
+        assert_eq!(key.verify("", 1_000), None);
+        // A session from before ids (`v1.{expires}.{mac}`), correctly signed, is not accepted.
+        let expires = 1_000 + SESSION_MILLIS;
+        let mac = key
+            .sign(&format!("session:{expires}"))
+            .finalize()
+            .into_bytes();
+        let v1 = format!("v1.{expires}.{}", crate::hex::hex(&mac));
+        assert_eq!(key.verify(&v1, 1_000), None);
     }
 
     #[test]

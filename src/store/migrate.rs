@@ -68,6 +68,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0009_console_speed.sql"),
         postgres: include_str!("../../migrations/postgres/0009_console_speed.sql"),
     },
+    Migration {
+        version: 10,
+        name: "search_index",
+        sqlite: include_str!("../../migrations/sqlite/0010_search_index.sql"),
+        postgres: include_str!("../../migrations/postgres/0010_search_index.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "signed_out_sessions",
+        sqlite: include_str!("../../migrations/sqlite/0011_signed_out_sessions.sql"),
+        postgres: include_str!("../../migrations/postgres/0011_signed_out_sessions.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

@@ -19,6 +19,8 @@ mod queue;
 mod rate_limits;
 mod retention;
 mod runs;
+mod search_index;
+mod sessions;
 pub(crate) mod sql;
 pub mod sqlite;
 mod versions;
@@ -30,14 +32,18 @@ pub use detections::{
     Detections, DueDelivery, FirstMatch, MergeMatch, Merged, NewAlert, NewMatch, RecordedMatches,
     Window, WindowPolicy,
 };
-pub use dialect::Dialect;
+pub use dialect::{Dialect, IndexedSearch};
 pub use operations::{Cancellation, Cancelled, HistoryRecord, Operations, Retried};
 pub use overview::{Count, Overview};
 pub use prompts::{Answered, NewPrompt, PromptAnswer, PromptFilter, PromptRecord, Prompts};
 pub use queue::{ClaimedStep, Completed, Completion, Queue, StepInput, WorkerLock};
 pub use rate_limits::RateLimits;
 pub use retention::Retention;
-pub use runs::{EventRecord, NewRun, RunCreated, RunFilter, RunRecord, Runs, StepRecord};
+pub use runs::{
+    EventRecord, NewRun, RunCreated, RunFilter, RunRecord, Runs, StepRecord, SEARCH_WINDOW,
+};
+pub use search_index::{SearchIndex, SearchQueue};
+pub use sessions::Sessions;
 pub use versions::Versions;
 
 impl From<sqlx::Error> for Error {

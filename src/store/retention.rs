@@ -13,8 +13,8 @@ use std::future::Future;
 /// Deleting what is past its retention, one bounded batch per call.
 pub trait Retention {
     /// Deletes up to `limit` runs that finished (succeeded, failed or cancelled) before `cutoff`,
-    /// with every row that belongs only to them (steps, events, prompts, prompt links, history),
-    /// in one transaction;
+    /// with every row that belongs only to them (steps, events, prompts, prompt links, history,
+    /// their entry events' place in payload search's queue and index), in one transaction;
     /// returns how many runs went. Kept whatever their age: a run whose dedupe key is still
     /// inside its window at `now` (the key lives on the run's row), and a child run whose parent
     /// step is still open (pending, running or waiting: it reads the child's status and last
@@ -66,6 +66,16 @@ impl Retention for SqlStore {
             ),
             format!("DELETE FROM prompts WHERE run_id IN ({list})"),
             format!("DELETE FROM run_history WHERE run_id IN ({list})"),
+            // The entry events leave payload search's queue and index with them.
+            format!(
+                "DELETE FROM search_pending WHERE event_id IN
+                 (SELECT id FROM events WHERE run_id IN ({list}) AND parent_id IS NULL)"
+            ),
+            format!(
+                "DELETE FROM run_search WHERE {} IN
+                 (SELECT id FROM events WHERE run_id IN ({list}) AND parent_id IS NULL)",
+                self.inner.dialect.search_index_key()
+            ),
             format!("DELETE FROM events WHERE run_id IN ({list})"),
             format!("DELETE FROM steps WHERE run_id IN ({list})"),
             format!("DELETE FROM runs WHERE id IN ({list})"),

@@ -3,7 +3,8 @@
 //! saves a screenshot of each page under `target/console-screenshots/` (without `chromedriver`
 //! and Chromium it says it skipped); `access` checks `--dev`, a closed console, the headers and
 //! the cached assets over plain HTTP; `journeys` follows an alert's `link` through sign-in,
-//! cancels a waiting run and reads what its steps wait for; `demo_keep` signs in to
+//! cancels a waiting run and reads what its steps wait for; `signout` checks that a cookie kept
+//! after sign-out is refused by every process and after a restart; `demo_keep` signs in to
 //! `warden demo --keep` with what it prints; `bench` runs `warden bench console` at a tiny volume.
 
 #[path = "../support/mod.rs"]
@@ -15,6 +16,7 @@ mod browser;
 #[cfg(feature = "demo")]
 mod demo_keep;
 mod journeys;
+mod signout;
 mod webdriver;
 
 use serde_json::Value;

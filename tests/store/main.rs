@@ -7,6 +7,8 @@ mod support;
 mod console;
 mod operations;
 mod retention;
+mod search;
+mod sessions;
 mod workers;
 
 use serde_json::json;

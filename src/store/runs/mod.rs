@@ -2,13 +2,16 @@
 //! their steps and events.
 
 mod insert;
+mod search;
 
 pub(super) use insert::{insert_run, EVENT_INSERT, STEP_INSERT};
+pub use search::SEARCH_WINDOW;
 
 use super::connection::SqlStore;
-use super::sql::{add, parse_json};
+use super::sql::{add, in_list, parse_json};
 use super::Result;
 use crate::run::{Millis, RunStatus, StepState, Wait};
+use search::{Bind, Conditions};
 use serde_json::Value;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::Row;
@@ -225,70 +228,66 @@ impl Runs for SqlStore {
         });
         // Only the filters given are in the statement, so each backend can pick the index that
         // serves them (`runs_story`, `runs_status`, `runs_created`) instead of scanning by id.
-        let mut args = AnyArguments::default();
-        let mut clauses: Vec<String> = Vec::new();
-        let mut next = 0;
-        let mut placeholder = || {
-            next += 1;
-            format!("${next}")
-        };
+        let mut conditions = Conditions::default();
         if let Some(story) = &filter.story_id {
-            clauses.push(format!("story_id = {}", placeholder()));
-            add(&mut args, story.clone())?;
+            conditions.push("story_id = {}", vec![Bind::Text(story.clone())]);
         }
         if let Some(status) = stored_status {
-            clauses.push(format!("status = {}", placeholder()));
-            add(&mut args, status.as_str())?;
+            conditions.push("status = {}", vec![Bind::Text(status.as_str().to_owned())]);
         }
         if let Some(before) = &filter.before {
-            clauses.push(format!("id < {}", placeholder()));
-            add(&mut args, before.clone())?;
+            conditions.push("id < {}", vec![Bind::Text(before.clone())]);
         }
         if let Some(since) = filter.since {
-            clauses.push(format!("created_at >= {}", placeholder()));
-            add(&mut args, since)?;
+            conditions.push("created_at >= {}", vec![Bind::Int(since)]);
         }
         if let Some(until) = filter.until {
-            clauses.push(format!("created_at < {}", placeholder()));
-            add(&mut args, until)?;
-        }
-        // The search reads only the entry event (`events_entry`), newest runs first, each entry
-        // event checked until the page is full; `LIKE` wildcards in the text are matched
-        // literally. Both sides are case-folded so SQLite and Postgres agree.
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id AND e.parent_id IS NULL
-                         AND {} LIKE {} ESCAPE '\\')",
-                self.inner.dialect.folded_payload(),
-                placeholder()
-            ));
-            add(&mut args, like_pattern(q))?;
+            conditions.push("created_at < {}", vec![Bind::Int(until)]);
         }
         match filter.status {
-            Some(RunStatus::Running) => clauses.push(busy!().to_owned()),
-            Some(RunStatus::Waiting) => clauses.push(concat!("NOT ", busy!()).to_owned()),
+            Some(RunStatus::Running) => conditions.push(busy!(), Vec::new()),
+            Some(RunStatus::Waiting) => conditions.push(concat!("NOT ", busy!()), Vec::new()),
             _ => {}
         }
-        let limit = placeholder();
-        add(&mut args, i64::from(filter.limit.clamp(1, 500)))?;
-        let condition = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
+        let limit = i64::from(filter.limit.clamp(1, 500));
+        let rows = match filter.q.as_deref().filter(|q| !q.is_empty()) {
+            // The page's ids first, then their rows: the columns, and the per-run `EXISTS` that
+            // tells waiting from running, are read for the page only, not for every run of a
+            // time range before it is sorted (`runs_created` holds the ids).
+            None => {
+                let limit = conditions.placeholder(Bind::Int(limit));
+                sqlx::query_with(
+                    &format!(
+                        "SELECT {RUN_COLUMNS} FROM runs WHERE id IN
+                           (SELECT id FROM runs {} ORDER BY id DESC LIMIT {limit})
+                         ORDER BY id DESC",
+                        conditions.where_clause()
+                    ),
+                    conditions.args()?,
+                )
+                .fetch_all(&self.inner.reader)
+                .await?
+            }
+            Some(q) => {
+                let ids = self.search_run_ids(&conditions, q, limit).await?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut args = AnyArguments::default();
+                for id in &ids {
+                    add(&mut args, id.as_str())?;
+                }
+                sqlx::query_with(
+                    &format!(
+                        "SELECT {RUN_COLUMNS} FROM runs WHERE id IN ({}) ORDER BY id DESC",
+                        in_list(1, ids.len())
+                    ),
+                    args,
+                )
+                .fetch_all(&self.inner.reader)
+                .await?
+            }
         };
-        // The page's ids first, then their rows: the columns, and the per-run `EXISTS` that tells
-        // waiting from running, are read for the page only, not for every run of a time range
-        // before it is sorted (`runs_created` holds the ids).
-        let rows = sqlx::query_with(
-            &format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE id IN
-                   (SELECT id FROM runs {condition} ORDER BY id DESC LIMIT {limit})
-                 ORDER BY id DESC"
-            ),
-            args,
-        )
-        .fetch_all(&self.inner.reader)
-        .await?;
         rows.iter().map(run_record).collect()
     }
 
@@ -315,20 +314,6 @@ impl Runs for SqlStore {
         .map(event_record)
         .collect()
     }
-}
-
-/// `%text%` for `LIKE`, lowercased, with `\\`, `%` and `_` escaped so they match themselves.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// A [`RUN_COLUMNS`] row.
