@@ -95,7 +95,8 @@ impl Indexer {
     }
 
     /// One look: batches, each followed by its rest, for as long as the policy says to index.
-    /// `seen` is the newest queued entry event's id at the previous look.
+    /// `seen` is the newest queued entry event's id at the previous look (0 if the queue was
+    /// empty from the start, `None` before the first look).
     async fn work(
         &self,
         seen: &mut Option<i64>,
@@ -110,8 +111,10 @@ impl Indexer {
             let queue = store.search_queue(*seen).await?;
             let over = looked.elapsed();
             looked = Instant::now();
-            *seen = queue.newest.or(*seen);
-            if !self.policy.should_index(&queue, over) {
+            // The first look only marks where arrivals are counted from.
+            let first = seen.is_none();
+            *seen = Some(queue.newest.unwrap_or(seen.unwrap_or(0)));
+            if first || !self.policy.should_index(&queue, over) {
                 break;
             }
             let started = Instant::now();

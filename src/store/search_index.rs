@@ -18,7 +18,7 @@ pub trait SearchIndex {
     /// once on Postgres: each takes events the others have not locked.
     fn index_queued_entries(&self, limit: usize) -> impl Future<Output = Result<usize>> + Send;
     /// How many entry events wait for the indexer, the newest one's id, and how many of them are
-    /// newer than `since` (the newest id seen at an earlier look).
+    /// newer than `since` (the newest id seen at an earlier look; none counts none).
     fn search_queue(&self, since: Option<i64>) -> impl Future<Output = Result<SearchQueue>> + Send;
     /// Brings the database's statistics on the queue up to date (Postgres), after the indexer
     /// drained a backlog: planned from stale ones, a search would expect thousands of queued
