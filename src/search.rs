@@ -5,11 +5,13 @@
 //! Indexing is work the database would otherwise give to webhooks and the runner, and nothing
 //! waits for it: searches read the queue too, so they are exact whatever the indexer's lag, only
 //! slower the longer the queue. So the indexer yields. While entry events arrive faster than
-//! [`Policy::busy_rate`] it waits for the burst to pass, unless the queue has grown to
+//! [`Policy::busy_rate`], or this process's runner finishes steps faster than
+//! [`Policy::busy_steps`], it waits for the burst to pass, unless the queue has grown to
 //! [`Policy::backlog`]; and it rests after each batch, so it never takes more than a share of the
 //! database's time ([`Policy::rest`]).
 
 use crate::engine::Engine;
+use crate::run::StepState;
 use crate::store::{self, Dialect, SearchIndex as _, SearchQueue};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +31,8 @@ pub struct Policy {
     pub pause: Duration,
     /// Entry events arriving faster than this many a second are a burst: the indexer waits.
     pub busy_rate: u64,
+    /// This process's runner finishing steps faster than this many a second is busy too.
+    pub busy_steps: u64,
     /// Queued entry events from which the indexer works through a burst all the same, so a
     /// search never scans more than about this many entry events one by one.
     pub backlog: u64,
@@ -37,7 +41,8 @@ pub struct Policy {
 impl Policy {
     /// A look every 250 ms; batches of 32 entry events on SQLite (a millisecond or two of its
     /// one writer, then a merge step of a few), 50 on Postgres; at most a fifth of the time;
-    /// bursts above 100 runs a second wait, up to 10,000 queued entry events.
+    /// it waits while runs arrive faster than 100 a second or the runner finishes more than 200
+    /// steps a second, up to 10,000 queued entry events.
     pub fn new(dialect: Dialect) -> Policy {
         Policy {
             interval: Duration::from_millis(250),
@@ -48,17 +53,31 @@ impl Policy {
             rest: 4,
             pause: Duration::from_millis(10),
             busy_rate: 100,
+            busy_steps: 200,
             backlog: 10_000,
         }
     }
 
-    /// Whether to index now, given the queue and how many of its entry events arrived over
-    /// `over`: something is queued, and entry events arrive slower than `busy_rate` or the queue
-    /// has reached `backlog`.
-    pub fn should_index(&self, queue: &SearchQueue, over: Duration) -> bool {
-        let busy = queue.arrived as f64 > self.busy_rate as f64 * over.as_secs_f64();
+    /// Whether to index now, given the queue (with how many of its entry events arrived) and how
+    /// many steps this process's runner finished, both over `over`: something is queued, and
+    /// neither comes faster than its busy rate, or the queue has reached `backlog`.
+    pub fn should_index(&self, queue: &SearchQueue, steps: u64, over: Duration) -> bool {
+        let secs = over.as_secs_f64();
+        let busy = queue.arrived as f64 > self.busy_rate as f64 * secs
+            || steps as f64 > self.busy_steps as f64 * secs;
         queue.queued > 0 && (!busy || queue.queued >= self.backlog)
     }
+}
+
+/// What the indexer saw at its previous look.
+#[derive(Debug, Clone, Copy)]
+struct Look {
+    /// When.
+    at: Instant,
+    /// The newest queued entry event's id (0 when none was queued yet).
+    newest: i64,
+    /// Steps this process's runner had finished.
+    steps: u64,
 }
 
 /// Entry events indexed in one catch-up after which the queue's statistics are refreshed.
@@ -77,9 +96,10 @@ impl Indexer {
     }
 
     /// Looks at the queue every `interval` and indexes when [`Policy::should_index`] says so,
-    /// until `shutdown`; a failure is logged and tried again at the next look.
+    /// until `shutdown`; a failure is logged and tried again at the next look. The first look
+    /// only marks where arrivals and steps are counted from.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut seen = None;
+        let mut last = None;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.policy.interval) => {}
@@ -88,33 +108,34 @@ impl Indexer {
             if *shutdown.borrow() {
                 return;
             }
-            if let Err(error) = self.work(&mut seen, &shutdown).await {
+            if let Err(error) = self.work(&mut last, &shutdown).await {
                 tracing::warn!(error = %crate::escape::Escaped(&error), "Indexing entry events for payload search failed; it is tried again shortly.");
             }
         }
     }
 
     /// One look: batches, each followed by its rest, for as long as the policy says to index.
-    /// `seen` is the newest queued entry event's id at the previous look (0 if the queue was
-    /// empty from the start, `None` before the first look).
     async fn work(
         &self,
-        seen: &mut Option<i64>,
+        last: &mut Option<Look>,
         shutdown: &watch::Receiver<bool>,
     ) -> store::Result<()> {
         let store = &self.engine.store;
-        let mut looked = Instant::now()
-            .checked_sub(self.policy.interval)
-            .unwrap_or_else(Instant::now);
         let mut indexed = 0;
         loop {
-            let queue = store.search_queue(*seen).await?;
-            let over = looked.elapsed();
-            looked = Instant::now();
-            // The first look only marks where arrivals are counted from.
-            let first = seen.is_none();
-            *seen = Some(queue.newest.unwrap_or(seen.unwrap_or(0)));
-            if first || !self.policy.should_index(&queue, over) {
+            let queue = store.search_queue(last.map(|l| l.newest)).await?;
+            let now = Look {
+                at: Instant::now(),
+                newest: queue.newest.or(last.map(|l| l.newest)).unwrap_or(0),
+                steps: self.steps_finished(),
+            };
+            let go = last.is_some_and(|last| {
+                let steps = now.steps.saturating_sub(last.steps);
+                self.policy
+                    .should_index(&queue, steps, now.at.duration_since(last.at))
+            });
+            *last = Some(now);
+            if !go {
                 break;
             }
             let started = Instant::now();
@@ -132,6 +153,12 @@ impl Indexer {
             store.analyze_queue().await?;
         }
         Ok(())
+    }
+
+    /// Steps this process's runner has finished, in any state.
+    fn steps_finished(&self) -> u64 {
+        let metrics = &self.engine.metrics;
+        StepState::ALL.iter().map(|s| metrics.finished(*s)).sum()
     }
 
     /// Indexes everything queued, batch after batch without rest (the bench does this after
@@ -183,21 +210,33 @@ mod tests {
         let policy = Policy::new(Dialect::Sqlite);
         let quarter = Duration::from_millis(250);
         assert!(
-            !policy.should_index(&queue(0, 0), quarter),
+            !policy.should_index(&queue(0, 0), 0, quarter),
             "nothing queued"
         );
-        assert!(policy.should_index(&queue(40, 20), quarter), "80 a second");
         assert!(
-            !policy.should_index(&queue(400, 125), quarter),
-            "500 a second"
+            policy.should_index(&queue(40, 20), 0, quarter),
+            "80 runs a second"
         );
         assert!(
-            policy.should_index(&queue(10_000, 125), quarter),
+            !policy.should_index(&queue(400, 125), 0, quarter),
+            "500 runs a second"
+        );
+        assert!(
+            !policy.should_index(&queue(400, 0), 100, quarter),
+            "400 steps a second"
+        );
+        assert!(
+            policy.should_index(&queue(400, 0), 25, quarter),
+            "100 steps a second"
+        );
+        assert!(
+            policy.should_index(&queue(10_000, 125), 100, quarter),
             "backlog reached"
         );
+        let two = Duration::from_secs(2);
         assert!(
-            policy.should_index(&queue(400, 125), Duration::from_secs(2)),
-            "62 a second"
+            policy.should_index(&queue(400, 125), 0, two),
+            "62 runs a second"
         );
     }
 }
