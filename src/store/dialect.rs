@@ -127,6 +127,20 @@ impl Dialect {
         }
     }
 
+    /// The recursive step of an ancestry walk: `events` row `e`, the parent of the walk's row
+    /// `c` in `chain`, looked up by its primary key. Postgres gets a `LATERAL` lookup, since on a
+    /// young table (no statistics yet) it would rather hash the whole `events` table for each
+    /// step of the walk; SQLite always looks each parent up by its rowid.
+    pub fn parent_join(self, chain: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{chain} c JOIN events e ON e.id = c.parent_id"),
+            Dialect::Postgres => format!(
+                "{chain} c CROSS JOIN LATERAL
+                 (SELECT * FROM events WHERE events.id = c.parent_id LIMIT 1) e"
+            ),
+        }
+    }
+
     /// A statement bringing the database's statistics on `table` up to date, where the database
     /// keeps them: Postgres plans from them, and its autovacuum may be late or off. SQLite keeps
     /// none unless asked, and plans without.

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use step::process;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// Runner tuning.
@@ -196,37 +196,31 @@ impl Runner {
             let mut claimed = 0;
             if free > 0 && batchy {
                 match self.claim(free as u32).await {
+                    Ok(steps) if steps.is_empty() => {}
                     Ok(steps) => {
                         claimed = steps.len();
-                        // Inputs for the whole batch in one query; on failure each step reads
-                        // its own.
-                        let inputs = match self.engine.store.step_inputs(&steps).await {
-                            Ok(inputs) => inputs.into_iter().map(Some).collect(),
-                            Err(error) => {
-                                tracing::warn!(error = %Escaped(&error), "Reading step inputs failed.");
-                                vec![None; steps.len()]
-                            }
+                        // Only this loop takes permits, and it claimed no more than were free.
+                        let Ok(permits) = self
+                            .in_flight
+                            .clone()
+                            .acquire_many_owned(claimed as u32)
+                            .await
+                        else {
+                            break;
                         };
-                        for (step, input) in steps.into_iter().zip(inputs) {
-                            let permit = self.in_flight.clone().acquire_owned().await;
-                            let Ok(permit) = permit else { break };
-                            self.track(&step);
-                            let engine = self.engine.clone();
-                            let commits = self.commits.clone();
-                            let leases = self.leases.clone();
-                            let poison_limit = self.config.poison_limit;
-                            tasks.spawn(async move {
-                                let (id, token) = (step.id, step.lease_token);
-                                process(engine, commits, step, input, poison_limit).await;
-                                if let Ok(mut leases) = leases.lock() {
-                                    // A newer claim of the same step keeps its entry.
-                                    if leases.get(&id) == Some(&token) {
-                                        leases.remove(&id);
-                                    }
-                                }
-                                drop(permit);
-                            });
+                        for step in &steps {
+                            self.track(step);
                         }
+                        // The batch reads its inputs in its own task, so the next claim need
+                        // not wait for that read.
+                        tasks.spawn(run_batch(
+                            self.engine.clone(),
+                            self.commits.clone(),
+                            self.leases.clone(),
+                            self.config.poison_limit,
+                            steps,
+                            permits,
+                        ));
                     }
                     Err(error) => {
                         tracing::error!(error = %Escaped(&error), "Claiming steps failed; retrying in a second.");
@@ -290,6 +284,43 @@ impl Runner {
             }
         }
     }
+}
+
+/// Runs a claimed batch: its inputs read in one query (on failure each step reads its own), then
+/// each step in a task of its own, which frees its permit and forgets its lease when it ends.
+async fn run_batch(
+    engine: Arc<Engine>,
+    commits: Committers,
+    leases: Arc<Mutex<HashMap<i64, i64>>>,
+    poison_limit: u32,
+    steps: Vec<ClaimedStep>,
+    mut permits: OwnedSemaphorePermit,
+) {
+    let inputs = match engine.store.step_inputs(&steps).await {
+        Ok(inputs) => inputs.into_iter().map(Some).collect(),
+        Err(error) => {
+            tracing::warn!(error = %Escaped(&error), "Reading step inputs failed.");
+            vec![None; steps.len()]
+        }
+    };
+    let mut running = JoinSet::new();
+    for (step, input) in steps.into_iter().zip(inputs) {
+        let permit = permits.split(1);
+        let (engine, commits, leases) = (engine.clone(), commits.clone(), leases.clone());
+        running.spawn(async move {
+            let (id, token) = (step.id, step.lease_token);
+            // Boxed: the step's future is large, and tokio would otherwise copy it on spawn.
+            Box::pin(process(engine, commits, step, input, poison_limit)).await;
+            if let Ok(mut leases) = leases.lock() {
+                // A newer claim of the same step keeps its entry.
+                if leases.get(&id) == Some(&token) {
+                    leases.remove(&id);
+                }
+            }
+            drop(permit);
+        });
+    }
+    while running.join_next().await.is_some() {}
 }
 
 async fn wait_listener(listener: &mut Option<crate::store::postgres::WakeListener>) {

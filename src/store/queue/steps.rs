@@ -141,9 +141,10 @@ impl Queue for SqlStore {
                      WHERE id IN ({list})
                      UNION ALL
                      SELECT c.origin, e.id, e.parent_id, e.action_id, e.payload, c.depth + 1
-                     FROM events e JOIN chain c ON e.id = c.parent_id
+                     FROM {parent}
                  )
-                 SELECT origin, action_id, payload FROM chain ORDER BY origin, depth DESC"
+                 SELECT origin, action_id, payload FROM chain ORDER BY origin, depth DESC",
+                parent = self.inner.dialect.parent_join("chain")
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
