@@ -47,7 +47,7 @@ pub struct Common {
     #[arg(long, env = "WARDEN_POISON_LIMIT", default_value_t = 20)]
     pub poison_limit: u32,
     /// Steps executing at once in this process.
-    #[arg(long, env = "WARDEN_CONCURRENCY", default_value_t = 64)]
+    #[arg(long, env = "WARDEN_CONCURRENCY", default_value_t = crate::engine::runner::DEFAULT_MAX_IN_FLIGHT)]
     pub concurrency: usize,
     /// Outbound guard: `private` refuses requests (stories, Slack, Okta, alert URLs) to
     /// loopback, private, link-local (cloud metadata), shared, multicast and other non-public

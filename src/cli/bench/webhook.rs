@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     seconds: u32,
     /// Steps the runner executes at once.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = crate::engine::runner::DEFAULT_MAX_IN_FLIGHT)]
     concurrency: usize,
 }
 

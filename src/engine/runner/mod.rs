@@ -39,12 +39,17 @@ pub struct RunnerConfig {
     pub poison_limit: u32,
 }
 
+/// Steps executing at once by default. Most steps wait on a vendor or the database, so many in
+/// flight keep both busy: on `warden bench runner` (2 cores), 256 drained 1.2–1.6× faster than
+/// 64 on both backends.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
             owner: format!("worker-{}", new_run_id()),
             lease: Duration::from_secs(30),
-            max_in_flight: 64,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             claim_batch: 64,
             drain_timeout: Duration::from_secs(30),
             poison_limit: 20,

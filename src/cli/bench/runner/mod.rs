@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2000)]
     runs: u64,
     /// Steps executing at once (the runner's `max_in_flight`), in each process.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = crate::engine::runner::DEFAULT_MAX_IN_FLIGHT)]
     concurrency: usize,
     /// Runs of a second story whose `delay` holds each event until a set time, due one after
     /// another while the backlog drains: how late each moves on is printed.
