@@ -141,6 +141,37 @@ impl Dialect {
         }
     }
 
+    /// `count` bind parameters in a list, standing for values `first`, `first + 1`, …: numbered
+    /// on Postgres; on SQLite anonymous `?`, which bind in the order they are written. SQLite
+    /// looks a numbered (named) parameter up in a list as long as the statement's parameters,
+    /// so a statement of hundreds of rows costs it time quadratic in their number; anonymous ones
+    /// cost nothing. A statement using these must write them first and in value order, and may
+    /// name other values (`$n`, numbered after them) anywhere after.
+    pub fn params(self, count: usize, first: usize) -> String {
+        let mut out = String::with_capacity(count * 5);
+        for n in first..first + count {
+            if n > first {
+                out.push_str(", ");
+            }
+            match self {
+                Dialect::Sqlite => out.push('?'),
+                Dialect::Postgres => {
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// `(…), (…)`: [`Dialect::params`] for `rows` rows of `width` values each.
+    pub fn rows(self, rows: usize, width: usize, first: usize) -> String {
+        (0..rows)
+            .map(|row| format!("({})", self.params(width, first + row * width)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A statement bringing the database's statistics on `table` up to date, where the database
     /// keeps them: Postgres plans from them, and its autovacuum may be late or off. SQLite keeps
     /// none unless asked, and plans without.

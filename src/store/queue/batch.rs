@@ -6,8 +6,8 @@
 use super::{complete::wake_step, Completed, Completion};
 use crate::run::{Emitted, Millis, RunStatus, StepEnd};
 use crate::store::runs::{EVENT_INSERT, STEP_INSERT};
-use crate::store::sql::{add, placeholders, ROWS_PER_STATEMENT};
-use crate::store::Result;
+use crate::store::sql::{add, ROWS_PER_STATEMENT};
+use crate::store::{Dialect, Result};
 use sqlx::any::AnyArguments;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, HashSet};
@@ -24,16 +24,17 @@ pub(super) fn is_simple(c: &Completion) -> bool {
 /// new work became due.
 pub(super) async fn record(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     batch: &[&Completion],
     now: Millis,
 ) -> Result<(Vec<Completed>, bool)> {
-    let recorded = fence(conn, batch, now).await?;
+    let recorded = fence(conn, dialect, batch, now).await?;
     let live: Vec<&Completion> = batch
         .iter()
         .copied()
         .filter(|c| recorded.contains(&(c.step_id, c.lease_token)))
         .collect();
-    let (finished, added_work) = emit(conn, &live, now).await?;
+    let (finished, added_work) = emit(conn, dialect, &live, now).await?;
     let results = batch
         .iter()
         .map(|c| {
@@ -56,12 +57,13 @@ pub(super) async fn record(
 /// due.
 pub(super) async fn emit(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     live: &[&Completion],
     now: Millis,
 ) -> Result<(BTreeMap<String, (RunStatus, i64)>, bool)> {
-    insert_events(conn, live, now).await?;
-    let new_steps = insert_receiver_steps(conn, live, now).await?;
-    let finished = update_runs(conn, live, now).await?;
+    insert_events(conn, dialect, live, now).await?;
+    let new_steps = insert_receiver_steps(conn, dialect, live, now).await?;
+    let finished = update_runs(conn, dialect, live, now).await?;
     let added_work = new_steps > 0 || !finished.is_empty();
     Ok((finished, added_work))
 }
@@ -69,6 +71,7 @@ pub(super) async fn emit(
 /// Ends every step whose lease is still held; returns `(id, token)` of each.
 async fn fence(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     batch: &[&Completion],
     now: Millis,
 ) -> Result<HashSet<(i64, i64)>> {
@@ -87,7 +90,6 @@ async fn fence(
         // Missing data is rare: a chunk without any keeps the narrower statement.
         let with_missing = chunk.iter().any(|c| !c.missing_data.is_empty());
         let mut args = AnyArguments::default();
-        add(&mut args, now)?;
         for c in chunk {
             let StepEnd::Done { state, error, .. } = &c.end else {
                 continue;
@@ -109,14 +111,16 @@ async fn fence(
         } else {
             ("id, token, state, error", "", 4)
         };
+        add(&mut args, now)?;
+        let now_param = chunk.len() * width + 1;
         let sql = format!(
             "WITH v ({columns}) AS (VALUES {})
              UPDATE steps SET state = v.state, error = v.error, wait = NULL, lease_owner = NULL,
-                              updated_at = $1, finished_at = $1{missing}
+                              updated_at = ${now_param}, finished_at = ${now_param}{missing}
              FROM v
              WHERE steps.id = v.id AND steps.lease_token = v.token AND steps.state = 'running'
              RETURNING steps.id, steps.lease_token",
-            placeholders(chunk.len(), width, 2)
+            dialect.rows(chunk.len(), width, 1)
         );
         for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
             recorded.insert((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?));
@@ -126,7 +130,12 @@ async fn fence(
 }
 
 /// Every emitted event, in one statement per chunk.
-async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Millis) -> Result<()> {
+async fn insert_events(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    live: &[&Completion],
+    now: Millis,
+) -> Result<()> {
     let rows: Vec<(&Completion, usize, &Emitted)> = live
         .iter()
         .flat_map(|c| match &c.end {
@@ -150,7 +159,7 @@ async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Mill
             add(&mut args, event.payload.to_string())?;
             add(&mut args, now)?;
         }
-        let sql = format!("{EVENT_INSERT} VALUES {}", placeholders(chunk.len(), 8, 1));
+        let sql = format!("{EVENT_INSERT} VALUES {}", dialect.rows(chunk.len(), 8, 1));
         sqlx::query_with(&sql, args).execute(&mut *conn).await?;
     }
     Ok(())
@@ -160,6 +169,7 @@ async fn insert_events(conn: &mut AnyConnection, live: &[&Completion], now: Mill
 /// sequence number: a step emits once, when it finishes, so `(step_id, seq)` names one event.
 async fn insert_receiver_steps(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     live: &[&Completion],
     now: Millis,
 ) -> Result<u64> {
@@ -176,7 +186,6 @@ async fn insert_receiver_steps(
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut args = AnyArguments::default();
-        add(&mut args, now)?;
         for (c, seq, receiver) in chunk {
             add(&mut args, c.step_id)?;
             add(&mut args, *seq as i64)?;
@@ -185,14 +194,16 @@ async fn insert_receiver_steps(
             add(&mut args, c.story_version.as_str())?;
             add(&mut args, c.run_started_at)?;
         }
+        add(&mut args, now)?;
+        let now_param = chunk.len() * 6 + 1;
         let sql = format!(
             "WITH r (step_id, seq, receiver, story_id, story_version, started_at) AS (VALUES {})
              {STEP_INSERT})
              SELECT e.run_id, r.story_id, r.story_version, r.started_at, r.receiver, e.id,
-                    'pending', 0, 0, $1, $1, $1
+                    'pending', 0, 0, ${now_param}, ${now_param}, ${now_param}
              FROM r JOIN events e ON e.step_id = r.step_id AND e.seq = r.seq
              ORDER BY e.id",
-            placeholders(chunk.len(), 6, 2)
+            dialect.rows(chunk.len(), 6, 1)
         );
         sqlx::query_with(&sql, args).execute(&mut *conn).await?;
     }
@@ -203,6 +214,7 @@ async fn insert_receiver_steps(
 /// with their status and the step that closed them.
 async fn update_runs(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     live: &[&Completion],
     now: Millis,
 ) -> Result<BTreeMap<String, (RunStatus, i64)>> {
@@ -227,26 +239,27 @@ async fn update_runs(
     let mut finished = BTreeMap::new();
     for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut args = AnyArguments::default();
-        add(&mut args, now)?;
         for (run, (open, failed, _)) in chunk {
             add(&mut args, *run)?;
             add(&mut args, *open)?;
             add(&mut args, *failed)?;
         }
+        add(&mut args, now)?;
+        let now_param = chunk.len() * 3 + 1;
         // The last open step closes the run in the same statement.
         let sql = format!(
             "WITH d (id, open_delta, failed_delta) AS (VALUES {})
              UPDATE runs SET open_steps = runs.open_steps + d.open_delta,
                              failed_steps = runs.failed_steps + d.failed_delta,
-                             updated_at = $1,
+                             updated_at = ${now_param},
                              status = CASE WHEN runs.open_steps + d.open_delta > 0 THEN runs.status
                                            WHEN runs.failed_steps + d.failed_delta > 0 THEN 'failed'
                                            ELSE 'succeeded' END,
                              finished_at = CASE WHEN runs.open_steps + d.open_delta > 0
-                                                THEN runs.finished_at ELSE $1 END
+                                                THEN runs.finished_at ELSE ${now_param} END
              FROM d WHERE runs.id = d.id
              RETURNING runs.id, runs.open_steps, runs.status, runs.parent_step_id",
-            placeholders(chunk.len(), 3, 2)
+            dialect.rows(chunk.len(), 3, 1)
         );
         for row in sqlx::query_with(&sql, args).fetch_all(&mut *conn).await? {
             let open: i64 = row.try_get(1)?;

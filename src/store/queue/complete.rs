@@ -7,7 +7,7 @@ use crate::run::{Millis, StepEnd};
 use crate::store::action_state::write_state;
 use crate::store::runs::{insert_run, RunCreated};
 use crate::store::sql::json_text;
-use crate::store::Result;
+use crate::store::{Dialect, Result};
 use sqlx::AnyConnection;
 
 /// An `UPDATE` of a step that holds its lease: `$4` is the step, `$5` the token it was claimed
@@ -28,6 +28,7 @@ macro_rules! fenced {
 /// undoes only this completion; returns its result and whether it made work due.
 pub(super) async fn record_isolated(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     c: &Completion,
     now: Millis,
 ) -> Result<(Completed, bool)> {
@@ -37,7 +38,7 @@ pub(super) async fn record_isolated(
             .execute(&mut *conn)
             .await?;
     }
-    let (result, work) = record(conn, c, now).await?;
+    let (result, work) = record(conn, dialect, c, now).await?;
     if guarded {
         let end = if result == Completed::StateConflict {
             "ROLLBACK TO SAVEPOINT completion"
@@ -53,6 +54,7 @@ pub(super) async fn record_isolated(
 /// `Recorded` (the caller rolls back to a savepoint on `StateConflict`).
 async fn record(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     c: &Completion,
     now: Millis,
 ) -> Result<(Completed, bool)> {
@@ -109,7 +111,7 @@ async fn record(
         return Ok((Completed::Recorded(None), added_work));
     }
     // Events, receivers' steps and run counters: the same statements as a batch of one.
-    let (finished, work) = batch::emit(conn, &[c], now).await?;
+    let (finished, work) = batch::emit(conn, dialect, &[c], now).await?;
     let status = finished.get(c.run_id.as_str()).map(|(status, _)| *status);
     Ok((Completed::Recorded(status), added_work || work))
 }

@@ -5,7 +5,7 @@ use super::{batch, complete, ClaimedStep, Completed, Completion, Queue, StepInpu
 use crate::run::{Millis, StepState};
 use crate::store::connection::SqlStore;
 use crate::store::runs::{event_record, EventRecord, EVENT_COLUMNS};
-use crate::store::sql::{in_list, parse_json, Claim, OPEN, ROWS_PER_STATEMENT};
+use crate::store::sql::{parse_json, Claim, OPEN, ROWS_PER_STATEMENT};
 use crate::store::Result;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -61,12 +61,14 @@ impl Queue for SqlStore {
             .enumerate()
             .partition(|(_, c)| batch::is_simple(c));
         let simple_completions: Vec<&Completion> = simple.iter().map(|(_, c)| *c).collect();
-        let (results, mut added_work) = batch::record(&mut tx, &simple_completions, now).await?;
+        let (results, mut added_work) =
+            batch::record(&mut tx, self.inner.dialect, &simple_completions, now).await?;
         for ((index, _), result) in simple.iter().zip(results) {
             out[*index] = result;
         }
         for (index, c) in other {
-            let (result, work) = complete::record_isolated(&mut tx, c, now).await?;
+            let (result, work) =
+                complete::record_isolated(&mut tx, self.inner.dialect, c, now).await?;
             added_work |= work;
             out[index] = result;
         }
@@ -134,7 +136,7 @@ impl Queue for SqlStore {
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             // Walk up every input event's ancestry at once; per origin, nearer events overwrite
             // farther ones.
-            let list = in_list(1, chunk.len());
+            let list = self.inner.dialect.params(chunk.len(), 1);
             let sql = format!(
                 "WITH RECURSIVE chain (origin, id, parent_id, action_id, payload, depth) AS (
                      SELECT id, id, parent_id, action_id, payload, 0 FROM events
