@@ -4,12 +4,12 @@
 mod insert;
 mod search;
 
-pub(super) use insert::{insert_run, EVENT_INSERT, STEP_INSERT};
+pub(super) use insert::{insert_run, insert_run_at_once, EVENT_INSERT, STEP_INSERT};
 pub use search::SEARCH_WINDOW;
 
 use super::connection::SqlStore;
 use super::sql::{add, in_list, parse_json};
-use super::Result;
+use super::{Dialect, Result};
 use crate::run::{Millis, RunStatus, StepState, Wait};
 use search::{Bind, Conditions};
 use serde_json::Value;
@@ -196,6 +196,13 @@ pub(super) const EVENT_COLUMNS: &str =
 
 impl Runs for SqlStore {
     async fn create_runs(&self, runs: &[NewRun], now: Millis) -> Result<Vec<RunCreated>> {
+        if let ([run], Dialect::Postgres) = (runs, self.inner.dialect) {
+            // A webhook's run: one statement, unless its dedupe key is taken.
+            let mut conn = self.inner.writer.acquire().await?;
+            if let Some(created) = insert_run_at_once(&mut conn, run, now).await? {
+                return Ok(vec![created]);
+            }
+        }
         let mut tx = self.begin().await?;
         let mut out = Vec::with_capacity(runs.len());
         let mut added_work = false;
