@@ -80,6 +80,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0011_signed_out_sessions.sql"),
         postgres: include_str!("../../migrations/postgres/0011_signed_out_sessions.sql"),
     },
+    Migration {
+        version: 12,
+        name: "timed_steps",
+        sqlite: include_str!("../../migrations/sqlite/0012_timed_steps.sql"),
+        postgres: include_str!("../../migrations/postgres/0012_timed_steps.sql"),
+    },
 ];
 
 /// Any fixed number: serialises migrations from processes starting together on one Postgres.

@@ -348,6 +348,58 @@ async fn retries_and_waits_come_back_when_due_and_waiting_runs_say_so() {
 }
 
 #[tokio::test]
+async fn retries_and_woken_waits_are_claimed_ahead_of_older_due_steps() {
+    each_backend(|store| async move {
+        store
+            .create_runs(&[new_run("timer", None)], T0)
+            .await
+            .unwrap();
+        store
+            .create_runs(&[new_run("retry", None)], T0)
+            .await
+            .unwrap();
+        let first = store.claim("a", T0, T0 + 1_000, 10).await.unwrap();
+        let step_of = |run: &str| first.iter().find(|s| s.run_id == run).unwrap().clone();
+        let delay = StepEnd::Wait {
+            due_at: T0 + 5_000,
+            wait: Wait::Delay,
+        };
+        let retry = StepEnd::Retry {
+            due_at: T0 + 5_000,
+            error: json!({"class": "retriable"}),
+        };
+        store
+            .complete(
+                &[
+                    Completion::new(&step_of("timer"), delay),
+                    Completion::new(&step_of("retry"), retry),
+                ],
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        // A backlog that fell due before both: first steps created at T0 + 2.
+        let backlog: Vec<NewRun> = (0..5)
+            .map(|n| new_run(&format!("backlog-{n}"), None))
+            .collect();
+        store.create_runs(&backlog, T0 + 2).await.unwrap();
+
+        let claimed = store.claim("b", T0 + 5_000, T0 + 9_000, 2).await.unwrap();
+        let mut runs: Vec<&str> = claimed.iter().map(|s| s.run_id.as_str()).collect();
+        runs.sort_unstable();
+        assert_eq!(
+            runs,
+            ["retry", "timer"],
+            "timed steps first, then the backlog"
+        );
+        let rest = store.claim("b", T0 + 5_000, T0 + 9_000, 10).await.unwrap();
+        assert_eq!(rest.len(), 5, "then the backlog");
+        assert!(rest.iter().all(|s| s.run_id.starts_with("backlog-")));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn action_state_is_compare_and_set_with_the_completion() {
     each_backend(|store| async move {
         store

@@ -11,6 +11,10 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// Steps due at a time they were given rather than when they were created: waiting ones and
+/// retries. The `steps_timed` partial index is built on this same condition.
+const TIMED: &str = "state = 'waiting' OR (state = 'pending' AND attempt > 0)";
+
 /// A [`ClaimedStep`]'s columns.
 const CLAIMED_COLUMNS: &str = "id, run_id, story_id, story_version, run_started_at, action_id,
                                input_event_id, attempt, lost_leases, lease_token, wait";
@@ -23,32 +27,45 @@ impl Queue for SqlStore {
         lease_until: Millis,
         limit: u32,
     ) -> Result<Vec<ClaimedStep>> {
-        let due = format!("{OPEN} AND due_at <= $3");
-        let sql = Claim {
-            table: "steps",
-            // Only a pending step's claim starts another execution of its action: a wake-up from
-            // waiting is not another attempt, and taking over a running step whose lease expired
-            // (its worker died) counts a lost lease, not an attempt, so a crash never spends the
-            // action's retry budget. The CASEs read the row as it was before this claim.
-            set: "state = 'running', lease_token = lease_token + 1, lease_owner = $1,
-                  due_at = $2, updated_at = $3,
-                  attempt = CASE WHEN state = 'pending' AND wait IS NULL
-                                 THEN attempt + 1 ELSE attempt END,
-                  lost_leases = CASE WHEN state = 'running'
-                                     THEN lost_leases + 1 ELSE lost_leases END",
-            due: &due,
-            limit: "$4",
-            returning: CLAIMED_COLUMNS,
+        // Steps given a time (timers, retries, woken waits; the `steps_timed` index) first, so
+        // under a backlog they start near their time instead of behind every older due step.
+        let timed = format!("({TIMED}) AND due_at <= $3");
+        let any_due = format!("{OPEN} AND due_at <= $3");
+        let mut steps = Vec::new();
+        for due in [&timed, &any_due] {
+            let left = i64::from(limit) - steps.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let sql = Claim {
+                table: "steps",
+                // Only a pending step's claim starts another execution of its action: a wake-up
+                // from waiting is not another attempt, and taking over a running step whose
+                // lease expired (its worker died) counts a lost lease, not an attempt, so a crash
+                // never spends the action's retry budget. The CASEs read the row as it was
+                // before this claim.
+                set: "state = 'running', lease_token = lease_token + 1, lease_owner = $1,
+                      due_at = $2, updated_at = $3,
+                      attempt = CASE WHEN state = 'pending' AND wait IS NULL
+                                     THEN attempt + 1 ELSE attempt END,
+                      lost_leases = CASE WHEN state = 'running'
+                                         THEN lost_leases + 1 ELSE lost_leases END",
+                due,
+                limit: "$4",
+                returning: CLAIMED_COLUMNS,
+            }
+            .sql(self.inner.dialect);
+            let rows = sqlx::query(&sql)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(left)
+                .fetch_all(&self.inner.writer)
+                .await?;
+            for row in &rows {
+                steps.push(claimed_step(row)?);
+            }
         }
-        .sql(self.inner.dialect);
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&self.inner.writer)
-            .await?;
-        let mut steps = rows.iter().map(claimed_step).collect::<Result<Vec<_>>>()?;
         steps.sort_by_key(|s| s.id);
         Ok(steps)
     }

@@ -56,8 +56,14 @@ const FIRST_DUE: Duration = Duration::from_millis(300);
 const LAST_DUE: Duration = Duration::from_millis(1_300);
 
 /// Creates `n` delayed runs, due one after another from [`FIRST_DUE`] to [`LAST_DUE`] from now;
-/// each run's id and when it is due.
-pub async fn create(engine: &Engine, n: u64) -> anyhow::Result<HashMap<String, Millis>> {
+/// each run's id and when it is due. The runs are written as created at `created_at`, before
+/// the backlog, so each delay is claimed (and starts waiting) ahead of the backlog's steps: what
+/// is measured is how late a waiting step moves on, not how long its first step queued.
+pub async fn create(
+    engine: &Engine,
+    n: u64,
+    created_at: Millis,
+) -> anyhow::Result<HashMap<String, Millis>> {
     let story = engine
         .stories
         .current(DELAY_STORY_ID)
@@ -76,7 +82,7 @@ pub async fn create(engine: &Engine, n: u64) -> anyhow::Result<HashMap<String, M
             run
         })
         .collect();
-    engine.store.create_runs(&batch, now).await?;
+    engine.store.create_runs(&batch, created_at).await?;
     Ok(due)
 }
 

@@ -105,9 +105,10 @@ async fn bench(
     let all_steps = steps + args.delayed * delays::STEPS_PER_DELAYED_RUN;
 
     let creating = Instant::now();
+    let before_backlog = engine.clock.now();
     create_backlog(engine, args.runs).await?;
     let created_in = creating.elapsed();
-    let due = delays::create(engine, args.delayed).await?;
+    let due = delays::create(engine, args.delayed, before_backlog).await?;
 
     let start_ms = engine.clock.now();
     let processes = match workers {
