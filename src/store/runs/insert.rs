@@ -6,7 +6,9 @@ use super::{NewRun, RunCreated};
 use crate::run::{Emitted, Millis, RunStatus};
 use crate::store::sql::json_text;
 use crate::store::Result;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row};
 
 /// The columns a new step is inserted with (an entry step adds `finished_at`: it is born done).
 pub(in crate::store) const STEP_INSERT: &str =
@@ -17,54 +19,59 @@ pub(in crate::store) const STEP_INSERT: &str =
 pub(in crate::store) const EVENT_INSERT: &str =
     "INSERT INTO events (run_id, parent_id, step_id, action_id, seq, link, payload, created_at)";
 
-/// Inserts one run with its entry step, event and first steps, unless its dedupe key is live.
-pub(in crate::store) async fn insert_run(
-    conn: &mut AnyConnection,
-    run: &NewRun,
-    now: Millis,
-) -> Result<RunCreated> {
-    let (dedupe_key, dedupe_expires_at) = match &run.dedupe {
-        Some((key, until)) => {
-            // An expired key no longer blocks: release it so the unique index admits the new run.
-            sqlx::query(
-                "UPDATE runs SET dedupe_key = NULL
-                 WHERE story_id = $1 AND dedupe_key = $2 AND dedupe_expires_at <= $3",
-            )
-            .bind(&run.story_id)
-            .bind(key)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            (Some(key.as_str()), Some(*until))
-        }
-        None => (None, None),
-    };
+/// Inserts a run's row unless its dedupe key is taken, returning its id; `$1`–`$10` are bound by
+/// [`run_insert`].
+const RUN_INSERT: &str =
+    "INSERT INTO runs (id, story_id, story_version, status, dedupe_key, dedupe_expires_at,
+                       parent_step_id, open_steps, failed_steps, created_at, updated_at, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $10)
+     ON CONFLICT (story_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+     RETURNING id";
+
+/// `sql`, a statement that starts with [`RUN_INSERT`]'s parameters, with them bound for `run`: a
+/// run without receivers is born finished.
+fn run_insert<'q>(sql: &'q str, run: &'q NewRun, now: Millis) -> Query<'q, Any, AnyArguments<'q>> {
     let open = run.receivers.len() as i64;
     let (status, finished_at) = if open == 0 {
         (RunStatus::Succeeded.as_str(), Some(now))
     } else {
         (RunStatus::Running.as_str(), None)
     };
-    let inserted = sqlx::query(
-        "INSERT INTO runs (id, story_id, story_version, status, dedupe_key, dedupe_expires_at,
-                           parent_step_id, open_steps, failed_steps, created_at, updated_at,
-                           finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $10)
-         ON CONFLICT (story_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-         RETURNING id",
-    )
-    .bind(&run.id)
-    .bind(&run.story_id)
-    .bind(&run.story_version)
-    .bind(status)
-    .bind(dedupe_key)
-    .bind(dedupe_expires_at)
-    .bind(run.parent_step_id)
-    .bind(open)
-    .bind(now)
-    .bind(finished_at)
-    .fetch_optional(&mut *conn)
-    .await?;
+    sqlx::query(sql)
+        .bind(&run.id)
+        .bind(&run.story_id)
+        .bind(&run.story_version)
+        .bind(status)
+        .bind(run.dedupe.as_ref().map(|(key, _)| key.as_str()))
+        .bind(run.dedupe.as_ref().map(|(_, until)| *until))
+        .bind(run.parent_step_id)
+        .bind(open)
+        .bind(now)
+        .bind(finished_at)
+}
+
+/// Inserts one run with its entry step, event and first steps, unless its dedupe key is live.
+pub(in crate::store) async fn insert_run(
+    conn: &mut AnyConnection,
+    run: &NewRun,
+    now: Millis,
+) -> Result<RunCreated> {
+    let dedupe_key = run.dedupe.as_ref().map(|(key, _)| key.as_str());
+    if let Some(key) = dedupe_key {
+        // An expired key no longer blocks: release it so the unique index admits the new run.
+        sqlx::query(
+            "UPDATE runs SET dedupe_key = NULL
+             WHERE story_id = $1 AND dedupe_key = $2 AND dedupe_expires_at <= $3",
+        )
+        .bind(&run.story_id)
+        .bind(key)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let inserted = run_insert(RUN_INSERT, run, now)
+        .fetch_optional(&mut *conn)
+        .await?;
     if inserted.is_none() {
         let earlier: String =
             sqlx::query("SELECT id FROM runs WHERE story_id = $1 AND dedupe_key = $2")
@@ -122,27 +129,10 @@ pub(in crate::store) async fn insert_run_at_once(
     run: &NewRun,
     now: Millis,
 ) -> Result<Option<RunCreated>> {
-    let (dedupe_key, dedupe_expires_at) = match &run.dedupe {
-        Some((key, until)) => (Some(key.as_str()), Some(*until)),
-        None => (None, None),
-    };
-    let open = run.receivers.len() as i64;
-    let (status, finished_at) = if open == 0 {
-        (RunStatus::Succeeded.as_str(), Some(now))
-    } else {
-        (RunStatus::Running.as_str(), None)
-    };
     // Data-modifying CTEs run once each, whether the final SELECT reads them or not; each reads
     // the rows the one before it returned, so nothing is written past a dedupe conflict.
-    let created = sqlx::query(&format!(
-        "WITH run AS (
-             INSERT INTO runs (id, story_id, story_version, status, dedupe_key, dedupe_expires_at,
-                               parent_step_id, open_steps, failed_steps, created_at, updated_at,
-                               finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9, $10)
-             ON CONFLICT (story_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-             RETURNING id
-         ), entry AS (
+    let sql = format!(
+        "WITH run AS ({RUN_INSERT}), entry AS (
              {STEP_INSERT}, finished_at)
              SELECT id, $2, $3, $9, $11, NULL, 'succeeded', 1, 0, $9, $9, $9, $9 FROM run
              RETURNING id
@@ -158,23 +148,14 @@ pub(in crate::store) async fn insert_run_at_once(
          )
          SELECT id, (SELECT count(*) FROM (SELECT pg_notify($14, '') FROM event WHERE $8 > 0) w)
          FROM run"
-    ))
-    .bind(&run.id)
-    .bind(&run.story_id)
-    .bind(&run.story_version)
-    .bind(status)
-    .bind(dedupe_key)
-    .bind(dedupe_expires_at)
-    .bind(run.parent_step_id)
-    .bind(open)
-    .bind(now)
-    .bind(finished_at)
-    .bind(&run.entry_action)
-    .bind(json_text(&run.payload))
-    .bind(serde_json::to_string(&run.receivers)?)
-    .bind(crate::store::postgres::WAKE_CHANNEL)
-    .fetch_optional(&mut *conn)
-    .await?;
+    );
+    let created = run_insert(&sql, run, now)
+        .bind(&run.entry_action)
+        .bind(json_text(&run.payload))
+        .bind(serde_json::to_string(&run.receivers)?)
+        .bind(crate::store::postgres::WAKE_CHANNEL)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(created.map(|_| RunCreated::New(run.id.clone())))
 }
 
