@@ -328,6 +328,11 @@ impl App {
         Deliverer::new(self.engine.clone(), self.detector.clone(), self.delivery)
     }
 
+    /// Payload search's indexer over this app's store.
+    pub fn indexer(&self) -> search::Indexer {
+        search::Indexer::new(self.engine.clone())
+    }
+
     /// Starts the work that runs beside the API: the runner, alert delivery, payload search's
     /// indexer, scheduled queries (when there are any), the Okta poller (when configured) and the
     /// retention sweep (when `Settings::retention` is set).
@@ -358,11 +363,7 @@ impl App {
                 }));
             }
         }
-        let indexer = search::Indexer::new(
-            self.engine.clone(),
-            search::Policy::new(self.engine.store.dialect()),
-        );
-        tasks.push(tokio::spawn(indexer.run(stopped.clone())));
+        tasks.push(tokio::spawn(self.indexer().run(stopped.clone())));
         if let Some(age) = self.retention {
             if age < retention::MINIMUM_ADVISED {
                 tracing::warn!(

@@ -28,6 +28,7 @@ pub mod retention;
 pub mod run;
 pub mod search;
 pub mod secrets;
+pub mod shutdown;
 pub mod store;
 pub mod story;
 pub mod storytest;

@@ -4,6 +4,7 @@
 
 use crate::engine::Engine;
 use crate::run::{millis, Millis};
+use crate::shutdown;
 use crate::store::{self, Retention as _};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,15 +72,8 @@ impl Pruner {
 
     /// Sweeps every `interval` until `shutdown`; a failed sweep is logged and tried again at the
     /// next one.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.policy.interval) => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                return;
-            }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        while shutdown::wait(&shutdown, self.policy.interval).await {
             if let Err(error) = self.sweep(&shutdown).await {
                 tracing::warn!(error = %crate::escape::Escaped(&error), "A retention sweep failed; it runs again at the next interval.");
             }
@@ -97,7 +91,7 @@ impl Pruner {
             let runs = store.prune_runs(cutoff(now, age), now, batch).await?;
             pruned.runs += runs;
             self.engine.metrics.pruned(runs, 0);
-            if runs < batch as u64 || !self.pause(shutdown).await {
+            if runs < batch as u64 || !shutdown::wait(shutdown, self.policy.pause).await {
                 break;
             }
         }
@@ -106,7 +100,7 @@ impl Pruner {
             let matches = store.prune_matches(cutoff(now, age), batch).await?;
             pruned.matches += matches;
             self.engine.metrics.pruned(0, matches);
-            if matches < batch as u64 || !self.pause(shutdown).await {
+            if matches < batch as u64 || !shutdown::wait(shutdown, self.policy.pause).await {
                 break;
             }
         }
@@ -119,18 +113,6 @@ impl Pruner {
             );
         }
         Ok(pruned)
-    }
-
-    /// Waits between batches; false when shutting down.
-    async fn pause(&self, shutdown: &watch::Receiver<bool>) -> bool {
-        let mut shutdown = shutdown.clone();
-        if *shutdown.borrow() {
-            return false;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(self.policy.pause) => true,
-            _ = shutdown.changed() => false,
-        }
     }
 }
 

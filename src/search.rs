@@ -12,6 +12,7 @@
 
 use crate::engine::Engine;
 use crate::run::StepState;
+use crate::shutdown;
 use crate::store::{self, Dialect, SearchIndex as _, SearchQueue};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ struct Look {
 /// Entry events indexed in one catch-up after which the queue's statistics are refreshed.
 pub const STATISTICS_AFTER: u64 = 1000;
 
-/// The indexer: the engine's store and a [`Policy`].
+/// The indexer: the engine's store and the [`Policy`] for its database.
 pub struct Indexer {
     engine: Arc<Engine>,
     policy: Policy,
@@ -91,23 +92,17 @@ pub struct Indexer {
 
 impl Indexer {
     /// An indexer over the engine's store.
-    pub fn new(engine: Arc<Engine>, policy: Policy) -> Indexer {
+    pub fn new(engine: Arc<Engine>) -> Indexer {
+        let policy = Policy::new(engine.store.dialect());
         Indexer { engine, policy }
     }
 
     /// Looks at the queue every `interval` and indexes when [`Policy::should_index`] says so,
     /// until `shutdown`; a failure is logged and tried again at the next look. The first look
     /// only marks where arrivals and steps are counted from.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let mut last = None;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.policy.interval) => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                return;
-            }
+        while shutdown::wait(&shutdown, self.policy.interval).await {
             if let Err(error) = self.work(&mut last, &shutdown).await {
                 tracing::warn!(error = %crate::escape::Escaped(&error), "Indexing entry events for payload search failed; it is tried again shortly.");
             }
@@ -145,7 +140,7 @@ impl Indexer {
                 break;
             }
             let rest = started.elapsed() * self.policy.rest;
-            if !pause(shutdown, rest.max(self.policy.pause)).await {
+            if !shutdown::wait(shutdown, rest.max(self.policy.pause)).await {
                 break;
             }
         }
@@ -178,18 +173,6 @@ impl Indexer {
             store.analyze_queue().await?;
         }
         Ok(indexed)
-    }
-}
-
-/// Waits `rest`; false when shutting down.
-async fn pause(shutdown: &watch::Receiver<bool>, rest: Duration) -> bool {
-    let mut shutdown = shutdown.clone();
-    if *shutdown.borrow() {
-        return false;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(rest) => true,
-        _ = shutdown.changed() => false,
     }
 }
 

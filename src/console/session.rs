@@ -52,9 +52,7 @@ impl SessionKey {
 
     /// A new session cookie value with a random id, valid until `now` + [`SESSION_MILLIS`].
     pub fn issue(&self, now: Millis) -> Result<String, getrandom::Error> {
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id)?;
-        Ok(self.issue_as(&hex(&id), now))
+        Ok(self.issue_as(&crate::secrets::random_hex(16)?, now))
     }
 
     /// A new session cookie value for the session `id`, valid until `now` + [`SESSION_MILLIS`].

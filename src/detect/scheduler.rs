@@ -105,7 +105,7 @@ impl Scheduler {
     }
 
     /// Runs queries as they come due until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
         if self.queries.is_empty() {
             return;
         }
@@ -117,9 +117,8 @@ impl Scheduler {
                 tracing::error!(error = %crate::escape::Escaped(format!("{error:#}")), "A scheduled query failed; it runs again at its next check.");
             }
             let sleep = self.until_next_due().await.min(MAX_SLEEP);
-            tokio::select! {
-                _ = tokio::time::sleep(sleep) => {}
-                _ = shutdown.changed() => {}
+            if !crate::shutdown::wait(&shutdown, sleep).await {
+                return;
             }
         }
     }

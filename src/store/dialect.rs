@@ -105,14 +105,22 @@ impl Dialect {
         match self {
             Dialect::Sqlite => Some(IndexedSearch {
                 matches: "SELECT e.run_id FROM run_search JOIN events e ON e.id = run_search.rowid
-                          WHERE run_search MATCH {term} AND e.payload LIKE {pattern} ESCAPE '\\'",
+                          WHERE run_search MATCH {} AND e.payload LIKE {} ESCAPE '\\'",
                 term: Some(trigram_query(text)?),
             }),
             Dialect::Postgres => Some(IndexedSearch {
-                matches:
-                    "SELECT s.run_id FROM run_search s WHERE s.text LIKE {pattern} ESCAPE '\\'",
+                matches: "SELECT s.run_id FROM run_search s WHERE s.text LIKE {} ESCAPE '\\'",
                 term: None,
             }),
+        }
+    }
+
+    /// Whether one statement can write a new run whole (its row, entry step and event, first
+    /// steps): Postgres' CTEs may insert and feed each other's `RETURNING` rows; SQLite's may not.
+    pub fn writes_runs_at_once(self) -> bool {
+        match self {
+            Dialect::Sqlite => false,
+            Dialect::Postgres => true,
         }
     }
 
@@ -233,7 +241,8 @@ impl Dialect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedSearch {
     /// A statement selecting the `run_id` of each indexed entry event that contains the text,
-    /// with `{pattern}` where the search's `LIKE` pattern is bound and `{term}` where `term` is.
+    /// with a `{}` where `term` is bound (when there is one), then one where the search's `LIKE`
+    /// pattern is.
     pub matches: &'static str,
     /// The index's own query, when it has one.
     pub term: Option<String>,

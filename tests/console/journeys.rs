@@ -89,16 +89,8 @@ async fn follow_alert_link(served: &support::Served, browser: &Browser, backend:
         .text()
         .await
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-in form's CSRF token")
-        .to_owned();
-    let no_redirects = warden::http_client::api_client_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let csrf = super::csrf(&page);
+    let no_redirects = super::no_redirects();
     for (next, expected) in [
         ("https://evil.example/", "/"),
         ("//evil.example", "/"),

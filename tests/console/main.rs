@@ -118,6 +118,23 @@ pub fn settings(db: &support::TestDb) -> Settings {
     }
 }
 
+/// A client that reports redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    warden::http_client::api_client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the first `name="csrf"` field of `html`.
+pub fn csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form's CSRF token")
+        .to_owned()
+}
+
 pub async fn serve(db: &support::TestDb) -> support::Served {
     support::serve(settings(db)).await
 }

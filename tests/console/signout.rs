@@ -2,39 +2,7 @@
 //! the sign-in page afterwards, from the process that signed it out, from a second process on
 //! the same database, and after a restart; another session signed in beside it keeps working.
 
-use super::{support, SECRET, START, STORY, TOKEN};
-use std::sync::Arc;
-use warden::app::{Definitions, Settings};
-use warden::clock::ManualClock;
-use warden::secrets::{Secret, Secrets};
-use warden::story::validate::{check_story, Catalog};
-
-fn settings(url: &str) -> Settings {
-    let story = check_story("console_triage", STORY, &Catalog::default())
-        .unwrap_or_else(|d| panic!("{d:?}"));
-    Settings {
-        secrets: Secrets::default().with_credential("hook", SECRET),
-        clock: Arc::new(ManualClock::new(START)),
-        api_token: Some(Secret::new(TOKEN)),
-        ..Settings::new(url, Definitions::stories(vec![story]))
-    }
-}
-
-fn no_redirects() -> reqwest::Client {
-    warden::http_client::api_client_builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of the first `name="csrf"` field of `html`.
-fn csrf(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a form's CSRF token")
-        .to_owned()
-}
+use super::{csrf, no_redirects, settings, support, TOKEN};
 
 /// Signs in with the API token; the `warden_session=…` cookie it sets.
 async fn sign_in(served: &support::Served) -> String {
@@ -87,7 +55,7 @@ fn assert_signed_out(answer: (u16, String)) {
 #[tokio::test]
 async fn a_cookie_kept_after_sign_out_gets_the_sign_in_page_everywhere_and_after_a_restart() {
     support::each_backend(|db| async move {
-        let served = support::serve(settings(&db.url)).await;
+        let served = support::serve(settings(&db)).await;
         let copied = sign_in(&served).await;
         let other = sign_in(&served).await;
         assert_ne!(copied, other, "each sign-in is a session of its own");
@@ -126,14 +94,14 @@ async fn a_cookie_kept_after_sign_out_gets_the_sign_in_page_everywhere_and_after
         assert_eq!(runs_page(&served, &other).await.0, 200);
 
         // A second process on the same database refuses the copy as well.
-        let second = support::serve(settings(&db.url)).await;
+        let second = support::serve(settings(&db)).await;
         assert_signed_out(runs_page(&second, &copied).await);
         assert_eq!(runs_page(&second, &other).await.0, 200);
         second.stop().await;
 
         // And so does the first after a restart.
         served.stop().await;
-        let restarted = support::serve(settings(&db.url)).await;
+        let restarted = support::serve(settings(&db)).await;
         assert_signed_out(runs_page(&restarted, &copied).await);
         assert_eq!(runs_page(&restarted, &other).await.0, 200);
         restarted.stop().await;

@@ -2,7 +2,7 @@
 //! cursor paging of `list_runs`; runs counted by story and status, each story's last run, steps
 //! counted by action and state, failed steps since a time, and parent/child runs.
 
-use super::{each_backend, new_run, T0};
+use super::{each_backend, new_run, run_ids, T0};
 use serde_json::json;
 use warden::run::{RunStatus, StepEnd, StepState};
 use warden::store::{Completion, Overview, Queue, RunFilter, Runs, SqlStore};
@@ -22,19 +22,6 @@ async fn seed(store: &SqlStore) {
     }
 }
 
-async fn ids(store: &SqlStore, filter: RunFilter) -> Vec<String> {
-    store
-        .list_runs(&RunFilter {
-            limit: if filter.limit == 0 { 50 } else { filter.limit },
-            ..filter
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
-}
-
 #[tokio::test]
 async fn payload_search_finds_runs_whose_entry_event_contains_the_text_in_any_case() {
     each_backend(|store| async move {
@@ -43,22 +30,25 @@ async fn payload_search_finds_runs_whose_entry_event_contains_the_text_in_any_ca
             q: Some(q.into()),
             ..RunFilter::default()
         };
-        assert_eq!(ids(&store, search("alert-4")).await, ["r4"]);
+        assert_eq!(run_ids(&store, search("alert-4")).await, ["r4"]);
         assert_eq!(
-            ids(&store, search("10.0.0.")).await,
+            run_ids(&store, search("10.0.0.")).await,
             ["r5", "r4", "r3", "r2", "r1"]
         );
-        assert!(ids(&store, search("ALERT-9")).await.is_empty());
+        assert!(run_ids(&store, search("ALERT-9")).await.is_empty());
         // `%` and `_` are text, not wildcards.
-        assert_eq!(ids(&store, search("100%_sure")).await, ["r3"]);
-        assert!(ids(&store, search("1%0")).await.is_empty());
-        assert!(ids(&store, search("a_e")).await.is_empty());
+        assert_eq!(run_ids(&store, search("100%_sure")).await, ["r3"]);
+        assert!(run_ids(&store, search("1%0")).await.is_empty());
+        assert!(run_ids(&store, search("a_e")).await.is_empty());
         // A short text, and JSON's own quotes: the same answers as any other text.
-        assert_eq!(ids(&store, search("-4")).await, ["r4"]);
-        assert_eq!(ids(&store, search(r#""alertId":"ALERT-2""#)).await, ["r2"]);
-        assert_eq!(ids(&store, search("Alert-")).await.len(), 5);
+        assert_eq!(run_ids(&store, search("-4")).await, ["r4"]);
+        assert_eq!(
+            run_ids(&store, search(r#""alertId":"ALERT-2""#)).await,
+            ["r2"]
+        );
+        assert_eq!(run_ids(&store, search("Alert-")).await.len(), 5);
         // Empty is no search.
-        assert_eq!(ids(&store, search("")).await.len(), 5);
+        assert_eq!(run_ids(&store, search("")).await.len(), 5);
     })
     .await;
 }
@@ -72,20 +62,20 @@ async fn time_ranges_story_and_status_narrow_the_list_and_paging_walks_it() {
             until: Some(T0 + 4_000),
             ..RunFilter::default()
         };
-        assert_eq!(ids(&store, range).await, ["r3", "r2"]);
+        assert_eq!(run_ids(&store, range).await, ["r3", "r2"]);
         let story = RunFilter {
             story_id: Some("a".into()),
             q: Some("alert".into()),
             ..RunFilter::default()
         };
-        assert_eq!(ids(&store, story).await, ["r5", "r3", "r1"]);
+        assert_eq!(run_ids(&store, story).await, ["r5", "r3", "r1"]);
         let running = RunFilter {
             status: Some(RunStatus::Running),
             since: Some(T0 + 5_000),
             ..RunFilter::default()
         };
-        assert_eq!(ids(&store, running).await, ["r5"]);
-        let first = ids(
+        assert_eq!(run_ids(&store, running).await, ["r5"]);
+        let first = run_ids(
             &store,
             RunFilter {
                 limit: 2,
@@ -99,7 +89,7 @@ async fn time_ranges_story_and_status_narrow_the_list_and_paging_walks_it() {
             before: Some(first[1].clone()),
             ..RunFilter::default()
         };
-        assert_eq!(ids(&store, second).await, ["r3", "r2"]);
+        assert_eq!(run_ids(&store, second).await, ["r3", "r2"]);
     })
     .await;
 }

@@ -42,6 +42,20 @@ fn done(emitted: Vec<Emitted>) -> StepEnd {
     }
 }
 
+/// The ids `list_runs` answers for `filter`, a page of 50 unless it says otherwise.
+async fn run_ids(store: &SqlStore, filter: RunFilter) -> Vec<String> {
+    store
+        .list_runs(&RunFilter {
+            limit: if filter.limit == 0 { 50 } else { filter.limit },
+            ..filter
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
 /// Runs `test` on a store over each backend's fresh database (see [`support::each_backend`]).
 async fn each_backend<F, Fut>(test: F)
 where

@@ -3,7 +3,7 @@
 //! after it ran, and for a run created after it ran; wildcards literal, short texts, filters and
 //! paging across the window's edge; pruned runs leave the index and the queue.
 
-use super::{each_backend, new_run, support, T0};
+use super::{each_backend, new_run, run_ids, support, T0};
 use serde_json::json;
 use sqlx::Row;
 use warden::store::{NewRun, Retention, RunFilter, Runs, SearchIndex, SqlStore, SEARCH_WINDOW};
@@ -37,17 +37,11 @@ fn run(n: usize) -> NewRun {
 }
 
 async fn search(store: &SqlStore, q: &str, filter: RunFilter) -> Vec<String> {
-    store
-        .list_runs(&RunFilter {
-            q: Some(q.into()),
-            limit: if filter.limit == 0 { 50 } else { filter.limit },
-            ..filter
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
+    let filter = RunFilter {
+        q: Some(q.into()),
+        ..filter
+    };
+    run_ids(store, filter).await
 }
 
 async fn index_everything(store: &SqlStore) {

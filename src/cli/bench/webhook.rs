@@ -8,7 +8,6 @@ use super::{
 use crate::app::{App, Definitions};
 use crate::engine::Engine;
 use crate::run::StepState;
-use crate::search;
 use anyhow::{bail, Context as _};
 use serde_json::json;
 use std::process::ExitCode;
@@ -74,10 +73,7 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     ));
     let (runner_stop, runner_stopped) = watch::channel(false);
     // Payload search's indexer works through the acknowledged runs as it does in `serve`.
-    let indexer = tokio::spawn(
-        search::Indexer::new(engine.clone(), search::Policy::new(engine.store.dialect()))
-            .run(runner_stopped.clone()),
-    );
+    let indexer = tokio::spawn(app.indexer().run(runner_stopped.clone()));
     let runner = tokio::spawn(app.runner().run(runner_stopped));
 
     let outcome = load_and_drain(engine, addr, args).await;

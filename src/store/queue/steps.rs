@@ -10,6 +10,7 @@ use crate::store::Result;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// Steps due at a time they were given rather than when they were created: waiting ones and
 /// retries. The `steps_timed` partial index is built on this same condition.
@@ -144,8 +145,7 @@ impl Queue for SqlStore {
     }
 
     async fn step_inputs(&self, steps: &[ClaimedStep]) -> Result<Vec<StepInput>> {
-        let mut by_event: std::collections::HashMap<i64, serde_json::Map<String, Value>> =
-            std::collections::HashMap::new();
+        let mut by_event: HashMap<i64, serde_json::Map<String, Value>> = HashMap::new();
         // Steps of a fan-out share their input event: walk each ancestry once.
         let mut events: Vec<i64> = steps.iter().filter_map(|s| s.input_event_id).collect();
         events.sort_unstable();
@@ -179,14 +179,27 @@ impl Queue for SqlStore {
                     .insert(action, serde_json::from_str(&payload)?);
             }
         }
+        // The last step reading an event takes its outputs; only the others copy them.
+        let mut readers: HashMap<i64, usize> = HashMap::new();
+        for id in steps.iter().filter_map(|s| s.input_event_id) {
+            *readers.entry(id).or_default() += 1;
+        }
         Ok(steps
             .iter()
-            .map(|step| StepInput {
-                run_started_at: step.run_started_at,
-                outputs: step
-                    .input_event_id
-                    .and_then(|id| by_event.get(&id).cloned())
-                    .unwrap_or_default(),
+            .map(|step| {
+                let outputs = step.input_event_id.and_then(|id| {
+                    let left = readers.get_mut(&id)?;
+                    *left -= 1;
+                    if *left == 0 {
+                        by_event.remove(&id)
+                    } else {
+                        by_event.get(&id).cloned()
+                    }
+                });
+                StepInput {
+                    run_started_at: step.run_started_at,
+                    outputs: outputs.unwrap_or_default(),
+                }
             })
             .collect())
     }

@@ -1,6 +1,7 @@
-//! Writing a run with its entry step, entry event and first steps, inside the caller's
-//! transaction: for [`Runs::create_runs`](super::Runs::create_runs) and for completions that start
-//! child runs (`send_to_story`).
+//! Writing a run with its entry step, entry event and first steps: inside the caller's
+//! transaction, for [`Runs::create_runs`](super::Runs::create_runs) and for completions that
+//! start child runs (`send_to_story`); or, where the database can, as one statement of its own
+//! for a webhook's run (`insert_run_at_once`).
 
 use super::{NewRun, RunCreated};
 use crate::run::{Emitted, Millis, RunStatus};
@@ -124,7 +125,7 @@ pub(in crate::store) async fn insert_run(
 /// waits on one round trip instead of eight (each of which, on a busy machine, waits for the
 /// database's process to be scheduled). `None` when the run's dedupe key is taken, live or
 /// expired: nothing was written, and the caller takes [`insert_run`]'s path.
-pub(in crate::store) async fn insert_run_at_once(
+pub(super) async fn insert_run_at_once(
     conn: &mut AnyConnection,
     run: &NewRun,
     now: Millis,

@@ -4,12 +4,13 @@
 mod insert;
 mod search;
 
-pub(super) use insert::{insert_run, insert_run_at_once, EVENT_INSERT, STEP_INSERT};
+use insert::insert_run_at_once;
+pub(super) use insert::{insert_run, EVENT_INSERT, STEP_INSERT};
 pub use search::SEARCH_WINDOW;
 
 use super::connection::SqlStore;
 use super::sql::{add, in_list, parse_json};
-use super::{Dialect, Result};
+use super::Result;
 use crate::run::{Millis, RunStatus, StepState, Wait};
 use search::{Bind, Conditions};
 use serde_json::Value;
@@ -196,7 +197,7 @@ pub(super) const EVENT_COLUMNS: &str =
 
 impl Runs for SqlStore {
     async fn create_runs(&self, runs: &[NewRun], now: Millis) -> Result<Vec<RunCreated>> {
-        if let ([run], Dialect::Postgres) = (runs, self.inner.dialect) {
+        if let ([run], true) = (runs, self.inner.dialect.writes_runs_at_once()) {
             // A webhook's run: one statement, unless its dedupe key is taken.
             let mut conn = self.inner.writer.acquire().await?;
             if let Some(created) = insert_run_at_once(&mut conn, run, now).await? {

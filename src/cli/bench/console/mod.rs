@@ -12,7 +12,6 @@ use super::{
 use crate::app::{App, Definitions, Settings};
 use crate::console::session::{SessionKey, COOKIE};
 use crate::detect::load;
-use crate::search;
 use crate::secrets::{Secret, Secrets};
 use crate::story::{check_story, Catalog, Story};
 use anyhow::{bail, Context as _};
@@ -147,11 +146,8 @@ async fn bench(url: String, shown: String, args: &Args) -> anyhow::Result<()> {
     // `warden serve`'s indexer would work through them in the background. Pages are timed once
     // it has, as they would be a little while after a burst.
     let indexing = Instant::now();
-    let indexer = search::Indexer::new(
-        app.engine.clone(),
-        search::Policy::new(app.engine.store.dialect()),
-    );
-    let indexed = indexer
+    let indexed = app
+        .indexer()
         .catch_up()
         .await
         .context("Failed to index the entry events for payload search")?;

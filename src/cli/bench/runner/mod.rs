@@ -13,7 +13,6 @@ use super::{
 use crate::app::{App, Definitions};
 use crate::engine::{Engine, RunnerConfig};
 use crate::run::{millis, new_run_id, Millis, StepState};
-use crate::search;
 use crate::store::{NewRun, Runs as _};
 use crate::story::{LinkKind, Story};
 use anyhow::{bail, Context as _};
@@ -115,10 +114,7 @@ async fn bench(
         None => {
             let (stop, stopped) = watch::channel(false);
             // Payload search's indexer works through the backlog's entry events as in `serve`.
-            let indexer = tokio::spawn(
-                search::Indexer::new(engine.clone(), search::Policy::new(engine.store.dialect()))
-                    .run(stopped.clone()),
-            );
+            let indexer = tokio::spawn(app.indexer().run(stopped.clone()));
             let runner = tokio::spawn(app.runner().run(stopped));
             let finished = wait_for_steps(engine, all_steps).await;
             let _ = stop.send(true);
