@@ -105,11 +105,12 @@ impl Dialect {
         match self {
             Dialect::Sqlite => Some(IndexedSearch {
                 matches: "SELECT e.run_id FROM run_search JOIN events e ON e.id = run_search.rowid
-                          WHERE run_search MATCH {} AND e.payload LIKE {} ESCAPE '\\'",
+                          WHERE run_search MATCH {term} AND e.payload LIKE {pattern} ESCAPE '\\'",
                 term: Some(trigram_query(text)?),
             }),
             Dialect::Postgres => Some(IndexedSearch {
-                matches: "SELECT s.run_id FROM run_search s WHERE s.text LIKE {} ESCAPE '\\'",
+                matches:
+                    "SELECT s.run_id FROM run_search s WHERE s.text LIKE {pattern} ESCAPE '\\'",
                 term: None,
             }),
         }
@@ -241,8 +242,7 @@ impl Dialect {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedSearch {
     /// A statement selecting the `run_id` of each indexed entry event that contains the text,
-    /// with a `{}` where `term` is bound (when there is one), then one where the search's `LIKE`
-    /// pattern is.
+    /// with `{pattern}` where the search's `LIKE` pattern is bound and `{term}` where `term` is.
     pub matches: &'static str,
     /// The index's own query, when it has one.
     pub term: Option<String>,

@@ -96,20 +96,17 @@ impl Runner {
     /// Claims the steps due now and runs them to their next commit; returns how many it ran.
     /// Tests call this (or [`Runner::run_until_idle`]) instead of [`Runner::run`].
     pub async fn run_once(&self) -> Result<usize, crate::store::Error> {
-        let steps = self.claim(self.config.claim_batch).await?;
+        let limit = self
+            .config
+            .claim_batch
+            .min(self.config.max_in_flight as u32);
+        let steps = self.claim(limit).await?;
         let count = steps.len();
-        let inputs = self.engine.store.step_inputs(&steps).await?;
-        let mut tasks = JoinSet::new();
-        for (step, input) in steps.into_iter().zip(inputs) {
-            tasks.spawn(process(
-                self.engine.clone(),
-                self.commits.clone(),
-                step,
-                Some(input),
-                self.config.poison_limit,
-            ));
+        if count > 0 {
+            if let Some(batch) = self.batch(steps).await {
+                batch.await;
+            }
         }
-        while tasks.join_next().await.is_some() {}
         Ok(count)
     }
 
@@ -205,27 +202,12 @@ impl Runner {
                     Ok(steps) => {
                         claimed = steps.len();
                         // Only this loop takes permits, and it claimed no more than were free.
-                        let Ok(permits) = self
-                            .in_flight
-                            .clone()
-                            .acquire_many_owned(claimed as u32)
-                            .await
-                        else {
+                        let Some(batch) = self.batch(steps).await else {
                             break;
                         };
-                        for step in &steps {
-                            self.track(step);
-                        }
                         // The batch reads its inputs in its own task, so the next claim need
                         // not wait for that read.
-                        tasks.spawn(run_batch(
-                            self.engine.clone(),
-                            self.commits.clone(),
-                            self.leases.clone(),
-                            self.config.poison_limit,
-                            steps,
-                            permits,
-                        ));
+                        tasks.spawn(batch);
                     }
                     Err(error) => {
                         tracing::error!(error = %Escaped(&error), "Claiming steps failed; retrying in a second.");
@@ -266,6 +248,31 @@ impl Runner {
             );
         }
         heartbeat.abort();
+    }
+
+    /// A claimed batch ready to run: a permit taken for each step and its lease tracked for
+    /// renewal. `None` when the permits' semaphore is closed.
+    async fn batch(
+        &self,
+        steps: Vec<ClaimedStep>,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let permits = self
+            .in_flight
+            .clone()
+            .acquire_many_owned(steps.len() as u32)
+            .await
+            .ok()?;
+        for step in &steps {
+            self.track(step);
+        }
+        Some(run_batch(
+            self.engine.clone(),
+            self.commits.clone(),
+            self.leases.clone(),
+            self.config.poison_limit,
+            steps,
+            permits,
+        ))
     }
 
     fn track(&self, step: &ClaimedStep) {

@@ -106,10 +106,22 @@ fn scanned(dialect: Dialect, run_id: &str) -> String {
 /// The runs whose entry event the index or the indexer's queue says contains the text, as a
 /// condition on `runs`, with its values.
 fn indexed(dialect: Dialect, index: IndexedSearch, pattern: &str) -> (String, Vec<Bind>) {
-    let matches = index.matches;
-    let mut binds: Vec<Bind> = index.term.into_iter().map(Bind::Text).collect();
-    // The index's pattern, then the queue's.
-    binds.push(Bind::Text(pattern.to_owned()));
+    let mut binds = Vec::new();
+    let mut matches = index.matches.to_owned();
+    // Placeholders are numbered in the order they appear, so fill them in that order.
+    while let Some(at) = [matches.find("{term}"), matches.find("{pattern}")]
+        .into_iter()
+        .flatten()
+        .min()
+    {
+        let (name, value) = if matches[at..].starts_with("{term}") {
+            ("{term}", index.term.clone().unwrap_or_default())
+        } else {
+            ("{pattern}", pattern.to_owned())
+        };
+        matches.replace_range(at..at + name.len(), "{}");
+        binds.push(Bind::Text(value));
+    }
     binds.push(Bind::Text(pattern.to_owned()));
     // The queue is read first and each of its events looked up, however many events the
     // database's statistics say the queue holds (right after the indexer drained a backlog,
